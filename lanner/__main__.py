@@ -1,0 +1,3 @@
+from lanner.cli import main
+
+raise SystemExit(main())
