@@ -22,7 +22,7 @@ def json_escape_text(s: str) -> str:
         if e is not None:
             out.append(e)
         elif ch < " ":
-            out.append("\\u%04x" % ord(ch))
+            out.append(f"\\u{ord(ch):04x}")
         elif "\udc80" <= ch <= "\udcff":
             out.append("\ufffd")
         else:
@@ -50,19 +50,19 @@ def _clean_value(v: Any) -> Any:
 def time_text(ns: int) -> str:
     """``%evt.time``: local ``HH:MM:SS.nnnnnnnnn``."""
     s, frac = divmod(ns, 1_000_000_000)
-    return time.strftime("%H:%M:%S", time.localtime(s)) + ".%09d" % frac
+    return time.strftime("%H:%M:%S", time.localtime(s)) + f".{frac:09d}"
 
 
 def time_iso8601(ns: int) -> str:
     """``%evt.time.iso8601``: ``YYYY-MM-DDTHH:MM:SS.nnnnnnnnn+0000`` (UTC)."""
     s, frac = divmod(ns, 1_000_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(s)) + ".%09d+0000" % frac
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(s)) + f".{frac:09d}+0000"
 
 
 def time_json(ns: int) -> str:
     """The JSON ``time`` key: ``YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`` (UTC)."""
     s, frac = divmod(ns, 1_000_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(s)) + ".%09dZ" % frac
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(s)) + f".{frac:09d}Z"
 
 
 def default_hostname() -> str:
@@ -100,9 +100,33 @@ class AlertFormatter:
         return f"{t}: {alert.priority.canonical} {alert.message}"
 
     def text(self, alert: Alert) -> str:
+        if alert.source == "internal":
+            return self.internal_text(alert)
         return json_escape_text(self.line(alert))
 
+    @staticmethod
+    def internal_text(alert: Alert) -> str:
+        """Internal messages: local time always, ``(k=v ...)`` with JSON-encoded values, no escaping."""
+        fields = " ".join(
+            f"{k}={orjson.dumps(_clean_value(v), default=str).decode()}"
+            for k, v in sorted(alert.output_fields.items()))
+        return f"{time_text(alert.time_ns)}: {alert.priority.canonical} {alert.message} ({fields})"
+
+    def internal_dict(self, alert: Alert) -> dict[str, Any]:
+        """Internal messages always carry the same seven keys, whatever ``json_include_*`` say."""
+        return {
+            "hostname": alert.hostname or self.hostname,
+            "output": _clean(alert.message),
+            "output_fields": {k: _clean_value(v) for k, v in alert.output_fields.items()},
+            "priority": alert.priority.canonical,
+            "rule": alert.rule,
+            "source": "internal",
+            "time": time_json(alert.time_ns),
+        }
+
     def as_dict(self, alert: Alert) -> dict[str, Any]:
+        if alert.source == "internal":
+            return self.internal_dict(alert)
         d: dict[str, Any] = {
             "hostname": alert.hostname or self.hostname,
             "priority": alert.priority.canonical,
@@ -125,7 +149,7 @@ class AlertFormatter:
         return d
 
     def json(self, alert: Alert) -> str:
-        return orjson.dumps(self.as_dict(alert), option=orjson.OPT_SORT_KEYS).decode()
+        return orjson.dumps(self.as_dict(alert), option=orjson.OPT_SORT_KEYS, default=str).decode()
 
     def render(self, alert: Alert) -> str:
         return self.json(alert) if self.json_output else self.text(alert)

@@ -1,0 +1,400 @@
+"""The run sequence behind the command line (config-and-cli.md 4-5): configuration, engine, rules,
+informational actions, outputs, then the event loops of the enabled sources, and the exit statistics."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import textwrap
+import threading
+import time
+from importlib import resources
+from typing import Any
+
+from lanner import version as V
+from lanner.cli import Args, dumps, system_info, version_info, version_text
+from lanner.config import Config, ConfigError, load_config
+from lanner.engine import Engine
+from lanner.logs import setup_logging
+from lanner.rules.priority import Priority
+from lanner.rules.ruleset import RulesFileError, expand_rules_paths
+
+log = logging.getLogger("lanner")
+
+IGNORED_SYSCALLS = ("read", "write", "readv", "writev", "pread", "pwrite", "preadv", "pwritev", "recv", "send",
+                    "recvfrom", "sendto", "recvmsg", "sendmsg", "recvmmsg", "sendmmsg", "poll", "ppoll", "select",
+                    "pselect6", "epoll_wait", "epoll_pwait", "futex", "nanosleep", "clock_nanosleep", "lseek",
+                    "llseek", "splice", "io_uring_enter", "getdents", "getdents64", "fstat", "stat", "lstat",
+                    "newfstatat", "mmap", "munmap", "mprotect", "brk", "sched_yield", "getpid", "gettid",
+                    "getuid", "geteuid", "getgid", "getegid", "getppid", "getcwd", "access", "rt_sigaction",
+                    "rt_sigprocmask", "rt_sigreturn", "ioctl", "fcntl")
+
+
+class AppError(Exception):
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def packaged_path(*parts: str) -> str:
+    """Path of a file shipped inside the package (default config, default rules)."""
+    return str(resources.files("lanner").joinpath(*parts))
+
+
+class App:
+    def __init__(self, args: Args) -> None:
+        self.args = args
+        self.stop = threading.Event()
+        self.config: Config = Config()
+        self.engine: Engine | None = None
+        self.pipeline: Any = None
+
+    # --- main --------------------------------------------------------------------------------
+    def run(self) -> int:
+        a = self.args
+        if a.flag("ignored-events"):
+            print("Ignored syscall(s):")
+            for n in IGNORED_SYSCALLS:
+                print(f"- {n}")
+            print()
+            return 0
+        if a.flag("list-events"):
+            return self.list_events()
+        self.load_config()
+        if a.flag("version"):
+            if self.config.bool("json_output", False):
+                print(dumps(version_info()))
+            else:
+                sys.stdout.write(version_text())
+            return 0
+        self.build_engine()
+        if a.flag("list"):
+            return self.list_fields(a.get("list") or "")
+        if a.flag("list-plugins"):
+            return self.list_plugins()
+        if a.flag("validate"):
+            return self.validate(a.all("validate"))
+        self.load_rules()
+        if a.flag("describe-all") or a.flag("describe"):
+            return self.describe(a.get("describe"))
+        if a.flag("support"):
+            return self.support()
+        self.select_rules()
+        if a.flag("dry-run"):
+            return 0
+        return self.run_events()
+
+    # --- configuration -----------------------------------------------------------------------
+    def load_config(self) -> None:
+        a = self.args
+        opts = a.all("option")
+        if a.flag("trace-file"):
+            opts = ["engine.kind=replay", f"engine.replay.capture_file={a.get('trace-file')}", *opts]
+        if a.flag("all-events"):
+            opts.append("base_syscalls.all=true")
+        if a.flag("unbuffered"):
+            opts.append("buffered_outputs=false")
+        path = a.get("config")
+        try:
+            if path is None and not any(os.path.isfile(p) for p in ("/etc/lanner/lanner.yaml",
+                                                                      "/etc/falco/falco.yaml")):
+                self.config = load_config(packaged_path("data", "lanner.yaml"), opts)
+                self.config.path = None
+            else:
+                self.config = load_config(path, opts)
+        except ConfigError as e:
+            raise AppError(str(e)) from None
+        for p in a.all("print"):
+            if p not in ("c", "container", "k", "kubernetes"):
+                self.config.data.setdefault("append_output", [{"suggested_output": True}])
+                self.config.data["append_output"].append({"extra_output": p})
+        setup_logging(self.config)
+        if a.flag("print"):
+            log.warning("The -p/--print option is deprecated and will be removed. Use -o append_output=... instead.")
+        log.info("lanner version: %s (%s)", V.LANNER_VERSION, os.uname().machine)
+        if self.config.files:
+            log.info("lanner initialized with configuration files:")
+            for f in self.config.files:
+                log.info("   %s | schema validation: none", f)
+        else:
+            log.info("lanner initialized with the packaged default configuration")
+        if os.environ.get("FALCO_HOSTNAME"):
+            log.info("Hostname value has been overridden via environment variable to: %s",
+                     os.environ["FALCO_HOSTNAME"])
+
+    def build_engine(self) -> None:
+        from lanner.outputs.format import default_hostname
+        try:
+            self.engine = Engine(self.config, hostname=default_hostname())
+        except ConfigError as e:
+            raise AppError(str(e)) from None
+
+    # --- rules -------------------------------------------------------------------------------
+    def rules_paths(self) -> list[str]:
+        a = self.args
+        try:
+            if a.flag("rules"):
+                return expand_rules_paths(a.all("rules"), strict=True)
+            if self.config.has("rules_file") and self.config.has("rules_files"):
+                raise AppError("both 'rules_files' and 'rules_file' keys set")
+            key = "rules_files"
+            if self.config.has("rules_file"):
+                log.warning("Using deprecated config key 'rules_file' (singular form). Please use new "
+                            "'rules_files' config key (plural form).")
+                key = "rules_file"
+            entries = [str(p) for p in self.config.list(key)]
+            paths = expand_rules_paths(entries, strict=False)
+        except RulesFileError as e:
+            raise AppError(str(e)) from None
+        if not paths and not self.config.list(key):
+            paths = expand_rules_paths([packaged_path("rules", "default")], strict=False)
+        if not paths:
+            raise AppError("You must specify at least one rules file/directory via -r or a rules_files entry in "
+                           "lanner.yaml")
+        return paths
+
+    def load_rules(self) -> None:
+        eng = self.engine
+        assert eng is not None
+        paths = self.rules_paths()
+        log.info("Loading rules from:")
+        ok = eng.load_rules_files(paths)
+        for r in eng.loader.results:
+            log.info("   %s | schema validation: none", r.name)
+            for w in r.warnings:
+                log.warning("%s: %s (%s): %s", w.where() or r.name, w.code, w.codedesc, w.message)
+        if not ok:
+            bad = eng.loader.results[-1]
+            raise AppError(bad.verbose())
+        errs = eng.loader.check_plugin_requirements(self.plugin_versions())
+        if errs:
+            raise AppError("\n".join(errs))
+
+    def plugin_versions(self) -> dict[str, str]:
+        """Capabilities lanner provides natively, answered as the plugins Falco would load."""
+        return {"container": "0.6.0", "k8saudit": "0.18.0", "json": "0.7.0", "cloudtrail": "0.14.0",
+                "k8saudit-eks": "0.12.0", "k8saudit-gke": "0.6.0", "k8saudit-aks": "0.6.0", "k8saudit-ovh": "0.6.0"}
+
+    def select_rules(self) -> None:
+        eng = self.engine
+        assert eng is not None
+        try:
+            for line in eng.apply_rule_selection(self.config.list("rules")):
+                log.info(line)
+        except ConfigError as e:
+            raise AppError(str(e)) from None
+        for sub in self.args.all("disable-rule"):
+            for r in eng.ruleset.rules:
+                if sub in r.name:
+                    eng.ruleset.enabled[r.name] = False
+        for tag in self.args.all("disable-tag"):
+            eng.ruleset.select(False, tag=tag)
+        only = self.args.all("only-tag")
+        if only:
+            for r in eng.ruleset.rules:
+                if not set(only) & set(r.tags):
+                    eng.ruleset.enabled[r.name] = False
+        eng.ruleset.reindex()
+
+    def validate(self, files: list[str]) -> int:
+        eng = self.engine
+        assert eng is not None
+        ok = eng.load_rules_files(files)
+        results = eng.loader.results
+        if self.config.bool("json_output", False):
+            print(dumps({"falco_load_results": [r.as_dict() for r in results]}))
+        else:
+            for r in results:
+                print(r.summary())
+                for w in r.warnings:
+                    log.warning("%s: %s", w.where() or r.name, w.verbose())
+                for e in r.errors:
+                    print(e.verbose())
+        if not ok:
+            bad = results[-1]
+            sys.stderr.write(f"Error: {bad.summary()}\n")
+            return 1
+        return 0
+
+    def describe(self, one: str | None) -> int:
+        eng = self.engine
+        assert eng is not None
+        rules = eng.loader.rules
+        if one is not None:
+            rules = [r for r in rules if r.name == one]
+            if not rules:
+                raise AppError(f"Rule '{one}' not found")
+        if self.config.bool("json_output", False):
+            st = eng.loader.state
+            out: dict[str, Any] = {"rules": [{"info": {"name": r.name, "description": r.desc, "source": r.source,
+                                                       "priority": r.priority.canonical, "enabled": r.enabled,
+                                                       "tags": list(r.tags), "condition": r.condition,
+                                                       "output": r.output.text}} for r in rules]}
+            if one is None:
+                out["macros"] = [{"info": {"name": m.name, "condition": m.condition}} for m in st.macros.values()]
+                out["lists"] = [{"info": {"name": x.name, "items": x.items}} for x in st.lists.values()]
+            print(dumps(out))
+            return 0
+        print(f"{'Rule':<50} Description")
+        print(f"{'----':<50} -----------")
+        for r in rules:
+            wrapped = textwrap.wrap(" ".join(r.desc.split()), 80) or [""]
+            print(f"{r.name:<50} {wrapped[0]}")
+            for line in wrapped[1:]:
+                print(" " * 51 + line)
+            print()
+        return 0
+
+    def support(self) -> int:
+        eng = self.engine
+        assert eng is not None
+        import yaml
+        files = []
+        for r in eng.loader.results:
+            files.append({"name": r.name, "variants": [{"content": r.content}]})
+        obj = {"cmdline": " ".join(["lanner", *self.args.argv]),
+               "config": yaml.safe_dump(self.config.data, default_flow_style=True, width=1 << 30).strip(),
+               "engine_info": version_info(), "rules_files": files, "system_info": system_info(),
+               "version": V.LANNER_VERSION}
+        print(dumps(obj))
+        return 0
+
+    def list_fields(self, source: str) -> int:
+        eng = self.engine
+        assert eng is not None
+        if source and source not in eng.registry.sources() and source != "syscall":
+            raise AppError(f"Unknown event source: {source}")
+        fmt = (self.args.get("format") or ("markdown" if self.args.flag("markdown") else "text")).lower()
+        if fmt not in ("text", "markdown", "json"):
+            raise AppError(f"Invalid format '{fmt}'. Valid values are: text, markdown, json")
+        names_only = self.args.flag("names-only")
+        from lanner.fields import registry as reg
+        classes = [c for c in eng.registry.classes if not source or c.serves(source)]
+        if fmt == "json":
+            print(dumps([{"name": c.name, "desc": c.desc, "event_sources": list(c.sources) or ["all"],
+                          "fields": [{"name": f.name, "type": f.type, "desc": f.desc, "is_list": f.is_list,
+                                      "arg": f.arg} for f in c.fields if reg.HIDDEN not in f.flags]}
+                         for c in classes]))
+            return 0
+        for c in classes:
+            if not names_only:
+                srcs = ", ".join(c.sources) if c.sources else "all"
+                print(f"\n{'## ' if fmt == 'markdown' else ''}Field Class: {c.name} ({c.desc})")
+                print(f"Event Sources: {srcs}\n")
+            for f in c.fields:
+                if reg.HIDDEN in f.flags:
+                    continue
+                if names_only:
+                    print(f.name)
+                    continue
+                name = f.name + ("[" + (f.arg_kind or "arg") + "]" if f.arg != reg.ARG_NONE else "")
+                if f.dotted_arg:
+                    name += f"  ({f.name}.<arg>)"
+                typ = f.type + (" (list)" if f.is_list else "")
+                if fmt == "markdown":
+                    print(f"`{name}` | {typ} | {f.desc}")
+                else:
+                    print(f"{name:<40} {typ:<16} {f.desc}")
+        return 0
+
+    def list_events(self) -> int:
+        from lanner.events import table
+        fmt = (self.args.get("format") or "text").lower()
+        names = sorted({table.info(c).name for c in table.all_codes() if table.info(c).name not in ("NA", "")})
+        if fmt == "json":
+            print(dumps(names))
+        else:
+            for n in names:
+                print(n)
+        return 0
+
+    def list_plugins(self) -> int:
+        from lanner.sources.registry import builtin_plugins
+        plugins = builtin_plugins()
+        print(f"{len(plugins)} Plugins Loaded:\n")
+        for p in plugins:
+            caps = []
+            if p.source:
+                caps.append(f"  - Event Sourcing (ID=builtin, source='{p.source}')")
+            caps.append("  - Field Extraction")
+            print(f"Name: {p.name}\nDescription: {p.description}\nContact: {p.contact}\nVersion: {p.version}\n"
+                  "Capabilities:\n" + "\n".join(caps) + "\n")
+        return 0
+
+    # --- events ------------------------------------------------------------------------------
+    def run_events(self) -> int:
+        from lanner.runner import Runner, RunnerError
+        eng = self.engine
+        assert eng is not None
+        duration = self.args.get("duration")
+        try:
+            runner = Runner(self.config, eng, self.args, self.stop,
+                            duration_s=int(duration) if duration else None)
+        except RunnerError as e:
+            raise AppError(str(e)) from None
+        except ConfigError as e:
+            raise AppError(str(e)) from None
+        pidfile = self.args.get("pidfile")
+        if pidfile:
+            try:
+                with open(pidfile, "w") as f:
+                    f.write(str(os.getpid()))
+            except OSError:
+                log.error("Could not write pid to pidfile %s. Exiting.", pidfile)
+                return 255
+        self._install_signals(runner)
+        try:
+            runner.run()
+        except RunnerError as e:
+            runner.teardown()
+            raise AppError(str(e)) from None
+        finally:
+            if pidfile:
+                try:
+                    os.unlink(pidfile)
+                except OSError:
+                    pass
+        runner.teardown()
+        self.print_stats(runner)
+        return runner.exit_code
+
+    def _install_signals(self, runner: Any) -> None:
+        def stop(signum: int, _frame: Any) -> None:
+            log.info("SIGINT received, exiting...")
+            self.stop.set()
+
+        def reopen(signum: int, _frame: Any) -> None:
+            log.info("SIGUSR1 received, reopening outputs...")
+            runner.reopen_outputs()
+
+        def hup(signum: int, _frame: Any) -> None:
+            log.info("SIGHUP received, restarting...")
+            runner.request_restart()
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGUSR1, reopen)
+        signal.signal(signal.SIGHUP, hup)
+
+    def print_stats(self, runner: Any) -> None:
+        eng = self.engine
+        assert eng is not None
+        st = eng.stats
+        lines = [f"Events detected: {st.alerts}", "Rule counts by severity:"]
+        for p in Priority:
+            n = st.by_priority.get(p, 0)
+            if n:
+                lines.append(f"   {p.upper}: {n}")
+        lines.append("Triggered rules by rule name:")
+        for r in eng.loader.rules:
+            n = st.by_rule.get(r.name, 0)
+            if n:
+                lines.append(f"   {r.name}: {n}")
+        sys.stdout.write("\n".join(lines) + "\n")
+        sys.stdout.flush()
+
+
+def _now() -> float:
+    return time.monotonic()

@@ -1,0 +1,219 @@
+"""The engine: field registry, loaded rules, and the per-event loop (state -> match -> alert).
+
+``Engine.process(event)`` is the hot path: it looks up the candidate rules for the event's source and
+type, evaluates their compiled conditions and returns the alerts (``rule_matching: first`` stops at the
+first match). State updates for syscall events are done by the state engine before and after; outputs
+are handed alerts through a callback and never block here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from lanner.config import Config, ConfigError
+from lanner.fields import registry as reg
+from lanner.fields import types as ft
+from lanner.outputs.alert import Alert
+from lanner.rules.build import AppendOutput, CompiledRule, EventTable
+from lanner.rules.priority import Priority
+from lanner.rules.ruleset import RuleLoader, Ruleset
+
+log = logging.getLogger("lanner")
+
+# Field-class providers: (module, function). Each returns a list of FieldClass.
+FIELD_PROVIDERS = (
+    ("lanner.fields.syscall_classes", "generic_field_classes"),
+    ("lanner.fields.syscall_classes", "syscall_field_classes"),
+    ("lanner.fields.container", "field_classes"),
+    ("lanner.fields.k8s", "field_classes"),
+    ("lanner.fields.k8saudit", "field_classes"),
+    ("lanner.fields.json", "field_classes"),
+    ("lanner.fields.cloudtrail", "field_classes"),
+)
+
+
+def _provider_classes(module: str, func: str) -> list[reg.FieldClass]:
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as e:
+        log.debug("field provider %s unavailable: %s", module, e)
+        return []
+    fn = getattr(mod, func, None)
+    return list(fn()) if fn is not None else []
+
+
+def default_registry(static_fields: dict[str, str] | None = None) -> reg.FieldRegistry:
+    registry = reg.FieldRegistry()
+    seen: set[tuple[str, str]] = set()
+    for module, func in FIELD_PROVIDERS:
+        for c in _provider_classes(module, func):
+            key = (c.name, ",".join(c.sources))
+            if key not in seen:
+                seen.add(key)
+                registry.add(c)
+    if static_fields is not None:
+        registry.add(static_field_class(static_fields))
+    return registry
+
+
+def static_field_class(values: dict[str, str]) -> reg.FieldClass:
+    """``static.<name>`` constant fields from the ``static_fields`` configuration."""
+    fields = [reg.fdef("static", ft.CHARBUF, "constant field from static_fields configuration",
+                       dotted_arg=True, arg=reg.ARG_REQUIRED, flags=(reg.HIDDEN,))]
+
+    def bind(f: reg.FieldDef, arg: str | None) -> reg.Extractor:
+        if arg not in values:
+            raise reg.FieldError(f"filter_check called with nonexistent field static.{arg}")
+        v = str(values[arg])
+        return lambda e: v
+
+    return reg.FieldClass("static", "Static fields", (), fields, bind)
+
+
+def syscall_event_table() -> EventTable:
+    from lanner.events import table
+    return EventTable(table.codes_for_name, table.all_codes(), table.is_event_name)
+
+
+def parse_append_output(config: Config) -> list[AppendOutput]:
+    if not config.has("append_output"):
+        return [AppendOutput(suggested_output=True)]
+    out = []
+    for i, item in enumerate(config.list("append_output")):
+        if not isinstance(item, dict):
+            raise ConfigError(f"append_output[{i}]: expected a mapping")
+        match = item.get("match") or {}
+        if not isinstance(match, dict):
+            raise ConfigError(f"append_output[{i}].match: expected a mapping")
+        tags = match.get("tags") or []
+        if isinstance(tags, str):
+            tags = [tags]
+        if match.get("rule") and tags:
+            log.warning("append_output[%d]: both 'rule' and 'tags' are set in 'match'", i)
+        extra_fields: list[tuple[str, str | None]] = []
+        keys: set[str] = set()
+        for ef in item.get("extra_fields") or []:
+            if isinstance(ef, dict):
+                for k, v in ef.items():
+                    if k in keys:
+                        raise ConfigError(f"append_output[{i}].extra_fields: duplicate key '{k}'")
+                    keys.add(k)
+                    extra_fields.append((str(k), str(v)))
+            else:
+                extra_fields.append((str(ef), None))
+        sugg = item.get("suggested_output", False)
+        out.append(AppendOutput(source=str(match.get("source") or ""), tags=tuple(str(t) for t in tags),
+                                rule=str(match.get("rule") or ""), extra_output=str(item.get("extra_output") or ""),
+                                suggested_output=str(sugg).lower() in ("true", "yes", "on", "1"),
+                                extra_fields=extra_fields))
+    return out
+
+
+@dataclass
+class Stats:
+    events: int = 0
+    alerts: int = 0
+    by_priority: dict[Priority, int] = field(default_factory=dict)
+    by_rule: dict[str, int] = field(default_factory=dict)
+    eval_errors: int = 0
+
+
+class Engine:
+    """One engine per lanner process: registry, rules, and evaluation."""
+
+    def __init__(self, config: Config | None = None, *, registry: reg.FieldRegistry | None = None,
+                 sources: Iterable[str] | None = None, events: EventTable | None = None,
+                 hostname: str = "") -> None:
+        self.config = config or Config()
+        static = {str(k): str(v) for k, v in self.config.dict("static_fields").items()}
+        self.registry = registry or default_registry(static)
+        self.sources = set(sources) if sources is not None else (set(self.registry.sources()) | {"syscall"})
+        self.events = events or syscall_event_table()
+        self.hostname = hostname
+        self.match_all = self.config.choice(
+            "rule_matching", "first", ("first", "all"),
+            'Unknown rule matching strategy "{}"--must be one of first, all') == "all"
+        prio = self.config.str("priority", "debug")
+        try:
+            self.min_priority = Priority.parse(prio)
+        except ValueError:
+            raise ConfigError(f'Unknown priority "{prio}"--must be one of emergency, alert, critical, error, '
+                              "warning, notice, informational, debug") from None
+        self.loader = RuleLoader(self.registry, self.sources, self.events, parse_append_output(self.config),
+                                 static, self.config.bool("buffer_format_base64", False))
+        self.ruleset = Ruleset([], self.events.all_codes, self.min_priority)
+        self.stats = Stats()
+        self.on_alert: Callable[[Alert], None] | None = None
+
+    # --- rules -------------------------------------------------------------------------------
+    def load_rules_files(self, paths: Iterable[str]) -> bool:
+        ok = self.loader.load_files(paths)
+        self.ruleset = Ruleset(self.loader.rules, self.events.all_codes, self.min_priority)
+        return ok
+
+    def load_rules_text(self, name: str, text: str) -> bool:
+        ok = self.loader.load_text(name, text).successful
+        self.ruleset = Ruleset(self.loader.rules, self.events.all_codes, self.min_priority)
+        return ok
+
+    def apply_rule_selection(self, selections: list[Any]) -> list[str]:
+        """The ``rules:`` configuration: enable/disable by name wildcard or tag, in order."""
+        logs = []
+        for i, sel in enumerate(selections or []):
+            if not isinstance(sel, dict) or len(sel) != 1:
+                raise ConfigError(f"rules[{i}]: expected one of 'enable' or 'disable'")
+            (action, spec), = sel.items()
+            if action not in ("enable", "disable") or not isinstance(spec, dict):
+                raise ConfigError(f"rules[{i}]: expected 'enable: {{rule|tag: ...}}' or 'disable: {{...}}'")
+            if "rule" not in spec and "tag" not in spec:
+                raise ConfigError(f"rules[{i}].{action}: needs 'rule' and/or 'tag'")
+            rule = str(spec["rule"]) if "rule" in spec else None
+            tag = str(spec["tag"]) if "tag" in spec else None
+            self.ruleset.select(action == "enable", rule=rule, tag=tag)
+            verb = "Enabling" if action == "enable" else "Disabling"
+            if rule is not None:
+                logs.append(f"{verb} rules with name: {rule}")
+            if tag is not None:
+                logs.append(f"{verb} rules with tag: {tag}")
+        return logs
+
+    # --- evaluation --------------------------------------------------------------------------
+    def process(self, e: Any) -> list[Alert]:
+        """Evaluate the rules for one event; returns the alerts (and hands them to ``on_alert``)."""
+        self.stats.events += 1
+        rules = self.ruleset.candidates(e.source, e.type)
+        if not rules:
+            return []
+        out: list[Alert] = []
+        for r in rules:
+            try:
+                matched = r.match(e)
+            except Exception:  # noqa: BLE001 - a broken extractor must never stop the agent
+                self.stats.eval_errors += 1
+                continue
+            if matched:
+                out.append(self.alert(r, e))
+                if not self.match_all:
+                    break
+        return out
+
+    def alert(self, r: CompiledRule, e: Any) -> Alert:
+        msg, fields = r.output.render(e)
+        extra = {}
+        for key, fmt in r.extra_fields:
+            if len(fmt.parts) == 1 and not isinstance(fmt.parts[0], str) and fmt.text == "%" + key:
+                extra.update(fmt.fields(e))
+            else:
+                extra[key] = fmt.message(e)
+        a = Alert(e.ts, r.name, r.priority, r.source, msg, fields, r.tags, self.hostname, extra)
+        st = self.stats
+        st.alerts += 1
+        st.by_priority[r.priority] = st.by_priority.get(r.priority, 0) + 1
+        st.by_rule[r.name] = st.by_rule.get(r.name, 0) + 1
+        if self.on_alert is not None:
+            self.on_alert(a)
+        return a

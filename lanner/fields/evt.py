@@ -1,0 +1,351 @@
+"""Syscall-only ``evt.*`` fields: type, arguments, return value, I/O and open classification.
+
+Argument rendering (``evt.arg``, ``evt.args``) is done by :mod:`lanner.events.params`; the state
+lookups it needs (fd names, comm of a pid, cwd, user names) come from :class:`StateResolver`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lanner.events import flags as EF
+from lanner.events import params as P
+from lanner.events import table as T
+from lanner.fields import types as ft
+from lanner.fields.registry import (
+    ARG_REQUIRED,
+    DEPRECATED,
+    NO_RHS,
+    NO_TRANSFORMER,
+    NSFRAC,
+    Extractor,
+    FieldClass,
+    FieldDef,
+    FieldError,
+    cached,
+    fdef,
+)
+from lanner.state import fds as F
+from lanner.state.fds import concat_path
+
+_NS = 1_000_000_000
+_OPEN_FLAGS_IDX = {3: 2, 307: 3, 327: 3, 337: 2}
+_OPEN_MODE_IDX = {3: 3, 307: 4, 327: 4}
+O_RDONLY, O_WRONLY, O_CREAT, O_TMPFILE, O_F_CREATED = 1, 2, 4, 0x2000, 0x4000
+_X_BITS = 0o111
+
+
+class StateResolver(P.Resolver):
+    """State lookups for resolved argument rendering."""
+
+    def __init__(self, state: Any) -> None:
+        self.state = state
+
+    def fd_string(self, ev: Any, fd: int) -> str | None:
+        t = ev.thread
+        f = t.group.fds.get(fd) if t is not None else None
+        if f is None:
+            if ev.fdnum == fd and ev.fd is not None:
+                f = ev.fd
+            else:
+                return None
+        l4 = F.L4CHAR.get(f.l4, "") if f.type in F.IP_TYPES else ""
+        return f"<{f.typechar}{l4}>{f.name}"
+
+    def fd_typechar(self, ev: Any, fd: int) -> str | None:
+        t = ev.thread
+        f = t.group.fds.get(fd) if t is not None else None
+        return f.typechar if f is not None else None
+
+    def comm(self, ev: Any, pid: int) -> str | None:
+        t = self.state.threads.get(pid) if self.state is not None else None
+        return t.comm if t is not None else None
+
+    def cwd(self, ev: Any) -> str | None:
+        t = ev.thread
+        return t.group.cwd if t is not None else None
+
+    def dirfd_path(self, ev: Any, dirfd: int) -> str | None:
+        t = ev.thread
+        if t is None:
+            return None
+        if dirfd == P.AT_FDCWD:
+            return t.group.cwd
+        f = t.group.fds.get(dirfd)
+        return f.name if f is not None and f.name else None
+
+    def user_name(self, ev: Any, uid: int) -> str | None:
+        if self.state is None:
+            return None
+        t = ev.thread
+        return self.state.users.user_name(uid, t.container_id if t is not None else "")
+
+    def group_name(self, ev: Any, gid: int) -> str | None:
+        if self.state is None:
+            return None
+        t = ev.thread
+        return self.state.users.group_name(gid, t.container_id if t is not None else "")
+
+
+def _type(e: Any) -> str:
+    return e.type_name
+
+
+def has_return(e: Any) -> bool:
+    return e.info.is_syscall and e.type & 1 and e.type > 1 and len(e.raw) > 0
+
+
+def _rawres(e: Any) -> int | None:
+    if not has_return(e):
+        return None
+    v = e.params[0]
+    return v if isinstance(v, int) else None
+
+
+def _res(e: Any) -> str | None:
+    v = _rawres(e)
+    if v is None:
+        return None
+    if v >= 0:
+        return "SUCCESS"
+    return EF.errno_name(v) or str(v)
+
+
+def _failed(e: Any) -> bool:
+    v = _rawres(e)
+    return v is not None and v < 0
+
+
+def _open_flags(e: Any) -> int:
+    i = _OPEN_FLAGS_IDX.get(e.type)
+    if i is None or i >= len(e.raw):
+        return 0
+    v = e.params[i]
+    return v if isinstance(v, int) else 0
+
+
+def _is_open_exec(e: Any) -> bool:
+    t = e.type
+    if t == 59:
+        m = e.params[2] if len(e.raw) > 2 else None
+        return isinstance(m, int) and bool(m & _X_BITS)
+    mi = _OPEN_MODE_IDX.get(t)
+    if mi is None:
+        return False
+    fl = _open_flags(e)
+    if not fl & (O_CREAT | O_TMPFILE):
+        return False
+    m = e.params[mi] if mi < len(e.raw) else None
+    return isinstance(m, int) and bool(m & _X_BITS)
+
+
+def _is_open_create(e: Any) -> bool:
+    if e.type not in _OPEN_FLAGS_IDX:
+        return False
+    fl = _open_flags(e)
+    if fl & O_F_CREATED:
+        return True
+    r = _rawres(e)
+    return bool(fl & O_TMPFILE) and r is not None and r >= 0
+
+
+def _buffer(e: Any) -> bytes | None:
+    i = e.info.index.get("data")
+    if i is None or i >= len(e.raw) or e.info.params[i].type != T.PT_BYTEBUF:
+        return None
+    return e.params[i]
+
+
+def _buflen(e: Any) -> int | None:
+    b = _buffer(e)
+    return len(b) if b is not None else None
+
+
+def _io_dir(e: Any) -> str | None:
+    fl = e.info.flags
+    if fl & T.EF_READS_FROM_FD:
+        return "r"
+    if fl & T.EF_WRITES_TO_FD:
+        return "w"
+    return None
+
+
+def _is_syslog(e: Any) -> bool:
+    f = e.fd
+    return f is not None and bool(e.info.flags & T.EF_WRITES_TO_FD) and f.name in ("/dev/log", "/run/systemd/journal/syslog")
+
+
+_PATH_PARAMS = {"name", "path", "pathname", "filename", "oldpath", "newpath", "linkpath"}
+
+
+def abspath_extractor(which: str) -> Extractor:
+    """``evt.abspath`` (``which`` = "") / ``.src`` / ``.dst``: dirfd-relative path made absolute."""
+
+    def get(e: Any) -> str | None:
+        info = e.info
+        params = info.params
+        n = len(e.raw)
+        cand = []
+        for i, p in enumerate(params[:n]):
+            if p.type in (T.PT_FSRELPATH, T.PT_FSPATH) and p.name in _PATH_PARAMS | {"target"}:
+                cand.append(i)
+        if not cand:
+            return None
+        if which == "src":
+            idx = cand[0] if len(cand) > 1 else None
+        elif which == "dst":
+            idx = cand[-1] if len(cand) > 1 else None
+        else:
+            idx = cand[0] if len(cand) == 1 else None
+        if idx is None:
+            return None
+        v = e.params[idx]
+        if not isinstance(v, str):
+            return None
+        p = params[idx]
+        t = e.thread
+        if v.startswith("/"):
+            return concat_path("/", v)
+        if p.dirfd is not None and p.dirfd < n:
+            dirfd = e.params[p.dirfd]
+            if dirfd != P.AT_FDCWD:
+                f = t.group.fds.get(dirfd) if t is not None and isinstance(dirfd, int) else None
+                if f is None or not f.name:
+                    return None
+                return concat_path(f.name.rstrip("/") + "/", v)
+        if t is None:
+            return None
+        return concat_path(t.group.cwd, v)
+
+    return cached(f"evt.abspath.{which}", get)
+
+
+def evt_class(state: Any = None) -> FieldClass:
+    resolver = StateResolver(state) if state is not None else P.NO_STATE
+    prev = {"ts": None, "last": None}
+
+    def deltatime(e: Any) -> int:
+        c = e.cache
+        if "__delta" in c:
+            return c["__delta"]
+        last = prev["last"]
+        if last is None or last[0] == e.num:
+            d = 0 if last is None else last[1]
+        else:
+            d = e.ts - last[2]
+        prev["last"] = (e.num, d, e.ts)
+        c["__delta"] = d
+        return d
+
+    simple: dict[str, Extractor] = {
+        "evt.type": _type,
+        "syscall.type": lambda e: e.type_name if e.info.is_syscall else None,
+        "evt.category": lambda e: e.info.category,
+        "evt.cpu": lambda e: e.cpu,
+        "evt.dir": lambda e: e.info.direction,
+        "evt.args": cached("evt.args", lambda e: e.args_str(resolver)),
+        "evt.info": cached("evt.args", lambda e: e.args_str(resolver)),
+        "evt.buffer": _buffer,
+        "evt.buflen": _buflen,
+        "evt.res": _res,
+        "evt.rawres": _rawres,
+        "evt.failed": _failed,
+        "evt.is_io": lambda e: bool(e.info.flags & (T.EF_READS_FROM_FD | T.EF_WRITES_TO_FD)),
+        "evt.is_io_read": lambda e: bool(e.info.flags & T.EF_READS_FROM_FD),
+        "evt.is_io_write": lambda e: bool(e.info.flags & T.EF_WRITES_TO_FD),
+        "evt.io_dir": _io_dir,
+        "evt.is_wait": lambda e: bool(e.info.flags & T.EF_WAITS),
+        "evt.is_syslog": _is_syslog,
+        "evt.is_open_read": lambda e: bool(_open_flags(e) & O_RDONLY),
+        "evt.is_open_write": lambda e: bool(_open_flags(e) & O_WRONLY),
+        "evt.is_open_exec": _is_open_exec,
+        "evt.is_open_create": _is_open_create,
+        "evt.abspath": abspath_extractor(""),
+        "evt.abspath.src": abspath_extractor("src"),
+        "evt.abspath.dst": abspath_extractor("dst"),
+        "evt.count": lambda e: 1,
+        "evt.count.error": lambda e: 1 if _failed(e) else 0,
+        "evt.count.error.file": lambda e: 1 if _failed(e) and e.info.category == "file" else 0,
+        "evt.count.error.net": lambda e: 1 if _failed(e) and e.info.category == "net" else 0,
+        "evt.count.error.memory": lambda e: 1 if _failed(e) and e.info.category == "memory" else 0,
+        "evt.count.error.other": lambda e: 1 if _failed(e) and e.info.category not in ("file", "net", "memory")
+        else 0,
+        "evt.count.exit": lambda e: 1 if e.type & 1 else 0,
+        "evt.deltatime": deltatime,
+        "evt.deltatime.s": lambda e: deltatime(e) // _NS,
+        "evt.deltatime.ns": lambda e: deltatime(e) % _NS,
+        "evt.latency": lambda e: 0,
+        "evt.latency.s": lambda e: 0,
+        "evt.latency.ns": lambda e: 0,
+        "evt.latency.human": lambda e: "0ns",
+        "evt.wait_latency": lambda e: 0,
+    }
+
+    def arg_factory(f: FieldDef, arg: str | None) -> Extractor:
+        key: str | int = int(arg) if arg is not None and arg.isdigit() else arg  # type: ignore[assignment]
+        if f.name == "evt.arg":
+            return lambda e: e.arg_str(key, resolver)
+        if f.name == "evt.rawarg":
+            return lambda e: e.rawarg(key)
+        if f.name == "evt.type.is":
+            name = arg or ""
+            return lambda e: 1 if e.type_name == name else 0
+        raise FieldError(f"field {f.name} has no extractor")
+
+    fields = [
+        fdef("evt.type", ft.CHARBUF, "name of the event (e.g. open)"),
+        fdef("evt.type.is", ft.UINT32, "1 if the event type is the given one (evt.type.is.open)",
+             arg=ARG_REQUIRED, dotted_arg=True),
+        fdef("syscall.type", ft.CHARBUF, "system call name, for syscall events only"),
+        fdef("evt.category", ft.CHARBUF, "event category (file, net, process, io_read ...)"),
+        fdef("evt.cpu", ft.INT16, "number of the CPU where the event occurred"),
+        fdef("evt.dir", ft.CHARBUF, "event direction: > enter, < exit", flags=[DEPRECATED]),
+        fdef("evt.args", ft.CHARBUF, "all the event arguments as one string"),
+        fdef("evt.arg", ft.CHARBUF, "one argument by name (evt.arg.fd) or index (evt.arg[0]), as text",
+             arg=ARG_REQUIRED, dotted_arg=True),
+        fdef("evt.rawarg", ft.INT64, "one argument by name, with its native type",
+             arg=ARG_REQUIRED, dotted_arg=True, flags=[NO_RHS, NO_TRANSFORMER]),
+        fdef("evt.info", ft.CHARBUF, "same as evt.args"),
+        fdef("evt.buffer", ft.BYTEBUF, "the binary data buffer of I/O events"),
+        fdef("evt.buflen", ft.UINT64, "length of the binary data buffer"),
+        fdef("evt.res", ft.CHARBUF, "return value as a string: SUCCESS or the error code"),
+        fdef("evt.rawres", ft.INT64, "return value as a number"),
+        fdef("evt.failed", ft.BOOL, "true for events that returned an error"),
+        fdef("evt.is_io", ft.BOOL, "true for events that read or write to fds"),
+        fdef("evt.is_io_read", ft.BOOL, "true for events that read from fds"),
+        fdef("evt.is_io_write", ft.BOOL, "true for events that write to fds"),
+        fdef("evt.io_dir", ft.CHARBUF, "'r' for reads, 'w' for writes"),
+        fdef("evt.is_wait", ft.BOOL, "true for events that make the thread wait"),
+        fdef("evt.is_syslog", ft.BOOL, "true for writes to /dev/log"),
+        fdef("evt.is_open_read", ft.BOOL, "true for open calls requesting read access"),
+        fdef("evt.is_open_write", ft.BOOL, "true for open calls requesting write access"),
+        fdef("evt.is_open_exec", ft.BOOL, "true for open calls creating a file with execute permission"),
+        fdef("evt.is_open_create", ft.BOOL, "true for open calls that created the file"),
+        fdef("evt.abspath", ft.CHARBUF, "absolute path computed from dirfd and name of *at calls"),
+        fdef("evt.abspath.src", ft.CHARBUF, "source absolute path of two-path *at calls"),
+        fdef("evt.abspath.dst", ft.CHARBUF, "destination absolute path of two-path *at calls"),
+        fdef("evt.count", ft.UINT32, "1 for every event"),
+        fdef("evt.count.error", ft.UINT32, "1 for events that returned an error"),
+        fdef("evt.count.error.file", ft.UINT32, "1 for file events that returned an error"),
+        fdef("evt.count.error.net", ft.UINT32, "1 for network events that returned an error"),
+        fdef("evt.count.error.memory", ft.UINT32, "1 for memory events that returned an error"),
+        fdef("evt.count.error.other", ft.UINT32, "1 for other events that returned an error"),
+        fdef("evt.count.exit", ft.UINT32, "1 for exit events"),
+        fdef("evt.deltatime", ft.RELTIME, "delta between this event and the previous one"),
+        fdef("evt.deltatime.s", ft.RELTIME, "integer part of the delta"),
+        fdef("evt.deltatime.ns", ft.RELTIME, "fractional part of the delta", flags=[NSFRAC]),
+        fdef("evt.latency", ft.RELTIME, "enter/exit delta (always 0: drivers send exit events only)",
+             flags=[DEPRECATED]),
+        fdef("evt.latency.s", ft.RELTIME, "integer part of evt.latency", flags=[DEPRECATED]),
+        fdef("evt.latency.ns", ft.RELTIME, "fractional part of evt.latency", flags=[DEPRECATED, NSFRAC]),
+        fdef("evt.latency.human", ft.CHARBUF, "evt.latency as a human readable string", flags=[DEPRECATED]),
+        fdef("evt.wait_latency", ft.RELTIME, "time spent waiting (always 0)", flags=[DEPRECATED]),
+    ]
+
+    def bind(f: FieldDef, arg: str | None) -> Extractor:
+        fn = simple.get(f.name)
+        if fn is not None:
+            return fn
+        return arg_factory(f, arg)
+
+    return FieldClass("evt", "Syscall event fields", ("syscall",), fields, bind)

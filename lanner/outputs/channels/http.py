@@ -1,0 +1,74 @@
+"""``http_output``: POST every alert's message to one URL (libcurl behaviour of Falco).
+
+The HTTP status is not checked (Falco accepts 4xx/5xx silently). Only a *timeout* is retried, up
+to ``max_consecutive_timeouts`` more times. ``compress_uploads`` asks for a compressed response
+(``TE: gzip``), the body stays plain, as in Falco. lanner adds ``connect_timeout_ms`` (default
+300000, libcurl's) and ``timeout_ms`` (default 0 = none, libcurl's) so a hanging server can be cut.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from typing import BinaryIO
+
+from lanner.outputs.alert import Alert
+from lanner.outputs.channels.base import Channel, ChannelError
+from lanner.outputs.httpclient import HttpClient, HttpError, TlsOptions, redact_url
+
+
+_ESCAPE = re.compile(r"\\(.)")
+_SIMPLE = {"n": "\n", "t": "\t", "r": "\r"}
+
+
+def unquote_url(url: str) -> str:
+    """Strip matching surrounding quotes and decode backslash escapes inside them."""
+    u = url.strip()
+    if len(u) >= 2 and u[0] == u[-1] and u[0] in "\"'":
+        return _ESCAPE.sub(lambda m: _SIMPLE.get(m.group(1), m.group(1)), u[1:-1])
+    return u
+
+
+class HttpChannel(Channel):
+    name = "http"
+
+    def __init__(self, url: str, *, json_output: bool = False, user_agent: str = "falcosecurity/falco",
+                 tls: TlsOptions | None = None, echo: bool = False, compress_uploads: bool = False,
+                 keep_alive: bool = False, max_consecutive_timeouts: int = 5,
+                 connect_timeout: float | None = 300.0, timeout: float | None = None,
+                 echo_stream: BinaryIO | None = None) -> None:
+        if not url:
+            raise ChannelError("http output enabled but no url in configuration block")
+        self.url = unquote_url(url)
+        self.headers = {
+            "Content-Type": "application/json" if json_output else "text/plain",
+            "User-Agent": user_agent,
+        }
+        if compress_uploads:
+            self.headers["TE"] = "gzip"
+            self.headers["Connection"] = "TE"
+        self.echo = echo
+        self.max_timeouts = max(0, min(255, int(max_consecutive_timeouts)))
+        self._echo_stream = echo_stream
+        self.client = HttpClient(tls=tls or TlsOptions(), connect_timeout=connect_timeout, timeout=timeout,
+                                 keepalive_probes=keep_alive)
+        self.last_status = 0
+
+    def deliver(self, alert: Alert, msg: str) -> None:
+        body = msg.encode("utf-8", "replace")
+        for attempt in range(self.max_timeouts + 1):
+            try:
+                resp = self.client.request("POST", self.url, body, self.headers)
+            except HttpError as e:
+                if e.timeout and attempt < self.max_timeouts:
+                    continue
+                raise ChannelError(f"libcurl failed to perform call: {e} ({redact_url(self.url)})") from None
+            self.last_status = resp.status
+            if self.echo:
+                out = self._echo_stream or sys.stdout.buffer
+                out.write(resp.body)
+                out.flush()
+            return
+
+    def close(self) -> None:
+        self.client.close()

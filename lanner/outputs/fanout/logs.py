@@ -1,0 +1,112 @@
+"""Log stores: Grafana Loki (push API), Elasticsearch/OpenSearch (document index API), OTLP logs.
+
+* Loki: ``POST <url>/loki/api/v1/push`` with one stream per alert, labels ``rule``, ``priority``,
+  ``source``, ``hostname`` plus ``extra_labels``; value ``[<ns as string>, <JSON alert or text>]``
+  (``format: json|text``); ``tenant`` sets ``X-Scope-OrgID``.
+* Elasticsearch/OpenSearch: ``POST <url>/<index>-YYYY.MM.DD/_doc`` (``index`` default ``falco``,
+  ``suffix: daily|monthly|annually|none``), the alert JSON plus ``@timestamp``; auth by
+  ``username``/``password`` or ``api_key`` (``Authorization: ApiKey``).
+* OTLP: ``POST <url>/v1/logs`` (OTLP/HTTP JSON), one LogRecord per alert, severity mapped as the
+  OpenTelemetry syslog mapping does, alert fields as attributes; ``service_name`` resource attribute.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+
+from lanner.outputs.alert import Alert
+from lanner.outputs.fanout.httpbase import HttpTarget
+from lanner.rules.priority import Priority
+
+
+class LokiTarget(HttpTarget):
+    type_name = "loki"
+
+    def payload(self, event: dict[str, Any], alert: Alert) -> dict[str, Any]:
+        labels = {"rule": alert.rule, "priority": event["priority"], "source": event["source"],
+                  "hostname": event["hostname"]}
+        if event.get("tags"):
+            labels["tags"] = ",".join(event["tags"])
+        labels.update({str(k): str(v) for k, v in (self.options.get("extra_labels") or {}).items()})
+        if str(self.options.get("format", "json")) == "text":
+            line = event["output"]
+        else:
+            line = orjson.dumps(event, default=str, option=orjson.OPT_SORT_KEYS).decode()
+        return {"streams": [{"stream": labels, "values": [[str(alert.time_ns), line]]}]}
+
+    def send(self, event: dict[str, Any], alert: Alert) -> None:
+        url = self.url.rstrip("/")
+        if not url.endswith("/loki/api/v1/push"):
+            url += "/loki/api/v1/push"
+        h = {"X-Scope-OrgID": str(self.options["tenant"])} if self.options.get("tenant") else None
+        self.post_json(url, self.payload(event, alert), h)
+
+
+_SUFFIX = {"daily": "%Y.%m.%d", "monthly": "%Y.%m", "annually": "%Y", "none": ""}
+
+
+class ElasticsearchTarget(HttpTarget):
+    type_name = "elasticsearch"
+
+    def __init__(self, name: str, options: dict[str, Any]) -> None:
+        super().__init__(name, options)
+        if options.get("api_key"):
+            self.headers["Authorization"] = "ApiKey " + str(options["api_key"])
+
+    def index_name(self, alert: Alert) -> str:
+        base = str(self.options.get("index", "falco"))
+        fmt = _SUFFIX.get(str(self.options.get("suffix", "daily")), "%Y.%m.%d")
+        return f"{base}-{time.strftime(fmt, time.gmtime(alert.time_ns / 1e9))}" if fmt else base
+
+    def send(self, event: dict[str, Any], alert: Alert) -> None:
+        doc = dict(event)
+        doc["@timestamp"] = event["time"]
+        self.post_json(f"{self.url.rstrip('/')}/{self.index_name(alert)}/_doc", doc)
+
+
+class OpenSearchTarget(ElasticsearchTarget):
+    type_name = "opensearch"
+
+
+OTEL_SEVERITY = {Priority.EMERGENCY: 21, Priority.ALERT: 19, Priority.CRITICAL: 18, Priority.ERROR: 17,
+                 Priority.WARNING: 13, Priority.NOTICE: 10, Priority.INFORMATIONAL: 9, Priority.DEBUG: 5}
+
+
+def _any_value(v: Any) -> dict[str, Any]:
+    if isinstance(v, bool):
+        return {"boolValue": v}
+    if isinstance(v, int):
+        return {"intValue": str(v)}
+    if isinstance(v, float):
+        return {"doubleValue": v}
+    if isinstance(v, list | tuple):
+        return {"arrayValue": {"values": [_any_value(x) for x in v]}}
+    return {"stringValue": "" if v is None else str(v)}
+
+
+class OtlpLogsTarget(HttpTarget):
+    type_name = "otlp"
+
+    def payload(self, event: dict[str, Any], alert: Alert) -> dict[str, Any]:
+        attrs = [{"key": "falco.rule", "value": {"stringValue": alert.rule}},
+                 {"key": "falco.priority", "value": {"stringValue": event["priority"]}},
+                 {"key": "falco.source", "value": {"stringValue": event["source"]}},
+                 {"key": "falco.tags", "value": _any_value(list(event.get("tags") or []))}]
+        for k, v in sorted((event.get("output_fields") or {}).items()):
+            attrs.append({"key": k, "value": _any_value(v)})
+        record = {"timeUnixNano": str(alert.time_ns), "observedTimeUnixNano": str(time.time_ns()),
+                  "severityNumber": OTEL_SEVERITY[alert.priority], "severityText": event["priority"],
+                  "body": {"stringValue": event["output"]}, "attributes": attrs}
+        resource = [{"key": "service.name", "value": {"stringValue": str(self.options.get("service_name", "lanner"))}},
+                    {"key": "host.name", "value": {"stringValue": event["hostname"]}}]
+        return {"resourceLogs": [{"resource": {"attributes": resource},
+                                  "scopeLogs": [{"scope": {"name": "lanner"}, "logRecords": [record]}]}]}
+
+    def send(self, event: dict[str, Any], alert: Alert) -> None:
+        url = self.url.rstrip("/")
+        if not url.endswith("/v1/logs"):
+            url += "/v1/logs"
+        self.post_json(url, self.payload(event, alert))

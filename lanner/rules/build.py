@@ -1,0 +1,416 @@
+"""Rules loader, compile phase: the collected state becomes compiled rules (rules-file.md 9).
+
+Runs after every file, over the whole state: lists are expanded (one level) and substituted textually,
+macros parsed and expanded as sub-trees, rule conditions (with exceptions) and outputs compiled against
+the field registry of their source, event-type sets inferred, and the warnings of section 13 emitted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from lanner.fields import registry as reg
+from lanner.rules import ast
+from lanner.rules.compiler import CompileError, ConditionCompiler
+from lanner.rules.evttype import EvtTypeError, EvtTypeInference
+from lanner.rules.loader import ExceptionDef, RuleDef, RulesState
+from lanner.rules.output import OutputCompiler, OutputError, OutputFormat
+from lanner.rules.parser import ParseError, parse
+from lanner.rules.priority import Priority
+from lanner.rules.reader import Ctx, snippet_at
+from lanner.rules.result import Diagnostic, FileResult, LoadError, Location
+
+_BLANKS = " \t\n\r"
+_DELIMS = _BLANKS + "(),="
+_UNKNOWN_FAMILY = ("nonexistent field", "invalid formatting token", "unknown event type", "unknown filter:")
+_DEPRECATED_OUTPUT_FIELDS = ("evt.dir", "evt.latency", "evt.latency.s", "evt.latency.ns", "evt.latency.human",
+                             "evt.wait_latency")
+_CONTAINER_INFO_WARNING = ("%container.info is deprecated and no more useful, and will be dropped by Falco 1.0.0. "
+                           "The container plugin will automatically add required fields to the output message.")
+MAX_EVTTYPES = 100
+SUGGESTED_ORDER = ("container.id", "container.name", "container.image.repository", "container.image.tag",
+                   "k8s.pod.name", "k8s.ns.name")
+
+
+@dataclass
+class AppendOutput:
+    """One ``append_output`` entry of the configuration."""
+
+    source: str = ""
+    tags: tuple[str, ...] = ()
+    rule: str = ""
+    extra_output: str = ""
+    suggested_output: bool = False
+    extra_fields: list[tuple[str, str | None]] = field(default_factory=list)  # (key, format or None = raw)
+
+    def matches(self, rule: RuleDef) -> bool:
+        if self.source and self.source != rule.source:
+            return False
+        if self.tags and not set(self.tags) <= rule.tags:
+            return False
+        return not (self.rule and self.rule != rule.name)
+
+
+@dataclass
+class CompiledRule:
+    name: str
+    desc: str
+    source: str
+    priority: Priority
+    enabled: bool
+    tags: tuple[str, ...]
+    position: int
+    condition: str                        # final condition text (with exceptions)
+    match: Callable[[Any], bool]
+    output: OutputFormat
+    evttypes: frozenset[int] | None       # None = every event type
+    code: str = ""                        # generated Python source
+    tree: ast.Node | None = None
+    capture: bool = False
+    capture_duration: int = 0
+    extra_fields: list[tuple[str, Any]] = field(default_factory=list)   # (key, OutputFormat | (fn, ref))
+    exception_fields: list[str] = field(default_factory=list)
+    fields: list[reg.FieldRef] = field(default_factory=list)
+
+
+@dataclass
+class EventTable:
+    """What the compiler needs to know about event types (syscall source)."""
+
+    codes_for_name: Callable[[str], frozenset[int]]
+    all_codes: frozenset[int]
+    is_event_name: Callable[[str], bool]
+
+
+def quote_item(v: str) -> str:
+    if " " in v and not v.startswith(("'", '"')):
+        return '"' + v + '"'
+    return v
+
+
+def substitute_list(text: str, name: str, items: list[str]) -> tuple[str, bool]:
+    """Replace every delimited occurrence of a list name by its items (rules-file.md 9.2)."""
+    sub = ", ".join(items)
+    used = False
+    start = text.find(name)
+    while start >= 0:
+        end = start + len(name)
+        if (start == 0 or text[start - 1] in _DELIMS) and (end >= len(text) or text[end] in _DELIMS):
+            while start > 0 and text[start - 1] in _BLANKS:
+                start -= 1
+            while end < len(text) and text[end] in _BLANKS:
+                end += 1
+            if not sub:
+                if start > 0 and text[start - 1] == ",":
+                    start -= 1
+                elif end < len(text) and text[end] == ",":
+                    end += 1
+            before = text[:start] + " " if start > 0 else ""
+            text = before + sub + " " + text[end:]
+            start = len(before) + len(sub)
+            used = True
+        start = text.find(name, start + 1)
+    return text, used
+
+
+class Builder:
+    def __init__(self, registry: reg.FieldRegistry, sources: set[str], events: EventTable,
+                 append_outputs: list[AppendOutput] | None = None, static_fields: dict[str, str] | None = None,
+                 base64_fmt: bool = False) -> None:
+        self.registry = registry
+        self.sources = sources
+        self.events = events
+        self.append_outputs = append_outputs or []
+        self.static_fields = static_fields or {}
+        self.base64_fmt = base64_fmt
+        self.inference = EvtTypeInference(events.codes_for_name, events.all_codes)
+
+    # --- entry -------------------------------------------------------------------------------
+    def build(self, state: RulesState, result: FileResult) -> list[CompiledRule]:
+        """Compile the whole state; raises LoadError at the first error, warnings go to ``result``."""
+        self.state = state
+        self.result = result
+        for lst in state.lists.values():
+            lst.used = False
+        for mac in state.macros.values():
+            mac.used = False
+        self._expand_lists()
+        self._macro_trees: dict[str, ast.Node] = {}
+        for mac in sorted(state.macros.values(), key=lambda m: m.position):
+            self._parse_macro(mac)
+        self._expanded: dict[str, ast.Node] = {}
+        for mac in sorted(state.macros.values(), key=lambda m: m.position):
+            self._expand_macro(mac.name, ())
+        compiled = []
+        for rule in sorted(state.rules.values(), key=lambda r: r.position):
+            cr = self._rule(rule)
+            if cr is not None:
+                compiled.append(cr)
+        for mac in sorted(state.macros.values(), key=lambda m: m.position):
+            if not mac.used:
+                self._warn_at(mac.loc, "LOAD_UNUSED_MACRO", "Macro not referred to by any other rule/macro")
+        for lst in sorted(state.lists.values(), key=lambda x: x.position):
+            if not lst.used:
+                self._warn_at(lst.loc, "LOAD_UNUSED_LIST", "List not referred to by any other rule/macro")
+        return compiled
+
+    def _warn_at(self, loc: Location, code: str, message: str) -> None:
+        chain = [Location("rules content", "", loc.name), loc]
+        self.result.warnings.append(Diagnostic(code, message, chain, ""))
+
+    # --- lists -------------------------------------------------------------------------------
+    def _expand_lists(self) -> None:
+        lists = self.state.lists
+        self._list_order = sorted(lists.values(), key=lambda x: x.position)
+        self._list_items: dict[str, list[str]] = {}
+        for lst in self._list_order:
+            items: list[str] = []
+            for it in lst.items:
+                inner = lists.get(it)
+                if inner is not None and inner is not lst and inner.position < lst.last_touch:
+                    items.extend(inner.items)
+                    inner.used = True
+                else:
+                    items.append(it)
+            self._list_items[lst.name] = [quote_item(i) for i in items]
+
+    def _substitute(self, text: str, mark: bool) -> str:
+        for lst in self._list_order:
+            if lst.name not in text:
+                continue
+            text, used = substitute_list(text, lst.name, self._list_items[lst.name])
+            if used and mark:
+                lst.used = True
+        return text
+
+    # --- macros ------------------------------------------------------------------------------
+    def _cond_error(self, base: list[Location], text: str, e: ParseError | CompileError | EvtTypeError,
+                    code: str = "LOAD_ERR_COMPILE_CONDITION") -> LoadError:
+        chain = list(base)
+        pos = e.pos
+        if pos is not None:
+            head = text[:17] + ("..." if len(text) > 17 else "")
+            chain.append(Location("condition expression", "", f'"{head}"', pos.line, pos.col, pos.idx))
+        snippet = ""
+        if pos is not None:
+            lines = text.splitlines() or [text]
+            ln = min(max(pos.line - 1, 0), len(lines) - 1)
+            snippet = lines[ln] + "\n" + " " * max(pos.col - 1, 0) + "^\n"
+        return LoadError(Diagnostic(code, e.message, chain, snippet))
+
+    def _parse_macro(self, mac: Any) -> None:
+        text = self._substitute(mac.condition, mark=True)
+        base = [Location("rules content", "", mac.loc.name), mac.loc, mac.cond_loc]
+        try:
+            self._macro_trees[mac.name] = parse(text, 1000)
+        except ParseError as e:
+            raise self._cond_error(base, text, e) from None
+
+    def _expand_macro(self, name: str, stack: tuple[str, ...]) -> ast.Node:
+        done = self._expanded.get(name)
+        if done is not None:
+            return done
+        mac = self.state.macros[name]
+        if name in stack:
+            raise LoadError(Diagnostic("LOAD_ERR_VALIDATE", f"reference loop in macro '{name}'",
+                                       [Location("rules content", "", mac.loc.name), mac.loc], ""))
+        tree = self._expand(self._macro_trees[name], stack + (name,), mac.last_touch,
+                            [Location("rules content", "", mac.loc.name), mac.loc, mac.cond_loc],
+                            mac.condition)
+        self._expanded[name] = tree
+        return tree
+
+    def _expand(self, node: ast.Node, stack: tuple[str, ...], owner_touch: int | None, base: list[Location],
+                text: str) -> ast.Node:
+        """Replace macro references by their expanded trees. ``owner_touch`` None = a rule (sees every macro)."""
+        if isinstance(node, ast.MacroRef):
+            mac = self.state.macros.get(node.name)
+            if mac is None or (owner_touch is not None and mac.position >= owner_touch):
+                raise self._cond_error(base, text, CompileError(f"Undefined macro '{node.name}' used in filter.",
+                                                                node.pos), "LOAD_ERR_VALIDATE")
+            if node.name in stack:
+                raise LoadError(Diagnostic("LOAD_ERR_VALIDATE", f"reference loop in macro '{node.name}'",
+                                           base[:2], ""))
+            mac.used = True
+            return self._expand_macro(node.name, stack)
+        if isinstance(node, ast.And):
+            return ast.And([self._expand(c, stack, owner_touch, base, text) for c in node.children], node.pos)
+        if isinstance(node, ast.Or):
+            return ast.Or([self._expand(c, stack, owner_touch, base, text) for c in node.children], node.pos)
+        if isinstance(node, ast.Not):
+            return ast.Not(self._expand(node.child, stack, owner_touch, base, text), node.pos)
+        return node
+
+    # --- rules -------------------------------------------------------------------------------
+    def _rule_base(self, rule: RuleDef) -> list[Location]:
+        return [Location("rules content", "", rule.loc.name), rule.loc]
+
+    def _rule(self, rule: RuleDef) -> CompiledRule | None:
+        if rule.source not in self.sources:
+            self.result.warnings.append(rule.ctx.diag("LOAD_UNKNOWN_SOURCE", f"Unknown source {rule.source}, skipping"))
+            return None
+        base = self._rule_base(rule)
+        cond_text = exception_condition(rule)
+        output_text, extra_fields_spec = self._output_text(rule)
+        try:
+            out = OutputCompiler(self.registry, rule.source, self.base64_fmt).compile(output_text)
+        except OutputError as e:
+            if self._skippable(rule, str(e)):
+                return None
+            raise LoadError(Diagnostic("LOAD_ERR_COMPILE_OUTPUT", str(e),
+                                       base + [Location("rule output", "", rule.loc.name, rule.loc.line,
+                                                        rule.loc.column, rule.loc.offset)], "")) from None
+        for f in _DEPRECATED_OUTPUT_FIELDS:
+            if f in output_text:
+                self.result.warnings.append(rule.ctx.diag(
+                    "LOAD_DEPRECATED_ITEM", f"usage of deprecated field '{f}' has been detected in the rule output"))
+                break
+        text = self._substitute(cond_text, mark=True)
+        cbase = base + [rule.cond_loc]
+        try:
+            tree = parse(text, 1000)
+        except ParseError as e:
+            raise self._cond_error(cbase, text, e) from None
+        tree = self._expand(tree, (), None, cbase, text)
+        is_syscall = rule.source == "syscall"
+        compiler = ConditionCompiler(self.registry, rule.source,
+                                     self.events.is_event_name if is_syscall else None)
+        try:
+            cc = compiler.compile(tree, rule.name)
+        except CompileError as e:
+            if self._skippable(rule, e.message):
+                return None
+            raise self._cond_error(cbase, text, e) from None
+        for code, msg in cc.warnings:
+            self.result.warnings.append(Diagnostic(code, msg, cbase, ""))
+        evttypes: frozenset[int] | None = None
+        if is_syscall:
+            try:
+                evttypes = self.inference.infer(tree)
+            except EvtTypeError as e:
+                raise self._cond_error(cbase, text, e) from None
+            if rule.warn_evttypes and self.inference.count(evttypes) > MAX_EVTTYPES:
+                self.result.warnings.append(Diagnostic(
+                    "LOAD_NO_EVTTYPE", "Rule matches too many evt.type values. This has a significant performance "
+                    "penalty.", cbase, ""))
+        extra_fields = self._extra_fields(rule, extra_fields_spec)
+        return CompiledRule(
+            name=rule.name, desc=rule.desc, source=rule.source, priority=rule.priority, enabled=rule.enabled,
+            tags=tuple(sorted(rule.tags)), position=rule.position, condition=text, match=cc.fn, output=out,
+            evttypes=evttypes, code=cc.source, tree=tree, capture=rule.capture,
+            capture_duration=rule.capture_duration, extra_fields=extra_fields,
+            exception_fields=_exception_fields(rule.exceptions), fields=cc.fields)
+
+    def _skippable(self, rule: RuleDef, message: str) -> bool:
+        if rule.skip_if_unknown_filter and any(s in message for s in _UNKNOWN_FAMILY):
+            self.result.warnings.append(rule.ctx.diag("LOAD_UNKNOWN_FILTER", message))
+            return True
+        return False
+
+    def _output_text(self, rule: RuleDef) -> tuple[str, list[tuple[str, str | None]]]:
+        text = rule.output
+        extra_fields: list[tuple[str, str | None]] = []
+        for ao in self.append_outputs:
+            if not ao.matches(rule):
+                continue
+            if ao.extra_output:
+                text = text + " " + ao.extra_output
+            if ao.suggested_output:
+                sugg = self._suggested(rule.source)
+                if sugg:
+                    text = text + " " + " ".join(f"{n.replace('.', '_')}=%{n}" for n in sugg)
+            extra_fields.extend(ao.extra_fields)
+        if "%container.info" in text:
+            text = text.replace("%container.info", "")
+            self.result.warnings.append(rule.ctx.diag("LOAD_DEPRECATED_ITEM", _CONTAINER_INFO_WARNING))
+        return text, extra_fields
+
+    def _suggested(self, source: str) -> list[str]:
+        names = [f"static.{k}" for k in self.static_fields] if self.registry.find(source, "static.x") else []
+        found = [f.name for _c, f in self.registry.all_fields(source) if reg.SUGGESTED in f.flags]
+        ordered = [n for n in SUGGESTED_ORDER if n in found] + [n for n in found if n not in SUGGESTED_ORDER]
+        return names + ordered
+
+    def _extra_fields(self, rule: RuleDef, spec: list[tuple[str, str | None]]) -> list[tuple[str, Any]]:
+        out: list[tuple[str, Any]] = []
+        oc = OutputCompiler(self.registry, rule.source, self.base64_fmt)
+        for key, fmt in spec:
+            try:
+                if fmt is None:
+                    f = oc.compile("%" + key)
+                    out.append((key, f))
+                else:
+                    out.append((key, oc.compile(fmt)))
+            except OutputError:
+                continue
+        return out
+
+
+def _exception_fields(excs: list[ExceptionDef]) -> list[str]:
+    out: list[str] = []
+    for x in excs:
+        fs = x.fields if isinstance(x.fields, list) else ([x.fields] if x.fields else [])
+        out.extend(f for f in fs if f not in out)
+    return out
+
+
+def _qv(v: str) -> str:
+    return quote_item(v)
+
+
+def exception_condition(rule: RuleDef) -> str:
+    """The rule condition with its exceptions appended (rules-file.md 8.6)."""
+    if not rule.exceptions:
+        return rule.condition
+    out = "(" + rule.condition + ")"
+    for x in rule.exceptions:
+        frag = exception_fragment(x, rule)
+        if frag:
+            out += " and not " + frag
+    return out
+
+
+def _fail(rule: RuleDef, x: ExceptionDef, message: str) -> LoadError:
+    ctx: Ctx = getattr(x, "ctx", rule.ctx)
+    return ctx.error("LOAD_ERR_VALIDATE", message)
+
+
+def exception_fragment(x: ExceptionDef, rule: RuleDef) -> str:
+    if not x.values:
+        return ""
+    if not isinstance(x.fields, list):
+        comp = (x.comps if isinstance(x.comps, str) else "in").strip()
+        vals = []
+        for v in x.values:
+            if not isinstance(v, str):
+                raise _fail(rule, x, "Expected values array to contain a list of strings")
+            vals.append(_qv(v))
+        return f"({x.fields} {comp} ({', '.join(vals)}))"
+    fields = x.fields
+    comps = x.comps if isinstance(x.comps, list) else [(x.comps or "=")] * len(fields)
+    ors = []
+    for tup in x.values:
+        if not isinstance(tup, list) or len(tup) != len(fields):
+            raise _fail(rule, x, "Fields and values lists must have equal length")
+        ands = []
+        for f, c, v in zip(fields, comps, tup, strict=True):
+            c = c.strip()
+            if isinstance(v, list):
+                val = "(" + ", ".join(_qv(str(i)) for i in v) + ")"
+            elif c in ("in", "intersects", "pmatch") or len(c.split()) == 2:
+                val = v if v.startswith("(") else "(" + _qv(v) + ")"
+            else:
+                val = _qv(v)
+            ands.append(f"{f} {c} {val}")
+        ors.append("(" + " and ".join(ands) + ")")
+    return "(" + " or ".join(ors) + ")"
+
+
+def snippet_for(text: str, line: int, col: int) -> str:
+    return snippet_at(text, line, col)
+
+
+_ = re

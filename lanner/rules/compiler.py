@@ -1,0 +1,540 @@
+"""Condition compiler: a macro-expanded syntax tree becomes one Python function.
+
+The tree is type-checked against the field registry (condition-language.md 4-6), literals are converted
+once, and Python source is generated for the whole condition and ``compile()``d once; evaluating a rule is
+then a single call with no tree walking. Field extractors, converted constants, compiled regexes and
+helpers live in the function's global namespace under generated names (``_f0``, ``_c0`` ...).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from lanner.fields import registry as reg
+from lanner.fields import types as ft
+from lanner.rules import ast, values
+from lanner.rules.parser import _RX_FIELD
+
+WARN_COMPILE = "LOAD_COMPILE_CONDITION"
+WARN_NA = "LOAD_UNSAFE_NA_CHECK"
+WARN_DEPRECATED = "LOAD_DEPRECATED_ITEM"
+
+_DEPRECATED_DIR = ("due to the drop of enter events, 'evt.dir = <' always evaluates to true, and 'evt.dir = >' "
+                   "always evaluates to false. The rule expression can be simplified by removing the condition "
+                   "on 'evt.dir'")
+_DEPRECATED_LATENCY = "field is not available due to the drop of enter events."
+DEPRECATED_FIELDS = {
+    "evt.dir": _DEPRECATED_DIR, "evt.latency": _DEPRECATED_LATENCY, "evt.latency.s": _DEPRECATED_LATENCY,
+    "evt.latency.ns": _DEPRECATED_LATENCY, "evt.latency.human": _DEPRECATED_LATENCY,
+    "evt.wait_latency": _DEPRECATED_LATENCY,
+}
+
+_STR_ONLY_OPS = ("contains", "icontains", "startswith", "endswith", "glob", "iglob", "regex", "pmatch")
+_NUM_CMP = ("<", "<=", ">", ">=")
+_EQ = ("=", "==", "!=")
+_LIST_OPS = ("in", "intersects")
+_KIND_MSG = {"numeric": "numeric", "bool": "numeric", "string": "string", "buffer": "buffer",
+             "ip": "ip address and network"}
+_ALLOWED = {
+    "numeric": frozenset(("exists",) + _EQ + _NUM_CMP + _LIST_OPS),
+    "bool": frozenset(("exists",) + _EQ + _LIST_OPS),
+    "string": frozenset(("exists",) + _EQ + _NUM_CMP + _LIST_OPS + _STR_ONLY_OPS),
+    "buffer": frozenset(("exists", "contains", "bcontains", "startswith", "bstartswith", "endswith")
+                        + _EQ + _LIST_OPS),
+    "ip": frozenset(("exists",) + _EQ + _LIST_OPS),
+}
+_LIST_FIELD_TYPES = frozenset({ft.CHARBUF, ft.FSPATH, ft.FSRELPATH, ft.UINT64, ft.RELTIME, ft.ABSTIME, ft.BOOL,
+                               ft.IPADDR, ft.IPNET, ft.INT64, ft.UINT32, ft.INT32, ft.UINT16, ft.PORT})
+_SINGLE_ARG_TRANSFORMERS = ("tolower", "toupper", "b64", "basename", "len")
+_REGEX_SPECIAL = set("\\^$.|?*+()[]{}")
+_TRANSFORMER_LITERAL = re.compile(r"^(?:val|" + "|".join(ast.TRANSFORMERS) + r")\(.*\)$", re.S)
+
+
+def helper_namespace() -> dict[str, Any]:
+    """Runtime helpers generated code may call."""
+    return {"_lower": values.ascii_lower, "_upper": values.ascii_upper, "_b64": values.b64decode,
+            "_basename": values.basename, "_len": values.length, "_join": values.join, "_concat": values.concat,
+            "_getopt": values.getopt}
+
+
+class CompileError(Exception):
+    def __init__(self, message: str, pos: ast.Pos | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.pos = pos
+
+
+@dataclass
+class Operand:
+    """A typed expression: Python source producing the value (or None), plus its type facts."""
+
+    code: str
+    type: str
+    is_list: bool = False
+    ref: reg.FieldRef | None = None      # set when the operand is a plain field
+    mode: str = ""                        # "" | "ancestors" | "either"
+    label: str = ""                       # for error messages
+
+    @property
+    def kind(self) -> str:
+        return ft.kind(self.type)
+
+
+@dataclass
+class CompiledCondition:
+    fn: Callable[[Any], bool]
+    source: str
+    fields: list[reg.FieldRef] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+
+
+class ConditionCompiler:
+    """Compile conditions of one event source against a field registry.
+
+    ``is_event_name(name)`` validates ``evt.type``/``syscall.type`` literals (None: accept anything).
+    """
+
+    def __init__(self, registry: reg.FieldRegistry, source: str,
+                 is_event_name: Callable[[str], bool] | None = None) -> None:
+        self.registry = registry
+        self.source = source
+        self.is_event_name = is_event_name
+        self.reset()
+
+    def reset(self) -> None:
+        """Start a new generated function: empty namespace (but for helpers), no fields, no warnings."""
+        self.ns: dict[str, Any] = helper_namespace()
+        self.counter = 0
+        self.fields: list[reg.FieldRef] = []
+        self.warnings: list[tuple[str, str]] = []
+        self._extractors: dict[tuple[str, str | None], str] = {}
+
+    # --- public ------------------------------------------------------------------------------
+    def compile(self, node: ast.Node, name: str = "condition") -> CompiledCondition:
+        self.reset()
+        body = self.expr(node)
+        src = f"def _cond(e):\n    return {body}\n"
+        code = compile(src, f"<condition of {name}>", "exec")
+        exec(code, self.ns)  # noqa: S102 - generated from a checked syntax tree
+        return CompiledCondition(self.ns["_cond"], src, self.fields, self.warnings)
+
+    def operand(self, node: ast.Node) -> Operand:
+        """Type-check a field or transformer expression (also used by the output compiler)."""
+        return self._operand(node)
+
+    # --- names -------------------------------------------------------------------------------
+    def _name(self, prefix: str, value: Any) -> str:
+        n = f"_{prefix}{self.counter}"
+        self.counter += 1
+        self.ns[n] = value
+        return n
+
+    def _var(self) -> str:
+        self.counter += 1
+        return f"_v{self.counter}"
+
+    # --- boolean structure -------------------------------------------------------------------
+    def expr(self, node: ast.Node) -> str:
+        if isinstance(node, ast.And):
+            return "(" + " and ".join(self.expr(c) for c in node.children) + ")"
+        if isinstance(node, ast.Or):
+            return "(" + " or ".join(self.expr(c) for c in node.children) + ")"
+        if isinstance(node, ast.Not):
+            return f"(not {self.expr(node.child)})"
+        if isinstance(node, ast.Check):
+            return self.check(node)
+        if isinstance(node, ast.MacroRef):
+            raise CompileError(f"Undefined macro '{node.name}' used in filter.", node.pos)
+        raise CompileError(f"unexpected node {type(node).__name__}")
+
+    # --- operands ----------------------------------------------------------------------------
+    def _field(self, node: ast.Field) -> Operand:
+        try:
+            ref = self.registry.resolve(self.source, node.name, node.arg)
+        except reg.FieldError as e:
+            raise CompileError(str(e), node.pos) from None
+        key = (ref.fdef.name, ref.arg)
+        fname = self._extractors.get(key)
+        if fname is None:
+            try:
+                extractor = ref.bind()
+            except reg.FieldError as e:
+                raise CompileError(str(e), node.pos) from None
+            fname = self._name("f", extractor)
+            self._extractors[key] = fname
+            self.fields.append(ref)
+        f = ref.fdef
+        mode = ""
+        if reg.ANY_ANCESTOR in f.flags and ref.arg is None:
+            mode = "ancestors"
+        elif reg.FILTER_ONLY in f.flags:
+            mode = "either"
+        if f.name in DEPRECATED_FIELDS:
+            w = (WARN_DEPRECATED, DEPRECATED_FIELDS[f.name])
+            if w not in self.warnings:
+                self.warnings.append(w)
+        label = node.name if node.arg is None else f"{node.name}[{node.arg}]"
+        return Operand(f"{fname}(e)", f.type, f.is_list, ref, mode, label)
+
+    def _operand(self, node: ast.Node) -> Operand:
+        if isinstance(node, ast.Field):
+            return self._field(node)
+        if isinstance(node, ast.Transformer):
+            return self._transformer(node)
+        raise CompileError("expected a field or a field transformer", getattr(node, "pos", None))
+
+    def _transformer(self, node: ast.Transformer) -> Operand:
+        name = node.name
+        if name == "val":
+            raise CompileError("'val' transformer can only be used on the right-hand side of a comparison",
+                               node.pos)
+        if name in _SINGLE_ARG_TRANSFORMERS:
+            if node.arg is not None:
+                raise CompileError(f"transformer '{name}' does not support field arguments", node.pos)
+            if len(node.args) != 1 or isinstance(node.args[0], ast.Value | ast.ListValue):
+                raise CompileError(f"transformer '{name}' expects exactly one field argument", node.pos)
+            inner = self._operand(node.args[0])
+            self._check_transformable(inner, node)
+            k = inner.kind
+            if name in ("tolower", "toupper", "basename"):
+                if k != "string" or inner.is_list:
+                    self._bad_transformer(inner, name, node)
+                fn = {"tolower": "_lower", "toupper": "_upper", "basename": "_basename"}[name]
+                v = self._var()
+                code = f"({fn}({v}) if ({v} := {inner.code}) is not None else None)"
+                if name == "basename":
+                    code = f"_basename({inner.code})"
+                return Operand(code, ft.CHARBUF, False, None, "", f"{name}({inner.label})")
+            if name == "b64":
+                if k not in ("string", "buffer") or inner.is_list:
+                    self._bad_transformer(inner, name, node)
+                return Operand(f"_b64({inner.code})", ft.CHARBUF, False, None, "", f"b64({inner.label})")
+            if k not in ("string", "buffer") and not inner.is_list:
+                self._bad_transformer(inner, name, node)
+            return Operand(f"_len({inner.code})", ft.UINT64, False, None, "", f"len({inner.label})")
+        if name == "join":
+            if node.arg is not None:
+                raise CompileError(f"transformer '{name}' does not support field arguments", node.pos)
+            if len(node.args) != 2:
+                raise CompileError("transformer 'join' expects a separator and a list", node.pos)
+            sep = self._scalar_code(node.args[0])
+            lst = node.args[1]
+            if isinstance(lst, ast.ListValue):
+                items = "(" + "".join(self._scalar_code(i) + ", " for i in lst.items) + ")"
+            else:
+                op = self._operand(lst)
+                if not op.is_list:
+                    raise CompileError("transformer 'join' expects a list as second argument", node.pos)
+                items = op.code
+            return Operand(f"_join({sep}, {items})", ft.CHARBUF, False, None, "", "join(...)")
+        if name == "concat":
+            if node.arg is not None:
+                raise CompileError(f"transformer '{name}' does not support field arguments", node.pos)
+            if len(node.args) < 2:
+                raise CompileError("transformer 'concat' expects at least two arguments", node.pos)
+            parts = ", ".join(self._scalar_code(a) for a in node.args)
+            return Operand(f"_concat({parts})", ft.CHARBUF, False, None, "", "concat(...)")
+        if name == "getopt":
+            if len(node.args) != 2 or not isinstance(node.args[1], ast.Value):
+                raise CompileError("transformer 'getopt' expects an argument list and an option string", node.pos)
+            args = self._operand(node.args[0])
+            if args.kind != "string":
+                self._bad_transformer(args, name, node)
+            opts = self._name("c", node.args[1].text)
+            if node.arg is None:
+                v = self._var()
+                code = (f"(sorted({v}) if ({v} := _getopt({args.code}, {opts})) else None)")
+                return Operand(code, ft.CHARBUF, True, None, "", "getopt(...)")
+            key = self._name("c", node.arg)
+            v = self._var()
+            code = f"(({v} := _getopt({args.code}, {opts})) or {{}}).get({key})"
+            return Operand(code, ft.CHARBUF, False, None, "", f"getopt(...)[{node.arg}]")
+        raise CompileError(f"unknown transformer '{name}'", node.pos)
+
+    def _scalar_code(self, node: ast.Node) -> str:
+        if isinstance(node, ast.Value):
+            return self._name("c", node.text)
+        op = self._operand(node)
+        if op.is_list or op.mode:
+            raise CompileError("expected a single-value field", getattr(node, "pos", None))
+        return op.code
+
+    def _check_transformable(self, inner: Operand, node: ast.Transformer) -> None:
+        if inner.ref is not None and (reg.NO_TRANSFORMER in inner.ref.fdef.flags or inner.mode):
+            raise CompileError(f"field '{inner.ref.fdef.name}' does not support transformers", node.pos)
+
+    @staticmethod
+    def _bad_transformer(inner: Operand, name: str, node: ast.Transformer) -> None:
+        raise CompileError(f"can't add field transformer: type '{inner.type}' is not supported by '{name}' "
+                           f"transformer applied on field '{inner.label}'", node.pos)
+
+    # --- checks ------------------------------------------------------------------------------
+    def check(self, node: ast.Check) -> str:
+        lhs = self._operand(node.lhs)
+        if lhs.ref is not None and node.lhs is not None and isinstance(node.lhs, ast.Field):
+            pass
+        op = node.op
+        if lhs.type == ft.CHARBUF and lhs.ref is not None and lhs.ref.fdef.name in ("evt.type", "syscall.type"):
+            if isinstance(node.rhs, ast.Transformer):
+                raise CompileError("right-hand field comparisons on evt.type/syscall.type checks are not "
+                                   "supported by event code search", node.pos)
+        if isinstance(node.lhs, ast.Transformer) and _is_evt_type(node.lhs):
+            raise CompileError("event code search does not support evt.type checks with transformers", node.pos)
+        self._check_operator(lhs, op, node)
+        if op == "exists":
+            return self._exists(lhs)
+        if isinstance(node.rhs, ast.Transformer):
+            return self._field_compare(lhs, op, node)
+        self._literal_warnings(lhs, op, node)
+        consts = self._rhs_literals(lhs, node)
+        if node.modifier is not None:
+            return self._modifier_check(lhs, op, node.modifier, consts, node)
+        return self._literal_check(lhs, op, consts, node)
+
+    def _check_operator(self, lhs: Operand, op: str, node: ast.Check) -> None:
+        if lhs.is_list:
+            if op not in ("exists", "in", "intersects"):
+                raise CompileError(f"filter error: '{op}' operator not supported list filters", node.pos)
+            if lhs.type not in _LIST_FIELD_TYPES:
+                raise CompileError(f"list filters are not supported for type '{lhs.type}'", node.pos)
+            return
+        kind = lhs.kind
+        if op not in _ALLOWED[kind] or (node.modifier and op not in _EQ and kind != "string"
+                                        and not (kind == "buffer" and op in ("contains", "bcontains",
+                                                                             "startswith", "bstartswith",
+                                                                             "endswith"))):
+            raise CompileError(f"filter error: '{op}' operator not supported for {_KIND_MSG[kind]} filters",
+                               node.pos)
+        if lhs.mode == "either" and op not in ("exists", "=", "==", "!=", "in", "intersects"):
+            raise CompileError(f"filter error: '{op}' operator not supported for field '{lhs.label}'", node.pos)
+
+    def _exists(self, lhs: Operand) -> str:
+        if lhs.mode == "ancestors":
+            return f"any(x is not None for x in ({lhs.code} or ()))"
+        if lhs.is_list:
+            return f"bool({lhs.code})"
+        return f"({lhs.code} is not None)"
+
+    def _rhs_literals(self, lhs: Operand, node: ast.Check) -> list[Any]:
+        """Converted right-hand values (one for scalar operators, many for lists)."""
+        rhs = node.rhs
+        items = rhs.items if isinstance(rhs, ast.ListValue) else [rhs]
+        texts = [i.text for i in items]  # type: ignore[union-attr]
+        op = node.op
+        target = lhs.type
+        out = []
+        for t in texts:
+            try:
+                if op in ("bcontains", "bstartswith"):
+                    out.append(values.hex_bytes(t))
+                    continue
+                if lhs.ref is not None and lhs.ref.fdef.name in ("evt.type", "syscall.type") and \
+                        self.is_event_name is not None and not self.is_event_name(t):
+                    raise CompileError(f"unknown event type {t}", node.pos)
+                if op in ("glob", "iglob", "regex", "pmatch", "contains", "icontains", "startswith",
+                          "endswith") and lhs.kind == "string":
+                    if "\x00" in t:
+                        raise values.ValueError_("filter error: filter value cannot contain a NUL byte (\\x00)")
+                    out.append(t)
+                    continue
+                out.append(values.convert_literal(t, target))
+            except values.ValueError_ as e:
+                raise CompileError(str(e), node.pos) from None
+        return out
+
+    def _op_template(self, lhs: Operand, op: str, c: Any, *, field_rhs: bool = False) -> tuple[Any, str]:
+        """(prepared constant, template) for one comparison; template uses {v} and {c}."""
+        kind = lhs.kind
+        if op in ("=", "=="):
+            if lhs.type == ft.IPNET:
+                return c, "{v} in {c}"
+            return c, "{v} == {c}"
+        if op == "!=":
+            if lhs.type == ft.IPNET:
+                return c, "{v} not in {c}"
+            return c, "{v} != {c}"
+        if op in _NUM_CMP:
+            return c, "{v} " + op + " {c}"
+        if op == "contains" or op == "bcontains":
+            return c, "{c} in {v}"
+        if op == "icontains":
+            if field_rhs:
+                return c, "_lower({c}) in _lower({v})"
+            return values.ascii_lower(c), "{c} in _lower({v})"
+        if op in ("startswith", "bstartswith"):
+            return c, "{v}.startswith({c})"
+        if op == "endswith":
+            return c, "{v}.endswith({c})"
+        if op in ("glob", "iglob"):
+            return values.glob_regex(c, op == "iglob"), "{c}.fullmatch({v}) is not None"
+        if op == "regex":
+            try:
+                rx = re.compile(c, re.DOTALL)
+            except re.error as e:
+                raise CompileError(f"invalid regex pattern: {c}: {e}") from None
+            return rx, "{c}.fullmatch({v}) is not None"
+        raise CompileError(f"filter error: '{op}' operator not supported for {_KIND_MSG[kind]} filters")
+
+    def _literal_check(self, lhs: Operand, op: str, consts: list[Any], node: ast.Check) -> str:
+        if op in _LIST_OPS or op == "pmatch":
+            if op == "pmatch":
+                pm = self._name("p", values.PathMatcher(consts))
+                elem = f"{pm}({{v}})"
+            elif lhs.type == ft.IPNET:
+                nets = self._name("c", tuple(consts))
+                elem = f"any({{v}} in _n for _n in {nets})"
+            else:
+                s = self._name("c", frozenset(consts))
+                elem = f"{{v}} in {s}"
+            if lhs.is_list:
+                v = self._var()
+                agg = "all" if op == "in" else "any"
+                return f"(bool({v} := {lhs.code}) and {agg}({elem.format(v='x')} for x in {v}))"
+            return self._apply(lhs, elem, negative=False)
+        try:
+            c, tpl = self._op_template(lhs, op, consts[0])
+        except CompileError as e:
+            raise CompileError(e.message, node.pos) from None
+        cname = self._name("c", c)
+        return self._apply(lhs, tpl.replace("{c}", cname), negative=(op == "!="))
+
+    def _apply(self, lhs: Operand, tpl: str, *, negative: bool) -> str:
+        """Apply a one-value template to the operand, honouring ancestor / either-side semantics."""
+        if lhs.mode == "ancestors":
+            return f"any(x is not None and {tpl.format(v='x')} for x in ({lhs.code} or ()))"
+        if lhs.mode == "either":
+            v = self._var()
+            if negative:
+                pos_tpl = tpl.replace(" != ", " == ").replace(" not in ", " in ")
+                return (f"(({v} := {lhs.code}) is not None and "
+                        f"not any(x is not None and {pos_tpl.format(v='x')} for x in {v}))")
+            return f"(({v} := {lhs.code}) is not None and any(x is not None and {tpl.format(v='x')} for x in {v}))"
+        v = self._var()
+        return f"(({v} := {lhs.code}) is not None and {tpl.format(v=v)})"
+
+    def _modifier_check(self, lhs: Operand, op: str, modifier: str, consts: list[Any],
+                        node: ast.Check) -> str:
+        prepared = []
+        tpl = "False"
+        for c in consts:
+            try:
+                p, tpl = self._op_template(lhs, op, c)
+            except CompileError as e:
+                raise CompileError(e.message, node.pos) from None
+            prepared.append(p)
+        if not prepared:
+            return "False"
+        cs = self._name("c", tuple(prepared))
+        one = tpl.format(v="{v}", c="_k")
+        count = f"sum(1 for _k in {cs} if {one})"
+        if modifier == "anyof":
+            test = f"any({one} for _k in {cs})"
+        elif modifier == "allof":
+            test = f"all({one} for _k in {cs})"
+        else:
+            test = count + " == 1"
+        return self._apply(lhs, test, negative=False)
+
+    def _field_compare(self, lhs: Operand, op: str, node: ast.Check) -> str:
+        rnode = node.rhs
+        assert isinstance(rnode, ast.Transformer)
+        if rnode.name == "val":
+            if rnode.arg is not None:
+                raise CompileError("transformer 'val' does not support field arguments", node.pos)
+            if len(rnode.args) != 1 or not isinstance(rnode.args[0], ast.Field):
+                raise CompileError("expected a field within 'val' transformer", node.pos)
+            rhs = self._field(rnode.args[0])
+        else:
+            rhs = self._transformer(rnode)
+        if op in ("pmatch", "regex"):
+            raise CompileError(f"filter error: '{op}' operator does not support field-to-field comparisons",
+                               node.pos)
+        for side in (lhs, rhs):
+            if side.mode or (side.ref is not None and reg.NO_RHS in side.ref.fdef.flags) or side.type == ft.IPNET:
+                raise CompileError(f"field '{side.label}' does not support field-to-field comparisons", node.pos)
+        same = (lhs.type == rhs.type or (lhs.kind == "string" and rhs.kind == "string"))
+        if not same or lhs.is_list != rhs.is_list:
+            raise CompileError(f"field '{lhs.label}' has type '{lhs.type}' while the right-hand side field "
+                               f"'{rhs.label}' has incompatible type '{rhs.type}'", node.pos)
+        w = self._var()
+        if op in _LIST_OPS:
+            if lhs.is_list:
+                v = self._var()
+                agg = "all" if op == "in" else "any"
+                return (f"(bool({v} := {lhs.code}) and bool({w} := {rhs.code}) and "
+                        f"{agg}(x in {w} for x in {v}))")
+            tpl = "{v} == {c}"
+        else:
+            _, tpl = self._op_template(lhs, op, None, field_rhs=True)
+        v = self._var()
+        return (f"(({v} := {lhs.code}) is not None and ({w} := {rhs.code}) is not None and "
+                f"{tpl.format(v=v, c=w)})")
+
+    # --- warnings ----------------------------------------------------------------------------
+    def _literal_warnings(self, lhs: Operand, op: str, node: ast.Check) -> None:
+        rhs = node.rhs
+        items = rhs.items if isinstance(rhs, ast.ListValue) else [rhs]
+        for item in items:
+            if not isinstance(item, ast.Value):
+                continue
+            t = item.text
+            if op == "regex" and _regex_is_trivial(t):
+                self._warn(WARN_COMPILE, f"regex check with '{t}' may be optimized with simpler operators such "
+                                         "as '=', 'contains', 'startswith', 'endswith'")
+            squeezed = "".join(t.split())
+            if _looks_like_field(squeezed) and self._is_field_name(squeezed):
+                self._warn(WARN_COMPILE, f"'{squeezed}' may be a valid field misused as a const string value")
+            elif _TRANSFORMER_LITERAL.match(squeezed):
+                self._warn(WARN_COMPILE,
+                           f"'{squeezed}' may be a valid field transformer misused as a const string value")
+            if t == "<NA>" and op in ("=", "==", "!=", "in", "intersects", "pmatch") and _is_plugin_json(node.lhs):
+                self._warn(WARN_NA, "Unsafe <NA> comparison in condition")
+
+    def _warn(self, code: str, msg: str) -> None:
+        if (code, msg) not in self.warnings:
+            self.warnings.append((code, msg))
+
+    def _is_field_name(self, text: str) -> bool:
+        m = re.match(r"^([^\[]+)(\[.*\])?$", text)
+        return bool(m) and self.registry.find(self.source, m.group(1)) is not None
+
+
+def _looks_like_field(text: str) -> bool:
+    m = _RX_FIELD.match(text)
+    return m is not None and (m.end() == len(text) or text[m.end()] == "[")
+
+
+def _is_evt_type(node: ast.Node) -> bool:
+    if isinstance(node, ast.Field):
+        return node.name in ("evt.type", "syscall.type")
+    if isinstance(node, ast.Transformer):
+        return any(_is_evt_type(a) for a in node.args)
+    return False
+
+
+def _is_plugin_json(node: ast.Node) -> bool:
+    if isinstance(node, ast.Field):
+        return node.name.startswith(("ka.", "jevt."))
+    if isinstance(node, ast.Transformer):
+        return any(_is_plugin_json(a) for a in node.args)
+    return False
+
+
+def _regex_is_trivial(pattern: str) -> bool:
+    p = pattern
+    if p.startswith("^"):
+        p = p[1:]
+    if p.endswith("$") and not p.endswith("\\$"):
+        p = p[:-1]
+    for affix in (".*", ".+", ".?"):
+        if p.startswith(affix):
+            p = p[2:]
+            break
+    for affix in (".*", ".+", ".?"):
+        if p.endswith(affix):
+            p = p[:-2]
+            break
+    return not any(ch in _REGEX_SPECIAL for ch in p)

@@ -1,0 +1,144 @@
+"""Event-type inference (condition-language.md 10): the set of event codes a syscall rule can match.
+
+Sets are of event *codes*; ``ALL`` stands for every code. Negation is pushed to the leaves (De Morgan),
+neutral checks give ``ALL`` whether negated or not, so the result is always a superset of the codes for
+which the condition can be true.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from lanner.rules import ast
+
+ALL: frozenset[int] | None = None  # sentinel: every event type
+
+
+class EvtTypeError(Exception):
+    def __init__(self, message: str, pos: ast.Pos | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.pos = pos
+
+
+def _inter(a: frozenset[int] | None, b: frozenset[int] | None) -> frozenset[int] | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a & b
+
+
+def _union(a: frozenset[int] | None, b: frozenset[int] | None) -> frozenset[int] | None:
+    if a is None or b is None:
+        return None
+    return a | b
+
+
+class EvtTypeInference:
+    def __init__(self, codes_for_name: Callable[[str], frozenset[int]], all_codes: frozenset[int]) -> None:
+        self.codes_for_name = codes_for_name
+        self.all_codes = all_codes
+
+    def infer(self, node: ast.Node) -> frozenset[int] | None:
+        """Codes the condition may match; None means every event type."""
+        return self._e(node, False)
+
+    def count(self, codes: frozenset[int] | None) -> int:
+        return len(self.all_codes) if codes is None else len(codes)
+
+    def _names(self, names: list[str]) -> frozenset[int]:
+        out: set[int] = set()
+        for n in names:
+            out |= self.codes_for_name(n)
+        return frozenset(out)
+
+    def _complement(self, s: frozenset[int]) -> frozenset[int]:
+        return self.all_codes - s
+
+    def _e(self, node: ast.Node, neg: bool) -> frozenset[int] | None:
+        if isinstance(node, ast.Not):
+            return self._e(node.child, not neg)
+        if isinstance(node, ast.And | ast.Or):
+            parts = [self._e(c, neg) for c in node.children]
+            use_inter = isinstance(node, ast.And) != neg
+            acc = parts[0]
+            for p in parts[1:]:
+                acc = _inter(acc, p) if use_inter else _union(acc, p)
+            return acc
+        if isinstance(node, ast.Check):
+            return self._check(node, neg)
+        return ALL
+
+    def _check(self, node: ast.Check, neg: bool) -> frozenset[int] | None:
+        lhs = node.lhs
+        if isinstance(lhs, ast.Transformer):
+            if _mentions_evt_type(lhs):
+                raise EvtTypeError("event code search does not support evt.type checks with transformers",
+                                   node.pos)
+            return ALL
+        if not isinstance(lhs, ast.Field):
+            return ALL
+        if lhs.name == "evt.num" and lhs.arg is None:
+            return self._evt_num(node, neg)
+        if lhs.name not in ("evt.type", "syscall.type") or lhs.arg is not None:
+            return ALL
+        if isinstance(node.rhs, ast.Transformer):
+            raise EvtTypeError("right-hand field comparisons on evt.type/syscall.type checks are not supported "
+                               "by event code search", node.pos)
+        op = node.op
+        if op == "exists":
+            return frozenset() if neg else ALL
+        if node.modifier is not None:
+            return ALL
+        names = _rhs_texts(node.rhs)
+        if op in ("=", "==", "in") or (op == "intersects"):
+            s = self._names(names)
+            return self._complement(s) if neg else s
+        if op == "!=":
+            s = self._names(names)
+            return s if neg else self._complement(s)
+        return ALL
+
+    def _evt_num(self, node: ast.Check, neg: bool) -> frozenset[int] | None:
+        texts = _rhs_texts(node.rhs) if node.rhs is not None else []
+        if not all(t.isdigit() for t in texts):
+            return ALL
+        nums = [int(t) for t in texts]
+        op = node.op
+        impossible = possible = False
+        if op in ("=", "==") and nums == [0]:
+            impossible = True
+        elif op == "<" and nums and nums[0] in (0, 1):
+            impossible = True
+        elif op == "<=" and nums == [0]:
+            impossible = True
+        elif op == "in" and all(n == 0 for n in nums):
+            impossible = True
+        elif op == "!=" and nums == [0]:
+            possible = True
+        elif op == ">" and nums == [0]:
+            possible = True
+        elif op == ">=" and nums and nums[0] in (0, 1):
+            possible = True
+        if impossible:
+            return ALL if neg else frozenset()
+        if possible:
+            return frozenset() if neg else ALL
+        return ALL
+
+
+def _rhs_texts(rhs: ast.Node | None) -> list[str]:
+    if isinstance(rhs, ast.ListValue):
+        return [i.text for i in rhs.items if isinstance(i, ast.Value)]
+    if isinstance(rhs, ast.Value):
+        return [rhs.text]
+    return []
+
+
+def _mentions_evt_type(node: ast.Node) -> bool:
+    if isinstance(node, ast.Field):
+        return node.name in ("evt.type", "syscall.type")
+    if isinstance(node, ast.Transformer):
+        return any(_mentions_evt_type(a) for a in node.args)
+    return False

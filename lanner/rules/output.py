@@ -1,0 +1,267 @@
+"""Rule output formats (output-format.md 1-3): ``%field`` tokens compiled once into a renderer that gives
+the alert message and the typed ``output_fields`` map."""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from lanner.fields import registry as reg
+from lanner.fields import types as ft
+from lanner.rules import ast
+from lanner.rules.compiler import CompileError, ConditionCompiler, Operand
+from lanner.rules.parser import ParseError, Parser
+
+_FIELD_PREFIX = re.compile(r"[a-zA-Z][a-zA-Z0-9_]*(?:\.[a-zA-Z][a-zA-Z0-9_]*)*")
+_TIME_FIELDS = ("evt.time", "evt.time.iso8601", "evt.datetime", "evt.time.s", "evt.datetime.s")
+MAX_RENDER = 1023
+
+
+class OutputError(Exception):
+    pass
+
+
+@dataclass
+class Token:
+    width: int | None
+    code_fn: Callable[[Any], Any]     # event -> raw value
+    operand: Operand
+    keys: list[tuple[str, Callable[[Any], Any], reg.FieldRef]]   # JSON entries this token contributes
+
+
+def _printable(b: bytes, base64_fmt: bool) -> str:
+    if base64_fmt:
+        return base64.b64encode(b).decode()
+    return "".join(chr(c) if 32 <= c < 127 else "." for c in b)[:MAX_RENDER]
+
+
+def render_value(v: Any, type_: str, flags: frozenset[str] = frozenset(), *, is_list: bool = False,
+                 base64_fmt: bool = False) -> str:
+    """Text rendering of one extracted value (output-format.md 3.2)."""
+    if v is None:
+        return "<NA>"
+    if is_list:
+        if not v:
+            return "<NA>"
+        s = "(" + ",".join(render_value(x, type_, flags, base64_fmt=base64_fmt) for x in v) + ")"
+        return s[:MAX_RENDER]
+    if type_ == ft.IPNET:
+        return "<IPNET>"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        if reg.HEX in flags:
+            return "%X" % v
+        if reg.NSFRAC in flags:
+            return "%09d" % v
+        return str(v)
+    if isinstance(v, float):
+        return "%.1f" % v
+    if isinstance(v, bytes):
+        return _printable(v, base64_fmt)
+    if isinstance(v, str):
+        nul = v.find("\x00")
+        return v if nul < 0 else v[:nul]
+    if isinstance(v, ipaddress.IPv4Address | ipaddress.IPv6Address):
+        return str(v)
+    return str(v)
+
+
+def json_value(v: Any, ref: reg.FieldRef, e: Any, *, base64_fmt: bool = False) -> Any:
+    """Typed JSON value of a field for ``output_fields`` (output-format.md 3.4)."""
+    f = ref.fdef
+    if f.name in _TIME_FIELDS and ref.arg is None:
+        return e.ts
+    if v is None:
+        return None
+    if reg.ANY_ANCESTOR in f.flags and ref.arg is None:
+        return " ".join(render_value(x, f.type, f.flags) for x in v if x is not None)
+    if reg.FILTER_ONLY in f.flags:
+        return None
+    if f.is_list:
+        return [_json_scalar(x, f, base64_fmt) for x in v]
+    return _json_scalar(v, f, base64_fmt)
+
+
+def _json_scalar(v: Any, f: reg.FieldDef, base64_fmt: bool) -> Any:
+    if isinstance(v, bool) or v is None:
+        return v
+    if isinstance(v, int):
+        if reg.HEX in f.flags or reg.NSFRAC in f.flags:
+            return render_value(v, f.type, f.flags)
+        return v
+    if isinstance(v, float):
+        return v
+    if isinstance(v, bytes):
+        return _printable(v, base64_fmt)
+    return render_value(v, f.type, f.flags)
+
+
+class OutputFormat:
+    """A compiled output format: ``render(event)`` -> (message, output_fields)."""
+
+    def __init__(self, text: str, parts: list[str | Token], base64_fmt: bool = False) -> None:
+        self.text = text
+        self.parts = parts
+        self.base64_fmt = base64_fmt
+        self.field_refs: list[reg.FieldRef] = []
+        seen = set()
+        for p in parts:
+            if isinstance(p, Token):
+                for key, _fn, ref in p.keys:
+                    if key not in seen:
+                        seen.add(key)
+                        self.field_refs.append(ref)
+
+    def message(self, e: Any) -> str:
+        out = []
+        for p in self.parts:
+            if isinstance(p, str):
+                out.append(p)
+                continue
+            op = p.operand
+            v = p.code_fn(e)
+            if op.mode == "ancestors":
+                s = " ".join(render_value(x, op.type, _flags(op)) for x in (v or ()) if x is not None) \
+                    if v is not None else "<NA>"
+                s = s or "<NA>"
+            elif op.mode == "either":
+                s = "<NA>"
+            else:
+                s = render_value(v, op.type, _flags(op), is_list=op.is_list, base64_fmt=self.base64_fmt)
+            if p.width is not None:
+                s = s[:p.width].ljust(p.width)
+            out.append(s)
+        return "".join(out)
+
+    def fields(self, e: Any) -> dict[str, Any]:
+        d: dict[str, Any] = {}
+        for p in self.parts:
+            if isinstance(p, Token):
+                for key, fn, ref in p.keys:
+                    if key not in d:
+                        d[key] = json_value(fn(e), ref, e, base64_fmt=self.base64_fmt)
+        return d
+
+    def render(self, e: Any) -> tuple[str, dict[str, Any]]:
+        return self.message(e), self.fields(e)
+
+
+def _flags(op: Operand) -> frozenset[str]:
+    return op.ref.fdef.flags if op.ref is not None else frozenset()
+
+
+class OutputCompiler:
+    def __init__(self, registry: reg.FieldRegistry, source: str, base64_fmt: bool = False) -> None:
+        self.registry = registry
+        self.source = source
+        self.base64_fmt = base64_fmt
+
+    def compile(self, text: str) -> OutputFormat:
+        if text.startswith("*"):
+            text = text[1:]
+        if text == "":
+            raise OutputError("empty formatting token")
+        parts: list[str | Token] = []
+        i = 0
+        n = len(text)
+        lit = []
+        while i < n:
+            c = text[i]
+            if c != "%":
+                lit.append(c)
+                i += 1
+                continue
+            if lit:
+                parts.append("".join(lit))
+                lit = []
+            i += 1
+            if i >= n:
+                raise OutputError("invalid formatting syntax: formatting cannot end with a %")
+            j = i
+            while j < n and text[j].isdigit():
+                j += 1
+            width = int(text[i:j]) if j > i else None
+            if j >= n:
+                raise OutputError("invalid formatting syntax: formatting cannot end with a number")
+            token, i = self._token(text, j)
+            token.width = width
+            parts.append(token)
+        if lit:
+            parts.append("".join(lit))
+        return OutputFormat(text, parts, self.base64_fmt)
+
+    def _token(self, text: str, start: int) -> tuple[Token, int]:
+        comp = ConditionCompiler(self.registry, self.source)
+        for tname in ast.TRANSFORMERS + ("val",):
+            if text.startswith(tname + "(", start):
+                return self._transformer_token(text, start, comp)
+        m = _FIELD_PREFIX.match(text, start)
+        if not m or "." not in m.group(0):
+            bad = text[start:start + 20].split(" ")[0] or text[start:start + 1]
+            raise OutputError(f"unknown filter: filter_check called with nonexistent field {bad}")
+        full = m.group(0)
+        last_err = f"filter_check called with nonexistent field {full}"
+        for end in range(len(full), 0, -1):
+            name = full[:end]
+            if name.endswith(".") or "." not in name:
+                continue
+            if not re.fullmatch(_FIELD_PREFIX.pattern, name):
+                continue
+            pos = start + end
+            arg = None
+            if text.startswith("[", pos):
+                p = Parser(text)
+                p.i = pos
+                try:
+                    arg = p.parse_field_rest(name, ast.Pos(start)).arg
+                except ParseError as e:
+                    raise OutputError(f"unknown filter: {e.message}") from None
+                after = p.i
+            else:
+                after = pos
+            try:
+                op = comp.operand(ast.Field(name, arg, ast.Pos(start)))
+            except CompileError as e:
+                last_err = e.message
+                continue
+            fn = _make_fn(comp, op.code)
+            ref = op.ref
+            assert ref is not None
+            return Token(None, fn, op, [(ref.canonical(), fn, ref)]), after
+        raise OutputError(f"unknown filter: {last_err}")
+
+    def _transformer_token(self, text: str, start: int, comp: ConditionCompiler) -> tuple[Token, int]:
+        p = Parser(text)
+        p.i = start
+        pos = ast.Pos(start)
+        try:
+            if text.startswith("val(", start):
+                raise OutputError("unknown filter: 'val' transformer is not allowed in outputs")
+            tname = p.lex_transformer()
+            assert tname is not None
+            p.lex_blank()
+            node = p.parse_transformer_rest(tname, pos)
+        except ParseError as e:
+            raise OutputError(f"unknown filter: {e.message}") from None
+        try:
+            op = comp.operand(node)
+        except CompileError as e:
+            raise OutputError(e.message) from None
+        fn = _make_fn(comp, op.code)
+        keys = []
+        for ref in comp.fields:
+            inner = comp.operand(ast.Field(ref.fdef.name, ref.arg))
+            keys.append((ref.canonical(), _make_fn(comp, inner.code), ref))
+        return Token(None, fn, op, keys), p.i
+
+
+def _make_fn(comp: ConditionCompiler, code: str) -> Callable[[Any], Any]:
+    src = f"def _out(e):\n    return {code}\n"
+    ns = dict(comp.ns)
+    exec(compile(src, "<output>", "exec"), ns)  # noqa: S102 - generated from a checked expression
+    return ns["_out"]

@@ -1,0 +1,139 @@
+"""Load diagnostics: Falco's error and warning codes, their context chains, and the three report forms
+(summary, verbose, JSON) of rules-file.md section 13."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+ERROR_CODES = {
+    "LOAD_ERR_FILE_READ": "File read error",
+    "LOAD_ERR_YAML_PARSE": "YAML parse error",
+    "LOAD_ERR_YAML_VALIDATE": "Error validating internal structure of YAML file",
+    "LOAD_ERR_COMPILE_CONDITION": "Error compiling condition",
+    "LOAD_ERR_COMPILE_OUTPUT": "Error compiling output",
+    "LOAD_ERR_VALIDATE": "Error validating rule/macro/list/exception objects",
+    "LOAD_ERR_EXTENSION": "Error in extension item",
+}
+WARNING_CODES = {
+    "LOAD_UNKNOWN_SOURCE": "Unknown event source",
+    "LOAD_UNSAFE_NA_CHECK": "Unsafe <NA> comparison in condition",
+    "LOAD_NO_EVTTYPE": "Condition has no event-type restriction",
+    "LOAD_UNKNOWN_FILTER": "Unknown field or event-type in condition or output",
+    "LOAD_UNUSED_MACRO": "Unused macro",
+    "LOAD_UNUSED_LIST": "Unused list",
+    "LOAD_UNKNOWN_ITEM": "Unknown rules file item",
+    "LOAD_DEPRECATED_ITEM": "Used deprecated item",
+    "LOAD_WARNING_EXTENSION": "Warning in extension item",
+    "LOAD_APPEND_NO_VALUES": "Overriding/appending with no values",
+    "LOAD_EXCEPTION_NAME_NOT_UNIQUE": "Multiple exceptions defined with the same name",
+    "LOAD_INVALID_MACRO_NAME": "Invalid macro name",
+    "LOAD_INVALID_LIST_NAME": "Invalid list name",
+    "LOAD_COMPILE_CONDITION": "Warning in rule condition",
+    "LOAD_UNKNOWN_KEY": "Unknown key in item definition",
+}
+
+
+@dataclass(frozen=True)
+class Location:
+    """One step of a context chain: what item, where (0-based line/column as YAML reports them)."""
+
+    item_type: str
+    item_name: str
+    name: str          # file name, or the quoted start of an expression
+    line: int = 0
+    column: int = 0
+    offset: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"item_type": self.item_type, "item_name": self.item_name,
+                "position": {"name": self.name, "line": self.line, "column": self.column,
+                             "offset": self.offset}}
+
+
+@dataclass
+class Diagnostic:
+    code: str
+    message: str
+    locations: list[Location] = field(default_factory=list)
+    snippet: str = ""
+
+    @property
+    def codedesc(self) -> str:
+        return ERROR_CODES.get(self.code) or WARNING_CODES.get(self.code, "")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "codedesc": self.codedesc, "message": self.message,
+                "context": {"locations": [loc.as_dict() for loc in self.locations], "snippet": self.snippet}}
+
+    def where(self) -> str:
+        """``file:line`` of the innermost file location, 1-based for humans."""
+        for loc in reversed(self.locations):
+            if not loc.name.startswith('"'):
+                return f"{loc.name}:{loc.line + 1}"
+        return ""
+
+    def verbose(self) -> str:
+        lines = []
+        for i, loc in enumerate(self.locations):
+            prefix = "In " if i == 0 else "    "
+            label = loc.item_type if not loc.item_name else f"{loc.item_type} '{loc.item_name}'"
+            lines.append(f"{prefix}{label}: ({loc.name}:{loc.line}:{loc.column})")
+        lines.append("------")
+        if self.snippet:
+            lines.append(self.snippet.rstrip("\n"))
+        lines.append("------")
+        lines.append(f"{self.code} ({self.codedesc}): {self.message}")
+        return "\n".join(lines)
+
+
+class LoadError(Exception):
+    """Raised to stop loading a file; carries the diagnostic."""
+
+    def __init__(self, diag: Diagnostic) -> None:
+        super().__init__(diag.message)
+        self.diag = diag
+
+
+@dataclass
+class FileResult:
+    name: str
+    content: str = ""
+    errors: list[Diagnostic] = field(default_factory=list)
+    warnings: list[Diagnostic] = field(default_factory=list)
+    schema_valid: str = "none"
+
+    @property
+    def successful(self) -> bool:
+        return not self.errors
+
+    def summary(self) -> str:
+        if self.errors:
+            status = "Invalid"
+        elif self.warnings:
+            status = "Ok, with warnings"
+        else:
+            status = "Ok"
+        out = [f"{self.name}: {status}"]
+        if self.errors:
+            out.append(f"{len(self.errors)} errors: [" +
+                       " ".join(f"{d.code} ({d.codedesc})" for d in self.errors) + "]")
+        if self.warnings:
+            out.append(f"{len(self.warnings)} warnings: [" +
+                       " ".join(f"{d.code} ({d.codedesc})" for d in self.warnings) + "]")
+        return "\n".join(out)
+
+    def verbose(self) -> str:
+        out = [self.summary()]
+        if self.errors:
+            out.append(f"{len(self.errors)} Errors:")
+            out.extend(d.verbose() for d in self.errors)
+        if self.warnings:
+            out.append(f"{len(self.warnings)} Warnings:")
+            out.extend(d.verbose() for d in self.warnings)
+        return "\n".join(out)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "successful": self.successful,
+                "errors": [d.as_dict() for d in self.errors],
+                "warnings": [d.as_dict() for d in self.warnings]}

@@ -1,0 +1,212 @@
+"""The embedded webserver (``webserver.*``): ``/healthz``, ``/versions`` and Prometheus ``/metrics``.
+
+A stdlib HTTP/1.1 server whose requests run on a fixed pool of ``webserver.threadiness`` threads
+(0 = number of CPUs), optionally over TLS with one PEM file holding certificate and key. Health is
+served from start; ``/metrics`` only once :meth:`WebServer.enable_metrics` is called (Falco registers it
+after the event sources are open) and only if metrics are enabled; anything else is 404.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import ssl
+import threading
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+
+from lanner import version
+from lanner.config import Config, ConfigError
+from lanner.server.metrics import MetricsRegistry
+
+PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4"
+
+
+class WebServerError(Exception):
+    """The webserver could not start; the message is the ``falco_webserver: <reason>`` log line."""
+
+
+@dataclass
+class WebServerConfig:
+    enabled: bool = False
+    listen_address: str = "0.0.0.0"
+    listen_port: int = 8765
+    threadiness: int = 0
+    k8s_healthz_endpoint: str = "/healthz"
+    ssl_enabled: bool = False
+    ssl_certificate: str = "/etc/falco/falco.pem"
+    prometheus_metrics_enabled: bool = False
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> WebServerConfig:
+        """Read ``webserver.*`` with Falco's code defaults; ConfigError naming the key if invalid."""
+        c = cls(
+            enabled=cfg.bool("webserver.enabled", False),
+            listen_address=cfg.str("webserver.listen_address", "0.0.0.0").strip(),
+            listen_port=cfg.int("webserver.listen_port", 8765),
+            threadiness=cfg.int("webserver.threadiness", 0),
+            k8s_healthz_endpoint=cfg.str("webserver.k8s_healthz_endpoint", "/healthz"),
+            ssl_enabled=cfg.bool("webserver.ssl_enabled", False),
+            ssl_certificate=cfg.str("webserver.ssl_certificate", "/etc/falco/falco.pem"),
+            prometheus_metrics_enabled=cfg.bool("webserver.prometheus_metrics_enabled", False),
+        )
+        try:
+            ipaddress.ip_address(c.listen_address)
+        except ValueError:
+            raise ConfigError(f'webserver listen address "{c.listen_address}" is not a valid IP address') from None
+        if not 0 <= c.listen_port <= 65535:
+            raise ConfigError(f"key 'webserver.listen_port': {c.listen_port} is not a valid port")
+        if c.threadiness < 0:
+            raise ConfigError(f"key 'webserver.threadiness': expected an unsigned integer, got {c.threadiness}")
+        return c
+
+
+def versions_document(plugin_versions: Mapping[str, str] | None = None,
+                      driver_version: str | None = None) -> bytes:
+    """The ``/versions`` body: compact JSON, keys sorted; ``plugin_versions`` only when plugins are loaded."""
+    doc: dict[str, Any] = {
+        "default_driver_version": driver_version or getattr(version, "DRIVER_VERSION",
+                                                            version.DRIVER_API_VERSION + "+driver"),
+        "driver_api_version": version.DRIVER_API_VERSION,
+        "driver_schema_version": version.DRIVER_SCHEMA_VERSION,
+        "engine_version": str(version.ENGINE_VERSION[1]),
+        "engine_version_semver": version.ENGINE_VERSION_STR,
+        "falco_version": version.FALCO_COMPAT_VERSION,
+        "libs_version": version.LIBS_COMPAT_VERSION,
+        "plugin_api_version": version.PLUGIN_API_VERSION,
+    }
+    if plugin_versions:
+        doc["plugin_versions"] = dict(plugin_versions)
+    return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
+
+
+class _PooledServer(HTTPServer):
+    """HTTPServer dispatching each connection to a bounded thread pool."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    app: WebServer
+    pool: ThreadPoolExecutor
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.pool.submit(self._work, request, client_address)
+
+    def _work(self, request: Any, client_address: Any) -> None:
+        try:
+            self.finish_request(request, client_address)
+        except Exception:
+            self.handle_error(request, client_address)
+        finally:
+            self.shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass   # a client that hangs up mid-request is not worth a traceback
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _PooledServer
+    protocol_version = "HTTP/1.1"
+    server_version = "lanner"
+    timeout = 30
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        pass
+
+    def _send(self, status: int, body: bytes, ctype: str | None) -> None:
+        self.send_response(status)
+        if ctype:
+            self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        app = self.server.app
+        path = urlsplit(self.path).path
+        if path == app.config.k8s_healthz_endpoint:
+            self._send(200, b'{"status": "ok"}', "application/json")
+        elif path == "/versions":
+            self._send(200, app.versions, "application/json")
+        elif path == "/metrics" and app.metrics_registry is not None and app.metrics_enabled:
+            self._send(200, app.metrics_registry.render_prometheus().encode(), PROMETHEUS_CONTENT_TYPE)
+        else:
+            self._send(404, b"", None)
+
+    do_HEAD = do_GET
+
+
+class WebServer:
+    """Start/stop wrapper; ``metrics`` is the registry ``/metrics`` renders (None = no metrics)."""
+
+    def __init__(self, config: WebServerConfig, *, plugin_versions: Mapping[str, str] | None = None,
+                 metrics: MetricsRegistry | None = None, metrics_allowed: bool = False,
+                 driver_version: str | None = None) -> None:
+        self.config = config
+        self.versions = versions_document(plugin_versions, driver_version)
+        self.metrics_registry = metrics
+        self.metrics_allowed = metrics_allowed and config.prometheus_metrics_enabled
+        self.metrics_enabled = False
+        self._server: _PooledServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise WebServerError("falco_webserver: not started")
+        return int(self._server.server_address[1])
+
+    def start(self) -> None:
+        c = self.config
+        family = socket.AF_INET6 if ":" in c.listen_address else socket.AF_INET
+
+        class Server(_PooledServer):
+            address_family = family
+
+        try:
+            srv = Server((c.listen_address, c.listen_port), _Handler)
+        except OSError as e:
+            raise WebServerError(f"falco_webserver: cannot bind {c.listen_address}:{c.listen_port}: "
+                                 f"{e.strerror}") from None
+        if c.ssl_enabled:
+            try:
+                ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                ctx.load_cert_chain(c.ssl_certificate, c.ssl_certificate)
+            except (OSError, ssl.SSLError) as e:
+                srv.server_close()
+                raise WebServerError(f"falco_webserver: cannot load ssl_certificate {c.ssl_certificate}: {e}") from None
+            srv.socket = ctx.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)
+        srv.app = self
+        srv.pool = ThreadPoolExecutor(max_workers=c.threadiness or os.cpu_count() or 1,
+                                      thread_name_prefix="webserver")
+        self._server = srv
+        self._thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.2},
+                                        name="webserver", daemon=True)
+        self._thread.start()
+
+    def enable_metrics(self) -> None:
+        """Register ``/metrics`` (called once the event sources are open)."""
+        self.metrics_enabled = self.metrics_allowed
+
+    def stop(self) -> None:
+        srv, self._server = self._server, None
+        if srv is None:
+            return
+        srv.shutdown()
+        srv.server_close()
+        srv.pool.shutdown(wait=False, cancel_futures=True)
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+
+
+def plugin_versions_of(plugins: Any) -> dict[str, str]:
+    return {p.name: p.version for p in plugins}
+

@@ -1,0 +1,152 @@
+"""Kernel-side filtering: which syscalls the probe emits, and what it drops before emitting.
+
+Two levels, both applied in the kernel so an uninteresting event costs neither ring-buffer space nor
+Python time:
+
+1. **Event set** (as Falco's ``base_syscalls``): a per-syscall "interesting" bit. Names are event
+   names (``evt.type`` values such as ``openat``, ``procexit``, ``pread``) or syscall names
+   (``pread64``); anything not captured by a dedicated handler is emitted as a generic event.
+2. **Open-family push-down** (beyond Falco): for open/openat/openat2/creat, only the flag classes
+   some rule can match (read / write / create / failed) and, optionally, only absolute paths under
+   a set of prefixes. Relative paths are always kept (the probe cannot resolve them). Caveat: an fd
+   whose open was dropped is unknown to the state engine, so later events on it carry no
+   ``fd.name``; the rules side should enable prefixes only when no rule reads fd names of
+   non-open events for such files.
+
+:class:`KernelFilter` is the value the rules side builds; ``Probe.apply_filter`` pushes it down.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lanner.events.syscalls import X86_64
+
+# native syscall name -> current-generation exit event code of the probe's dedicated handler
+HANDLED: dict[str, int] = {
+    "read": 7, "write": 9, "open": 3, "close": 5, "socket": 19, "connect": 23, "accept": 247,
+    "sendto": 31, "recvfrom": 35, "sendmsg": 49, "recvmsg": 53, "bind": 21, "listen": 25,
+    "clone": 223, "fork": 225, "vfork": 227, "execve": 293, "kill": 129, "chdir": 95, "fchdir": 97,
+    "rename": 175, "mkdir": 277, "rmdir": 279, "creat": 59, "link": 309, "unlink": 301,
+    "symlink": 179, "chmod": 315, "fchmod": 317, "ptrace": 169, "setuid": 199, "setgid": 201,
+    "setsid": 275, "setreuid": 427, "setregid": 429, "setresuid": 193, "setresgid": 195,
+    "capset": 353, "prctl": 401, "chroot": 267, "mount": 257, "umount2": 391, "init_module": 411,
+    "delete_module": 425, "tkill": 131, "tgkill": 133, "openat": 307, "mkdirat": 305,
+    "unlinkat": 303, "renameat": 177, "linkat": 311, "symlinkat": 181, "fchmodat": 313,
+    "unshare": 285, "accept4": 389, "dup3": 365, "pipe2": 393, "setns": 241, "finit_module": 413,
+    "renameat2": 319, "memfd_create": 405, "bpf": 369, "execveat": 331, "userfaultfd": 321,
+    "clone3": 335, "openat2": 327, "dup": 367, "dup2": 363, "pipe": 61,
+}
+
+# evt.type names that differ from the syscall name
+EVENT_ALIASES: dict[str, tuple[str, ...]] = {
+    "pread": ("pread64",), "pwrite": ("pwrite64",), "prlimit": ("prlimit64",),
+    "umount": ("umount2",), "fstatat": ("newfstatat",),
+}
+
+#: non-syscall events the probe produces (tracepoints)
+TRACEPOINT_EVENTS = frozenset({"procexit"})
+
+#: what the state engine needs to stay correct (threads, fds, cwd, users), like Falco's
+#: ``base_syscalls`` defaults: process lifecycle, fd creation/destruction, cwd and credentials.
+STATE_EVENTS = frozenset({
+    "clone", "clone3", "fork", "vfork", "execve", "execveat", "procexit", "close", "open", "openat",
+    "openat2", "creat", "socket", "connect", "accept", "accept4", "bind", "dup", "dup2", "dup3",
+    "pipe", "pipe2", "chdir", "fchdir", "chroot", "setuid", "setgid", "setresuid", "setresgid",
+    "setreuid", "setregid", "capset", "setns", "unshare", "setsid", "prctl", "memfd_create",
+    "userfaultfd",
+})
+
+# open push-down classes (bits of the probe's open_classes)
+OPEN_READ = 1
+OPEN_WRITE = 2
+OPEN_CREATE = 4
+OPEN_FAILED = 8
+OPEN_CLASS_NAMES = {"read": OPEN_READ, "write": OPEN_WRITE, "create": OPEN_CREATE, "failed": OPEN_FAILED}
+
+MAX_PREFIXES = 16
+MAX_PREFIX_LEN = 64
+
+_NR_BY_NAME = {n: nr for nr, n in X86_64.items()}
+
+
+class FilterError(ValueError):
+    """A filter names an unknown event or an unusable prefix."""
+
+
+@dataclass(frozen=True)
+class OpenFilter:
+    """Open-family push-down: flag classes to keep and absolute path prefixes (empty = any path)."""
+
+    classes: frozenset[str] = frozenset({"read", "write", "create", "failed"})
+    prefixes: tuple[str, ...] = ()
+
+    def class_bits(self) -> int:
+        bits = 0
+        for c in self.classes:
+            if c not in OPEN_CLASS_NAMES:
+                raise FilterError(f"unknown open class {c!r} (known: {', '.join(OPEN_CLASS_NAMES)})")
+            bits |= OPEN_CLASS_NAMES[c]
+        return bits
+
+    def check(self) -> None:
+        self.class_bits()
+        if len(self.prefixes) > MAX_PREFIXES:
+            raise FilterError(f"at most {MAX_PREFIXES} open path prefixes, got {len(self.prefixes)}")
+        for p in self.prefixes:
+            if not p.startswith("/") or len(p.encode()) > MAX_PREFIX_LEN:
+                raise FilterError(f"open prefix {p!r} must be absolute and <= {MAX_PREFIX_LEN} bytes")
+
+
+@dataclass(frozen=True)
+class KernelFilter:
+    """What the probe emits. ``events`` None = every syscall (filtering disabled).
+
+    ``open_filter`` None = every open is emitted (no push-down).
+    """
+
+    events: frozenset[str] | None = None
+    open_filter: OpenFilter | None = None
+    self_filter: bool = True
+    snaplen: int = 80
+    extra_state: bool = True  # union with STATE_EVENTS so the state engine stays correct
+
+    def syscall_numbers(self) -> dict[int, int]:
+        """native nr -> event code for every syscall to emit (generic code 1 when not handled)."""
+        if self.events is None:
+            return {nr: HANDLED.get(name, 1) for nr, name in X86_64.items()}
+        names = set(self.events) | (set(STATE_EVENTS) if self.extra_state else set())
+        out: dict[int, int] = {}
+        for name in names:
+            if name in TRACEPOINT_EVENTS:
+                continue
+            cands = EVENT_ALIASES.get(name, ()) + (name,)
+            found = False
+            for c in cands:
+                nr = _NR_BY_NAME.get(c)
+                if nr is not None:
+                    out[nr] = HANDLED.get(c, 1)
+                    found = True
+            if not found and name not in ("syscall",):
+                raise FilterError(f"unknown event or syscall name {name!r}")
+        return out
+
+    def wants(self, name: str) -> bool:
+        if self.events is None:
+            return True
+        return name in self.events or (self.extra_state and name in STATE_EVENTS)
+
+
+def open_prefix_words(prefix: str) -> tuple[list[int], list[int]]:
+    """A prefix as 8 little-endian u64 words and masks, as the probe compares them."""
+    b = prefix.encode()
+    words, masks = [], []
+    for j in range(8):
+        chunk = b[8 * j: 8 * j + 8]
+        if not chunk:
+            words.append(0)
+            masks.append(0)
+            continue
+        words.append(int.from_bytes(chunk.ljust(8, b"\0"), "little"))
+        masks.append(int.from_bytes(b"\xff" * len(chunk) + b"\0" * (8 - len(chunk)), "little"))
+    return words, masks

@@ -1,0 +1,285 @@
+"""Load, configure, attach and detach the eBPF probe through libbpf (ctypes), and read its ring.
+
+Lifecycle: ``Probe().open()`` checks root/BTF/libbpf, opens ``probe.bpf.o``, sizes the per-CPU
+scratch map, loads (verifier), writes the syscall table and config, attaches the ``tp_btf``
+programs and maps the ring buffer. ``close()`` destroys links and the object. Links are
+file-descriptor based (nothing is pinned), so the kernel also detaches everything when the process
+dies, even by SIGKILL.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import mmap as _mmap
+import os
+import resource
+import struct
+import time
+from pathlib import Path
+
+from lanner.sources.ebpf import filters as F
+from lanner.sources.ebpf.libbpf import Libbpf, LibbpfError
+
+HERE = Path(__file__).resolve().parent
+OBJ = HERE / "probe.bpf.o"
+DRAIN = HERE / "_drain.so"
+BTF = Path("/sys/kernel/btf/vmlinux")
+NR_SYSCALLS = 512
+RING_BYTES = 8 * 1024 * 1024
+
+COUNTER_NAMES = ("seen", "emitted", "drops_full", "filtered", "drops_large", "skipped")
+
+
+class ProbeError(Exception):
+    """The probe cannot run here; the message says why and what to do."""
+
+
+class _Config(ctypes.Structure):
+    _fields_ = [
+        ("self_tgid", ctypes.c_uint32), ("snaplen", ctypes.c_uint32), ("boot_epoch_ns", ctypes.c_uint64),
+        ("procexit_on", ctypes.c_uint32), ("exec_on", ctypes.c_uint32), ("open_filter_on", ctypes.c_uint32),
+        ("open_classes", ctypes.c_uint32), ("n_prefix", ctypes.c_uint32), ("pad", ctypes.c_uint32),
+        ("prefix_len", ctypes.c_uint32 * F.MAX_PREFIXES),
+        ("prefix", (ctypes.c_uint64 * 8) * F.MAX_PREFIXES),
+        ("prefix_mask", (ctypes.c_uint64 * 8) * F.MAX_PREFIXES),
+    ]
+
+
+class _ScEntry(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint16), ("flags", ctypes.c_uint8), ("pad", ctypes.c_uint8)]
+
+
+def boot_epoch_ns() -> int:
+    """Offset from CLOCK_BOOTTIME (what the probe stamps) to the Unix epoch."""
+    best = None
+    for _ in range(5):
+        a = time.clock_gettime_ns(time.CLOCK_REALTIME)
+        b = time.clock_gettime_ns(time.CLOCK_BOOTTIME)
+        c = time.clock_gettime_ns(time.CLOCK_REALTIME)
+        if best is None or c - a < best[0]:
+            best = (c - a, (a + c) // 2 - b)
+    return best[1]
+
+
+def preflight() -> None:
+    """Refuse early, with an actionable message, where the probe cannot work."""
+    if os.geteuid() != 0:
+        raise ProbeError("live capture needs root (CAP_BPF + CAP_PERFMON): run lanner as root")
+    if not BTF.exists():
+        raise ProbeError(f"{BTF} is missing: the kernel has no BTF (CONFIG_DEBUG_INFO_BTF=y is required "
+                         "for the CO-RE probe)")
+    if not OBJ.exists():
+        raise ProbeError(f"{OBJ} is missing: build it with `python -m lanner.sources.ebpf.build`")
+
+
+class Ring:
+    """The BPF ring buffer mapped into this process; drained in batches."""
+
+    def __init__(self, lib: Libbpf, map_fd: int, size: int, use_helper: bool = True) -> None:
+        self.lib = lib
+        self.size = size
+        self.page = _mmap.PAGESIZE
+        libc = lib.libc
+        prot_rw = _mmap.PROT_READ | _mmap.PROT_WRITE
+        cons = libc.mmap(None, self.page, prot_rw, _mmap.MAP_SHARED, map_fd, 0)
+        if cons in (None, ctypes.c_void_p(-1).value):
+            raise ProbeError(f"mmap of the ring consumer page failed: {Libbpf.errno_msg()}")
+        plen = self.page + 2 * size
+        prod = libc.mmap(None, plen, _mmap.PROT_READ, _mmap.MAP_SHARED, map_fd, self.page)
+        if prod in (None, ctypes.c_void_p(-1).value):
+            libc.munmap(cons, self.page)
+            raise ProbeError(f"mmap of the ring data failed: {Libbpf.errno_msg()}")
+        self._cons, self._prod, self._plen = cons, prod, plen
+        self.mask = size - 1
+        self.cap = 4 * 1024 * 1024
+        self.out = ctypes.create_string_buffer(self.cap)
+        self._nrec = ctypes.c_uint64()
+        self._drain = None
+        if use_helper and DRAIN.exists():
+            try:
+                h = ctypes.CDLL(str(DRAIN))
+                h.lanner_drain.restype = ctypes.c_size_t
+                h.lanner_drain.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_uint64, ctypes.c_void_p,
+                                                                   ctypes.c_size_t, ctypes.c_void_p]
+                self._drain = h.lanner_drain
+            except OSError:
+                self._drain = None
+        self._cons_p = ctypes.c_uint64.from_address(cons)
+        self._prod_p = ctypes.c_uint64.from_address(prod)
+        self._data = prod + self.page
+
+    def drain(self) -> memoryview:
+        """All complete records available now, concatenated (may be empty)."""
+        if self._drain is not None:
+            n = self._drain(self._cons, self._prod, self._data, self.mask, self.out, self.cap,
+                            ctypes.byref(self._nrec))
+            return memoryview(self.out)[:n]
+        return self._drain_py()
+
+    def _drain_py(self) -> memoryview:
+        cons = self._cons_p.value
+        prod = self._prod_p.value
+        parts = []
+        total = 0
+        while cons < prod and total < self.cap:
+            hdr = ctypes.c_uint32.from_address(self._data + (cons & self.mask)).value
+            if hdr & 0x80000000:
+                break
+            ln = hdr & 0x3FFFFFFF
+            if not hdr & 0x40000000:
+                parts.append(ctypes.string_at(self._data + ((cons + 8) & self.mask), ln))
+                total += ln
+            cons += (ln + 15) & ~7
+            self._cons_p.value = cons
+        return memoryview(b"".join(parts))
+
+    def pending_bytes(self) -> int:
+        return self._prod_p.value - self._cons_p.value
+
+    def close(self) -> None:
+        if self._cons:
+            self.lib.libc.munmap(self._prod, self._plen)
+            self.lib.libc.munmap(self._cons, self.page)
+            self._cons = self._prod = None
+
+
+class Probe:
+    """The loaded probe. Use as a context manager or call open()/close()."""
+
+    def __init__(self, obj_path: Path = OBJ, ring_bytes: int = RING_BYTES, use_drain_helper: bool = True) -> None:
+        self.obj_path = Path(obj_path)
+        self.ring_bytes = ring_bytes
+        self.use_drain_helper = use_drain_helper
+        self.lib: Libbpf | None = None
+        self.obj = None
+        self.links: list[int] = []
+        self.ring: Ring | None = None
+        self.ncpu = 0
+        self.filter = F.KernelFilter()
+        self._fds: dict[str, int] = {}
+
+    # -------------------------------------------------------------- lifecycle
+
+    def open(self, kfilter: F.KernelFilter | None = None) -> Probe:
+        preflight()
+        try:
+            self.lib = Libbpf()
+        except LibbpfError as e:
+            raise ProbeError(str(e)) from None
+        try:
+            # memory is charged to the memcg on recent kernels; root without CAP_SYS_RESOURCE
+            # cannot raise the limit, which is harmless there
+            resource.setrlimit(resource.RLIMIT_MEMLOCK, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+        except (ValueError, OSError):
+            pass
+        lib = self.lib
+        obj = lib.bpf_object__open_file(str(self.obj_path).encode(), None)
+        if not obj:
+            raise ProbeError(f"cannot open {self.obj_path}: {Libbpf.errno_msg()}\n{lib.last_log()}")
+        self.obj = obj
+        try:
+            self.ncpu = max(1, lib.libbpf_num_possible_cpus())
+            self._map("lanner_scratch", resize=self.ncpu)
+            self._map("lanner_rb", resize=self.ring_bytes)
+            rc = lib.bpf_object__load(obj)
+            if rc:
+                raise ProbeError(f"the kernel rejected the probe: {Libbpf.errno_msg(rc)}\n{lib.last_log(40)}")
+            for name in ("lanner_rb", "lanner_sc", "lanner_cfg", "lanner_cnt", "lanner_scratch"):
+                self._fds[name] = lib.bpf_map__fd(self._map(name))
+            self.apply_filter(kfilter or F.KernelFilter())
+            self.ring = Ring(lib, self._fds["lanner_rb"], self.ring_bytes, self.use_drain_helper)
+            prog = lib.bpf_object__next_program(obj, None)
+            while prog:
+                link = lib.bpf_program__attach(prog)
+                if not link:
+                    name = lib.bpf_program__name(prog).decode()
+                    raise ProbeError(f"cannot attach {name}: {Libbpf.errno_msg()}\n{lib.last_log()}")
+                self.links.append(link)
+                prog = lib.bpf_object__next_program(obj, prog)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def close(self) -> None:
+        lib = self.lib
+        if lib is None:
+            return
+        for link in self.links:
+            lib.bpf_link__destroy(link)
+        self.links = []
+        if self.ring is not None:
+            self.ring.close()
+            self.ring = None
+        if self.obj:
+            lib.bpf_object__close(self.obj)
+            self.obj = None
+
+    def __enter__(self) -> Probe:
+        return self.open() if self.obj is None else self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -------------------------------------------------------------- configuration
+
+    def _map(self, name: str, resize: int | None = None):
+        m = self.lib.bpf_object__find_map_by_name(self.obj, name.encode())
+        if not m:
+            raise ProbeError(f"map {name} missing from {self.obj_path} (rebuild the probe)")
+        if resize is not None:
+            rc = self.lib.bpf_map__set_max_entries(m, resize)
+            if rc:
+                raise ProbeError(f"cannot size map {name}: {Libbpf.errno_msg(rc)}")
+        return m
+
+    def _update(self, name: str, key: int, value: ctypes.Structure) -> None:
+        k = ctypes.c_uint32(key)
+        rc = self.lib.bpf_map_update_elem(self._fds[name], ctypes.byref(k), ctypes.byref(value), 0)
+        if rc:
+            raise ProbeError(f"update of map {name}[{key}] failed: {Libbpf.errno_msg(rc)}")
+
+    def apply_filter(self, kf: F.KernelFilter) -> None:
+        """Push a KernelFilter down to the kernel (can be called while attached)."""
+        if kf.open_filter is not None:
+            kf.open_filter.check()
+        nrs = kf.syscall_numbers()
+        cfg = _Config()
+        cfg.self_tgid = os.getpid() if kf.self_filter else 0xFFFFFFFF
+        cfg.snaplen = max(0, min(kf.snaplen, 4095))
+        cfg.boot_epoch_ns = boot_epoch_ns()
+        cfg.procexit_on = int(kf.wants("procexit"))
+        cfg.exec_on = int(kf.wants("execve") or kf.wants("execveat"))
+        of = kf.open_filter
+        if of is not None:
+            cfg.open_filter_on = 1
+            cfg.open_classes = of.class_bits()
+            cfg.n_prefix = len(of.prefixes)
+            for i, p in enumerate(of.prefixes):
+                words, masks = F.open_prefix_words(p)
+                cfg.prefix_len[i] = len(p.encode())
+                for j in range(8):
+                    cfg.prefix[i][j] = words[j]
+                    cfg.prefix_mask[i][j] = masks[j]
+        # disable first, then config, then enable: no event sees a half-written table
+        for nr in range(NR_SYSCALLS):
+            if nr not in nrs:
+                self._update("lanner_sc", nr, _ScEntry(0, 0, 0))
+        self._update("lanner_cfg", 0, cfg)
+        for nr, code in nrs.items():
+            if nr < NR_SYSCALLS:
+                self._update("lanner_sc", nr, _ScEntry(code, 1, 0))
+        self.filter = kf
+
+    # -------------------------------------------------------------- counters
+
+    def counters(self) -> dict[str, int]:
+        """Per-CPU kernel counters summed: seen, emitted, drops_full, filtered, drops_large, skipped."""
+        n = len(COUNTER_NAMES)
+        buf = (ctypes.c_uint64 * (n * self.ncpu))()
+        k = ctypes.c_uint32(0)
+        rc = self.lib.bpf_map_lookup_elem(self._fds["lanner_cnt"], ctypes.byref(k), buf)
+        if rc:
+            raise ProbeError(f"cannot read counters: {Libbpf.errno_msg(rc)}")
+        vals = struct.unpack(f"{n * self.ncpu}Q", bytes(buf))
+        return {name: sum(vals[c * n + i] for c in range(self.ncpu)) for i, name in enumerate(COUNTER_NAMES)}

@@ -1,0 +1,1427 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * lanner live-capture probe (CO-RE).
+ *
+ * Emits Falco-compatible event records (event-model.md section 1: 26-byte header, u16 param
+ * lengths, values) into one BPF ring buffer. Exit events only: everything is read at sys_exit from
+ * pt_regs, except a successful execve, whose data comes from sched_process_exec (the argument
+ * registers are gone by then). Flags are translated to PPM values here.
+ *
+ * Filtering in the kernel: a per-syscall table (native nr -> event code + "interesting" bit) set from
+ * Python, a self-tgid filter, and a predicate push-down for the open family (flag classes and path
+ * prefixes). Per-CPU counters say what was seen, emitted, filtered and dropped.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define HDR_LEN 26
+#define HALF 16384
+#define OFF(x) ((x) & (HALF - 1))
+#define TMP_SZ 4096
+#define MAX_PATH 4096
+#define MAX_ARGS 4096
+#define MAX_ENV 4096
+#define MAX_CGROUPS 1024
+#define MAX_DEPTH 32
+#define NR_SYSCALLS 512
+#define N_PREFIX 16
+#define PREFIX_WORDS 8
+
+#define SC_INTERESTING 1
+#define SC_OPENFAM 2
+
+/* open push-down classes */
+#define OC_READ 1
+#define OC_WRITE 2
+#define OC_CREATE 4
+#define OC_FAILED 8
+#define OC_RELATIVE 16
+
+struct lw_sc_entry {
+	u16 code;
+	u8 flags;
+	u8 pad;
+};
+
+struct lw_config {
+	u32 self_tgid;
+	u32 snaplen;
+	u64 boot_epoch_ns;
+	u32 procexit_on;
+	u32 exec_on;
+	u32 open_filter_on;
+	u32 open_classes;
+	u32 n_prefix;
+	u32 pad;
+	u32 prefix_len[N_PREFIX];
+	u64 prefix[N_PREFIX][PREFIX_WORDS];
+	u64 prefix_mask[N_PREFIX][PREFIX_WORDS];
+};
+
+struct lw_counters {
+	u64 seen;	  /* syscall exits looked at */
+	u64 emitted;	  /* records written to the ring */
+	u64 drops_full;	  /* ring buffer full */
+	u64 filtered;	  /* dropped by the open push-down */
+	u64 drops_large;  /* record too large for the scratch buffer */
+	u64 skipped;	  /* not interesting / self */
+};
+
+struct lw_scratch {
+	/* writer state lives in the map: the verifier then sees unknown (masked) offsets, identical
+	 * on every path, and prunes states instead of exploring each offset range */
+	u32 off;
+	u32 idx;
+	u32 bad;
+	u32 pad;
+	u8 evt[2 * HALF];
+	u8 tmp[TMP_SZ + 512];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 * 1024 * 1024);
+} lanner_rb SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, NR_SYSCALLS);
+	__type(key, u32);
+	__type(value, struct lw_sc_entry);
+} lanner_sc SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct lw_config);
+} lanner_cfg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct lw_counters);
+} lanner_cnt SEC(".maps");
+
+/* max_entries is set to the number of possible CPUs by the loader */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct lw_scratch);
+} lanner_scratch SEC(".maps");
+
+/* kernel-version flavours */
+struct kernfs_node___old {
+	struct kernfs_node *parent;
+} __attribute__((preserve_access_index));
+
+struct inode___old {
+	struct timespec64 __i_ctime;
+	struct timespec64 i_mtime;
+} __attribute__((preserve_access_index));
+
+struct lw_writer {
+	struct lw_scratch *s;
+	u8 *buf;
+	u8 *tmp;
+};
+
+static __always_inline struct lw_counters *lw_cnt(void)
+{
+	u32 k = 0;
+	return bpf_map_lookup_elem(&lanner_cnt, &k);
+}
+
+static __always_inline struct lw_config *lw_cfg(void)
+{
+	u32 k = 0;
+	return bpf_map_lookup_elem(&lanner_cfg, &k);
+}
+
+static __always_inline int w_begin(struct lw_writer *w, struct lw_config *cfg, u16 type, u32 np)
+{
+	u32 cpu = bpf_get_smp_processor_id();
+	struct lw_scratch *s = bpf_map_lookup_elem(&lanner_scratch, &cpu);
+	if (!s)
+		return 0;
+	w->s = s;
+	w->buf = s->evt;
+	w->tmp = s->tmp;
+	np &= 63;
+	*(u64 *)&w->buf[0] = bpf_ktime_get_boot_ns() + cfg->boot_epoch_ns;
+	*(u64 *)&w->buf[8] = (u32)bpf_get_current_pid_tgid();
+	*(u16 *)&w->buf[20] = type;
+	*(u32 *)&w->buf[22] = np;
+	s->idx = 0;
+	s->off = HDR_LEN + 2 * np;
+	s->bad = 0;
+	return 1;
+}
+
+static __always_inline void w_len(struct lw_writer *w, u32 len)
+{
+	struct lw_scratch *s = w->s;
+	u32 i = s->idx & 63;
+	*(u16 *)&w->buf[(HDR_LEN + 2 * i) & 255] = (u16)len;
+	s->idx = i + 1;
+	u32 off = s->off + len;
+	s->off = off;
+	if (off >= HALF)
+		s->bad = 1;
+}
+
+static __always_inline void w_u8(struct lw_writer *w, u8 v)
+{
+	w->buf[OFF(w->s->off)] = v;
+	w_len(w, 1);
+}
+
+static __always_inline void w_u16(struct lw_writer *w, u16 v)
+{
+	*(u16 *)&w->buf[OFF(w->s->off)] = v;
+	w_len(w, 2);
+}
+
+static __always_inline void w_u32(struct lw_writer *w, u32 v)
+{
+	*(u32 *)&w->buf[OFF(w->s->off)] = v;
+	w_len(w, 4);
+}
+
+static __always_inline void w_u64(struct lw_writer *w, u64 v)
+{
+	*(u64 *)&w->buf[OFF(w->s->off)] = v;
+	w_len(w, 8);
+}
+
+static __always_inline void w_empty(struct lw_writer *w)
+{
+	w_len(w, 0);
+}
+
+static __always_inline void w_ustr(struct lw_writer *w, const void *p, u32 max)
+{
+	long n = 0;
+	if (p)
+		n = bpf_probe_read_user_str(&w->buf[OFF(w->s->off)], max & (MAX_PATH * 2 - 1), p);
+	w_len(w, n > 0 ? (u32)n : 0);
+}
+
+static __always_inline void w_kstr(struct lw_writer *w, const void *p, u32 max)
+{
+	long n = 0;
+	if (p)
+		n = bpf_probe_read_kernel_str(&w->buf[OFF(w->s->off)], max & (MAX_PATH * 2 - 1), p);
+	w_len(w, n > 0 ? (u32)n : 0);
+}
+
+static __always_inline void w_ubuf(struct lw_writer *w, const void *p, u64 len, u32 max)
+{
+	if (!p || (s64)len <= 0) {
+		w_empty(w);
+		return;
+	}
+	if (len > max)
+		len = max;
+	len &= (MAX_PATH - 1);
+	if (bpf_probe_read_user(&w->buf[OFF(w->s->off)], len, p))
+		len = 0;
+	w_len(w, len);
+}
+
+static __always_inline int w_end(struct lw_writer *w, struct lw_counters *c)
+{
+	u32 len = w->s->off;
+	if (w->s->bad || len >= HALF) {
+		if (c)
+			c->drops_large++;
+		return 0;
+	}
+	*(u32 *)&w->buf[16] = len;
+	asm volatile("" : "+r"(len));
+	len &= (HALF - 1);
+	if (bpf_ringbuf_output(&lanner_rb, w->buf, len, BPF_RB_NO_WAKEUP)) {
+		if (c)
+			c->drops_full++;
+		return 0;
+	}
+	if (c)
+		c->emitted++;
+	return 1;
+}
+
+/* ---------------------------------------------------------------- flag translation (Linux -> PPM) */
+
+#if defined(__TARGET_ARCH_arm64)
+#define L_O_DIRECTORY 040000
+#define L_O_DIRECT 0200000
+#define L_O_LARGEFILE 0400000
+#else
+#define L_O_DIRECTORY 0200000
+#define L_O_DIRECT 040000
+#define L_O_LARGEFILE 0100000
+#endif
+
+static __always_inline u32 open_flags_to_ppm(u32 f)
+{
+	u32 r = 0;
+	switch (f & 3) {
+	case 0: r = 1; break;
+	case 1: r = 2; break;
+	default: r = 3; break;
+	}
+	if (f & 0100) r |= 4;
+	if (f & 02000) r |= 8;
+	if (f & 010000) r |= 0x10;
+	if (f & 0200) r |= 0x20;
+	if (f & 04000) r |= 0x40;
+	if (f & 04000000) r |= 0x80;
+	if (f & 01000) r |= 0x100;
+	if (f & L_O_DIRECT) r |= 0x200;
+	if ((f & L_O_DIRECTORY) && !(f & 020000000)) r |= 0x400;
+	if (f & L_O_LARGEFILE) r |= 0x800;
+	if (f & 02000000) r |= 0x1000;
+	if (f & 020000000) r |= 0x2000;
+	return r;
+}
+
+static __always_inline u32 clone_flags_to_ppm(u64 f)
+{
+	u32 r = 0;
+	if (f & 0x400) r |= 0x1;
+	if (f & 0x200) r |= 0x2;
+	if (f & 0x80000000ULL) r |= 0x4;
+	if (f & 0x08000000) r |= 0x8;
+	if (f & 0x40000000) r |= 0x10;
+	if (f & 0x20000) r |= 0x20;
+	if (f & 0x20000000) r |= 0x40;
+	if (f & 0x04000000) r |= 0x80;
+	if (f & 0x8000) r |= 0x100;
+	if (f & 0x100000) r |= 0x200;
+	if (f & 0x2000) r |= 0x400;
+	if (f & 0x800) r |= 0x800;
+	if (f & 0x40000) r |= 0x1000;
+	if (f & 0x10000) r |= 0x2000;
+	if (f & 0x800000) r |= 0x4000;
+	if (f & 0x100) r |= 0x8000;
+	if (f & 0x10000000) r |= 0x100000;
+	if (f & 0x200000) r |= 0x800000;
+	if (f & 0x01000000) r |= 0x1000000;
+	if (f & 0x80000) r |= 0x2000000;
+	if (f & 0x4000) r |= 0x8000000;
+	if (f & 0x02000000) r |= 0x10000000;
+	return r;
+}
+
+static __always_inline u32 socket_type_to_ppm_flags(u32 t)
+{
+	u32 r = 0;
+	if (t & 04000) r |= 0x40;	/* SOCK_NONBLOCK */
+	if (t & 02000000) r |= 0x1000;	/* SOCK_CLOEXEC */
+	return r;
+}
+
+/* ptrace requests: PPM enum differs from Linux numbers */
+static __always_inline u16 ptrace_req_to_ppm(s64 r)
+{
+	switch (r) {
+	case 0: return 1;	/* TRACEME */
+	case 1: return 2;
+	case 2: return 3;
+	case 3: return 4;
+	case 4: return 5;
+	case 5: return 6;
+	case 6: return 7;
+	case 7: return 8;
+	case 8: return 9;
+	case 9: return 10;
+	case 16: return 11;	/* ATTACH */
+	case 17: return 12;	/* DETACH */
+	case 24: return 13;	/* SYSCALL */
+	case 0x4200: return 14;	/* SETOPTIONS */
+	case 0x4201: return 15;
+	case 0x4202: return 16;
+	case 0x4203: return 17;
+	case 0x4204: return 18;
+	case 0x4205: return 19;
+	case 0x4206: return 20;	/* SEIZE */
+	case 0x4207: return 21;
+	case 0x4208: return 22;
+	case 0x4209: return 23;
+	case 0x420a: return 24;
+	case 0x420b: return 25;
+	case 12: return 26;
+	case 13: return 27;
+	case 14: return 28;
+	case 15: return 29;
+	case 18: return 30;
+	case 19: return 31;
+	case 21: return 32;
+	case 25: return 33;
+	case 26: return 34;
+	case 30: return 35;
+	case 31: return 36;
+	case 32: return 37;
+	case 33: return 38;
+	}
+	return 0;
+}
+
+static __always_inline u32 mount_flags_to_ppm(u64 f)
+{
+	/* MS_* bits coincide with the PPM table for the low bits; drop the magic number */
+	if ((f & 0xffff0000) == 0xC0ED0000)
+		f &= 0xffff;
+	return (u32)f;
+}
+
+static __always_inline u8 family_to_ppm(u16 fam)
+{
+	return (u8)fam; /* PPM AF values equal Linux ones for the families that matter */
+}
+
+/* ---------------------------------------------------------------- syscall arguments */
+
+static __always_inline u64 arg(struct pt_regs *r, int i)
+{
+#if defined(__TARGET_ARCH_arm64)
+	switch (i) {
+	case 0: return BPF_CORE_READ(r, orig_x0);
+	case 1: return BPF_CORE_READ(r, regs[1]);
+	case 2: return BPF_CORE_READ(r, regs[2]);
+	case 3: return BPF_CORE_READ(r, regs[3]);
+	case 4: return BPF_CORE_READ(r, regs[4]);
+	default: return BPF_CORE_READ(r, regs[5]);
+	}
+#else
+	switch (i) {
+	case 0: return BPF_CORE_READ(r, di);
+	case 1: return BPF_CORE_READ(r, si);
+	case 2: return BPF_CORE_READ(r, dx);
+	case 3: return BPF_CORE_READ(r, r10);
+	case 4: return BPF_CORE_READ(r, r8);
+	default: return BPF_CORE_READ(r, r9);
+	}
+#endif
+}
+
+static __always_inline s64 sarg32(struct pt_regs *r, int i)
+{
+	return (s64)(s32)arg(r, i);
+}
+
+static __always_inline long sc_nr(struct pt_regs *r)
+{
+#if defined(__TARGET_ARCH_arm64)
+	return BPF_CORE_READ(r, syscallno);
+#else
+	return BPF_CORE_READ(r, orig_ax);
+#endif
+}
+
+/* ---------------------------------------------------------------- kernel object helpers */
+
+static __always_inline struct file *fd_file(struct task_struct *t, s64 fd)
+{
+	if (fd < 0)
+		return NULL;
+	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
+	if (!fdt)
+		return NULL;
+	u32 max = BPF_CORE_READ(fdt, max_fds);
+	if ((u64)fd >= max)
+		return NULL;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+static __always_inline u32 new_encode_dev(u32 dev)
+{
+	u32 major = dev >> 20, minor = dev & ((1U << 20) - 1);
+	return (minor & 0xff) | (major << 8) | ((minor & ~0xffU) << 12);
+}
+
+static __always_inline u32 task_tid_ns(struct task_struct *t)
+{
+	struct pid *p = BPF_CORE_READ(t, thread_pid);
+	u32 lvl = BPF_CORE_READ(p, level);
+	struct upid up = {};
+	bpf_probe_read_kernel(&up, sizeof(up), &p->numbers[lvl & 31]);
+	return up.nr;
+}
+
+static __always_inline u8 *scratch_tmp(void)
+{
+	u32 cpu = bpf_get_smp_processor_id();
+	struct lw_scratch *s = bpf_map_lookup_elem(&lanner_scratch, &cpu);
+	return s ? s->tmp : NULL;
+}
+
+/* bpf_loop callbacks are verified once, not once per iteration: path walks stay cheap to verify */
+struct walk_ctx {
+	struct dentry *d;
+	struct mount *mnt;
+	struct kernfs_node *kn;
+	u32 pos;
+};
+
+static long dentry_step(u64 i, struct walk_ctx *c)
+{
+	u8 *tmp = scratch_tmp();
+	if (!tmp)
+		return 1;
+	struct dentry *d = c->d;
+	struct mount *mnt = c->mnt;
+	struct dentry *mroot = BPF_CORE_READ(mnt, mnt.mnt_root);
+	struct dentry *parent = BPF_CORE_READ(d, d_parent);
+	if (d == mroot) {
+		struct mount *mp = BPF_CORE_READ(mnt, mnt_parent);
+		if (mp == mnt)
+			return 1;
+		c->d = BPF_CORE_READ(mnt, mnt_mountpoint);
+		c->mnt = mp;
+		return 0;
+	}
+	if (d == parent)
+		return 1;
+	struct qstr q = BPF_CORE_READ(d, d_name);
+	u32 len = q.len & 255;
+	u32 pos = c->pos;
+	if (pos > TMP_SZ || pos < len + 1)
+		return 1;
+	pos -= len;
+	bpf_probe_read_kernel(&tmp[pos & (TMP_SZ - 1)], len, q.name);
+	pos -= 1;
+	tmp[pos & (TMP_SZ - 1)] = '/';
+	c->pos = pos;
+	c->d = parent;
+	return 0;
+}
+
+static long kernfs_step(u64 i, struct walk_ctx *c)
+{
+	u8 *tmp = scratch_tmp();
+	struct kernfs_node *kn = c->kn;
+	if (!tmp || !kn)
+		return 1;
+	struct kernfs_node *parent;
+	if (bpf_core_field_exists(struct kernfs_node___old, parent))
+		parent = BPF_CORE_READ((struct kernfs_node___old *)kn, parent);
+	else
+		parent = BPF_CORE_READ(kn, __parent);
+	if (!parent)
+		return 1;
+	const char *name = BPF_CORE_READ(kn, name);
+	char nb[128];
+	long n = bpf_probe_read_kernel_str(nb, sizeof(nb), name);
+	if (n <= 1)
+		return 1;
+	u32 len = (n - 1) & 127;
+	u32 pos = c->pos;
+	if (pos > TMP_SZ || pos < len + 1)
+		return 1;
+	pos -= len;
+	bpf_probe_read_kernel(&tmp[pos & (TMP_SZ - 1)], len, nb);
+	pos -= 1;
+	tmp[pos & (TMP_SZ - 1)] = '/';
+	c->pos = pos;
+	c->kn = parent;
+	return 0;
+}
+
+/* copy tmp[pos..TMP_SZ) (+ NUL when with_nul) to the event; returns bytes copied */
+static __always_inline u32 copy_tmp(struct lw_writer *w, u32 pos, int with_nul)
+{
+	u8 *tmp = w->tmp;
+	if (pos >= TMP_SZ) {
+		pos = TMP_SZ - 1;
+		tmp[pos] = '/';
+	}
+	tmp[TMP_SZ] = 0;
+	u32 sz = (TMP_SZ + (with_nul ? 1 : 0) - pos) & (2 * TMP_SZ - 1);
+	bpf_probe_read_kernel(&w->buf[OFF(w->s->off)], sz, &tmp[pos & (TMP_SZ - 1)]);
+	return sz;
+}
+
+/* Walk a struct path to an absolute path string. Writes the param (NUL included). */
+static __always_inline void w_path(struct lw_writer *w, struct path *kp)
+{
+	struct walk_ctx c = {};
+	c.d = BPF_CORE_READ(kp, dentry);
+	struct vfsmount *vm = BPF_CORE_READ(kp, mnt);
+	c.mnt = container_of(vm, struct mount, mnt);
+	c.pos = TMP_SZ;
+	if (!c.d) {
+		w_empty(w);
+		return;
+	}
+	bpf_loop(MAX_DEPTH, dentry_step, &c, 0);
+	w_len(w, copy_tmp(w, c.pos, 1));
+}
+
+/* kernfs path of a cgroup into buf at the current offset, without NUL; returns bytes written */
+static __always_inline u32 put_kernfs_path(struct lw_writer *w, struct kernfs_node *kn)
+{
+	struct walk_ctx c = {};
+	c.kn = kn;
+	c.pos = TMP_SZ;
+	bpf_loop(16, kernfs_step, &c, 0);
+	return copy_tmp(w, c.pos, 0);
+}
+
+/* cgroups as "subsys=path\0" entries. All controllers of a cgroup-v2 host share the default
+ * hierarchy's path: it is walked once and repeated for the common controller names (a cgroup-v1
+ * host gets the v1 path of the cpu controller's hierarchy when the default one is the root). */
+static __always_inline void w_cgroups(struct lw_writer *w, struct task_struct *t)
+{
+	struct css_set *cs = BPF_CORE_READ(t, cgroups);
+	if (!cs) {
+		w_empty(w);
+		return;
+	}
+	struct kernfs_node *kn = BPF_CORE_READ(cs, dfl_cgrp, kn);
+	struct cgroup_subsys_state *css = NULL;
+	bpf_probe_read_kernel(&css, sizeof(css), &cs->subsys[1]);
+	struct kernfs_node *kn1 = css ? BPF_CORE_READ(css, cgroup, kn) : NULL;
+	if (kn1 && kn1 != kn) {
+		struct kernfs_node *p1;
+		if (bpf_core_field_exists(struct kernfs_node___old, parent))
+			p1 = BPF_CORE_READ((struct kernfs_node___old *)kn1, parent);
+		else
+			p1 = BPF_CORE_READ(kn1, __parent);
+		if (p1)
+			kn = kn1;
+	}
+	u32 start = w->s->off;
+	/* first entry: "cpuset=" + path */
+	const char pfx[] = "cpuset=";
+	__builtin_memcpy(&w->buf[OFF(start)], pfx, 7);
+	w->s->off = start + 7;
+	u32 plen = put_kernfs_path(w, kn) & (MAX_PATH - 1);
+	w->buf[OFF(start + 7 + plen)] = 0;
+	u32 total = 7 + plen + 1;
+	const char *names[] = {"cpu=", "cpuacct=", "memory=", "pids=", "blkio=", "devices="};
+	const u8 nlen[] = {4, 8, 7, 5, 6, 8};
+	for (int i = 0; i < 6; i++) {
+		if (total + 16 + plen > 2 * MAX_CGROUPS)
+			break;
+		u32 nl = nlen[i];
+		bpf_probe_read_kernel(&w->buf[OFF(start + total)], nl & 15, names[i]);
+		total += nl;
+		bpf_probe_read_kernel(&w->buf[OFF(start + total)], (plen + 1) & (MAX_PATH - 1), &w->buf[OFF(start + 7)]);
+		total += plen + 1;
+	}
+	w->s->off = start;
+	w_len(w, total & (4 * MAX_CGROUPS - 1));
+}
+
+/* ---------------------------------------------------------------- sockets */
+
+static __always_inline struct sock *fd_sock(struct task_struct *t, s64 fd)
+{
+	struct file *f = fd_file(t, fd);
+	if (!f)
+		return NULL;
+	umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);
+	if ((mode & 0170000) != 0140000)
+		return NULL;
+	struct socket *so = BPF_CORE_READ(f, private_data);
+	if (!so)
+		return NULL;
+	return BPF_CORE_READ(so, sk);
+}
+
+static __always_inline void put_unix_path(struct lw_writer *w, struct sock *sk, u32 *total, u32 start)
+{
+	struct unix_sock *us = (struct unix_sock *)sk;
+	struct unix_address *ua = BPF_CORE_READ(us, addr);
+	long n = 0;
+	if (ua) {
+		int alen = BPF_CORE_READ(ua, len);
+		char *p = (char *)&ua->name[0].sun_path[0];
+		char first = 0;
+		bpf_probe_read_kernel(&first, 1, p);
+		if (first == 0 && alen > 3)
+			p++;
+		n = bpf_probe_read_kernel_str(&w->buf[OFF(start + *total)], 108, p);
+	}
+	if (n <= 0) {
+		w->buf[OFF(start + *total)] = 0;
+		n = 1;
+	}
+	*total += n;
+}
+
+/* outbound: local->remote; inbound: remote->local */
+static __always_inline void w_socktuple(struct lw_writer *w, struct sock *sk, int inbound)
+{
+	if (!sk) {
+		w_empty(w);
+		return;
+	}
+	u16 fam = BPF_CORE_READ(sk, __sk_common.skc_family);
+	u8 *b = w->buf;
+	u32 o = w->s->off;
+	if (fam == 2) {
+		u32 sa = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		u32 da = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		u16 sp = BPF_CORE_READ(sk, __sk_common.skc_num);
+		u16 dp = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+		b[OFF(o)] = 2;
+		if (inbound) {
+			*(u32 *)&b[OFF(o + 1)] = da; *(u16 *)&b[OFF(o + 5)] = dp;
+			*(u32 *)&b[OFF(o + 7)] = sa; *(u16 *)&b[OFF(o + 11)] = sp;
+		} else {
+			*(u32 *)&b[OFF(o + 1)] = sa; *(u16 *)&b[OFF(o + 5)] = sp;
+			*(u32 *)&b[OFF(o + 7)] = da; *(u16 *)&b[OFF(o + 11)] = dp;
+		}
+		w_len(w, 13);
+	} else if (fam == 10) {
+		struct in6_addr sa = BPF_CORE_READ(sk, __sk_common.skc_v6_rcv_saddr);
+		struct in6_addr da = BPF_CORE_READ(sk, __sk_common.skc_v6_daddr);
+		u16 sp = BPF_CORE_READ(sk, __sk_common.skc_num);
+		u16 dp = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+		b[OFF(o)] = 10;
+		if (inbound) {
+			__builtin_memcpy(&b[OFF(o + 1)], &da, 16); *(u16 *)&b[OFF(o + 17)] = dp;
+			__builtin_memcpy(&b[OFF(o + 19)], &sa, 16); *(u16 *)&b[OFF(o + 35)] = sp;
+		} else {
+			__builtin_memcpy(&b[OFF(o + 1)], &sa, 16); *(u16 *)&b[OFF(o + 17)] = sp;
+			__builtin_memcpy(&b[OFF(o + 19)], &da, 16); *(u16 *)&b[OFF(o + 35)] = dp;
+		}
+		w_len(w, 37);
+	} else if (fam == 1) {
+		struct sock *peer = BPF_CORE_READ((struct unix_sock *)sk, peer);
+		u64 s = (u64)sk, d = (u64)peer;
+		b[OFF(o)] = 1;
+		*(u64 *)&b[OFF(o + 1)] = inbound ? d : s;
+		*(u64 *)&b[OFF(o + 9)] = inbound ? s : d;
+		u32 total = 17;
+		put_unix_path(w, peer ? peer : sk, &total, o);
+		w_len(w, total & 255);
+	} else {
+		w_empty(w);
+	}
+}
+
+/* sockaddr from user memory, PPM encoding */
+static __always_inline void w_usockaddr(struct lw_writer *w, const void *p, u32 alen)
+{
+	u16 fam = 0;
+	if (!p || alen < 2 || bpf_probe_read_user(&fam, 2, p)) {
+		w_empty(w);
+		return;
+	}
+	u8 *b = w->buf;
+	u32 o = w->s->off;
+	if (fam == 2) {
+		struct sockaddr_in sin = {};
+		bpf_probe_read_user(&sin, sizeof(sin), p);
+		b[OFF(o)] = 2;
+		*(u32 *)&b[OFF(o + 1)] = sin.sin_addr.s_addr;
+		*(u16 *)&b[OFF(o + 5)] = bpf_ntohs(sin.sin_port);
+		w_len(w, 7);
+	} else if (fam == 10) {
+		struct sockaddr_in6 s6 = {};
+		bpf_probe_read_user(&s6, sizeof(s6), p);
+		b[OFF(o)] = 10;
+		__builtin_memcpy(&b[OFF(o + 1)], &s6.sin6_addr, 16);
+		*(u16 *)&b[OFF(o + 17)] = bpf_ntohs(s6.sin6_port);
+		w_len(w, 19);
+	} else if (fam == 1) {
+		const char *path = (const char *)p + 2;
+		char first = 0;
+		bpf_probe_read_user(&first, 1, path);
+		if (first == 0)
+			path++;
+		b[OFF(o)] = 1;
+		long n = bpf_probe_read_user_str(&b[OFF(o + 1)], 108, path);
+		if (n <= 0) {
+			b[OFF(o + 1)] = 0;
+			n = 1;
+		}
+		w_len(w, (1 + n) & 255);
+	} else {
+		b[OFF(o)] = family_to_ppm(fam);
+		w_len(w, 1);
+	}
+}
+
+/* ---------------------------------------------------------------- process info */
+
+static __always_inline u64 cap_val(kernel_cap_t *c)
+{
+	u64 v = 0;
+	bpf_probe_read_kernel(&v, sizeof(v), c);
+	return v;
+}
+
+static __always_inline u32 tty_of(struct task_struct *t)
+{
+	struct tty_struct *tty = BPF_CORE_READ(t, signal, tty);
+	if (!tty)
+		return 0;
+	int index = BPF_CORE_READ(tty, index);
+	int major = BPF_CORE_READ(tty, driver, major);
+	int minor_start = BPF_CORE_READ(tty, driver, minor_start);
+	u32 minor = minor_start + index;
+	return (minor & 0xff) | ((u32)major << 8) | ((minor & ~0xffU) << 12);
+}
+
+/* params 1..14 shared by execve and clone exit events: exe, args, tid, pid, ptid, cwd, fdlimit,
+ * pgft_maj, pgft_min, vm_size, vm_rss, vm_swap, comm, cgroups */
+static __always_inline void w_proc_common(struct lw_writer *w, struct task_struct *t)
+{
+	struct mm_struct *mm = BPF_CORE_READ(t, mm);
+	u64 as = 0, ae = 0;
+	if (mm) {
+		as = BPF_CORE_READ(mm, arg_start);
+		ae = BPF_CORE_READ(mm, arg_end);
+	}
+	/* exe = argv[0] */
+	long n0 = 0;
+	if (as && ae > as) {
+		n0 = bpf_probe_read_user_str(&w->buf[OFF(w->s->off)], MAX_PATH, (void *)as);
+		if (n0 < 0)
+			n0 = 0;
+	}
+	w_len(w, (u32)n0);
+	/* args = argv[1..] */
+	if (as && ae > as + n0)
+		w_ubuf(w, (void *)(as + n0), ae - as - n0, MAX_ARGS - 1);
+	else
+		w_empty(w);
+	w_u64(w, BPF_CORE_READ(t, pid));
+	w_u64(w, BPF_CORE_READ(t, tgid));
+	w_u64(w, BPF_CORE_READ(t, real_parent, pid));
+	struct fs_struct *fs = BPF_CORE_READ(t, fs);
+	if (fs)
+		w_path(w, &fs->pwd);
+	else
+		w_empty(w);
+	w_u64(w, BPF_CORE_READ(t, signal, rlim[7].rlim_cur));
+	w_u64(w, BPF_CORE_READ(t, maj_flt));
+	w_u64(w, BPF_CORE_READ(t, min_flt));
+	u64 tvm = mm ? BPF_CORE_READ(mm, total_vm) : 0;
+	w_u32(w, (u32)(tvm << 2)); /* pages -> KiB (4 KiB pages) */
+	w_u32(w, 0);
+	w_u32(w, 0);
+	char comm[16];
+	__builtin_memset(comm, 0, sizeof(comm));
+	bpf_probe_read_kernel_str(comm, sizeof(comm), t->comm);
+	long cn = bpf_probe_read_kernel_str(&w->buf[OFF(w->s->off)], 16, comm);
+	w_len(w, cn > 0 ? (u32)cn : 0);
+	w_cgroups(w, t);
+}
+
+static __always_inline void emit_exec(struct lw_config *cfg, struct lw_counters *c, struct task_struct *t,
+				      u16 code, s64 res, const void *filename, int user_fname)
+{
+	struct lw_writer w;
+	if (!w_begin(&w, cfg, code, code == 293 ? 31 : 30))
+		return;
+	w_u64(&w, res);
+	w_proc_common(&w, t);
+	struct mm_struct *mm = BPF_CORE_READ(t, mm);
+	u64 es = mm ? BPF_CORE_READ(mm, env_start) : 0, ee = mm ? BPF_CORE_READ(mm, env_end) : 0;
+	if (es && ee > es)
+		w_ubuf(&w, (void *)es, ee - es, MAX_ENV - 1);
+	else
+		w_empty(&w);
+	w_u32(&w, tty_of(t));
+	struct pid *pg = BPF_CORE_READ(t, signal, pids[PIDTYPE_PGID]);
+	u32 pgid = pg ? BPF_CORE_READ(pg, numbers[0].nr) : 0;
+	w_u64(&w, pgid);	/* vpgid (host view) */
+	w_u32(&w, BPF_CORE_READ(t, loginuid.val));
+	/* exe flags */
+	struct file *exe = mm ? BPF_CORE_READ(mm, exe_file) : NULL;
+	struct inode *ino = exe ? BPF_CORE_READ(exe, f_inode) : NULL;
+	const struct cred *cr = BPF_CORE_READ(t, cred);
+	u32 euid = BPF_CORE_READ(cr, euid.val);
+	u32 egid = BPF_CORE_READ(cr, egid.val);
+	u64 capeff = cap_val(&((struct cred *)cr)->cap_effective);
+	u32 xflags = 0;
+	if (ino) {
+		u16 mode = BPF_CORE_READ(ino, i_mode);
+		u32 iuid = BPF_CORE_READ(ino, i_uid.val);
+		u32 igid = BPF_CORE_READ(ino, i_gid.val);
+		if ((mode & 0002) || (iuid == euid && (mode & 0200)) || (igid == egid && (mode & 0020)) ||
+		    (capeff & 2))
+			xflags |= 1; /* EXE_WRITABLE */
+		char nm[8] = {};
+		const unsigned char *dn = BPF_CORE_READ(exe, f_path.dentry, d_name.name);
+		bpf_probe_read_kernel(nm, 6, dn);
+		if (nm[0] == 'm' && nm[1] == 'e' && nm[2] == 'm' && nm[3] == 'f' && nm[4] == 'd' && nm[5] == ':')
+			xflags |= 4; /* EXE_FROM_MEMFD */
+	}
+	w_u32(&w, xflags);
+	w_u64(&w, cap_val(&((struct cred *)cr)->cap_inheritable));
+	w_u64(&w, cap_val(&((struct cred *)cr)->cap_permitted));
+	w_u64(&w, capeff);
+	u64 ct = 0, mt = 0;
+	if (ino) {
+		if (bpf_core_field_exists(struct inode, i_ctime_sec)) {
+			ct = BPF_CORE_READ(ino, i_ctime_sec) * 1000000000ULL + (BPF_CORE_READ(ino, i_ctime_nsec) & 0x3fffffff);
+			mt = BPF_CORE_READ(ino, i_mtime_sec) * 1000000000ULL + (BPF_CORE_READ(ino, i_mtime_nsec) & 0x3fffffff);
+		} else {
+			struct inode___old *io = (void *)ino;
+			ct = BPF_CORE_READ(io, __i_ctime.tv_sec) * 1000000000ULL + BPF_CORE_READ(io, __i_ctime.tv_nsec);
+			mt = BPF_CORE_READ(io, i_mtime.tv_sec) * 1000000000ULL + BPF_CORE_READ(io, i_mtime.tv_nsec);
+		}
+	}
+	w_u64(&w, ino ? BPF_CORE_READ(ino, i_ino) : 0);
+	w_u64(&w, ct);
+	w_u64(&w, mt);
+	w_u32(&w, euid);
+	if (exe)
+		w_path(&w, &exe->f_path);
+	else
+		w_empty(&w);
+	w_u64(&w, pgid);
+	w_u32(&w, egid);
+	if (code == 293) {
+		if (user_fname)
+			w_ustr(&w, filename, MAX_PATH);
+		else
+			w_kstr(&w, filename, MAX_PATH);
+	}
+	w_end(&w, c);
+}
+
+static __always_inline void emit_clone(struct lw_config *cfg, struct lw_counters *c, struct task_struct *t,
+				       struct pt_regs *regs, u16 code, s64 res)
+{
+	struct lw_writer w;
+	if (!w_begin(&w, cfg, code, 21))
+		return;
+	w_u64(&w, res);
+	w_proc_common(&w, t);
+	u64 lf = 0;
+	if (code == 223)
+		lf = arg(regs, 0);
+	else if (code == 335) {
+		void *ua = (void *)arg(regs, 0);
+		bpf_probe_read_user(&lf, sizeof(lf), ua);
+	} else if (code == 227)
+		lf = 0x4000 | 0x100;
+	u32 f = clone_flags_to_ppm(lf);
+	struct pid *tp = BPF_CORE_READ(t, thread_pid);
+	u32 lvl = BPF_CORE_READ(tp, level);
+	if (lvl > 0)
+		f |= 0x20000000; /* CLONE_CHILD_IN_PIDNS */
+	w_u32(&w, f);
+	const struct cred *cr = BPF_CORE_READ(t, cred);
+	w_u32(&w, BPF_CORE_READ(cr, euid.val));
+	w_u32(&w, BPF_CORE_READ(cr, egid.val));
+	w_u64(&w, task_tid_ns(t));
+	struct task_struct *gl = BPF_CORE_READ(t, group_leader);
+	w_u64(&w, gl ? task_tid_ns(gl) : 0);
+	u64 st = 0;
+	if (lvl > 0) {
+		struct upid up = {};
+		bpf_probe_read_kernel(&up, sizeof(up), &tp->numbers[lvl & 31]);
+		struct task_struct *reaper = BPF_CORE_READ(up.ns, child_reaper);
+		if (reaper)
+			st = BPF_CORE_READ(reaper, start_time);
+	}
+	w_u64(&w, st);
+	w_end(&w, c);
+}
+
+/* ---------------------------------------------------------------- open family + push-down */
+
+static __always_inline int prefix_match(struct lw_config *cfg, u8 *path, u32 len)
+{
+	u32 n = cfg->n_prefix;
+	if (n == 0)
+		return 1;
+	if (len == 0 || path[0] != '/')
+		return 1; /* relative path: cannot tell here, keep */
+	for (int i = 0; i < N_PREFIX; i++) {
+		if (i >= n)
+			break;
+		if (cfg->prefix_len[i] >= len) /* len includes the NUL */
+			continue;
+		int ok = 1;
+		for (int j = 0; j < PREFIX_WORDS; j++) {
+			u64 m = cfg->prefix_mask[i][j];
+			if (!m)
+				break;
+			u64 v = 0;
+			bpf_probe_read_kernel(&v, 8, path + 8 * j);
+			if ((v & m) != cfg->prefix[i][j]) {
+				ok = 0;
+				break;
+			}
+		}
+		if (ok)
+			return 1;
+	}
+	return 0;
+}
+
+/* returns 1 to keep */
+static __always_inline int open_keep(struct lw_config *cfg, s64 res, u32 ppmflags, u8 *path, u32 plen)
+{
+	if (!cfg->open_filter_on)
+		return 1;
+	u32 cls = cfg->open_classes;
+	if (res < 0 && !(cls & OC_FAILED))
+		return 0;
+	int m = 0;
+	if ((ppmflags & 1) && (cls & OC_READ))
+		m = 1;
+	if ((ppmflags & 2) && (cls & OC_WRITE))
+		m = 1;
+	if ((ppmflags & (4 | 0x4000 | 0x2000)) && (cls & OC_CREATE))
+		m = 1;
+	if (!m)
+		return 0;
+	return prefix_match(cfg, path, plen);
+}
+
+static __always_inline void emit_open(struct lw_config *cfg, struct lw_counters *c, struct task_struct *t,
+				      struct pt_regs *regs, u16 code, s64 res)
+{
+	struct lw_writer w;
+	const void *name;
+	s64 dirfd = -100;
+	u64 lflags = 0, mode = 0, resolve = 0;
+	u32 np;
+	if (code == 3) {
+		name = (void *)arg(regs, 0); lflags = arg(regs, 1); mode = arg(regs, 2); np = 6;
+	} else if (code == 59) {
+		name = (void *)arg(regs, 0); lflags = 01 | 0100 | 01000; mode = arg(regs, 1); np = 6;
+	} else if (code == 307) {
+		dirfd = sarg32(regs, 0); name = (void *)arg(regs, 1); lflags = arg(regs, 2); mode = arg(regs, 3); np = 7;
+	} else {
+		struct open_how how = {};
+		dirfd = sarg32(regs, 0); name = (void *)arg(regs, 1);
+		bpf_probe_read_user(&how, sizeof(how), (void *)arg(regs, 2));
+		lflags = how.flags; mode = how.mode; resolve = how.resolve; np = 8;
+	}
+	u32 pf = open_flags_to_ppm((u32)lflags);
+	u32 dev = 0;
+	u64 ino = 0;
+	u32 layer = 0;
+	if (res >= 0) {
+		struct file *f = fd_file(t, res);
+		if (f) {
+			u32 fmode = BPF_CORE_READ(f, f_mode);
+			if (fmode & 0x100000) /* FMODE_CREATED */
+				pf |= 0x4000;
+			struct inode *in = BPF_CORE_READ(f, f_inode);
+			ino = BPF_CORE_READ(in, i_ino);
+			dev = new_encode_dev(BPF_CORE_READ(in, i_sb, s_dev));
+		}
+	}
+	if (!(pf & (4 | 0x2000)))
+		mode = 0;
+	if (!w_begin(&w, cfg, code, np))
+		return;
+	w_u64(&w, res);
+	if (code == 307 || code == 327)
+		w_u64(&w, dirfd);
+	u32 poff = w.s->off;
+	w_ustr(&w, name, MAX_PATH);
+	u32 plen = w.s->off - poff;
+	if (!open_keep(cfg, res, pf, &w.buf[OFF(poff)], plen)) {
+		if (c)
+			c->filtered++;
+		return;
+	}
+	if (code != 59)
+		w_u32(&w, pf);
+	w_u32(&w, (u32)mode);
+	if (code == 327)
+		w_u32(&w, (u32)resolve);
+	w_u32(&w, dev);
+	w_u64(&w, ino);
+	if (code == 59)
+		w_u16(&w, (u16)layer);
+	w_end(&w, c);
+}
+
+/* ---------------------------------------------------------------- generic dispatch */
+
+static __always_inline void emit_syscall(struct lw_config *cfg, struct lw_counters *c, struct task_struct *t,
+					 struct pt_regs *regs, u16 code, long nr, s64 res)
+{
+	struct lw_writer w;
+	u32 snap = cfg->snaplen & (MAX_PATH - 1);
+
+	switch (code) {
+	case 3: case 59: case 307: case 327:
+		emit_open(cfg, c, t, regs, code, res);
+		return;
+	case 223: case 225: case 227: case 335:
+		emit_clone(cfg, c, t, regs, code, res);
+		return;
+	case 293:
+		if (res >= 0)
+			return; /* success comes from sched_process_exec */
+		emit_exec(cfg, c, t, 293, res, (void *)arg(regs, 0), 1);
+		return;
+	case 331:
+		if (res >= 0)
+			return;
+		emit_exec(cfg, c, t, 331, res, NULL, 1);
+		return;
+	case 5: /* close */
+		if (!w_begin(&w, cfg, code, 2)) return;
+		w_u64(&w, res); w_u64(&w, sarg32(regs, 0));
+		break;
+	case 7: case 9: /* read / write */
+		if (!w_begin(&w, cfg, code, 4)) return;
+		w_u64(&w, res);
+		w_ubuf(&w, (void *)arg(regs, 1), res, snap);
+		w_u64(&w, sarg32(regs, 0)); w_u32(&w, (u32)arg(regs, 2));
+		break;
+	case 19: { /* socket */
+		u32 ty = (u32)arg(regs, 1);
+		if (!w_begin(&w, cfg, code, 5)) return;
+		w_u64(&w, res); w_u32(&w, family_to_ppm((u16)arg(regs, 0)));
+		w_u32(&w, ty); w_u32(&w, (u32)arg(regs, 2)); w_u32(&w, socket_type_to_ppm_flags(ty));
+		break;
+	}
+	case 21: /* bind */
+		if (!w_begin(&w, cfg, code, 3)) return;
+		w_u64(&w, res); w_usockaddr(&w, (void *)arg(regs, 1), (u32)arg(regs, 2));
+		w_u64(&w, sarg32(regs, 0));
+		break;
+	case 23: { /* connect */
+		s64 fd = sarg32(regs, 0);
+		if (!w_begin(&w, cfg, code, 4)) return;
+		w_u64(&w, res);
+		if (res == 0 || res == -115)
+			w_socktuple(&w, fd_sock(t, fd), 0);
+		else
+			w_empty(&w);
+		w_u64(&w, fd); w_usockaddr(&w, (void *)arg(regs, 1), (u32)arg(regs, 2));
+		break;
+	}
+	case 25: /* listen */
+		if (!w_begin(&w, cfg, code, 3)) return;
+		w_u64(&w, res); w_u64(&w, sarg32(regs, 0)); w_u32(&w, (u32)arg(regs, 1));
+		break;
+	case 247: case 389: { /* accept, accept4 */
+		struct sock *lsk = fd_sock(t, sarg32(regs, 0));
+		if (!w_begin(&w, cfg, code, code == 389 ? 6 : 5)) return;
+		w_u64(&w, res);
+		if (res >= 0)
+			w_socktuple(&w, fd_sock(t, res), 1);
+		else
+			w_empty(&w);
+		u32 ql = 0, qm = 0;
+		if (lsk) {
+			ql = BPF_CORE_READ(lsk, sk_ack_backlog);
+			qm = BPF_CORE_READ(lsk, sk_max_ack_backlog);
+		}
+		w_u8(&w, qm ? (u8)(ql * 100 / qm) : 0); w_u32(&w, ql); w_u32(&w, qm);
+		if (code == 389)
+			w_u32(&w, socket_type_to_ppm_flags((u32)arg(regs, 3)));
+		break;
+	}
+	case 31: case 29: { /* sendto, send */
+		s64 fd = sarg32(regs, 0);
+		if (!w_begin(&w, cfg, code, 5)) return;
+		w_u64(&w, res); w_ubuf(&w, (void *)arg(regs, 1), res, snap);
+		w_u64(&w, fd); w_u32(&w, (u32)arg(regs, 2));
+		w_socktuple(&w, fd_sock(t, fd), 0);
+		break;
+	}
+	case 35: { /* recvfrom */
+		s64 fd = sarg32(regs, 0);
+		if (!w_begin(&w, cfg, code, 5)) return;
+		w_u64(&w, res); w_ubuf(&w, (void *)arg(regs, 1), res, snap);
+		w_socktuple(&w, fd_sock(t, fd), 1);
+		w_u64(&w, fd); w_u32(&w, (u32)arg(regs, 2));
+		break;
+	}
+	case 49: { /* sendmsg */
+		s64 fd = sarg32(regs, 0);
+		struct user_msghdr mh = {};
+		struct iovec iov = {};
+		bpf_probe_read_user(&mh, sizeof(mh), (void *)arg(regs, 1));
+		if (mh.msg_iov)
+			bpf_probe_read_user(&iov, sizeof(iov), mh.msg_iov);
+		if (!w_begin(&w, cfg, code, 5)) return;
+		w_u64(&w, res); w_ubuf(&w, iov.iov_base, res < (s64)iov.iov_len ? res : (s64)iov.iov_len, snap);
+		w_u64(&w, fd); w_u32(&w, (u32)iov.iov_len);
+		w_socktuple(&w, fd_sock(t, fd), 0);
+		break;
+	}
+	case 53: { /* recvmsg */
+		s64 fd = sarg32(regs, 0);
+		struct user_msghdr mh = {};
+		struct iovec iov = {};
+		bpf_probe_read_user(&mh, sizeof(mh), (void *)arg(regs, 1));
+		if (mh.msg_iov)
+			bpf_probe_read_user(&iov, sizeof(iov), mh.msg_iov);
+		if (!w_begin(&w, cfg, code, 6)) return;
+		w_u64(&w, res); w_u32(&w, (u32)iov.iov_len);
+		w_ubuf(&w, iov.iov_base, res < (s64)iov.iov_len ? res : (s64)iov.iov_len, snap);
+		w_socktuple(&w, fd_sock(t, fd), 1);
+		w_empty(&w);
+		w_u64(&w, fd);
+		break;
+	}
+	case 61: case 393: { /* pipe, pipe2 */
+		int fds[2] = {-1, -1};
+		bpf_probe_read_user(fds, sizeof(fds), (void *)arg(regs, 0));
+		u64 ino = 0;
+		if (res >= 0) {
+			struct file *f = fd_file(t, fds[0]);
+			if (f)
+				ino = BPF_CORE_READ(f, f_inode, i_ino);
+		}
+		if (!w_begin(&w, cfg, code, code == 393 ? 5 : 4)) return;
+		w_u64(&w, res); w_u64(&w, (s64)fds[0]); w_u64(&w, (s64)fds[1]); w_u64(&w, ino);
+		if (code == 393)
+			w_u32(&w, open_flags_to_ppm((u32)arg(regs, 1)) & ~3U);
+		break;
+	}
+	case 95: /* chdir */
+		if (!w_begin(&w, cfg, code, 2)) return;
+		w_u64(&w, res); w_ustr(&w, (void *)arg(regs, 0), MAX_PATH);
+		break;
+	case 97: /* fchdir */
+		if (!w_begin(&w, cfg, code, 2)) return;
+		w_u64(&w, res); w_u64(&w, sarg32(regs, 0));
+		break;
+	case 267: case 301: case 279: case 387: /* chroot, unlink, rmdir, umount */
+		if (!w_begin(&w, cfg, code, 2)) return;
+		w_u64(&w, res); w_ustr(&w, (void *)arg(regs, 0), MAX_PATH);
+		break;
+	case 303: /* unlinkat */
+		if (!w_begin(&w, cfg, code, 4)) return;
+		w_u64(&w, res); w_u64(&w, sarg32(regs, 0)); w_ustr(&w, (void *)arg(regs, 1), MAX_PATH);
+		w_u32(&w, (u32)arg(regs, 2) & 0x200);
+		break;
+	case 175: case 309: /* rename, link */
+		if (!w_begin(&w, cfg, code, 3)) return;
+		w_u64(&w, res); w_ustr(&w, (void *)arg(regs, 0), MAX_PATH); w_ustr(&w, (void *)arg(regs, 1), MAX_PATH);
+		break;
+	case 177: case 319: case 311: /* renameat, renameat2, linkat */
+		if (!w_begin(&w, cfg, code, code == 177 ? 5 : 6)) return;
+		w_u64(&w, res); w_u64(&w, sarg32(regs, 0)); w_ustr(&w, (void *)arg(regs, 1), MAX_PATH);
+		w_u64(&w, sarg32(regs, 2)); w_ustr(&w, (void *)arg(regs, 3), MAX_PATH);
+		if (code != 177)
+			w_u32(&w, (u32)arg(regs, 4));
+		break;
+	case 179: /* symlink */
+		if (!w_begin(&w, cfg, code, 3)) return;
+		w_u64(&w, res); w_ustr(&w, (void *)arg(regs, 0), MAX_PATH); w_ustr(&w, (void *)arg(regs, 1), MAX_PATH);
+		break;
+	case 181: /* symlinkat */
+		if (!w_begin(&w, cfg, code, 4)) return;
+		w_u64(&w, res); w_ustr(&w, (void *)arg(regs, 0), MAX_PATH); w_u64(&w, sarg32(regs, 1));
+		w_ustr(&w, (void *)arg(regs, 2), MAX_PATH);
+		break;
+	case 277: /* mkdir */
+		if (!w_begin(&w, cfg, code, 3)) return;
+		w_u64(&w, res); w_ustr(&w, (void *)arg(regs, 0), MAX_PATH); w_u32(&w, (u32)arg(regs, 1));
+		break;
+	case 305: /* mkdirat */
+		if (!w_begin(&w, cfg, code, 4)) return;
+		w_u64(&w, res); w_u64(&w, sarg32(regs, 0)); w_ustr(&w, (void *)arg(regs, 1), MAX_PATH);
+		w_u32(&w, (u32)arg(regs, 2));
+		break;
+	case 315: /* chmod */
+		if (!w_begin(&w, cfg, code, 3)) return;
+		w_u64(&w, res); w_ustr(&w, (void *)arg(regs, 0), MAX_PATH); w_u32(&w, (u32)arg(regs, 1) & 07777);
+		break;
+	case 317: /* fchmod */
+		if (!w_begin(&w, cfg, code, 3)) return;
+		w_u64(&w, res); w_u64(&w, sarg32(regs, 0)); w_u32(&w, (u32)arg(regs, 1) & 07777);
+		break;
+	case 313: /* fchmodat */
+		if (!w_begin(&w, cfg, code, 4)) return;
+		w_u64(&w, res); w_u64(&w, sarg32(regs, 0)); w_ustr(&w, (void *)arg(regs, 1), MAX_PATH);
+		w_u32(&w, (u32)arg(regs, 2) & 07777);
+		break;
+	case 199: case 201: /* setuid, setgid */
+		if (!w_begin(&w, cfg, code, 2)) return;
+		w_u64(&w, res); w_u32(&w, (u32)arg(regs, 0));
+		break;
+	case 427: case 429: /* setreuid, setregid */
+		if (!w_begin(&w, cfg, code, 3)) return;
+		w_u64(&w, res); w_u32(&w, (u32)arg(regs, 0)); w_u32(&w, (u32)arg(regs, 1));
+		break;
+	case 193: case 195: /* setresuid, setresgid */
+		if (!w_begin(&w, cfg, code, 4)) return;
+		w_u64(&w, res); w_u32(&w, (u32)arg(regs, 0)); w_u32(&w, (u32)arg(regs, 1)); w_u32(&w, (u32)arg(regs, 2));
+		break;
+	case 169: /* ptrace: addr/data as DYN selector 0 (u64) */
+		if (!w_begin(&w, cfg, code, 5)) return;
+		w_u64(&w, res);
+		w.buf[OFF(w.s->off)] = 0; *(u64 *)&w.buf[OFF(w.s->off + 1)] = arg(regs, 2); w_len(&w, 9);
+		w.buf[OFF(w.s->off)] = 0; *(u64 *)&w.buf[OFF(w.s->off + 1)] = arg(regs, 3); w_len(&w, 9);
+		w_u16(&w, ptrace_req_to_ppm((s64)arg(regs, 0))); w_u64(&w, sarg32(regs, 1));
+		break;
+	case 257: /* mount */
+		if (!w_begin(&w, cfg, code, 5)) return;
+		w_u64(&w, res); w_ustr(&w, (void *)arg(regs, 0), MAX_PATH); w_ustr(&w, (void *)arg(regs, 1), MAX_PATH);
+		w_ustr(&w, (void *)arg(regs, 2), 256); w_u32(&w, mount_flags_to_ppm(arg(regs, 3)));
+		break;
+	case 391: /* umount2 */
+		if (!w_begin(&w, cfg, code, 3)) return;
+		w_u64(&w, res); w_ustr(&w, (void *)arg(regs, 0), MAX_PATH); w_u32(&w, (u32)arg(regs, 1) & 0xf);
+		break;
+	case 411: /* init_module */
+		if (!w_begin(&w, cfg, code, 4)) return;
+		w_u64(&w, res); w_ubuf(&w, (void *)arg(regs, 0), arg(regs, 1), snap);
+		w_u64(&w, arg(regs, 1)); w_ustr(&w, (void *)arg(regs, 2), 256);
+		break;
+	case 413: /* finit_module */
+		if (!w_begin(&w, cfg, code, 4)) return;
+		w_u64(&w, res); w_u64(&w, sarg32(regs, 0)); w_ustr(&w, (void *)arg(regs, 1), 256);
+		w_u32(&w, (u32)arg(regs, 2));
+		break;
+	case 425: /* delete_module */
+		if (!w_begin(&w, cfg, code, 3)) return;
+		w_u64(&w, res); w_ustr(&w, (void *)arg(regs, 0), 256); w_u32(&w, (u32)arg(regs, 1) & 3);
+		break;
+	case 369: /* bpf */
+		if (!w_begin(&w, cfg, code, 2)) return;
+		w_u64(&w, res); w_u32(&w, (u32)arg(regs, 0));
+		break;
+	case 405: /* memfd_create */
+		if (!w_begin(&w, cfg, code, 3)) return;
+		w_u64(&w, res); w_ustr(&w, (void *)arg(regs, 0), 256); w_u32(&w, (u32)arg(regs, 1) & 7);
+		break;
+	case 367: /* dup */
+		if (!w_begin(&w, cfg, code, 2)) return;
+		w_u64(&w, res); w_u64(&w, sarg32(regs, 0));
+		break;
+	case 363: case 365: /* dup2, dup3 */
+		if (!w_begin(&w, cfg, code, code == 365 ? 4 : 3)) return;
+		w_u64(&w, res); w_u64(&w, sarg32(regs, 0)); w_u64(&w, sarg32(regs, 1));
+		if (code == 365)
+			w_u32(&w, (arg(regs, 2) & 02000000) ? 0x1000 : 0);
+		break;
+	case 241: /* setns */
+		if (!w_begin(&w, cfg, code, 3)) return;
+		w_u64(&w, res); w_u64(&w, sarg32(regs, 0)); w_u32(&w, clone_flags_to_ppm(arg(regs, 1)));
+		break;
+	case 285: /* unshare */
+		if (!w_begin(&w, cfg, code, 2)) return;
+		w_u64(&w, res); w_u32(&w, clone_flags_to_ppm(arg(regs, 0)));
+		break;
+	case 321: /* userfaultfd */
+		if (!w_begin(&w, cfg, code, 2)) return;
+		w_u64(&w, res); w_u32(&w, open_flags_to_ppm((u32)arg(regs, 0)) & ~3U);
+		break;
+	case 401: { /* prctl */
+		u64 opt = arg(regs, 0);
+		if (!w_begin(&w, cfg, code, 4)) return;
+		w_u64(&w, res); w_u32(&w, (u32)opt);
+		if (opt == 15 || opt == 16) {
+			w_ustr(&w, (void *)arg(regs, 1), 16); w_u64(&w, 0);
+		} else {
+			w_empty(&w); w_u64(&w, arg(regs, 1));
+		}
+		break;
+	}
+	case 129: /* kill */
+		if (!w_begin(&w, cfg, code, 3)) return;
+		w_u64(&w, res); w_u64(&w, sarg32(regs, 0)); w_u8(&w, (u8)arg(regs, 1));
+		break;
+	case 131: /* tkill */
+		if (!w_begin(&w, cfg, code, 3)) return;
+		w_u64(&w, res); w_u64(&w, sarg32(regs, 0)); w_u8(&w, (u8)arg(regs, 1));
+		break;
+	case 133: /* tgkill */
+		if (!w_begin(&w, cfg, code, 4)) return;
+		w_u64(&w, res); w_u64(&w, sarg32(regs, 0)); w_u64(&w, sarg32(regs, 1)); w_u8(&w, (u8)arg(regs, 2));
+		break;
+	case 353: { /* capset: report the resulting sets */
+		const struct cred *cr = BPF_CORE_READ(t, cred);
+		if (!w_begin(&w, cfg, code, 4)) return;
+		w_u64(&w, res);
+		w_u64(&w, cap_val(&((struct cred *)cr)->cap_inheritable));
+		w_u64(&w, cap_val(&((struct cred *)cr)->cap_permitted));
+		w_u64(&w, cap_val(&((struct cred *)cr)->cap_effective));
+		break;
+	}
+	case 275: /* setsid */
+		if (!w_begin(&w, cfg, code, 1)) return;
+		w_u64(&w, res);
+		break;
+	default: /* generic: ID (ppm_sc, 0 = look up by native nr), nativeID */
+		if (!w_begin(&w, cfg, 1, 2)) return;
+		w_u16(&w, 0); w_u16(&w, (u16)nr);
+		break;
+	}
+	w_end(&w, c);
+}
+
+/* ---------------------------------------------------------------- programs */
+
+static __always_inline int is_self(struct lw_config *cfg)
+{
+	return (u32)(bpf_get_current_pid_tgid() >> 32) == cfg->self_tgid;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(lanner_sys_exit, struct pt_regs *regs, long ret)
+{
+	struct lw_counters *c = lw_cnt();
+	struct lw_config *cfg = lw_cfg();
+	if (!c || !cfg)
+		return 0;
+	c->seen++;
+	long nr = sc_nr(regs);
+	if (nr < 0 || nr >= NR_SYSCALLS)
+		return 0;
+	u32 k = (u32)nr;
+	struct lw_sc_entry *e = bpf_map_lookup_elem(&lanner_sc, &k);
+	if (!e || !(e->flags & SC_INTERESTING) || is_self(cfg)) {
+		c->skipped++;
+		return 0;
+	}
+	struct task_struct *t = bpf_get_current_task_btf();
+	emit_syscall(cfg, c, t, regs, e->code, nr, ret);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(lanner_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	struct lw_counters *c = lw_cnt();
+	struct lw_config *cfg = lw_cfg();
+	if (!c || !cfg || !cfg->exec_on || is_self(cfg))
+		return 0;
+	const char *fn = BPF_CORE_READ(bprm, filename);
+	emit_exec(cfg, c, p, 293, 0, fn, 0);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(lanner_exit, struct task_struct *p)
+{
+	struct lw_counters *c = lw_cnt();
+	struct lw_config *cfg = lw_cfg();
+	struct lw_writer w;
+	if (!c || !cfg || !cfg->procexit_on || is_self(cfg))
+		return 0;
+	int code = BPF_CORE_READ(p, exit_code);
+	if (!w_begin(&w, cfg, 186, 5))
+		return 0;
+	w_u64(&w, code);
+	w_u64(&w, (code >> 8) & 0xff);
+	w_u8(&w, code & 0x7f);
+	w_u8(&w, (code & 0x80) ? 1 : 0);
+	w_u64(&w, 0);
+	w_end(&w, c);
+	return 0;
+}

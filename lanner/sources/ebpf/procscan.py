@@ -1,0 +1,330 @@
+"""Seed state from /proc: threads and their fds, in the shape of a capture's process/fd lists.
+
+Each :class:`ProcEntry` carries the fields of a scap process-list entry (scap-format.md 5.3) and its
+:class:`FdEntry` list those of an fd-list entry (5.4), so the state engine can load a live start-up
+snapshot exactly as it loads a capture's. ``host_root`` is prefixed to every path read (Falco's
+``HOST_ROOT``, for running inside a container with the host's /proc mounted).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+from dataclasses import dataclass, field
+
+# scap fd types
+FD_FILE_V2, FD_DIRECTORY, FD_IPV4_SOCK, FD_IPV6_SOCK, FD_IPV4_SERVSOCK, FD_IPV6_SERVSOCK = 16, 2, 3, 4, 5, 6
+FD_FIFO, FD_UNIX_SOCK, FD_EVENT, FD_UNSUPPORTED, FD_SIGNALFD, FD_EVENTPOLL = 7, 8, 9, 10, 11, 12
+FD_INOTIFY, FD_TIMERFD, FD_NETLINK, FD_BPF, FD_USERFAULTFD, FD_IOURING, FD_MEMFD, FD_PIDFD = (
+    13, 14, 15, 17, 18, 19, 20, 21)
+L4_TCP, L4_UDP = 2, 3
+
+_ANON = {"[eventfd]": FD_EVENT, "[signalfd]": FD_SIGNALFD, "[eventpoll]": FD_EVENTPOLL,
+         "inotify": FD_INOTIFY, "[timerfd]": FD_TIMERFD, "bpf-map": FD_BPF, "bpf-prog": FD_BPF,
+         "bpf_link": FD_BPF, "[userfaultfd]": FD_USERFAULTFD, "[io_uring]": FD_IOURING, "[pidfd]": FD_PIDFD}
+
+
+@dataclass
+class FdEntry:
+    fd: int
+    type: int
+    name: str = ""
+    ino: int = 0
+    open_flags: int = 0
+    dev: int = 0
+    sip: bytes = b""
+    dip: bytes = b""
+    sport: int = 0
+    dport: int = 0
+    l4proto: int = 0
+    source: int = 0
+    dest: int = 0
+
+
+@dataclass
+class ProcEntry:
+    tid: int
+    pid: int
+    ptid: int
+    sid: int = -1
+    vpgid: int = -1
+    pgid: int = -1
+    comm: str = ""
+    exe: str = ""
+    exepath: str = ""
+    args: list[str] = field(default_factory=list)
+    cwd: str = "/"
+    fdlimit: int = 0
+    flags: int = 0
+    uid: int = 0xFFFFFFFF
+    gid: int = 0xFFFFFFFF
+    vmsize_kb: int = 0
+    vmrss_kb: int = 0
+    vmswap_kb: int = 0
+    pfmajor: int = 0
+    pfminor: int = 0
+    env: list[str] = field(default_factory=list)
+    vtid: int = -1
+    vpid: int = -1
+    cgroups: list[tuple[str, str]] = field(default_factory=list)
+    root: str = "/"
+    pidns_init_start_ts: int = 0
+    tty: int = 0
+    loginuid: int = 0xFFFFFFFF
+    exe_writable: bool = False
+    cap_inheritable: int = 0
+    cap_permitted: int = 0
+    cap_effective: int = 0
+    exe_upper_layer: bool = False
+    exe_ino: int = 0
+    exe_ino_ctime: int = 0
+    exe_ino_mtime: int = 0
+    exe_from_memfd: bool = False
+    exe_lower_layer: bool = False
+    fds: list[FdEntry] = field(default_factory=list)
+
+
+def _read(path: str, limit: int = 65536) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read(limit)
+    except OSError:
+        return b""
+
+
+def _linux_open_flags_to_ppm(f: int) -> int:
+    acc = f & 3
+    r = {0: 1, 1: 2}.get(acc, 3)
+    for lin, ppm in ((0o100, 4), (0o2000, 8), (0o10000, 0x10), (0o200, 0x20), (0o4000, 0x40),
+                     (0o4000000, 0x80), (0o1000, 0x100), (0o40000, 0x200), (0o200000, 0x400),
+                     (0o100000, 0x800), (0o2000000, 0x1000)):
+        if f & lin:
+            r |= ppm
+    return r
+
+
+def _parse_inet(path: str, v6: bool, proto: int, out: dict[int, tuple]) -> None:
+    data = _read(path, 1 << 24).decode(errors="replace").splitlines()[1:]
+    for line in data:
+        p = line.split()
+        if len(p) < 10:
+            continue
+        try:
+            la, lp = p[1].split(":")
+            ra, rp = p[2].split(":")
+            ino = int(p[9])
+        except ValueError:
+            continue
+        if v6:
+            lb = b"".join(struct.pack("<I", int(la[i:i + 8], 16)) for i in range(0, 32, 8))
+            rb = b"".join(struct.pack("<I", int(ra[i:i + 8], 16)) for i in range(0, 32, 8))
+        else:
+            lb = struct.pack("<I", int(la, 16))
+            rb = struct.pack("<I", int(ra, 16))
+        listening = p[3] == "0A" and proto == L4_TCP
+        out[ino] = (v6, lb, int(lp, 16), rb, int(rp, 16), proto, listening)
+
+
+def _parse_unix(path: str, out: dict[int, tuple]) -> None:
+    for line in _read(path, 1 << 24).decode(errors="replace").splitlines()[1:]:
+        p = line.split()
+        if len(p) < 7:
+            continue
+        try:
+            ino = int(p[6])
+            addr = int(p[0].rstrip(":"), 16)
+        except ValueError:
+            continue
+        out[ino] = (addr, p[7].lstrip("@") if len(p) > 7 else "")
+
+
+def _ip_str(b: bytes, v6: bool) -> str:
+    return socket.inet_ntop(socket.AF_INET6 if v6 else socket.AF_INET, b)
+
+
+class ProcScanner:
+    """One pass over ``<host_root>/proc``; socket tables are read once per network namespace."""
+
+    def __init__(self, host_root: str = "/") -> None:
+        self.root = host_root.rstrip("/")
+        self.proc = f"{self.root}/proc"
+        self._inet: dict[str, dict[int, tuple]] = {}
+        self._unix: dict[str, dict[int, tuple]] = {}
+
+    def pids(self) -> list[int]:
+        return sorted(int(d) for d in os.listdir(self.proc) if d.isdigit())
+
+    def scan(self) -> list[ProcEntry]:
+        out: list[ProcEntry] = []
+        for pid in self.pids():
+            out.extend(self.scan_process(pid))
+        return out
+
+    def scan_process(self, pid: int) -> list[ProcEntry]:
+        base = f"{self.proc}/{pid}"
+        main = self._thread(base, pid, pid)
+        if main is None:
+            return []
+        main.fds = self._fds(base, pid)
+        res = [main]
+        try:
+            tids = [int(t) for t in os.listdir(f"{base}/task") if t.isdigit() and int(t) != pid]
+        except OSError:
+            tids = []
+        for tid in tids:
+            t = self._thread(f"{base}/task/{tid}", tid, pid)
+            if t is not None:
+                t.cwd, t.env = main.cwd, []
+                res.append(t)
+        return res
+
+    def _thread(self, base: str, tid: int, pid: int) -> ProcEntry | None:
+        stat = _read(f"{base}/stat").decode(errors="replace")
+        if not stat:
+            return None
+        rp = stat.rfind(")")
+        comm = stat[stat.find("(") + 1:rp]
+        f = stat[rp + 2:].split()
+        e = ProcEntry(tid=tid, pid=pid, ptid=int(f[1]), comm=comm)
+        e.pgid = e.vpgid = int(f[2])
+        e.sid = int(f[3])
+        e.tty = int(f[4])
+        e.pfminor, e.pfmajor = int(f[7]), int(f[9])
+        status = {}
+        for line in _read(f"{base}/status").decode(errors="replace").splitlines():
+            k, _, v = line.partition(":")
+            status[k] = v.strip()
+        if "Uid" in status:
+            e.uid = int(status["Uid"].split()[1])
+        if "Gid" in status:
+            e.gid = int(status["Gid"].split()[1])
+        for k, attr in (("CapInh", "cap_inheritable"), ("CapPrm", "cap_permitted"), ("CapEff", "cap_effective")):
+            if k in status:
+                setattr(e, attr, int(status[k], 16))
+        for k, attr in (("VmSize", "vmsize_kb"), ("VmRSS", "vmrss_kb"), ("VmSwap", "vmswap_kb")):
+            if k in status:
+                setattr(e, attr, int(status[k].split()[0]))
+        ns = status.get("NSpid", "").split()
+        e.vtid = int(ns[-1]) if ns else tid
+        nsp = status.get("NSpgid", "").split()
+        if nsp:
+            e.vpgid = int(nsp[-1])
+        ntg = status.get("NStgid", "").split()
+        e.vpid = int(ntg[-1]) if ntg else pid
+        if tid != pid:
+            e.ptid = int(status.get("PPid", e.ptid) or e.ptid)
+        cmd = _read(f"{base}/cmdline").split(b"\0")
+        if cmd and cmd[-1] == b"":
+            cmd.pop()
+        if cmd:
+            e.exe = cmd[0].decode(errors="replace")
+            e.args = [a.decode(errors="replace") for a in cmd[1:]]
+        else:
+            e.exe = comm
+        try:
+            e.exepath = os.readlink(f"{base}/exe").removesuffix(" (deleted)")
+        except OSError:
+            e.exepath = ""
+        e.exe_from_memfd = e.exepath.startswith("/memfd:")
+        try:
+            st = os.stat(f"{base}/exe")
+            e.exe_ino, e.exe_ino_ctime, e.exe_ino_mtime = st.st_ino, st.st_ctime_ns, st.st_mtime_ns
+            e.exe_writable = bool(st.st_mode & 0o002) or (st.st_uid == e.uid and bool(st.st_mode & 0o200)) \
+                or bool(e.cap_effective & 2)
+        except OSError:
+            pass
+        try:
+            e.cwd = os.readlink(f"{base}/cwd")
+        except OSError:
+            e.cwd = "/"
+        try:
+            e.root = os.readlink(f"{base}/root")
+        except OSError:
+            e.root = "/"
+        env = _read(f"{base}/environ", 4096).split(b"\0")
+        e.env = [v.decode(errors="replace") for v in env if v]
+        lu = _read(f"{base}/loginuid").strip()
+        e.loginuid = int(lu) if lu.isdigit() else 0xFFFFFFFF
+        for line in _read(f"{base}/limits").decode(errors="replace").splitlines():
+            if line.startswith("Max open files"):
+                v = line.split()[3]
+                e.fdlimit = int(v) if v.isdigit() else -1
+        for line in _read(f"{base}/cgroup").decode(errors="replace").splitlines():
+            _, ctrls, path = line.split(":", 2)
+            names = ctrls.split(",") if ctrls else ["cpuset", "cpu", "cpuacct", "memory", "pids", "blkio"]
+            e.cgroups.extend((n.removeprefix("name="), path) for n in names)
+        if tid == pid:
+            e.flags |= 0x40000000  # IS_MAIN_THREAD
+        return e
+
+    def _socket_tables(self, base: str) -> tuple[dict[int, tuple], dict[int, tuple]]:
+        try:
+            key = os.readlink(f"{base}/ns/net")
+        except OSError:
+            key = "?"
+        if key not in self._inet:
+            inet: dict[int, tuple] = {}
+            for name, v6, proto in (("tcp", False, L4_TCP), ("tcp6", True, L4_TCP), ("udp", False, L4_UDP),
+                                    ("udp6", True, L4_UDP)):
+                _parse_inet(f"{base}/net/{name}", v6, proto, inet)
+            unix: dict[int, tuple] = {}
+            _parse_unix(f"{base}/net/unix", unix)
+            self._inet[key], self._unix[key] = inet, unix
+        return self._inet[key], self._unix[key]
+
+    def _fds(self, base: str, pid: int) -> list[FdEntry]:
+        out: list[FdEntry] = []
+        try:
+            names = os.listdir(f"{base}/fd")
+        except OSError:
+            return out
+        tables = None
+        for n in names:
+            if not n.isdigit():
+                continue
+            fd = int(n)
+            try:
+                target = os.readlink(f"{base}/fd/{n}")
+                st = os.stat(f"{base}/fd/{n}")
+            except OSError:
+                continue
+            flags = 0
+            for line in _read(f"{base}/fdinfo/{n}", 4096).decode(errors="replace").splitlines():
+                if line.startswith("flags:"):
+                    flags = _linux_open_flags_to_ppm(int(line.split()[1], 8))
+            if target.startswith("socket:["):
+                if tables is None:
+                    tables = self._socket_tables(base)
+                ino = int(target[8:-1])
+                out.append(self._sock_entry(fd, ino, tables))
+            elif target.startswith("pipe:["):
+                out.append(FdEntry(fd, FD_FIFO, "", int(target[6:-1]), flags))
+            elif target.startswith("anon_inode:"):
+                kind = target[11:]
+                out.append(FdEntry(fd, _ANON.get(kind, FD_UNSUPPORTED), "", st.st_ino, flags))
+            elif target.startswith("/memfd:"):
+                out.append(FdEntry(fd, FD_MEMFD, target[7:].removesuffix(" (deleted)"), st.st_ino, flags))
+            elif target.startswith("/"):
+                typ = FD_DIRECTORY if (st.st_mode & 0o170000) == 0o040000 else FD_FILE_V2
+                out.append(FdEntry(fd, typ, target, st.st_ino, flags, os.major(st.st_dev) << 20 | os.minor(st.st_dev)))
+            else:
+                out.append(FdEntry(fd, FD_UNSUPPORTED, target, st.st_ino, flags))
+        return out
+
+    @staticmethod
+    def _sock_entry(fd: int, ino: int, tables: tuple[dict[int, tuple], dict[int, tuple]]) -> FdEntry:
+        inet, unix = tables
+        if ino in inet:
+            v6, lb, lp, rb, rp, proto, listening = inet[ino]
+            if listening:
+                typ = FD_IPV6_SERVSOCK if v6 else FD_IPV4_SERVSOCK
+                name = f"{_ip_str(lb, v6)}:{lp}"
+                return FdEntry(fd, typ, name, ino, sip=lb, sport=lp, l4proto=proto)
+            typ = FD_IPV6_SOCK if v6 else FD_IPV4_SOCK
+            name = f"{_ip_str(lb, v6)}:{lp}->{_ip_str(rb, v6)}:{rp}"
+            return FdEntry(fd, typ, name, ino, sip=lb, dip=rb, sport=lp, dport=rp, l4proto=proto)
+        if ino in unix:
+            addr, path = unix[ino]
+            return FdEntry(fd, FD_UNIX_SOCK, path, ino, source=addr)
+        return FdEntry(fd, FD_NETLINK if False else FD_UNSUPPORTED, f"socket:[{ino}]", ino)

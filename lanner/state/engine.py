@@ -1,0 +1,1220 @@
+"""The state engine: keeps thread, fd, user and container-id state current from syscall events.
+
+Call order per event (the engine loop does this)::
+
+    state.process(evt)       # update state, set evt.thread / evt.fd / evt.fdnum
+    ...rules evaluate...     # fields read evt.thread / evt.fd
+    state.post_process(evt)  # deferred removals: closed fds, exited threads
+
+Deferred work exists because Falco's rules still see the state an event destroys (``fd.name`` on
+``close``, ``proc.name`` on ``procexit``). ``post_process`` must be called for every event passed to
+``process`` (it is cheap when nothing is pending); a missed call is caught up by the next ``process``.
+
+Handlers are chosen once per event code from the event table (by name, exit direction), so the per-event
+cost is one dict lookup plus the handler of the few state-changing event types.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from lanner.state import fds as F
+from lanner.state.cgroups import DEFAULT_ENGINES, ContainerIdResolver, parse_cgroups
+from lanner.state.fds import FdInfo, concat_path, parse_sockaddr, parse_tuple
+from lanner.state.threads import (
+    ACTIVE,
+    ALL_CAPS,
+    CHILD_IN_PIDNS,
+    CLONE_FILES,
+    CLONE_INVERTED,
+    CLONE_NEWPID,
+    CLONE_NEWUSER,
+    CLONE_PARENT,
+    CLONE_THREAD,
+    CLONE_VFORK,
+    IS_MAIN_THREAD,
+    NAME_CHANGED,
+    PIPE_DST,
+    PIPE_SRC,
+    ProcessGroup,
+    ThreadInfo,
+    ThreadTable,
+)
+from lanner.state.users import UserTable
+
+NA = "<NA>"
+AT_FDCWD = -100
+EINPROGRESS = -115
+CLONE_STALE_NS = 2 * 10**9
+RLIMIT_NOFILE = 7
+PR_SET_CHILD_SUBREAPER, PR_GET_CHILD_SUBREAPER = 36, 37
+F_DUPFD, F_SETFD, F_DUPFD_CLOEXEC = 1, 3, 26
+CLOSE_RANGE_CLOEXEC = 4
+O_CLOEXEC = F.O_CLOEXEC
+O_DIRECTORY = F.O_DIRECTORY
+O_F_CREATED = 0x4000
+
+# Exit events flagged U: which parameter names the fd (event-model 6.3).
+_FD_PARAM = {
+    **dict.fromkeys(("setns", "listen", "shutdown", "fchdir", "lseek", "llseek", "ioctl", "fstat", "close",
+                     "getdents", "getdents64", "flock", "copy_file_range", "fcntl", "dup", "dup2", "dup3",
+                     "newfstatat", "fchownat", "fchmodat", "mkdirat", "unlinkat", "mknodat", "sendmmsg",
+                     "recvmmsg", "io_uring_register", "io_uring_enter", "setsockopt", "getsockopt",
+                     "fsconfig", "finit_module", "fchmod", "fchown"), 1),
+    **dict.fromkeys(("read", "pread", "bind", "write", "pwrite", "recv", "send", "sendto", "sendmsg",
+                     "sendfile", "splice", "writev", "pwritev", "connect", "symlinkat"), 2),
+    **dict.fromkeys(("recvfrom", "readv", "preadv"), 3),
+    "recvmsg": 5,
+    **dict.fromkeys(("mmap", "mmap2"), 8),
+}
+
+# Events that never create a placeholder thread.
+_NO_PLACEHOLDER = frozenset({"clone", "fork", "vfork", "clone3", "procexit", "switch"})
+
+_SIMPLE_FD_TYPES = {
+    "eventfd": F.EVENT, "eventfd2": F.EVENT, "signalfd": F.SIGNALFD, "signalfd4": F.SIGNALFD,
+    "timerfd_create": F.TIMERFD, "inotify_init": F.INOTIFY, "inotify_init1": F.INOTIFY,
+    "epoll_create": F.EVENTPOLL, "epoll_create1": F.EVENTPOLL, "bpf": F.BPF, "userfaultfd": F.USERFAULTFD,
+    "io_uring_setup": F.IOURING,
+}
+
+
+def _p(params: list, i: int) -> Any:
+    return params[i] if i < len(params) else None
+
+
+def _int(v: Any, default: int = 0) -> int:
+    return v if isinstance(v, int) else default
+
+
+def _str(v: Any) -> str | None:
+    """A decoded string parameter; None when empty (so callers keep the previous state)."""
+    if v is None:
+        return None
+    if isinstance(v, str):
+        return v if v else None
+    if isinstance(v, (bytes, bytearray)):
+        b = bytes(v)
+        i = b.find(b"\0")
+        if i >= 0:
+            b = b[:i]
+        return b.decode("utf-8", "surrogateescape") or None
+    return str(v)
+
+
+def strlist(v: Any) -> list[str] | None:
+    """A NUL-separated list parameter (args, env, cgroups) as a list; None when empty/absent."""
+    if v is None:
+        return None
+    if isinstance(v, (list, tuple)):
+        return [x if isinstance(x, str) else bytes(x).decode("utf-8", "surrogateescape") for x in v]
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        s = bytes(v).decode("utf-8", "surrogateescape")
+    else:
+        s = str(v)
+    if not s:
+        return None
+    parts = s.split("\0")
+    if parts and parts[-1] == "":
+        parts.pop()
+    return parts
+
+
+def _tid(v: int) -> int:
+    """u64 thread ids as signed (0xFFFF... = -1)."""
+    return v - (1 << 64) if v >= (1 << 63) else v
+
+
+class StateEngine:
+    """Thread/fd/user/container-id state for one syscall event stream."""
+
+    def __init__(self, *, thread_table_size: int = 262144, purge_interval_s: float = 300,
+                 thread_timeout_s: float = 300, alive: Callable[[int], bool] | None = None,
+                 container_engines: Iterable[str] = DEFAULT_ENGINES, host_root: str = "") -> None:
+        self.threads = ThreadTable(thread_table_size, int(purge_interval_s * 1e9), int(thread_timeout_s * 1e9),
+                                   alive)
+        self.users = UserTable()
+        self.containers = ContainerIdResolver(container_engines)
+        self.boot_ts = 0
+        self.hostname = ""
+        self.host_root = host_root
+        self.interfaces: list[Any] = []
+        self._pending: list[tuple[Callable[..., None], Any]] = []
+        self._recent_exits: dict[int, int] = {}
+        self._dispatch: list[Callable[[Any, ThreadInfo | None], None] | None] = []
+        self._fdparam: list[int] = []
+        self._placeholder: list[bool] = []
+        self._build_dispatch()
+
+    # ------------------------------------------------------------------------------------ setup
+    def _build_dispatch(self) -> None:
+        from lanner.events.table import EF_CREATES_FD, EF_DESTROYS_FD, EF_USES_FD, EVENTS
+
+        handlers: dict[str, Callable[[Any, ThreadInfo | None], None]] = {
+            "clone": self._on_clone, "fork": self._on_clone, "vfork": self._on_clone, "clone3": self._on_clone,
+            "execve": self._on_execve, "execveat": self._on_execve, "procexit": self._on_procexit,
+            "chdir": self._on_chdir, "fchdir": self._on_fchdir, "getcwd": self._on_getcwd,
+            "chroot": self._on_chroot, "setuid": self._on_setuid, "setreuid": self._on_setuid,
+            "setresuid": self._on_setuid, "setgid": self._on_setgid, "setregid": self._on_setgid,
+            "setresgid": self._on_setgid, "capset": self._on_capset, "unshare": self._on_unshare,
+            "setns": self._on_unshare, "setsid": self._on_setsid, "prctl": self._on_prctl,
+            "getrlimit": self._on_rlimit, "setrlimit": self._on_rlimit, "prlimit": self._on_prlimit,
+            "brk": self._on_vm, "mmap": self._on_vm, "mmap2": self._on_vm, "munmap": self._on_vm,
+            "open": self._on_open, "openat": self._on_open, "openat2": self._on_open, "creat": self._on_open,
+            "open_by_handle_at": self._on_open, "socket": self._on_socket, "bind": self._on_bind,
+            "connect": self._on_connect, "accept": self._on_accept, "accept4": self._on_accept,
+            "close": self._on_close, "close_range": self._on_close_range, "dup": self._on_dup,
+            "dup2": self._on_dup, "dup3": self._on_dup, "fcntl": self._on_fcntl, "pipe": self._on_pipe,
+            "pipe2": self._on_pipe, "socketpair": self._on_socketpair, "memfd_create": self._on_memfd,
+            "pidfd_open": self._on_pidfd_open, "pidfd_getfd": self._on_pidfd_getfd,
+            "recvfrom": self._on_recv_tuple, "recvmsg": self._on_recv_tuple, "recv": self._on_recv_tuple,
+            "sendto": self._on_send_tuple, "sendmsg": self._on_send_tuple, "send": self._on_send_tuple,
+            "read": self._on_io, "readv": self._on_io, "pread": self._on_io, "preadv": self._on_io,
+            "write": self._on_io, "writev": self._on_io, "pwrite": self._on_io, "pwritev": self._on_io,
+            "recvmmsg": self._on_io, "sendmmsg": self._on_io,
+            "useradded": self._on_useradded, "userdeleted": self._on_userdeleted,
+            "groupadded": self._on_groupadded, "groupdeleted": self._on_groupdeleted,
+        }
+        for name in _SIMPLE_FD_TYPES:
+            handlers[name] = self._on_simple_fd
+        enter_store = {"open", "creat", "openat", "openat2", "execve", "execveat", "connect"}
+        for e in EVENTS:
+            h = None
+            fdp = -1
+            if e.code & 1:
+                h = handlers.get(e.name)
+                if e.flags & (EF_USES_FD | EF_DESTROYS_FD) and not e.flags & EF_CREATES_FD or e.name in (
+                        "bind", "connect", "fcntl", "dup", "dup2", "dup3"):
+                    fdp = _FD_PARAM.get(e.name, -1)
+                    if fdp >= e.nparams:
+                        fdp = -1
+            elif e.name in enter_store:
+                h = self._on_enter_store
+            elif e.name in ("procexit", "useradded", "userdeleted", "groupadded", "groupdeleted"):
+                h = handlers[e.name]
+            self._dispatch.append(h)
+            self._fdparam.append(fdp)
+            self._placeholder.append(e.name not in _NO_PLACEHOLDER and e.origin in ("SYSCALL", "TRACEPOINT", ""))
+
+    # --------------------------------------------------------------------------------- seeding
+    def seed_from_capture(self, meta: Any) -> None:
+        """Initial state from a capture's metadata (a ``ScapReader`` after ``read_metadata()``, or any
+        object/dict with the same parts): ``machine`` (hostname, boot_ts_epoch), ``interfaces``,
+        ``users``, ``groups``, ``threads`` (dict tid -> process-list record, or a list) and ``fds``
+        (dict tid -> list of fd-list records). Missing parts are skipped.
+        """
+        get = meta.get if isinstance(meta, dict) else (lambda k, d=None: getattr(meta, k, d))
+        machine = get("machine", None)
+        if machine is not None:
+            self.hostname = getattr(machine, "hostname", "") or ""
+            self.boot_ts = getattr(machine, "boot_ts_epoch", 0) or 0
+        self.interfaces = list(get("interfaces", None) or ())
+        for u in get("users", None) or ():
+            self.users.add_user(u.uid, u.gid, u.name, u.homedir, u.shell)
+        for g in get("groups", None) or ():
+            self.users.add_group(g.gid, g.name)
+        threads = get("threads", None) or get("processes", None) or ()
+        for rec in (threads.values() if isinstance(threads, dict) else threads):
+            self.seed_thread(rec, link=False)
+        self.finish_seeding()
+        fdl = get("fds", None) or {}
+        items = list(fdl.items() if isinstance(fdl, dict) else fdl)
+        normalized = any(getattr(r, "role", "") for _, recs in items for r in recs)
+        for tid, recs in items:
+            for r in recs:
+                self.seed_fd(tid, r, normalized)
+        if not normalized:
+            self.fixup_seeded_sockets()
+
+    def seed_thread(self, rec: Any, link: bool = True) -> ThreadInfo:
+        """Add one thread from a process-list record (capture block, or a /proc scan).
+
+        Reads the attributes of ``lanner.sources.scap.records.ThreadRecord`` (tid, pid, ptid, sid, vpgid,
+        pgid, comm, exe, exepath, args, cwd, fdlimit, flags, uid, gid, vm*_kb, pf*, env, vtid, vpid,
+        cgroups (``subsys=path`` strings), root, pidns_init_start_ts, tty, loginuid, exe_* and cap_*);
+        a dict with those keys works too. Call :meth:`finish_seeding` after the last one when ``link``
+        is False (threads may come before their main thread).
+        """
+        get = rec.get if isinstance(rec, dict) else (lambda k, d=None: getattr(rec, k, d))
+        tt = self.threads
+        tid = _tid(int(get("tid")))
+        t = tt.new(tid)
+        t.pid = _tid(int(get("pid", -1)))
+        t.ptid = _tid(int(get("ptid", -1)))
+        for attr in ("sid", "vpgid", "pgid", "vtid", "vpid"):
+            v = get(attr, None)
+            setattr(t, attr, _tid(int(v)) if v is not None else -1)
+        t.comm = get("comm", "") or ""
+        t.exe = get("exe", "") or ""
+        t.exepath = get("exepath", "") or ""
+        t.set_args(strlist(get("args", None)) or [])
+        t.uid = int(get("uid", 0) or 0)
+        t.gid = int(get("gid", 0) or 0)
+        lu = get("loginuid", None)
+        t.loginuid = int(lu) if lu is not None else 0xFFFFFFFF
+        t.tty = int(get("tty", 0) or 0)
+        t.flags = int(get("flags", 0) or 0)
+        t.root = get("root", "") or "/"
+        for attr in ("pidns_init_start_ts", "cap_inheritable", "cap_permitted", "cap_effective", "exe_ino",
+                     "exe_ino_ctime", "exe_ino_mtime", "pfmajor", "pfminor", "clone_ts"):
+            setattr(t, attr, int(get(attr, 0) or 0))
+        for attr in ("exe_writable", "exe_upper_layer", "exe_lower_layer", "exe_from_memfd"):
+            setattr(t, attr, bool(get(attr, False)))
+        cg = get("cgroups", None)
+        if cg:
+            t.cgroups = list(cg) if isinstance(cg[0], tuple) else parse_cgroups(strlist(cg) or [])
+        t.container_id = self.containers.id_for(t.cgroups)
+        old = tt.get(tid)
+        if old is not None and old.tid == old.pid == t.pid:
+            t.group = old.group  # a replaced main-thread entry keeps its fds
+        if t.pid == tid or t.pid < 0:
+            g = t.group
+            g.pid = t.pid
+            cwd = get("cwd", "") or "/"
+            g.cwd = cwd if cwd.endswith("/") else cwd + "/"
+            g.env = strlist(get("env", None)) or []
+            g.fdlimit = int(get("fdlimit", 0) or 0)
+            g.vmsize = int(get("vmsize_kb", 0) or 0)
+            g.vmrss = int(get("vmrss_kb", 0) or 0)
+            g.vmswap = int(get("vmswap_kb", 0) or 0)
+        tt.add(t)
+        if link:
+            self._link_group(t)
+        return t
+
+    def _link_group(self, t: ThreadInfo) -> None:
+        tt = self.threads
+        if t.pid == t.tid:
+            # threads seeded before their main thread
+            for other in tt.threads.values():
+                if other.pid == t.pid and other is not t and other.group is not t.group:
+                    other.group.members.discard(other.tid)
+                    other.group = t.group
+                    t.group.members.add(other.tid)
+        else:
+            tt.join_group(t)
+
+    def finish_seeding(self) -> None:
+        """Link every seeded thread to its process group (threads may precede their main thread)."""
+        tt = self.threads
+        for t in list(tt.threads.values()):
+            if t.pid != t.tid and t.pid >= 0:
+                tt.join_group(t)
+
+    def seed_fd(self, tid: int, rec: Any, normalized: bool = False) -> FdInfo | None:
+        """Add one fd from an fd-list record (``lanner.sources.scap.records.FdRecord`` attributes: fd,
+        ino, type, name, open_flags, dev, sip, dip, sport, dport, l4proto, unix_src, unix_dst, role,
+        connected) to the process of ``tid``. Server sockets carry their address in sip/sport.
+        ``normalized``: the records already went through the load-time socket interpretation
+        (roles set); otherwise call :meth:`fixup_seeded_sockets` after the last fd.
+        """
+        get = rec.get if isinstance(rec, dict) else (lambda k, d=None: getattr(rec, k, d))
+        t = self.threads.get(_tid(int(tid)))
+        if t is None:
+            return None
+        num = int(get("fd"))
+        typ = int(get("type", 0) or 0)
+        f = FdInfo(F.FILE_V2 if typ == F.FILE else typ, get("name", "") or "", int(get("open_flags", 0) or 0))
+        f.ino = int(get("ino", 0) or 0)
+        f.dev = int(get("dev", 0) or 0)
+        role = get("role", "") or ""
+        if typ in (F.IPV4_SOCK, F.IPV6_SOCK):
+            sip, dip = _ip(get("sip", None)), _ip(get("dip", None))
+            f.sport, f.dport = int(get("sport", 0) or 0), int(get("dport", 0) or 0)
+            f.l4 = int(get("l4proto", 0) or 0)
+            if not normalized and typ == F.IPV6_SOCK and sip is not None and dip is not None \
+                    and sip.version == 6 and dip.version == 6 and sip.ipv4_mapped and dip.ipv4_mapped:
+                sip, dip, f.type = sip.ipv4_mapped, dip.ipv4_mapped, F.IPV4_SOCK
+            f.sip, f.dip = sip, dip
+            f.connected = bool(get("connected", False)) or f.l4 == F.L4_TCP
+            f.role = F.ROLE_SERVER if role == "server" else F.ROLE_CLIENT
+            if not f.name or not normalized:
+                f.name = f.render_tuple_name()
+        elif typ in (F.IPV4_SERVSOCK, F.IPV6_SERVSOCK):
+            f.dip = _ip(get("sip", None) or get("ip", None))
+            f.dport = int(get("sport", 0) or get("port", 0) or 0)
+            f.l4 = int(get("l4proto", 0) or 0)
+            f.role = F.ROLE_SERVER
+            f.name = f.render_tuple_name()
+        elif typ == F.UNIX_SOCK:
+            f.usrc = int(get("unix_src", 0) or 0)
+            f.udst = int(get("unix_dst", 0) or 0)
+            f.role = F.ROLE_SERVER if f.name else F.ROLE_CLIENT
+        t.group.fds[num] = f
+        return f
+
+    def fixup_seeded_sockets(self) -> None:
+        """Swap seeded IPv4 tuples whose local port is a listening port (scap-format 5.4)."""
+        ports = set()
+        groups = {id(t.group): t.group for t in self.threads.threads.values()}.values()
+        for g in groups:
+            for f in g.fds.values():
+                if f.type == F.IPV4_SERVSOCK:
+                    ports.add(f.dport)
+        if not ports:
+            return
+        for g in groups:
+            for f in g.fds.values():
+                if f.type == F.IPV4_SOCK and f.role == F.ROLE_CLIENT and f.sport in ports:
+                    f.sip, f.dip, f.sport, f.dport = f.dip, f.sip, f.dport, f.sport
+                    f.role = F.ROLE_SERVER
+                    f.name = f.render_tuple_name()
+
+    # ------------------------------------------------------------------------------- event loop
+    def process(self, evt: Any) -> None:
+        """Update state for one syscall event and attach ``evt.thread`` / ``evt.fd`` / ``evt.fdnum``."""
+        if self._pending:
+            self.post_process(None)
+        code = evt.type
+        tid = evt.tid
+        if tid >= 0x8000000000000000:
+            tid -= 0x10000000000000000
+        tt = self.threads
+        t = tt.threads.get(tid)
+        if t is None and tid > 0 and self._placeholder[code]:
+            t = ThreadInfo(tid, tt)
+            t.last_ts = evt.ts
+            tt.add(t)
+        evt.thread = t
+        if t is not None:
+            t.last_ts = evt.ts
+            fdp = self._fdparam[code]
+            if fdp >= 0:
+                raw = evt.raw
+                if fdp < len(raw) and raw[fdp]:
+                    n = int.from_bytes(raw[fdp], "little", signed=True)
+                    evt.fdnum = n
+                    evt.fd = t.group.fds.get(n)
+        h = self._dispatch[code]
+        if h is not None:
+            h(evt, t)
+        if evt.ts >= tt.next_purge_ts:
+            tt.maybe_purge(evt.ts)
+
+    def post_process(self, evt: Any) -> None:
+        """Apply the removals ``process`` deferred until the rules had seen the event."""
+        pending = self._pending
+        if not pending:
+            return
+        self._pending = []
+        for fn, arg in pending:
+            fn(*arg)
+
+    # ----------------------------------------------------------------------------- threads
+    def _resolve_container(self, t: ThreadInfo) -> None:
+        t.container_id = self.containers.id_for(t.cgroups) if t.cgroups else ""
+
+    def _on_enter_store(self, evt: Any, t: ThreadInfo | None) -> None:
+        if t is not None:
+            t.last_enter = evt
+
+    def _on_clone(self, evt: Any, t: ThreadInfo | None) -> None:
+        p = evt.params
+        res = _p(p, 0)
+        if not isinstance(res, int) or res < 0:
+            return
+        flags = _int(_p(p, 15))
+        tt = self.threads
+        if res > 0:
+            self._clone_parent(evt, t, p, res, flags, tt)
+        else:
+            self._clone_child(evt, p, flags, tt)
+
+    def _clone_parent(self, evt: Any, t: ThreadInfo | None, p: list, res: int, flags: int, tt: ThreadTable) -> None:
+        tid = _tid(evt.tid)
+        if t is None:
+            t = ThreadInfo(tid, tt)
+            t.last_ts = evt.ts
+            tt.add(t)
+            evt.thread = t
+        if t.is_invalid():
+            t.pid = _int(_p(p, 4), -1)
+            t.ptid = _int(_p(p, 5), -1)
+            vt, vp = _p(p, 18), _p(p, 19)
+            t.vtid, t.vpid = (vt, vp) if isinstance(vt, int) and isinstance(vp, int) else (tid, -1)
+            tt.join_group(t)
+        if flags & (CHILD_IN_PIDNS | CLONE_NEWPID | CLONE_PARENT | CLONE_VFORK) or t.tid != t.vtid \
+                or evt.info.name == "vfork" \
+                or evt.ts - self._recent_exits.get(res, -CLONE_STALE_NS) < CLONE_STALE_NS:
+            return
+        old = tt.get(res)
+        if old is not None and old.flags & CLONE_INVERTED:
+            return
+        c = ThreadInfo(res, tt)
+        c.flags = flags
+        if flags & CLONE_THREAD:
+            c.pid = t.pid
+            c.ptid = t.ptid
+            c.flags |= CLONE_FILES
+            c.lastexec_ts = t.lastexec_ts
+            m = tt.get(t.pid) or t
+            c.group = m.group
+        else:
+            c.pid = res
+            c.ptid = t.tid
+            c.group = t.group.fork_copy(res)
+        c.vtid, c.vpid = res, c.pid
+        self._inherit(c, t)
+        self._from_clone_params(c, evt, p)
+        c.pidns_init_start_ts = self.boot_ts
+        tt.add(c)
+
+    def _clone_child(self, evt: Any, p: list, flags: int, tt: ThreadTable) -> None:
+        tid = _tid(evt.tid)
+        old = tt.get(tid)
+        if old is not None and evt.ts - old.clone_ts < CLONE_STALE_NS and old.clone_ts:
+            evt.thread = old
+            return
+        c = ThreadInfo(tid, tt)
+        c.pid = _int(_p(p, 4), -1)
+        c.ptid = _int(_p(p, 5), -1)
+        vt, vp = _p(p, 18), _p(p, 19)
+        c.vtid, c.vpid = (vt, vp) if isinstance(vt, int) and isinstance(vp, int) else (tid, -1)
+        c.flags = flags | CLONE_INVERTED
+        is_thread = bool(flags & CLONE_THREAD)
+        if is_thread:
+            c.flags |= CLONE_FILES
+        look = tt.get(c.pid if is_thread else c.ptid)
+        if look is not None and not look.is_invalid():
+            self._inherit(c, look)
+            if is_thread:
+                c.lastexec_ts = look.lastexec_ts
+                c.group = look.group
+            else:
+                c.group = look.group.fork_copy(c.pid)
+        elif is_thread:
+            m = tt.get(c.pid)
+            if m is not None:
+                c.group = m.group
+        if c.group.pid != c.pid and not is_thread:
+            c.group.pid = c.pid
+        self._from_clone_params(c, evt, p)
+        if flags & (CHILD_IN_PIDNS | CLONE_NEWPID) or tid != c.vtid:
+            c.pidns_init_start_ts = _int(_p(p, 20)) + self.boot_ts
+        else:
+            c.pidns_init_start_ts = self.boot_ts
+        c.last_ts = evt.ts
+        if old is not None and old.group is not c.group:
+            old.group.members.discard(tid)
+        tt.add(c)
+        evt.thread = c
+        self._recent_exits.pop(tid, None)
+
+    @staticmethod
+    def _inherit(c: ThreadInfo, src: ThreadInfo) -> None:
+        c.exepath = src.exepath
+        c.exe_writable, c.exe_upper_layer = src.exe_writable, src.exe_upper_layer
+        c.exe_lower_layer, c.exe_from_memfd = src.exe_lower_layer, src.exe_from_memfd
+        c.root, c.sid, c.vpgid, c.pgid, c.tty = src.root, src.sid, src.vpgid, src.pgid, src.tty
+        c.loginuid = src.loginuid
+        c.cap_inheritable, c.cap_permitted, c.cap_effective = src.cap_inheritable, src.cap_permitted, src.cap_effective
+        c.exe_ino, c.exe_ino_ctime, c.exe_ino_mtime = src.exe_ino, src.exe_ino_ctime, src.exe_ino_mtime
+        c.comm, c.exe, c.uid, c.gid, c.cgroups = src.comm, src.exe, src.uid, src.gid, src.cgroups
+        c.args = src.args
+        c.container_id = src.container_id
+
+    def _from_clone_params(self, c: ThreadInfo, evt: Any, p: list) -> None:
+        exe = _str(_p(p, 1))
+        if exe is not None:
+            c.exe = exe
+        comm = _str(_p(p, 13))
+        c.set_comm(comm if comm is not None else c.exe)
+        args = strlist(_p(p, 2))
+        c.set_args(args if args is not None else [])
+        fdl = _p(p, 7)
+        if isinstance(fdl, int) and c.pid == c.tid:
+            c.group.fdlimit = fdl
+        for i, attr in ((8, "pfmajor"), (9, "pfminor")):
+            v = _p(p, i)
+            if isinstance(v, int):
+                setattr(c, attr, v)
+        if c.pid == c.tid:
+            g = c.group
+            for i, attr in ((10, "vmsize"), (11, "vmrss"), (12, "vmswap")):
+                v = _p(p, i)
+                if isinstance(v, int):
+                    setattr(g, attr, v)
+        uid, gid = _p(p, 16), _p(p, 17)
+        if isinstance(uid, int):
+            c.uid = uid
+        if isinstance(gid, int):
+            c.gid = gid
+        cg = strlist(_p(p, 14))
+        if cg:
+            c.cgroups = parse_cgroups(cg)
+            self._resolve_container(c)
+        c.clone_ts = evt.ts
+        c.last_ts = evt.ts
+
+    def _on_execve(self, evt: Any, t: ThreadInfo | None) -> None:
+        if t is None:
+            return
+        p = evt.params
+        res = _p(p, 0)
+        if not isinstance(res, int) or res < 0:
+            return
+        tt = self.threads
+        was_invalid = t.is_invalid()
+        t.dead = False
+        exe = _str(_p(p, 1))
+        if exe is not None:
+            t.exe = exe
+        t.lastexec_ts = evt.ts
+        comm = _str(_p(p, 13))
+        t.set_comm(comm if comm is not None else t.exe)
+        args = strlist(_p(p, 2))
+        t.set_args(args or [])
+        pid = _p(p, 4)
+        if isinstance(pid, int):
+            t.pid = pid
+        if was_invalid:
+            ptid = _p(p, 5)
+            if isinstance(ptid, int):
+                t.ptid = ptid
+            if not t.flags & CHILD_IN_PIDNS:
+                t.vtid, t.vpid = t.tid, t.pid
+            tt.join_group(t)
+            cwd = _str(_p(p, 6))
+            if cwd and t.group.cwd == "/":
+                t.group.cwd = cwd if cwd.endswith("/") else cwd + "/"
+        g = t.group
+        fdl = _p(p, 7)
+        if isinstance(fdl, int):
+            g.fdlimit = fdl
+        for i, attr in ((8, "pfmajor"), (9, "pfminor")):
+            v = _p(p, i)
+            if isinstance(v, int):
+                setattr(t, attr, v)
+        for i, attr in ((10, "vmsize"), (11, "vmrss"), (12, "vmswap")):
+            v = _p(p, i)
+            if isinstance(v, int):
+                setattr(g, attr, v)
+        env = strlist(_p(p, 15))
+        if env:
+            g.env = env
+        cg = strlist(_p(p, 14))
+        if cg:
+            t.cgroups = parse_cgroups(cg)
+        self._resolve_container(t)
+        tty = _p(p, 16)
+        if isinstance(tty, int):
+            t.tty = tty
+        exepath = _str(_p(p, 27))
+        if exepath is None or exepath == NA:
+            fn = _str(_p(p, 30)) if evt.info.name == "execve" else None
+            le = evt.enter or t.last_enter
+            if fn is None and le is not None and le.info.name == evt.info.name:
+                fn = _str(_p(le.params, 0)) if evt.info.name == "execve" else _str(_p(le.params, 1))
+            if fn is not None and fn != NA:
+                exepath = concat_path(g.cwd, fn)
+        if exepath is not None:
+            t.exepath = exepath
+        t.last_enter = None
+        v = _p(p, 17)
+        if isinstance(v, int):
+            t.vpgid = v
+        v = _p(p, 18)
+        if isinstance(v, int):
+            t.loginuid = v
+        v = _p(p, 19)
+        if isinstance(v, int):
+            t.exe_writable = bool(v & 1)
+            t.exe_upper_layer = bool(v & 2)
+            t.exe_from_memfd = bool(v & 4)
+            t.exe_lower_layer = bool(v & 8)
+        for i, attr in ((20, "cap_inheritable"), (21, "cap_permitted"), (22, "cap_effective"), (23, "exe_ino"),
+                        (24, "exe_ino_ctime"), (25, "exe_ino_mtime"), (26, "uid"), (29, "gid")):
+            v = _p(p, i)
+            if isinstance(v, int):
+                setattr(t, attr, v)
+        v = _p(p, 28)
+        t.pgid = v if isinstance(v, int) else -1
+        # close-on-exec purge
+        fds = g.fds
+        if fds:
+            for n in [n for n, f in fds.items() if f.openflags & O_CLOEXEC]:
+                del fds[n]
+        t.flags = (t.flags & (PIPE_SRC | PIPE_DST | IS_MAIN_THREAD | CLONE_INVERTED)) | ACTIVE | NAME_CHANGED
+        # the other threads of the process are gone
+        for other in list(g.members):
+            if other != t.tid and other != t.pid:
+                tt.remove(other)
+
+    def _on_procexit(self, evt: Any, t: ThreadInfo | None) -> None:
+        if t is None:
+            return
+        t.dead = True
+        r = _p(evt.params, 4)
+        if isinstance(r, int):
+            t.reaper_tid = r
+        self._pending.append((self._remove_thread, (t,)))
+
+    def _remove_thread(self, t: ThreadInfo) -> None:
+        tt = self.threads
+        if tt.threads.get(t.tid) is not t:
+            return
+        g = t.group
+        # where this thread's children go
+        new_parent = 0
+        r = tt.get(t.reaper_tid) if t.reaper_tid > 0 else None
+        if r is not None and not r.is_invalid() and not r.dead:
+            new_parent = r.tid
+            r.group.reaper = True
+        else:
+            for m in g.members:
+                o = tt.threads.get(m)
+                if o is not None and o is not t and not o.dead:
+                    new_parent = m
+                    break
+            else:
+                for a in t.ancestors():
+                    if a.group.reaper and not a.dead:
+                        new_parent = a.tid
+                        break
+        rp = tt.reparent
+        rp[t.tid] = new_parent
+        if len(rp) > 65536:
+            rp.clear()
+        self._recent_exits[t.tid] = t.last_ts
+        if len(self._recent_exits) > 4096:
+            self._recent_exits.clear()
+        live = [m for m in g.members if m != t.tid and (o := tt.threads.get(m)) is not None and not o.dead]
+        if t.tid == t.pid and live:
+            return  # the main thread (and the fd table) stays while other threads live
+        tt.remove(t.tid)
+        if not live and t.tid != t.pid:
+            m = tt.threads.get(t.pid)
+            if m is not None and m.dead:
+                tt.remove(m.tid)
+
+    def parent_of(self, t: ThreadInfo) -> ThreadInfo | None:
+        """Parent thread, following re-parenting of exited parents (used by ancestry fields)."""
+        return t.parent()
+
+    def _on_chdir(self, evt: Any, t: ThreadInfo | None) -> None:
+        p = evt.params
+        if t is None or _int(_p(p, 0), -1) < 0:
+            return
+        path = _str(_p(p, 1))
+        if path is None:
+            return
+        new = concat_path(t.group.cwd, path)
+        t.group.cwd = new if new.endswith("/") else new + "/"
+
+    def _on_fchdir(self, evt: Any, t: ThreadInfo | None) -> None:
+        if t is None or _int(_p(evt.params, 0), -1) < 0:
+            return
+        f = evt.fd
+        if f is not None and f.name:
+            t.group.cwd = f.name if f.name.endswith("/") else f.name + "/"
+
+    def _on_getcwd(self, evt: Any, t: ThreadInfo | None) -> None:
+        p = evt.params
+        if t is None or _int(_p(p, 0), -1) < 0:
+            return
+        path = _str(_p(p, 1))
+        if path:
+            t.group.cwd = path if path.endswith("/") else path + "/"
+
+    def _on_chroot(self, evt: Any, t: ThreadInfo | None) -> None:
+        p = evt.params
+        if t is None or _p(p, 0) != 0:
+            return
+        path = _str(_p(p, 1))
+        if path:
+            t.root = concat_path(t.group.cwd, path)
+
+    def _on_setuid(self, evt: Any, t: ThreadInfo | None) -> None:
+        p = evt.params
+        if t is None or _p(p, 0) != 0:
+            return
+        v = _p(p, 1) if evt.info.name == "setuid" else _p(p, 2)
+        if isinstance(v, int):
+            t.uid = v
+
+    def _on_setgid(self, evt: Any, t: ThreadInfo | None) -> None:
+        p = evt.params
+        if t is None or _p(p, 0) != 0:
+            return
+        v = _p(p, 1) if evt.info.name == "setgid" else _p(p, 2)
+        if isinstance(v, int):
+            t.gid = v
+
+    def _on_capset(self, evt: Any, t: ThreadInfo | None) -> None:
+        p = evt.params
+        if t is None or _int(_p(p, 0), -1) < 0:
+            return
+        for i, attr in ((1, "cap_inheritable"), (2, "cap_permitted"), (3, "cap_effective")):
+            v = _p(p, i)
+            if isinstance(v, int):
+                setattr(t, attr, v)
+
+    def _on_unshare(self, evt: Any, t: ThreadInfo | None) -> None:
+        p = evt.params
+        if t is None or _int(_p(p, 0), -1) < 0:
+            return
+        v = _p(p, 1) if evt.info.name == "unshare" else _p(p, 2)
+        if isinstance(v, int) and v & CLONE_NEWUSER:
+            t.cap_inheritable = t.cap_permitted = t.cap_effective = ALL_CAPS
+
+    def _on_setsid(self, evt: Any, t: ThreadInfo | None) -> None:
+        r = _p(evt.params, 0)
+        if t is not None and isinstance(r, int) and r >= 0:
+            t.sid = r
+
+    def _on_prctl(self, evt: Any, t: ThreadInfo | None) -> None:
+        p = evt.params
+        if t is None or _int(_p(p, 0), -1) < 0:
+            return
+        if _p(p, 1) in (PR_SET_CHILD_SUBREAPER, PR_GET_CHILD_SUBREAPER):
+            t.group.reaper = _int(_p(p, 3)) != 0
+
+    def _on_rlimit(self, evt: Any, t: ThreadInfo | None) -> None:
+        p = evt.params
+        if t is None or _int(_p(p, 0), -1) < 0:
+            return
+        idx = evt.info.index
+        r = idx.get("resource")
+        cur = idx.get("cur")
+        if r is None or cur is None or _p(p, r) != RLIMIT_NOFILE:
+            return
+        v = _p(p, cur)
+        if isinstance(v, int) and v != -1 and v != 0xFFFFFFFFFFFFFFFF:
+            t.group.fdlimit = v
+
+    def _on_prlimit(self, evt: Any, t: ThreadInfo | None) -> None:
+        p = evt.params
+        if t is None or _p(p, 0) != 0:
+            return
+        idx = evt.info.index
+        r, cur, pid = idx.get("resource"), idx.get("newcur"), idx.get("pid")
+        if r is None or cur is None or _p(p, r) != RLIMIT_NOFILE:
+            return
+        v = _p(p, cur)
+        if not isinstance(v, int) or v in (-1, 0xFFFFFFFFFFFFFFFF):
+            return
+        target = t
+        if pid is not None and _int(_p(p, pid)) > 0:
+            target = self.threads.get(_p(p, pid))
+        if target is not None:
+            target.group.fdlimit = v
+
+    def _on_vm(self, evt: Any, t: ThreadInfo | None) -> None:
+        if t is None:
+            return
+        idx = evt.info.index
+        p = evt.params
+        g = t.group
+        for name, attr in (("vm_size", "vmsize"), ("vm_rss", "vmrss"), ("vm_swap", "vmswap")):
+            i = idx.get(name)
+            if i is not None:
+                v = _p(p, i)
+                if isinstance(v, int):
+                    setattr(g, attr, v)
+
+    # ----------------------------------------------------------------------------- users
+    def _on_useradded(self, evt: Any, t: ThreadInfo | None) -> None:
+        p = evt.params
+        uid, gid = _p(p, 0), _p(p, 1)
+        if isinstance(uid, int):
+            self.users.add_user(uid, _int(gid), _str(_p(p, 2)) or "", _str(_p(p, 3)) or "",
+                                _str(_p(p, 4)) or "", _str(_p(p, 5)) or "")
+
+    def _on_userdeleted(self, evt: Any, t: ThreadInfo | None) -> None:
+        p = evt.params
+        uid = _p(p, 0)
+        if isinstance(uid, int):
+            self.users.remove_user(uid, _str(_p(p, 5)) or "")
+
+    def _on_groupadded(self, evt: Any, t: ThreadInfo | None) -> None:
+        p = evt.params
+        gid = _p(p, 0)
+        if isinstance(gid, int):
+            self.users.add_group(gid, _str(_p(p, 1)) or "", _str(_p(p, 2)) or "")
+
+    def _on_groupdeleted(self, evt: Any, t: ThreadInfo | None) -> None:
+        p = evt.params
+        gid = _p(p, 0)
+        if isinstance(gid, int):
+            self.users.remove_group(gid, _str(_p(p, 2)) or "")
+
+    # ----------------------------------------------------------------------------- fds
+    def open_path(self, evt: Any, t: ThreadInfo | None) -> tuple[str, str, int]:
+        """(absolute name, raw name, flags) of an open-family exit event."""
+        p = evt.params
+        name = evt.info.name
+        cwd = t.group.cwd if t is not None else "/"
+        if name == "open" or name == "creat":
+            raw = _str(_p(p, 1)) or ""
+            base = cwd
+            flags = _int(_p(p, 2)) if name == "open" else 0
+        elif name == "open_by_handle_at":
+            raw = _str(_p(p, 3)) or ""
+            base = cwd
+            flags = _int(_p(p, 2))
+        else:
+            raw = _str(_p(p, 2)) or ""
+            flags = _int(_p(p, 3))
+            base = self.dirfd_base(t, _p(p, 1))
+        if raw == NA:
+            return NA, raw, flags
+        return concat_path(base, raw), raw, flags
+
+    def dirfd_base(self, t: ThreadInfo | None, dirfd: Any) -> str:
+        """Directory (with trailing ``/``) a dirfd-relative path is resolved against."""
+        if t is None:
+            return "<UNKNOWN>"
+        if dirfd == AT_FDCWD or not isinstance(dirfd, int):
+            return t.group.cwd
+        f = t.group.fds.get(dirfd)
+        if f is None or not f.name:
+            return "<UNKNOWN>"
+        return f.name if f.name.endswith("/") else f.name + "/"
+
+    def _on_open(self, evt: Any, t: ThreadInfo | None) -> None:
+        p = evt.params
+        fdn = _p(p, 0)
+        name, raw, flags = self.open_path(evt, t)
+        ename = evt.info.name
+        f = FdInfo(F.DIRECTORY if flags & O_DIRECTORY else F.FILE_V2, name, flags)
+        f.nameraw = raw
+        idx = evt.info.index
+        di, ii = idx.get("dev"), idx.get("ino")
+        if di is not None:
+            f.dev = _int(_p(p, di))
+        if ii is not None:
+            f.ino = _int(_p(p, ii))
+        if ename == "creat":
+            cf = _int(_p(p, 5))
+            f.openflags = (0x8000 if cf & 1 else 0) | (0x10000 if cf & 2 else 0)
+        evt.fd = f
+        if isinstance(fdn, int):
+            evt.fdnum = fdn
+            if fdn >= 0 and t is not None:
+                t.group.fds[fdn] = f
+
+    def _add_fd(self, evt: Any, t: ThreadInfo | None, num: Any, f: FdInfo) -> None:
+        if isinstance(num, int):
+            evt.fdnum = num
+            evt.fd = f
+            if num >= 0 and t is not None:
+                t.group.fds[num] = f
+
+    def _on_socket(self, evt: Any, t: ThreadInfo | None) -> None:
+        p = evt.params
+        fdn = _p(p, 0)
+        if not isinstance(fdn, int) or fdn < 0:
+            if isinstance(fdn, int):
+                evt.fdnum = fdn
+            return
+        f = F.new_socket(_p(p, 1), _p(p, 2), _p(p, 3), _int(_p(p, 4)))
+        self._add_fd(evt, t, fdn, f)
+
+    def _on_bind(self, evt: Any, t: ThreadInfo | None) -> None:
+        p = evt.params
+        f = evt.fd
+        if f is None or _int(_p(p, 0), -1) < 0:
+            return
+        a = parse_sockaddr(_p(p, 1))
+        if a is None:
+            return
+        if a.family in (F.AF_INET, F.AF_INET6):
+            if a.port <= 0:
+                return
+            ip = a.ip
+            if a.family == F.AF_INET6 and ip.ipv4_mapped is not None:
+                ip = ip.ipv4_mapped
+            f.type = F.IPV4_SERVSOCK if ip.version == 4 else F.IPV6_SERVSOCK
+            f.dip, f.dport = ip, a.port
+            f.sip, f.sport = None, 0
+            if f.l4 in (F.L4_UNKNOWN, F.L4_NA):
+                f.l4 = F.L4_TCP
+            f.role = F.ROLE_SERVER
+            f.name = F.render_sockaddr(F.Addr(a.family, ip if ip.version == 6 else ip, a.port))
+            if ip.version == 4:
+                f.name = f"{ip}:{a.port}"
+        elif a.family == F.AF_UNIX:
+            f.type = F.UNIX_SOCK
+            f.role = F.ROLE_SERVER
+            f.name = a.path
+
+    def _on_connect(self, evt: Any, t: ThreadInfo | None) -> None:
+        p = evt.params
+        res = _p(p, 0)
+        f = evt.fd
+        tup = parse_tuple(_p(p, 1))
+        if f is None:
+            # no entry: fd.name still comes from the event parameters
+            if tup is not None:
+                tmp = FdInfo(F.UNKNOWN)
+                self._fill_connect(tmp, tup)
+                evt.fd = tmp
+            else:
+                a = parse_sockaddr(_p(p, 3))
+                if a is not None:
+                    tmp = FdInfo(F.UNKNOWN, F.render_sockaddr(a))
+                    evt.fd = tmp
+            return
+        if not isinstance(res, int) or (res < 0 and res != EINPROGRESS):
+            return
+        if tup is None:
+            return
+        if f.role == F.ROLE_NONE:
+            f.role = F.ROLE_CLIENT
+        self._fill_connect(f, tup)
+        f.connected = True
+
+    @staticmethod
+    def _fill_connect(f: FdInfo, tup: F.Tuple) -> None:
+        if tup.family == F.AF_UNIX:
+            f.type = F.UNIX_SOCK
+            f.usrc, f.udst = tup.usrc, tup.udst
+            f.name = F.render_tuple(tup)
+            return
+        if f.role == F.ROLE_SERVER and f.l4 == F.L4_UDP:
+            f.role = F.ROLE_CLIENT
+        saved_role = f.role
+        f.role = F.ROLE_CLIENT
+        F.apply_tuple(f, tup, outbound=True)
+        f.role = saved_role or F.ROLE_CLIENT
+
+    def _on_accept(self, evt: Any, t: ThreadInfo | None) -> None:
+        p = evt.params
+        fdn = _p(p, 0)
+        tup = parse_tuple(_p(p, 1))
+        if not isinstance(fdn, int):
+            return
+        evt.fdnum = fdn
+        if tup is None:
+            if fdn >= 0 and t is not None:
+                f = FdInfo(F.UNKNOWN)
+                self._add_fd(evt, t, fdn, f)
+            return
+        if tup.family == F.AF_UNIX:
+            f = FdInfo(F.UNIX_SOCK, F.render_tuple(tup))
+            f.usrc, f.udst = tup.usrc, tup.udst
+        else:
+            f = FdInfo(F.IPV4_SOCK if tup.family == F.AF_INET else F.IPV6_SOCK)
+            f.l4 = F.L4_TCP
+            f.sip, f.sport, f.dip, f.dport = tup.sip, tup.sport, tup.dip, tup.dport
+            f.name = f.render_tuple_name()
+            f.connected = True
+        f.role = F.ROLE_SERVER
+        if evt.info.name == "accept4" and _int(_p(p, 5)) & O_CLOEXEC:
+            f.openflags = O_CLOEXEC
+        if fdn >= 0:
+            self._add_fd(evt, t, fdn, f)
+        else:
+            evt.fd = f
+
+    def _on_close(self, evt: Any, t: ThreadInfo | None) -> None:
+        res = _p(evt.params, 0)
+        n = evt.fdnum
+        if t is None or not isinstance(res, int) or res < 0 or evt.fd is None:
+            return
+        self._pending.append((self._drop_fd, (t.group, n, evt.fd)))
+
+    @staticmethod
+    def _drop_fd(g: ProcessGroup, n: int, f: FdInfo) -> None:
+        if g.fds.get(n) is f:
+            del g.fds[n]
+
+    def _on_close_range(self, evt: Any, t: ThreadInfo | None) -> None:
+        p = evt.params
+        if t is None or _int(_p(p, 0), -1) < 0:
+            return
+        first, last, flags = _int(_p(p, 1)), _int(_p(p, 2)), _int(_p(p, 3))
+        fds = t.group.fds
+        hit = [n for n in fds if first <= n <= last]
+        if flags & CLOSE_RANGE_CLOEXEC:
+            for n in hit:
+                fds[n].openflags |= O_CLOEXEC
+        else:
+            for n in hit:
+                del fds[n]
+
+    def _on_dup(self, evt: Any, t: ThreadInfo | None) -> None:
+        p = evt.params
+        res = _p(p, 0)
+        old = evt.fd
+        if t is None or not isinstance(res, int) or res < 0 or old is None:
+            return
+        f = old.copy()
+        f.openflags &= ~O_CLOEXEC
+        if evt.info.name == "dup3" and _int(_p(p, 3)) & O_CLOEXEC:
+            f.openflags |= O_CLOEXEC
+        t.group.fds[res] = f
+        if res == 0:
+            t.flags |= PIPE_DST
+        elif res == 1:
+            t.flags |= PIPE_SRC
+
+    def _on_fcntl(self, evt: Any, t: ThreadInfo | None) -> None:
+        p = evt.params
+        res = _p(p, 0)
+        old = evt.fd
+        if t is None or not isinstance(res, int) or res < 0 or old is None:
+            return
+        cmd = _p(p, 2)
+        if cmd in (F_DUPFD, F_DUPFD_CLOEXEC):
+            f = old.copy()
+            f.openflags = (f.openflags & ~O_CLOEXEC) | (O_CLOEXEC if cmd == F_DUPFD_CLOEXEC else 0)
+            t.group.fds[res] = f
+        elif cmd == F_SETFD:
+            if _int(_p(p, 3)) & 1:
+                old.openflags |= O_CLOEXEC
+            else:
+                old.openflags &= ~O_CLOEXEC
+
+    def _on_pipe(self, evt: Any, t: ThreadInfo | None) -> None:
+        p = evt.params
+        if t is None or _int(_p(p, 0), -1) < 0:
+            return
+        ino = _int(_p(p, 3))
+        flags = _int(_p(p, 4)) if evt.info.name == "pipe2" else 0
+        for i in (1, 2):
+            n = _p(p, i)
+            if isinstance(n, int) and n >= 0:
+                f = FdInfo(F.FIFO, "", flags)
+                f.ino = ino
+                t.group.fds[n] = f
+        n1 = _p(p, 1)
+        if isinstance(n1, int):
+            evt.fdnum = n1
+            evt.fd = t.group.fds.get(n1)
+
+    def _on_socketpair(self, evt: Any, t: ThreadInfo | None) -> None:
+        p = evt.params
+        if t is None or _int(_p(p, 0), -1) < 0:
+            return
+        n1, n2 = _p(p, 1), _p(p, 2)
+        if not isinstance(n1, int) or not isinstance(n2, int) or n1 == n2:
+            return
+        src, peer = _int(_p(p, 3)), _int(_p(p, 4))
+        for n, a, b in ((n1, src, peer), (n2, peer, src)):
+            f = FdInfo(F.UNIX_SOCK)
+            f.usrc, f.udst = a, b
+            t.group.fds[n] = f
+        evt.fdnum = n1
+        evt.fd = t.group.fds[n1]
+
+    def _on_simple_fd(self, evt: Any, t: ThreadInfo | None) -> None:
+        p = evt.params
+        name = evt.info.name
+        res = _p(p, 0)
+        if not isinstance(res, int):
+            return
+        evt.fdnum = res
+        if res < 0 or t is None:
+            return
+        flags = 0
+        fi = evt.info.index.get("flags")
+        if fi is not None and name not in ("timerfd_create", "signalfd"):
+            v = _int(_p(p, fi))
+            flags = (O_CLOEXEC if v & 1 else 0) if name == "epoll_create1" else v
+        self._add_fd(evt, t, res, FdInfo(_SIMPLE_FD_TYPES[name], "", flags))
+
+    def _on_memfd(self, evt: Any, t: ThreadInfo | None) -> None:
+        p = evt.params
+        n = _p(p, 0)
+        if not isinstance(n, int):
+            return
+        f = FdInfo(F.MEMFD, _str(_p(p, 1)) or "", _int(_p(p, 2)))
+        if n >= 0:
+            self._add_fd(evt, t, n, f)
+        else:
+            evt.fdnum = n
+
+    def _on_pidfd_open(self, evt: Any, t: ThreadInfo | None) -> None:
+        p = evt.params
+        n = _p(p, 0)
+        if not isinstance(n, int):
+            return
+        evt.fdnum = n
+        if n < 0:
+            return
+        pid = _int(_p(p, 1))
+        f = FdInfo(F.PIDFD, f"{self.host_root}/proc/{pid}")
+        f.pid = pid
+        self._add_fd(evt, t, n, f)
+
+    def _on_pidfd_getfd(self, evt: Any, t: ThreadInfo | None) -> None:
+        p = evt.params
+        n = _p(p, 0)
+        if not isinstance(n, int):
+            return
+        evt.fdnum = n
+        if n < 0 or t is None:
+            return
+        pidfd = t.group.fds.get(_int(_p(p, 1), -1))
+        if pidfd is None or pidfd.type != F.PIDFD:
+            return
+        target = self.threads.get(pidfd.pid)
+        src = target.group.fds.get(_int(_p(p, 2), -1)) if target is not None else None
+        if src is None:
+            return
+        f = src.copy()
+        f.openflags |= O_CLOEXEC
+        self._add_fd(evt, t, n, f)
+
+    def _on_io(self, evt: Any, t: ThreadInfo | None) -> None:
+        f = evt.fd
+        if f is not None and f.type in F.IP_TYPES and _int(_p(evt.params, 0), -1) >= 0:
+            f.connected = True
+
+    def _on_recv_tuple(self, evt: Any, t: ThreadInfo | None) -> None:
+        self._io_tuple(evt, t, outbound=False)
+
+    def _on_send_tuple(self, evt: Any, t: ThreadInfo | None) -> None:
+        self._io_tuple(evt, t, outbound=True)
+
+    def _io_tuple(self, evt: Any, t: ThreadInfo | None, outbound: bool) -> None:
+        p = evt.params
+        if _int(_p(p, 0), -1) < 0 or t is None:
+            return
+        ti = evt.info.index.get("tuple")
+        tup = parse_tuple(_p(p, ti)) if ti is not None else None
+        f = evt.fd
+        if f is None:
+            if outbound and tup is not None and tup.family in (F.AF_INET, F.AF_INET6) \
+                    and isinstance(evt.fdnum, int) and evt.fdnum >= 0:
+                f = FdInfo(F.IPV4_SOCK if tup.family == F.AF_INET else F.IPV6_SOCK)
+                f.l4 = F.L4_UDP
+                f.role = F.ROLE_CLIENT
+                F.apply_tuple(f, tup, outbound=True)
+                t.group.fds[evt.fdnum] = f
+                evt.fd = f
+            return
+        if f.type in F.IP_TYPES:
+            f.connected = True
+        if tup is None:
+            return
+        if not f.name or f.l4 != F.L4_TCP or f.type == F.UNIX_SOCK:
+            if f.type == F.UNIX_SOCK and tup.family != F.AF_UNIX:
+                return
+            if f.type == F.UNIX_SOCK:
+                return
+            if f.role == F.ROLE_NONE:
+                f.role = F.ROLE_CLIENT
+            if F.apply_tuple(f, tup, outbound):
+                evt.cache["__fd_name_changed"] = True
+
+
+def proc_alive(tid: int) -> bool:
+    """Liveness check for the inactivity purge in live mode."""
+    return os.path.exists(f"/proc/{tid}")
+
+
+def _ip(v: Any) -> Any:
+    import ipaddress
+    if v is None:
+        return None
+    if isinstance(v, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
+        return v
+    if isinstance(v, int):
+        return ipaddress.IPv4Address(int.from_bytes(v.to_bytes(4, "little"), "big"))
+    if isinstance(v, (bytes, bytearray)):
+        return ipaddress.ip_address(bytes(v))
+    return ipaddress.ip_address(str(v))

@@ -1,0 +1,355 @@
+"""File-descriptor state (event-model 6): fd types, one record per open fd, Falco's ``fd.name`` formats,
+path normalisation and socket tuples.
+
+A process owns one fd table (a plain ``dict[int, FdInfo]``) shared by all its threads; a fork copies it.
+Socket endpoints are stored Falco-style: ``sip/sport`` = the *client* end, ``dip/dport`` = the *server*
+end (for a listening socket only ``dip/dport`` are set), so ``fd.cip`` = ``sip`` and ``fd.sip`` = ``dip``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import posixpath
+from typing import Any
+
+# scap fd types (event-model 6.2)
+UNKNOWN, FILE, DIRECTORY, IPV4_SOCK, IPV6_SOCK, IPV4_SERVSOCK, IPV6_SERVSOCK = 0, 1, 2, 3, 4, 5, 6
+FIFO, UNIX_SOCK, EVENT, UNSUPPORTED, SIGNALFD, EVENTPOLL, INOTIFY, TIMERFD = 7, 8, 9, 10, 11, 12, 13, 14
+NETLINK, FILE_V2, BPF, USERFAULTFD, IOURING, MEMFD, PIDFD = 15, 16, 17, 18, 19, 20, 21
+
+TYPECHAR = {UNKNOWN: "o", FILE: "f", FILE_V2: "f", DIRECTORY: "d", IPV4_SOCK: "4", IPV4_SERVSOCK: "4",
+            IPV6_SOCK: "6", IPV6_SERVSOCK: "6", FIFO: "p", UNIX_SOCK: "u", EVENT: "e", UNSUPPORTED: "X",
+            SIGNALFD: "s", EVENTPOLL: "l", INOTIFY: "i", TIMERFD: "t", NETLINK: "n", BPF: "b",
+            USERFAULTFD: "u", IOURING: "r", MEMFD: "m", PIDFD: "P"}
+TYPENAME = {FILE: "file", FILE_V2: "file", DIRECTORY: "directory", IPV4_SOCK: "ipv4", IPV4_SERVSOCK: "ipv4",
+            IPV6_SOCK: "ipv6", IPV6_SERVSOCK: "ipv6", FIFO: "pipe", UNIX_SOCK: "unix", EVENT: "event",
+            SIGNALFD: "signalfd", EVENTPOLL: "eventpoll", INOTIFY: "inotify", TIMERFD: "timerfd",
+            NETLINK: "netlink", BPF: "bpf", USERFAULTFD: "userfaultfd", IOURING: "io_uring", MEMFD: "memfd",
+            PIDFD: "pidfd"}
+IP_TYPES = frozenset({IPV4_SOCK, IPV6_SOCK, IPV4_SERVSOCK, IPV6_SERVSOCK})
+SERVER_TYPES = frozenset({IPV4_SERVSOCK, IPV6_SERVSOCK})
+FILE_TYPES = frozenset({FILE, FILE_V2, DIRECTORY})
+
+# l4 protocols (scap values)
+L4_UNKNOWN, L4_NA, L4_TCP, L4_UDP, L4_ICMP, L4_RAW = 0, 1, 2, 3, 4, 5
+L4NAME = {L4_TCP: "tcp", L4_UDP: "udp", L4_ICMP: "icmp", L4_RAW: "raw"}
+L4CHAR = {L4_TCP: "t", L4_UDP: "u", L4_ICMP: "i", L4_RAW: "r"}
+
+ROLE_NONE, ROLE_CLIENT, ROLE_SERVER = 0, 1, 2
+
+O_CLOEXEC = 0x1000
+O_DIRECTORY = 0x400
+MAX_PATH = 1024
+
+
+class FdInfo:
+    """One open descriptor."""
+
+    __slots__ = ("type", "name", "nameraw", "openflags", "dev", "ino", "l4", "sip", "dip", "sport", "dport",
+                 "role", "connected", "usrc", "udst", "pid", "cloned")
+
+    def __init__(self, type_: int, name: str = "", openflags: int = 0) -> None:
+        self.type = type_
+        self.name = name
+        self.nameraw = ""
+        self.openflags = openflags
+        self.dev = 0
+        self.ino = 0
+        self.l4 = L4_UNKNOWN
+        self.sip: Any = None
+        self.dip: Any = None
+        self.sport = 0
+        self.dport = 0
+        self.role = ROLE_NONE
+        self.connected = False
+        self.usrc = 0
+        self.udst = 0
+        self.pid = 0
+        self.cloned = False
+
+    def copy(self) -> FdInfo:
+        c = FdInfo.__new__(FdInfo)
+        for s in FdInfo.__slots__:
+            setattr(c, s, getattr(self, s))
+        return c
+
+    @property
+    def typechar(self) -> str:
+        return TYPECHAR.get(self.type, "o")
+
+    def is_socket(self) -> bool:
+        return self.type in IP_TYPES or self.type == UNIX_SOCK
+
+    def render_tuple_name(self) -> str:
+        """Recompute ``name`` from the stored endpoints (IP sockets)."""
+        if self.type in SERVER_TYPES:
+            return f"{self.dip}:{self.dport}"
+        if self.l4 in (L4_ICMP, L4_RAW):
+            return f"{self.sip}->{self.dip}"
+        return f"{self.sip}:{self.sport}->{self.dip}:{self.dport}"
+
+    def __repr__(self) -> str:
+        return f"FdInfo({TYPENAME.get(self.type, self.type)!s}, {self.name!r})"
+
+
+# ---------------------------------------------------------------------------------------------- paths
+
+def normalize(path: str) -> str:
+    """Collapse ``//``, ``./``, ``a/../`` and drop a trailing ``/`` of an absolute path."""
+    if not path:
+        return ""
+    p = posixpath.normpath(path)
+    if p.startswith("//"):
+        p = "/" + p.lstrip("/")
+    return p
+
+
+def concat_path(directory: str, name: str) -> str:
+    """Falco's concatenation of a directory (with trailing ``/``) and a path given to a syscall."""
+    if not name:
+        return ""
+    if name[0] == "/":
+        out = normalize(name)
+    elif not directory or directory[0] != "/":
+        # unknown base (e.g. "<UNKNOWN>"): keep it textually, normalise what follows
+        out = directory + name
+    else:
+        out = normalize(directory + name)
+    if len(out) > MAX_PATH:
+        return "/DIR_TOO_LONG/FILENAME_TOO_LONG"
+    return out
+
+
+def dirname(name: str) -> str:
+    """``fd.directory``: the part before the last ``/`` (``/`` for top-level entries)."""
+    i = name.rfind("/")
+    if i <= 0:
+        return "/" if i == 0 else name
+    return name[:i]
+
+
+def basename(name: str) -> str:
+    i = name.rfind("/")
+    return name[i + 1:] if i >= 0 else name
+
+
+# -------------------------------------------------------------------------------------------- sockets
+
+AF_UNIX, AF_INET, AF_INET6, AF_NETLINK = 1, 2, 10, 16
+_V4MAPPED = b"\x00" * 10 + b"\xff\xff"
+
+
+class Addr:
+    """A decoded SOCKADDR: family, ip (ipaddress object), port, or unix path."""
+
+    __slots__ = ("family", "ip", "port", "path")
+
+    def __init__(self, family: int, ip: Any = None, port: int = 0, path: str = "") -> None:
+        self.family, self.ip, self.port, self.path = family, ip, port, path
+
+
+class Tuple:
+    """A decoded SOCKTUPLE (as carried by the event: outbound local->remote, inbound remote->local)."""
+
+    __slots__ = ("family", "sip", "sport", "dip", "dport", "usrc", "udst", "path")
+
+    def __init__(self, family: int, sip: Any = None, sport: int = 0, dip: Any = None, dport: int = 0,
+                 usrc: int = 0, udst: int = 0, path: str = "") -> None:
+        self.family, self.sip, self.sport, self.dip, self.dport = family, sip, sport, dip, dport
+        self.usrc, self.udst, self.path = usrc, udst, path
+
+
+def _ip6(b: bytes) -> Any:
+    return ipaddress.IPv6Address(b)
+
+
+def _cstr(b: bytes) -> str:
+    i = b.find(b"\0")
+    if i >= 0:
+        b = b[:i]
+    return b.decode("utf-8", "surrogateescape")
+
+
+def parse_sockaddr(v: Any) -> Addr | None:
+    """Decode a SOCKADDR parameter (raw bytes per event-model 2.2, or an already decoded object)."""
+    if v is None:
+        return None
+    if isinstance(v, Addr):
+        return v
+    if not isinstance(v, (bytes, bytearray, memoryview)):
+        return _from_obj_addr(v)
+    b = bytes(v)
+    if not b:
+        return None
+    fam = b[0]
+    if fam == AF_INET and len(b) == 7:
+        return Addr(AF_INET, ipaddress.IPv4Address(b[1:5]), int.from_bytes(b[5:7], "little"))
+    if fam == AF_INET6 and len(b) == 19:
+        return Addr(AF_INET6, _ip6(b[1:17]), int.from_bytes(b[17:19], "little"))
+    if fam == AF_UNIX and len(b) >= 1:
+        p = b[1:]
+        if p[:1] == b"\0":
+            p = p[1:]
+        return Addr(AF_UNIX, path=_cstr(p))
+    return Addr(fam)
+
+
+def parse_tuple(v: Any) -> Tuple | None:
+    """Decode a SOCKTUPLE parameter (raw bytes, or an already decoded object); None if invalid."""
+    if v is None:
+        return None
+    if isinstance(v, Tuple):
+        return v
+    if not isinstance(v, (bytes, bytearray, memoryview)):
+        return _from_obj_tuple(v)
+    b = bytes(v)
+    if not b:
+        return None
+    fam = b[0]
+    if fam == AF_INET and len(b) == 13:
+        return Tuple(AF_INET, ipaddress.IPv4Address(b[1:5]), int.from_bytes(b[5:7], "little"),
+                     ipaddress.IPv4Address(b[7:11]), int.from_bytes(b[11:13], "little"))
+    if fam == AF_INET6 and len(b) == 37:
+        s, d = b[1:17], b[19:35]
+        sport, dport = int.from_bytes(b[17:19], "little"), int.from_bytes(b[35:37], "little")
+        if _mapped_or_zero(s) and _mapped_or_zero(d):
+            return Tuple(AF_INET, ipaddress.IPv4Address(s[12:]), sport, ipaddress.IPv4Address(d[12:]), dport)
+        return Tuple(AF_INET6, _ip6(s), sport, _ip6(d), dport)
+    if fam == AF_UNIX and len(b) >= 18 and b[-1] == 0:
+        p = b[17:]
+        if p[:1] == b"\0":
+            p = p[1:]
+        return Tuple(AF_UNIX, usrc=int.from_bytes(b[1:9], "little"), udst=int.from_bytes(b[9:17], "little"),
+                     path=_cstr(p))
+    return None
+
+
+def _mapped_or_zero(b: bytes) -> bool:
+    return b[:12] == _V4MAPPED or b == b"\0" * 16
+
+
+def _from_obj_addr(v: Any) -> Addr | None:
+    """From the event decoder's InetAddr / UnixAddr / OtherAddr."""
+    fam = getattr(v, "family", None)
+    if fam is None:
+        return None
+    if hasattr(v, "ip"):
+        return Addr(fam, v.ip, v.port)
+    if hasattr(v, "path"):
+        return Addr(fam, path=v.path)
+    return Addr(fam)
+
+
+def _from_obj_tuple(v: Any) -> Tuple | None:
+    """From the event decoder's InetTuple / UnixTuple (OtherAddr = invalid tuple -> None)."""
+    fam = getattr(v, "family", None)
+    if fam == AF_UNIX and hasattr(v, "src"):
+        return Tuple(AF_UNIX, usrc=v.src, udst=v.dst, path=v.path)
+    if fam in (AF_INET, AF_INET6) and hasattr(v, "sip"):
+        sip, dip = v.sip, v.dip
+        if fam == AF_INET6:
+            s4, d4 = _v4(sip), _v4(dip)
+            if s4 is not None and d4 is not None:
+                return Tuple(AF_INET, s4, v.sport, d4, v.dport)
+        return Tuple(fam, sip, v.sport, dip, v.dport)
+    return None
+
+
+def _v4(ip: Any) -> Any:
+    if ip.version == 4:
+        return ip
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if int(ip) == 0:
+        return ipaddress.IPv4Address(0)
+    return None
+
+
+def render_sockaddr(a: Addr) -> str:
+    if a.family in (AF_INET, AF_INET6):
+        return f"{a.ip}:{a.port}"
+    if a.family == AF_UNIX:
+        return a.path
+    return f"family {a.family}"
+
+
+def render_tuple(t: Tuple) -> str:
+    if t.family in (AF_INET, AF_INET6):
+        return f"{t.sip}:{t.sport}->{t.dip}:{t.dport}"
+    if t.family == AF_UNIX:
+        return f"{t.usrc:x}->{t.udst:x} {t.path}"
+    return f"family {t.family}"
+
+
+# ------------------------------------------------------------------------------------ socket creation
+
+_SOCK_STREAM, _SOCK_DGRAM, _SOCK_RAW = 1, 2, 3
+_IPPROTO_ICMP, _IPPROTO_TCP, _IPPROTO_UDP, _IPPROTO_ICMPV6, _IPPROTO_RAW = 1, 6, 17, 58, 255
+
+
+def new_socket(domain: int | None, stype: int | None, proto: int | None, flags: int = 0) -> FdInfo:
+    """The entry socket() creates (event-model 6.6)."""
+    stype = stype or 0
+    proto = proto or 0
+    if domain == AF_UNIX:
+        fd = FdInfo(UNIX_SOCK, "", flags)
+        return fd
+    if domain in (AF_INET, AF_INET6):
+        fd = FdInfo(IPV4_SOCK if domain == AF_INET else IPV6_SOCK, "", flags)
+        base = stype & 0xFF
+        if proto == _IPPROTO_TCP:
+            fd.l4 = L4_RAW if base == _SOCK_RAW else L4_TCP
+        elif proto == _IPPROTO_UDP:
+            fd.l4 = L4_RAW if base == _SOCK_RAW else L4_UDP
+        elif proto == 0:
+            fd.l4 = L4_TCP if base == _SOCK_STREAM else L4_UDP if base == _SOCK_DGRAM else L4_UNKNOWN
+        elif proto in (_IPPROTO_ICMP, _IPPROTO_ICMPV6):
+            fd.l4 = L4_RAW if base == _SOCK_RAW else L4_ICMP
+        elif proto == _IPPROTO_RAW:
+            fd.l4 = L4_RAW
+        zero = ipaddress.IPv4Address(0) if domain == AF_INET else ipaddress.IPv6Address(0)
+        fd.sip = fd.dip = zero
+        return fd
+    if domain == AF_NETLINK:
+        return FdInfo(NETLINK, "", flags)
+    return FdInfo(UNKNOWN, "", flags)
+
+
+def apply_tuple(fd: FdInfo, t: Tuple, outbound: bool) -> bool:
+    """Fill a socket entry from an event tuple; returns True when the name changed.
+
+    ``outbound`` tuples (connect/send) are local->remote; inbound ones (accept/recv) remote->local.
+    Stored orientation: client end first. Client sockets show local->remote, server sockets
+    remote->local.
+    """
+    if t.family == AF_UNIX:
+        fd.type = UNIX_SOCK
+        fd.usrc, fd.udst = t.usrc, t.udst
+        new = t.path
+        changed = new != fd.name
+        fd.name = new
+        return changed
+    if t.family not in (AF_INET, AF_INET6):
+        return False
+    # orient: client end -> (sip, sport)
+    server = fd.role == ROLE_SERVER
+    local_first = outbound
+    if server == local_first:
+        sip, sport, dip, dport = t.dip, t.dport, t.sip, t.sport
+    else:
+        sip, sport, dip, dport = t.sip, t.sport, t.dip, t.dport
+    if (fd.sip, fd.sport, fd.dip, fd.dport) in ((sip, sport, dip, dport), (dip, dport, sip, sport)) \
+            and fd.type not in SERVER_TYPES and fd.name:
+        return False
+    if t.family == AF_INET:
+        if fd.type != IPV4_SOCK:
+            fd.type = IPV4_SOCK
+    else:
+        fd.type = IPV6_SOCK
+    if fd.l4 in (L4_UNKNOWN, L4_NA):
+        fd.l4 = L4_UDP
+    fd.sip, fd.sport, fd.dip, fd.dport = sip, sport, dip, dport
+    new = fd.render_tuple_name()
+    changed = new != fd.name
+    fd.name = new
+    return changed

@@ -1,0 +1,51 @@
+"""A down target and a hanging target: capture never waits, the others keep receiving, books balance."""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+from lanner.config import Config
+from lanner.outputs.format import AlertFormatter
+from lanner.outputs.pipeline import OutputPipeline
+from tests.outputs.helpers import RecordingServer, make_alert
+
+
+def test_down_and_hanging_targets_do_not_block(http_server: RecordingServer, tmp_path: Path) -> None:
+    hang = socket.socket()
+    hang.bind(("127.0.0.1", 0))
+    hang.listen(100)                       # accepts connections (kernel backlog), never answers
+    out = tmp_path / "events.json"
+    n = 300
+    p = OutputPipeline.from_config(Config(data={
+        "json_output": True,
+        "file_output": {"enabled": True, "filename": str(out), "keep_alive": True},
+        "fanout_close_timeout_ms": 500,
+        "fanout": [
+            {"type": "webhook", "name": "good", "url": http_server.url + "/good"},
+            {"type": "webhook", "name": "down", "url": "http://127.0.0.1:1/x", "retries": 2, "backoff_ms": 5},
+            {"type": "webhook", "name": "hang", "url": f"http://127.0.0.1:{hang.getsockname()[1]}/x",
+             "timeout_ms": 300, "retries": 1, "backoff_ms": 5, "queue_capacity": 10},
+        ]}), AlertFormatter(json_output=True, hostname="h"))
+    try:
+        t0 = time.monotonic()
+        for i in range(n):
+            assert p.submit(make_alert(i))
+        submit_time = time.monotonic() - t0
+        assert len(http_server.wait_for(n, timeout=10)) == n
+    finally:
+        p.close()
+        hang.close()
+    assert submit_time < 1.0, f"submitting {n} alerts took {submit_time:.2f}s"
+    assert out.read_text().count("\n") == n
+    st = p.stats()
+    assert st["channels"]["file"]["sent"] == n and st["outputs_queue_num_drops"] == 0
+    fo = st["fanout"]
+    for name, s in fo.items():
+        assert s["produced"] == n, name
+        assert s["sent"] + s["failed"] + s["dropped"] == n, (name, s)
+    assert fo["good"]["sent"] == n
+    assert fo["down"]["failed"] == n and fo["down"]["retries"] == 2 * n
+    assert fo["hang"]["sent"] == 0 and fo["hang"]["dropped"] >= n - 20
+    assert [r.json()["output_fields"]["n"] for r in http_server.requests] == list(range(n))
