@@ -262,7 +262,9 @@ class Parser:
         else:
             child = self.parse_check()
         self._leave()
-        return ast.Not(child, pos) if negate else child
+        if not negate:
+            return child
+        return child.child if isinstance(child, ast.Not) else ast.Not(child, pos)
 
     def parse_embedded(self) -> ast.Node:
         """The rest of a parenthesised expression, after its ``(``."""

@@ -380,3 +380,24 @@ def standard_registry(info: FalcoInfo, stats: EngineStats, opts: MetricsOptions 
         reg.add_collector("plugins", plugin_collect)
     reg.add_collector("wrapper", lambda: info.wrapper_metrics(stats.outputs_queue_drops()))
     return reg
+
+
+def engine_stats(engine: Any, *, events_by_source: Callable[[], Mapping[str, int]] | None = None,
+                 **extra: Any) -> EngineStats:
+    """EngineStats reading a :class:`lanner.engine.Engine`'s own counters (``stats.by_rule`` plus each
+    rule's priority, source and tags). ``events_by_source`` defaults to all events under each loaded
+    rule source; other callbacks (outputs, scap counters ...) are passed through ``extra``."""
+
+    def matches() -> list[tuple[str, int, str, Iterable[str], int]]:
+        rules = {r.name: r for r in getattr(engine.loader, "rules", [])}
+        out = []
+        for name, n in list(engine.stats.by_rule.items()):
+            r = rules.get(name)
+            if r is not None:
+                out.append((name, int(r.priority), r.source, tuple(r.tags), n))
+        return out
+
+    def events() -> Mapping[str, int]:
+        return {s: engine.stats.events for s in sorted(engine.sources)}
+
+    return EngineStats(events_by_source=events_by_source or events, rule_matches=matches, **extra)

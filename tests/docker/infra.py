@@ -126,6 +126,14 @@ def stop_pid(pid: int, timeout: float = 20.0) -> None:
         pass
 
 
+def unmount_under(root: str) -> None:
+    """Unmount everything an engine left mounted below ``root`` (deepest first), so it can be removed."""
+    with open("/proc/self/mounts") as f:
+        points = [ln.split()[1] for ln in f if ln.split()[1].startswith(root.rstrip("/") + "/")]
+    for p in sorted(points, key=len, reverse=True):
+        subprocess.run(["umount", "-l", p], capture_output=True)
+
+
 def rootfs_tarball(extra_files: dict[str, bytes] | None = None) -> bytes:
     """A tar of a tiny root filesystem: static busybox + applet links + passwd/group (+ extra files)."""
     bb = next((p for p in BUSYBOX_CANDIDATES if os.path.exists(p)), None)
@@ -189,6 +197,5 @@ def docker_engine() -> Iterator[DockerEngine]:
         if ps:
             eng.run("rm", "-f", *ps, check=False)
         stop_pid(eng.started_pid or 0)
-        subprocess.run(["umount", "-R", os.path.join(root, "exec")], capture_output=True)
-        subprocess.run(["umount", "-R", os.path.join(root, "data")], capture_output=True)
+        unmount_under(root)
         shutil.rmtree(root, ignore_errors=True)

@@ -6,7 +6,8 @@ import orjson
 import pytest
 
 from lanner.events.base import PluginEvent
-from lanner.fields import cloudtrail, json as jf
+from lanner.fields import cloudtrail
+from lanner.fields import json as jf
 from lanner.fields.registry import FieldRegistry
 
 REG = FieldRegistry([cloudtrail.field_class(), jf.field_class()])

@@ -120,3 +120,22 @@ def test_snapshot_thread_runs(tmp_path) -> None:
         time.sleep(0.05)
     snap.stop()
     assert len(out.read_text().splitlines()) >= 2
+
+
+def test_engine_stats_from_real_engine() -> None:
+    engine_mod = pytest.importorskip("lanner.engine")
+    from lanner.events.base import PluginEvent
+    from lanner.server.metrics import engine_stats
+
+    eng = engine_mod.Engine(Config({}), sources=["k8s_audit", "syscall"])
+    assert eng.load_rules_text("t.yaml", "- rule: Any Audit\n  desc: d\n  condition: ka.verb = get\n"
+                                         "  output: verb=%ka.verb\n  priority: NOTICE\n  source: k8s_audit\n"
+                                         "  tags: [k8s]\n")
+    stats = engine_stats(eng, events_by_source=lambda: {"k8s_audit": eng.stats.events})
+    reg = standard_registry(FalcoInfo(), stats)
+    for verb in ("get", "get", "list"):
+        eng.process(PluginEvent(1, 1, "k8s_audit", orjson.dumps({"auditID": "x", "verb": verb}), "k8saudit"))
+    text = reg.render_prometheus()
+    assert ('falcosecurity_falco_rules_matches_total{priority="5",rule_name="Any Audit",source="k8s_audit",'
+            'tag_k8s="true"} 2') in text
+    assert 'falcosecurity_lanner_n_evts_total{evt_source="k8s_audit"} 3' in text

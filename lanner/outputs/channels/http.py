@@ -16,7 +16,6 @@ from lanner.outputs.alert import Alert
 from lanner.outputs.channels.base import Channel, ChannelError
 from lanner.outputs.httpclient import HttpClient, HttpError, TlsOptions, redact_url
 
-
 _ESCAPE = re.compile(r"\\(.)")
 _SIMPLE = {"n": "\n", "t": "\t", "r": "\r"}
 

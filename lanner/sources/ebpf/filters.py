@@ -18,7 +18,7 @@ Python time:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from lanner.events.syscalls import X86_64
 

@@ -327,4 +327,4 @@ class ProcScanner:
         if ino in unix:
             addr, path = unix[ino]
             return FdEntry(fd, FD_UNIX_SOCK, path, ino, source=addr)
-        return FdEntry(fd, FD_NETLINK if False else FD_UNSUPPORTED, f"socket:[{ino}]", ino)
+        return FdEntry(fd, FD_UNSUPPORTED, f"socket:[{ino}]", ino)

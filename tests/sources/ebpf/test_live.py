@@ -11,9 +11,8 @@ import time
 
 import pytest
 
+from lanner.sources.ebpf.filters import KernelFilter
 from tests.conftest import require_root
-from lanner.sources.ebpf.filters import KernelFilter, OpenFilter
-
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from tests.docker.infra import build_rootfs_image, docker_engine, stop_pid  # noqa: F401
+from tests.docker.infra import build_rootfs_image, docker_engine, stop_pid, unmount_under  # noqa: F401
 
 grpc = pytest.importorskip("grpc")
 
@@ -77,8 +77,10 @@ def containerd(docker_engine):  # noqa: F811
         except grpc.RpcError:
             pass
         stop_pid(proc.pid)
-        subprocess.run(["umount", "-R", os.path.join(d, "state")], capture_output=True)
-        subprocess.run(["umount", "-R", os.path.join(d, "root")], capture_output=True)
+        for shim in subprocess.run(["pgrep", "-f", f"containerd-shim.*-address {sock}"], capture_output=True,
+                                   text=True).stdout.split():
+            stop_pid(int(shim), 5)
+        unmount_under(d)
         shutil.rmtree(d, ignore_errors=True)
 
 

@@ -1,0 +1,254 @@
+"""Event loops: one per enabled source (replay, live syscalls, plugin-style sources), all feeding one
+engine and one output pipeline. Each loop: next event -> state -> rules -> alerts (to the pipeline's
+bounded queue) -> post-rule state updates."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from lanner.cli import Args
+from lanner.config import Config, ConfigError
+from lanner.engine import Engine
+from lanner.sources.api import SourceError
+
+log = logging.getLogger("lanner")
+
+KINDS = ("kmod", "modern_ebpf", "replay", "nodriver")
+
+
+class RunnerError(Exception):
+    pass
+
+
+@dataclass
+class LoopStats:
+    source: str
+    events: int = 0
+    cpu_s: float = 0.0
+    drops: int = 0
+    driver_events: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Runner:
+    def __init__(self, config: Config, engine: Engine, args: Args, stop: threading.Event,
+                 duration_s: int | None = None) -> None:
+        self.config = config
+        self.engine = engine
+        self.args = args
+        self.stop = stop
+        self.duration_ns = duration_s * 1_000_000_000 if duration_s else None
+        self.exit_code = 0
+        self.loops: list[LoopStats] = []
+        self.webserver: Any = None
+        self.kind = config.str("engine.kind", "modern_ebpf").strip().lower()
+        if self.kind not in KINDS:
+            raise RunnerError(f"engine.kind '{self.kind}' is not a valid kind.")
+        if self.kind == "replay" and not config.str("engine.replay.capture_file", ""):
+            raise RunnerError("engine.kind is 'replay' but no engine.replay.capture_file specified.")
+        from lanner.sources.registry import configured_plugins
+        try:
+            self.plugins = configured_plugins(config)
+        except ConfigError as e:
+            raise RunnerError(str(e)) from None
+        self.sources = self._select_sources()
+        from lanner.outputs.pipeline import OutputPipeline
+        try:
+            self.pipeline = OutputPipeline.from_config(config, unbuffered=args.flag("unbuffered"))
+        except ConfigError as e:
+            raise RunnerError(str(e)) from None
+        engine.on_alert = self.pipeline.submit
+
+    # --- sources -----------------------------------------------------------------------------
+    def _select_sources(self) -> list[str]:
+        if self.kind == "replay":
+            return ["syscall"]
+        available = [] if self.kind == "nodriver" else ["syscall"]
+        available += [p.plugin.source for p in self.plugins if p.plugin is not None and p.plugin.source]
+        enable = self.args.all("enable-source")
+        disable = self.args.all("disable-source")
+        if enable and disable:
+            raise RunnerError("You can not mix --enable-source and --disable-source")
+        for s in enable:
+            if s not in available:
+                raise RunnerError(f"Attempted enabling an unknown event source: {s}")
+        for s in disable:
+            if s not in available:
+                raise RunnerError(f"Attempted disabling an unknown event source: {s}")
+        chosen = [s for s in available if (not enable or s in enable) and s not in disable]
+        if not chosen:
+            raise RunnerError("Must enable at least one event source")
+        log.info("Loaded event sources: %s", ", ".join(available))
+        log.info("Enabled event sources: %s", ", ".join(chosen))
+        return chosen
+
+    # --- run ---------------------------------------------------------------------------------
+    def run(self) -> None:
+        self._start_webserver()
+        threads = []
+        errors: list[str] = []
+        for src in self.sources:
+            if src == "syscall":
+                target = self._replay_loop if self.kind == "replay" else self._live_loop
+            else:
+                target = self._plugin_loop
+            stats = LoopStats(src)
+            self.loops.append(stats)
+
+            def body(t: Any = target, s: LoopStats = stats) -> None:
+                try:
+                    t(s)
+                except (SourceError, RunnerError, OSError) as e:
+                    errors.append(str(e))
+                    self.exit_code = 1
+                    self.stop.set()
+
+            th = threading.Thread(target=body, name=f"source-{src}", daemon=True)
+            th.start()
+            threads.append(th)
+        try:
+            while any(t.is_alive() for t in threads):
+                for t in threads:
+                    t.join(0.2)
+        except KeyboardInterrupt:
+            self.stop.set()
+            for t in threads:
+                t.join(2)
+        if errors:
+            raise RunnerError("\n".join(errors))
+
+    def _start_webserver(self) -> None:
+        if self.kind == "replay" or not self.config.bool("webserver.enabled", False):
+            return
+        try:
+            from lanner.server.webserver import start_from_config
+        except ImportError:
+            return
+        try:
+            self.webserver = start_from_config(self.config, self)
+        except (ConfigError, OSError) as e:
+            raise RunnerError(f"could not start the webserver: {e}") from None
+
+    def _deliver(self, e: Any) -> None:
+        self.engine.process(e)
+
+    def _replay_loop(self, stats: LoopStats) -> None:
+        from lanner.sources.scap.reader import ScapReader
+        from lanner.state.engine import StateEngine
+        path = self.config.str("engine.replay.capture_file")
+        log.info("Replaying events from the capture file: %s", path)
+        state = StateEngine(thread_table_size=self.config.int("falco_libs.thread_table_size", 262144))
+        progress = _Progress(path) if sys.stderr.isatty() else None
+        try:
+            reader = ScapReader(path, progress=progress, on_section=state.seed_from_capture)
+        except (OSError, SourceError) as e:
+            raise RunnerError(f"Could not open trace filename {path} for reading: {e}") from None
+        self.engine.hostname = self.engine.hostname or ""
+        start_cpu = time.process_time()
+        first_ts = None
+        process = self.engine.process
+        sprocess, spost = state.process, state.post_process
+        n = 0
+        try:
+            for ev in reader:
+                if self.stop.is_set():
+                    break
+                if first_ts is None:
+                    first_ts = ev.ts
+                elif self.duration_ns is not None and ev.ts - first_ts > self.duration_ns:
+                    break
+                sprocess(ev)
+                if not ev.hidden:
+                    n += 1
+                    process(ev)
+                spost(ev)
+        finally:
+            reader.close()
+            if progress is not None:
+                progress.done()
+        stats.events = n
+        stats.cpu_s = time.process_time() - start_cpu
+
+    def _live_loop(self, stats: LoopStats) -> None:
+        try:
+            from lanner.sources.ebpf.live import run_live
+        except ImportError as e:
+            raise RunnerError(f"live capture is not available in this build: {e}") from None
+        run_live(self, stats)
+
+    def _plugin_loop(self, stats: LoopStats) -> None:
+        entry = next(p for p in self.plugins if p.plugin is not None and p.plugin.source == stats.source)
+        plugin = entry.plugin
+        assert plugin is not None
+        start_cpu = time.process_time()
+        process = self.engine.process
+        try:
+            for ev in plugin.open(entry.open_params):
+                if self.stop.is_set():
+                    break
+                if ev is None:
+                    continue
+                stats.events += 1
+                process(ev)
+        finally:
+            plugin.close()
+            stats.cpu_s = time.process_time() - start_cpu
+
+    # --- control -----------------------------------------------------------------------------
+    def reopen_outputs(self) -> None:
+        self.pipeline.reopen()
+
+    def request_restart(self) -> None:
+        log.info("restart requested: lanner reloads on SIGHUP by exiting its loops; run it under a supervisor")
+        self.stop.set()
+
+    def teardown(self) -> None:
+        if self.webserver is not None:
+            try:
+                self.webserver.stop()
+            except Exception:  # noqa: BLE001 - teardown must finish
+                pass
+            self.webserver = None
+        verbose = self.args.flag("verbose")
+        for s in self.loops:
+            if verbose:
+                if s.source == "syscall" and self.kind != "replay":
+                    sys.stderr.write(f"Driver Events:{s.driver_events}\nDriver Drops:{s.drops}\n")
+                prefix = "" if self.kind == "replay" else f"({s.source}) "
+                eps = s.events / s.cpu_s if s.cpu_s > 0 else 0.0
+                sys.stderr.write(f"{prefix}Elapsed time: {s.cpu_s:.3f}, Captured Events: {s.events}, "
+                                 f"{eps:.2f} eps\n")
+            if s.source == "syscall":
+                sys.stderr.write("Syscall event drop monitoring:\n"
+                                 f"   - event drop detected: {s.extra.get('drop_detected', 0)} occurrences\n"
+                                 f"   - num times actions taken: {s.extra.get('drop_actions', 0)}\n")
+        if self.pipeline is not None:
+            self.pipeline.close()
+            self.pipeline = None
+
+
+class _Progress:
+    """Replay progress on a terminal (stderr), for captures that take more than a few seconds."""
+
+    def __init__(self, path: str) -> None:
+        self.path = os.path.basename(path)
+        self.start = time.monotonic()
+        self.shown = False
+
+    def __call__(self, done: int, total: int | None) -> None:
+        if time.monotonic() - self.start < 3:
+            return
+        pct = f"{100 * done / total:5.1f}%" if total else f"{done >> 20} MiB"
+        sys.stderr.write(f"\rReplaying {self.path}: {pct}")
+        sys.stderr.flush()
+        self.shown = True
+
+    def done(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n")

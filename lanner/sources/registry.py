@@ -1,0 +1,81 @@
+"""Built-in plugin-style sources, and Falco's ``load_plugins``/``plugins`` configuration mapped onto them.
+
+lanner cannot load Falco's shared-library plugins; it provides the same capabilities natively under the
+same names, so a ``falco.yaml`` that loads ``k8saudit``/``json``/``cloudtrail``/``container`` works as is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from lanner.config import Config, ConfigError
+from lanner.sources.api import SourcePlugin
+
+
+def builtin_plugin_classes() -> dict[str, type[SourcePlugin]]:
+    from lanner.sources.cloudtrail.plugin import CloudTrailPlugin
+    from lanner.sources.json_plugin import JsonPlugin
+    from lanner.sources.k8saudit.plugin import K8sAuditPlugin
+    classes: dict[str, type[SourcePlugin]] = {c.name: c for c in (K8sAuditPlugin, JsonPlugin, CloudTrailPlugin)}
+    for alias in ("k8saudit-eks", "k8saudit-gke", "k8saudit-aks", "k8saudit-ovh"):
+        classes[alias] = K8sAuditPlugin
+    return classes
+
+
+def builtin_plugins() -> list[SourcePlugin]:
+    seen = set()
+    out = []
+    for cls in builtin_plugin_classes().values():
+        if cls not in seen:
+            seen.add(cls)
+            out.append(cls())
+    return out
+
+
+@dataclass
+class PluginEntry:
+    name: str
+    init_config: Any
+    open_params: str
+    plugin: SourcePlugin | None     # None for entries lanner handles elsewhere (container)
+
+
+# Plugins whose capability lives in lanner's core rather than as a source plugin.
+CORE_CAPABILITIES = ("container",)
+
+
+def configured_plugins(config: Config) -> list[PluginEntry]:
+    """Plugins to load, in ``load_plugins`` order (or every ``plugins`` entry when it is absent)."""
+    entries = config.list("plugins")
+    by_name: dict[str, dict[str, Any]] = {}
+    for i, e in enumerate(entries):
+        if not isinstance(e, dict) or not e.get("name"):
+            raise ConfigError(f"could not load plugins config: plugins[{i}] needs a 'name'")
+        by_name[str(e["name"])] = e
+    if config.has("load_plugins"):
+        names = [str(n) for n in config.list("load_plugins")]
+    else:
+        names = list(by_name)
+    classes = builtin_plugin_classes()
+    out = []
+    for n in names:
+        e = by_name.get(n)
+        if e is None:
+            raise ConfigError(f"Cannot load plugin '{n}': plugin config not found for given name")
+        init_config = e.get("init_config")
+        open_params = str(e.get("open_params") or "").strip()
+        if n in CORE_CAPABILITIES:
+            out.append(PluginEntry(n, init_config, open_params, None))
+            continue
+        cls = classes.get(n)
+        if cls is None:
+            raise ConfigError(f"Cannot load plugin '{n}': lanner has no built-in plugin of that name (built-ins: "
+                              + ", ".join(sorted(set(classes) | set(CORE_CAPABILITIES))) + ")")
+        p = cls()
+        try:
+            p.init(init_config)
+        except Exception as ex:  # noqa: BLE001 - surfaced as a configuration error naming the plugin
+            raise ConfigError(f"Cannot load plugin '{n}': {ex}") from None
+        out.append(PluginEntry(n, init_config, open_params, p))
+    return out
