@@ -8,7 +8,6 @@ are handed alerts through a callback and never block here.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -24,37 +23,16 @@ from lanner.rules.ruleset import RuleLoader, Ruleset
 
 log = logging.getLogger("lanner")
 
-# Field-class providers: (module, function). Each returns a list of FieldClass.
-FIELD_PROVIDERS = (
-    ("lanner.fields.syscall_classes", "generic_field_classes"),
-    ("lanner.fields.syscall_classes", "syscall_field_classes"),
-    ("lanner.fields.container", "field_classes"),
-    ("lanner.fields.k8s", "field_classes"),
-    ("lanner.fields.k8saudit", "field_classes"),
-    ("lanner.fields.json", "field_classes"),
-    ("lanner.fields.cloudtrail", "field_classes"),
-)
-
-
-def _provider_classes(module: str, func: str) -> list[reg.FieldClass]:
-    try:
-        mod = importlib.import_module(module)
-    except ImportError as e:
-        log.debug("field provider %s unavailable: %s", module, e)
-        return []
-    fn = getattr(mod, func, None)
-    return list(fn()) if fn is not None else []
-
-
-def default_registry(static_fields: dict[str, str] | None = None) -> reg.FieldRegistry:
-    registry = reg.FieldRegistry()
-    seen: set[tuple[str, str]] = set()
-    for module, func in FIELD_PROVIDERS:
-        for c in _provider_classes(module, func):
-            key = (c.name, ",".join(c.sources))
-            if key not in seen:
-                seen.add(key)
-                registry.add(c)
+def default_registry(state: Any, containers: Any, hostname: str = "",
+                     static_fields: dict[str, str] | None = None) -> reg.FieldRegistry:
+    """Every field class lanner serves: generic event fields, syscall classes bound to the state engine,
+    container/k8s metadata, the plugin-style sources' classes, and ``static.*``."""
+    from lanner.fields import cloudtrail, container, json, k8s, k8saudit
+    from lanner.fields.syscall_classes import generic_field_classes, syscall_field_classes
+    classes = [*generic_field_classes(hostname), *syscall_field_classes(state), container.field_class(containers),
+               k8s.field_class(containers), *k8saudit.field_classes(), *json.field_classes(),
+               *cloudtrail.field_classes()]
+    registry = reg.FieldRegistry(classes)
     if static_fields is not None:
         registry.add(static_field_class(static_fields))
     return registry
@@ -127,10 +105,22 @@ class Engine:
 
     def __init__(self, config: Config | None = None, *, registry: reg.FieldRegistry | None = None,
                  sources: Iterable[str] | None = None, events: EventTable | None = None,
-                 hostname: str = "") -> None:
+                 hostname: str = "", containers: Any = None, state: Any = None) -> None:
         self.config = config or Config()
         static = {str(k): str(v) for k, v in self.config.dict("static_fields").items()}
-        self.registry = registry or default_registry(static)
+        if registry is None:
+            from lanner.state.containers import ContainerManager
+            from lanner.state.engine import StateEngine
+            self.containers = containers if containers is not None else ContainerManager()
+            self.state = state if state is not None else StateEngine(
+                thread_table_size=self.config.int("falco_libs.thread_table_size", 262144),
+                purge_interval_s=self.config.int("falco_libs.thread_table_auto_purging_interval_s", 300),
+                thread_timeout_s=self.config.int("falco_libs.thread_table_auto_purging_thread_timeout_s", 300))
+            registry = default_registry(self.state, self.containers, hostname, static)
+        else:
+            self.containers = containers
+            self.state = state
+        self.registry = registry
         self.sources = set(sources) if sources is not None else (set(self.registry.sources()) | {"syscall"})
         self.events = events or syscall_event_table()
         self.hostname = hostname

@@ -20,6 +20,7 @@ class SynthEvent(Event):
                  source: str = SOURCE, **values: Any) -> None:
         super().__init__(num, ts, source, type_)
         self.values = {k.replace("__", "."): v for k, v in values.items()}
+        self.values.setdefault("evt.type", "open")
 
 
 _FIELDS = [

@@ -21,7 +21,7 @@ def engine(**cfg: object) -> Engine:
 
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
 def test_loader_case(case: dict) -> None:
-    eng = engine()
+    eng = engine(append_output=[])
     ok = eng.load_rules_text("case.yaml", case["text"])
     result = eng.loader.results[-1]
     if "error" in case:
