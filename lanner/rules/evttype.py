@@ -107,19 +107,9 @@ class EvtTypeInference:
         nums = [int(t) for t in texts]
         op = node.op
         impossible = possible = False
-        if op in ("=", "==") and nums == [0]:
+        if op in ("=", "==") and nums == [0] or op == "<" and nums and nums[0] in (0, 1) or op == "<=" and nums == [0] or op == "in" and all(n == 0 for n in nums):
             impossible = True
-        elif op == "<" and nums and nums[0] in (0, 1):
-            impossible = True
-        elif op == "<=" and nums == [0]:
-            impossible = True
-        elif op == "in" and all(n == 0 for n in nums):
-            impossible = True
-        elif op == "!=" and nums == [0]:
-            possible = True
-        elif op == ">" and nums == [0]:
-            possible = True
-        elif op == ">=" and nums and nums[0] in (0, 1):
+        elif op == "!=" and nums == [0] or op == ">" and nums == [0] or op == ">=" and nums and nums[0] in (0, 1):
             possible = True
         if impossible:
             return ALL if neg else frozenset()

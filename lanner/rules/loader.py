@@ -16,8 +16,17 @@ from typing import Any
 import yaml
 
 from lanner.rules.priority import Priority
-from lanner.rules.reader import (Ctx, Mapping, compose_documents, get_bool, get_scalar, get_string_seq,
-                                 get_uint, is_null, scalar_text)
+from lanner.rules.reader import (
+    Ctx,
+    Mapping,
+    compose_documents,
+    get_bool,
+    get_scalar,
+    get_string_seq,
+    get_uint,
+    is_null,
+    scalar_text,
+)
 from lanner.rules.result import Diagnostic, FileResult, LoadError, Location
 from lanner.version import ENGINE_VERSION
 
@@ -156,7 +165,7 @@ class Collector:
         self.result.warnings.append(ctx.diag(code, message, node))
 
     def _unknown_keys(self, m: Mapping, ctx: Ctx, allowed: tuple[str, ...]) -> None:
-        for k in m.keys():
+        for k in m.entries:
             if k not in allowed:
                 self.warn(ctx, "LOAD_UNKNOWN_KEY", f"Unknown key '{k}'. The key will be ignored.",
                           m.entries[k][0])
@@ -440,7 +449,7 @@ class Collector:
         self.state.tick()
 
     def rule_override(self, m: Mapping, name: str, ctx: Ctx, ops: dict[str, str]) -> None:
-        for k in m.keys():
+        for k in m.entries:
             if k in ("rule", "source", "override"):
                 continue
             if k in _OVERRIDE_REPLACE and k not in ops:

@@ -92,10 +92,7 @@ class RuleLoader:
 
     def load_files(self, paths: Iterable[str]) -> bool:
         """Load files in order; stop at the first that fails. True if all loaded."""
-        for p in paths:
-            if not self.load_file(p).successful:
-                return False
-        return True
+        return all(self.load_file(p).successful for p in paths)
 
     def check_plugin_requirements(self, loaded: dict[str, str]) -> list[str]:
         """Errors for unmet ``required_plugin_versions`` given loaded plugin name -> version."""

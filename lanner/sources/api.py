@@ -9,7 +9,6 @@ unchanged. A plugin may *provide an event source* (``source`` set, ``open`` impl
 
 from __future__ import annotations
 
-from abc import ABC
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,7 +20,7 @@ class SourceError(Exception):
     """A source could not be opened or read; the message names the file, offset or parameter."""
 
 
-class SourcePlugin(ABC):  # noqa: B024 - every method has a sensible default
+class SourcePlugin:
     #: plugin name as written in falco.yaml (`plugins[].name`), e.g. "k8saudit"
     name: str = ""
     #: version reported for `required_plugin_versions` checks
