@@ -29,7 +29,8 @@ def default_registry(state: Any, containers: Any, hostname: str = "",
     container/k8s metadata, the plugin-style sources' classes, and ``static.*``."""
     from lanner.fields import cloudtrail, container, json, k8s, k8saudit
     from lanner.fields.syscall_classes import generic_field_classes, syscall_field_classes
-    classes = [*generic_field_classes(hostname), *syscall_field_classes(state), container.field_class(containers),
+    info = {"k8saudit": k8saudit.event_info, "cloudtrail": cloudtrail.event_info}
+    classes = [*generic_field_classes(hostname, plugin_info=info), *syscall_field_classes(state), container.field_class(containers),
                k8s.field_class(containers), *k8saudit.field_classes(), *json.field_classes(),
                *cloudtrail.field_classes()]
     registry = reg.FieldRegistry(classes)

@@ -112,6 +112,8 @@ class Runner:
             th = threading.Thread(target=body, name=f"source-{src}", daemon=True)
             th.start()
             threads.append(th)
+        if self.webserver is not None:
+            self.webserver.sources_opened()
         try:
             while any(t.is_alive() for t in threads):
                 for t in threads:
@@ -124,26 +126,33 @@ class Runner:
             raise RunnerError("\n".join(errors))
 
     def _start_webserver(self) -> None:
-        if self.kind == "replay" or not self.config.bool("webserver.enabled", False):
-            return
+        from lanner.server.services import Services
+        from lanner.server.webserver import WebServerError
+        plugins = [p.plugin for p in self.plugins if p.plugin is not None]
+        versions = {p.name: (p.plugin.version if p.plugin else "0.6.0") for p in self.plugins}
         try:
-            from lanner.server.webserver import start_from_config
-        except ImportError:
-            return
-        try:
-            self.webserver = start_from_config(self.config, self)
-        except (ConfigError, OSError) as e:
-            raise RunnerError(f"could not start the webserver: {e}") from None
+            self.webserver = Services(
+                self.config, self.engine, sources=lambda: self.sources,
+                events_by_source=lambda: {s.source: s.events for s in self.loops},
+                scap_counters=self.scap_counters, pipeline=self.pipeline, plugins=plugins,
+                plugin_versions=versions, webserver=self.kind != "replay")
+        except (ConfigError, WebServerError) as e:
+            raise RunnerError(str(e)) from None
+
+    def scap_counters(self) -> dict[str, int]:
+        for s in self.loops:
+            if s.source == "syscall":
+                return {"n_evts": s.driver_events or s.events, "n_drops": s.drops}
+        return {}
 
     def _deliver(self, e: Any) -> None:
         self.engine.process(e)
 
     def _replay_loop(self, stats: LoopStats) -> None:
         from lanner.sources.scap.reader import ScapReader
-        from lanner.state.engine import StateEngine
         path = self.config.str("engine.replay.capture_file")
         log.info("Replaying events from the capture file: %s", path)
-        state = StateEngine(thread_table_size=self.config.int("falco_libs.thread_table_size", 262144))
+        state = self.engine.state
         progress = _Progress(path) if sys.stderr.isatty() else None
         try:
             reader = ScapReader(path, progress=progress, on_section=state.seed_from_capture)
@@ -210,10 +219,7 @@ class Runner:
 
     def teardown(self) -> None:
         if self.webserver is not None:
-            try:
-                self.webserver.stop()
-            except Exception:  # noqa: BLE001 - teardown must finish
-                pass
+            self.webserver.stop()
             self.webserver = None
         verbose = self.args.flag("verbose")
         for s in self.loops:

@@ -19,9 +19,15 @@ _NS = 1_000_000_000
 class GenericContext:
     """What generic fields need beyond the event: the host name and the stream's first timestamp."""
 
-    def __init__(self, hostname: str = "") -> None:
+    def __init__(self, hostname: str = "", plugin_info: dict[str, Any] | None = None) -> None:
         self.hostname = hostname
         self.first_ts: int | None = None
+        # plugin name -> function(event) -> summary line, for evt.plugininfo
+        self.plugin_info: dict[str, Any] = dict(plugin_info or {})
+
+    def info(self, e: Any) -> str | None:
+        fn = self.plugin_info.get(getattr(e, "plugin", "") or "")
+        return fn(e) if fn is not None else None
 
 
 def _local(ns: int, fmt: str) -> str:
@@ -71,7 +77,7 @@ def generic_class(ctx: GenericContext | None = None) -> FieldClass:
         "evt.source": lambda e: e.source,
         "evt.hostname": lambda e: ctx.hostname or None,
         "evt.pluginname": lambda e: getattr(e, "plugin", None) or None,
-        "evt.plugininfo": lambda e: getattr(e, "plugininfo", None),
+        "evt.plugininfo": ctx.info,
         "evt.is_async": lambda e: getattr(e, "type", None) == ASYNC_EVENT_TYPE,
         "evt.asynctype": _asynctype,
     }

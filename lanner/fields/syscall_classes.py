@@ -15,9 +15,11 @@ from lanner.fields.thread import thread_class
 from lanner.fields.user import user_classes
 
 
-def generic_field_classes(hostname: str = "", context: GenericContext | None = None) -> list[FieldClass]:
-    """``evt.num``, ``evt.time*``, ``evt.source`` ...: fields every source serves (``sources=()``)."""
-    return [generic_class(context or GenericContext(hostname))]
+def generic_field_classes(hostname: str = "", context: GenericContext | None = None,
+                          plugin_info: dict[str, Any] | None = None) -> list[FieldClass]:
+    """``evt.num``, ``evt.time*``, ``evt.source`` ...: fields every source serves (``sources=()``).
+    ``plugin_info`` maps a plugin name to its ``evt.plugininfo`` summary function."""
+    return [generic_class(context or GenericContext(hostname, plugin_info))]
 
 
 def syscall_field_classes(state: Any) -> list[FieldClass]:

@@ -35,12 +35,18 @@ char LICENSE[] SEC("license") = "GPL";
 #define SC_INTERESTING 1
 #define SC_OPENFAM 2
 
-/* open push-down classes */
+/* open push-down classes: flags (bits 0-2) x result (bits 3-4); an entry matches an event that
+ * shares a bit with it in both dimensions. OC_EXACT marks an entry whose path must end with it. */
 #define OC_READ 1
 #define OC_WRITE 2
 #define OC_CREATE 4
-#define OC_FAILED 8
-#define OC_RELATIVE 16
+#define OC_OK 8
+#define OC_ERR 16
+#define OC_FLAGS 7
+#define OC_RESULT 24
+#define OC_EXACT 128
+#define NONNORM_SCAN 256
+#define SUPP_ENTRIES 65536
 
 struct lw_sc_entry {
 	u16 code;
@@ -55,10 +61,11 @@ struct lw_config {
 	u32 procexit_on;
 	u32 exec_on;
 	u32 open_filter_on;
-	u32 open_classes;
+	u32 open_classes;	/* union of the entries' classes: relative / non-normalised paths */
 	u32 n_prefix;
-	u32 pad;
+	u32 close_filter_on;	/* skip close of fds whose open was filtered out */
 	u32 prefix_len[N_PREFIX];
+	u32 prefix_cls[N_PREFIX];
 	u64 prefix[N_PREFIX][PREFIX_WORDS];
 	u64 prefix_mask[N_PREFIX][PREFIX_WORDS];
 };
@@ -108,6 +115,14 @@ struct {
 	__type(key, u32);
 	__type(value, struct lw_counters);
 } lanner_cnt SEC(".maps");
+
+/* (tgid << 32 | fd) of files whose open the push-down dropped: their close is dropped too */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SUPP_ENTRIES);
+	__type(key, u64);
+	__type(value, u8);
+} lanner_supp SEC(".maps");
 
 /* max_entries is set to the number of possible CPUs by the loader */
 struct {
@@ -389,25 +404,26 @@ static __always_inline u8 family_to_ppm(u16 fam)
 
 /* ---------------------------------------------------------------- syscall arguments */
 
+/* tp_btf hands a BTF-typed pt_regs: plain (CO-RE relocated) loads, no probe_read helper calls */
 static __always_inline u64 arg(struct pt_regs *r, int i)
 {
 #if defined(__TARGET_ARCH_arm64)
 	switch (i) {
-	case 0: return BPF_CORE_READ(r, orig_x0);
-	case 1: return BPF_CORE_READ(r, regs[1]);
-	case 2: return BPF_CORE_READ(r, regs[2]);
-	case 3: return BPF_CORE_READ(r, regs[3]);
-	case 4: return BPF_CORE_READ(r, regs[4]);
-	default: return BPF_CORE_READ(r, regs[5]);
+	case 0: return r->orig_x0;
+	case 1: return r->regs[1];
+	case 2: return r->regs[2];
+	case 3: return r->regs[3];
+	case 4: return r->regs[4];
+	default: return r->regs[5];
 	}
 #else
 	switch (i) {
-	case 0: return BPF_CORE_READ(r, di);
-	case 1: return BPF_CORE_READ(r, si);
-	case 2: return BPF_CORE_READ(r, dx);
-	case 3: return BPF_CORE_READ(r, r10);
-	case 4: return BPF_CORE_READ(r, r8);
-	default: return BPF_CORE_READ(r, r9);
+	case 0: return r->di;
+	case 1: return r->si;
+	case 2: return r->dx;
+	case 3: return r->r10;
+	case 4: return r->r8;
+	default: return r->r9;
 	}
 #endif
 }
@@ -420,9 +436,9 @@ static __always_inline s64 sarg32(struct pt_regs *r, int i)
 static __always_inline long sc_nr(struct pt_regs *r)
 {
 #if defined(__TARGET_ARCH_arm64)
-	return BPF_CORE_READ(r, syscallno);
+	return r->syscallno;
 #else
-	return BPF_CORE_READ(r, orig_ax);
+	return r->orig_ax;
 #endif
 }
 
@@ -939,18 +955,27 @@ static __always_inline void emit_clone(struct lw_config *cfg, struct lw_counters
 
 /* ---------------------------------------------------------------- open family + push-down */
 
-static __always_inline int prefix_match(struct lw_config *cfg, u8 *path, u32 len)
+static __always_inline int cls_match(u32 ev, u32 cls)
+{
+	return (ev & cls & OC_FLAGS) && (ev & cls & OC_RESULT);
+}
+
+static __always_inline int entry_match(struct lw_config *cfg, u32 ev, u8 *path, u32 len)
 {
 	u32 n = cfg->n_prefix;
-	if (n == 0)
-		return 1;
-	if (len == 0 || path[0] != '/')
-		return 1; /* relative path: cannot tell here, keep */
 	for (int i = 0; i < N_PREFIX; i++) {
 		if (i >= n)
 			break;
-		if (cfg->prefix_len[i] >= len) /* len includes the NUL */
+		u32 cls = cfg->prefix_cls[i];
+		if (!cls_match(ev, cls))
 			continue;
+		u32 pl = cfg->prefix_len[i];
+		if (cls & OC_EXACT) {
+			if (pl + 1 != len) /* len includes the NUL */
+				continue;
+		} else if (pl >= len) {
+			continue;
+		}
 		int ok = 1;
 		for (int j = 0; j < PREFIX_WORDS; j++) {
 			u64 m = cfg->prefix_mask[i][j];
@@ -969,24 +994,93 @@ static __always_inline int prefix_match(struct lw_config *cfg, u8 *path, u32 len
 	return 0;
 }
 
+struct nn_ctx {
+	u8 *path;
+	u32 len;
+	u32 found;
+};
+
+/* "//", "/.", ".." anywhere, or a trailing '/': fd.name (normalised) differs from the raw path */
+static long nonnorm_step(u64 i, struct nn_ctx *c)
+{
+	if (i + 1 >= c->len)
+		return 1;
+	u8 two[2] = {};
+	bpf_probe_read_kernel(two, 2, c->path + i);
+	if (two[1] == 0) {
+		if (two[0] == '/' && i > 0)
+			c->found = 1;
+		return 1;
+	}
+	if ((two[0] == '/' && (two[1] == '/' || two[1] == '.')) || (two[0] == '.' && two[1] == '.')) {
+		c->found = 1;
+		return 1;
+	}
+	return 0;
+}
+
+static __always_inline int nonnorm(u8 *path, u32 len)
+{
+	if (len > NONNORM_SCAN)
+		return 1;
+	struct nn_ctx c = {.path = path, .len = len, .found = 0};
+	bpf_loop(NONNORM_SCAN, nonnorm_step, &c, 0);
+	return c.found;
+}
+
 /* returns 1 to keep */
 static __always_inline int open_keep(struct lw_config *cfg, s64 res, u32 ppmflags, u8 *path, u32 plen)
 {
 	if (!cfg->open_filter_on)
 		return 1;
-	u32 cls = cfg->open_classes;
-	if (res < 0 && !(cls & OC_FAILED))
+	u32 ev = 0;
+	if (ppmflags & 1)
+		ev |= OC_READ;
+	if (ppmflags & 2)
+		ev |= OC_WRITE;
+	if (ppmflags & (4 | 0x4000 | 0x2000))
+		ev |= OC_CREATE;
+	if (!ev)
+		ev = OC_READ;
+	ev |= res < 0 ? OC_ERR : OC_OK;
+	if (!cls_match(ev, cfg->open_classes))
 		return 0;
-	int m = 0;
-	if ((ppmflags & 1) && (cls & OC_READ))
-		m = 1;
-	if ((ppmflags & 2) && (cls & OC_WRITE))
-		m = 1;
-	if ((ppmflags & (4 | 0x4000 | 0x2000)) && (cls & OC_CREATE))
-		m = 1;
-	if (!m)
+	if (plen <= 1)
+		return 1;
+	u8 first = 0;
+	bpf_probe_read_kernel(&first, 1, path);
+	if (first != '/')
+		return 1; /* relative: resolved against the cwd in userspace */
+	if (entry_match(cfg, ev, path, plen))
+		return 1;
+	return nonnorm(path, plen);
+}
+
+static __always_inline void supp_set(u32 fd)
+{
+	u64 k = (bpf_get_current_pid_tgid() & 0xFFFFFFFF00000000ULL) | fd;
+	u8 one = 1;
+	bpf_map_update_elem(&lanner_supp, &k, &one, BPF_ANY);
+}
+
+static __always_inline void supp_clear(struct lw_config *cfg, s64 fd)
+{
+	if (!cfg->close_filter_on || fd < 0)
+		return;
+	u64 k = (bpf_get_current_pid_tgid() & 0xFFFFFFFF00000000ULL) | (u32)fd;
+	bpf_map_delete_elem(&lanner_supp, &k);
+}
+
+/* 1: this close is of a file whose open was filtered out (the entry is consumed) */
+static __always_inline int supp_take(struct lw_config *cfg, s64 fd)
+{
+	if (!cfg->close_filter_on || fd < 0)
 		return 0;
-	return prefix_match(cfg, path, plen);
+	u64 k = (bpf_get_current_pid_tgid() & 0xFFFFFFFF00000000ULL) | (u32)fd;
+	if (!bpf_map_lookup_elem(&lanner_supp, &k))
+		return 0;
+	bpf_map_delete_elem(&lanner_supp, &k);
+	return 1;
 }
 
 static __always_inline void emit_open(struct lw_config *cfg, struct lw_counters *c, struct task_struct *t,
@@ -1037,8 +1131,11 @@ static __always_inline void emit_open(struct lw_config *cfg, struct lw_counters 
 	if (!open_keep(cfg, res, pf, &w.buf[OFF(poff)], plen)) {
 		if (c)
 			c->filtered++;
+		if (res >= 0 && cfg->close_filter_on)
+			supp_set((u32)res);
 		return;
 	}
+	supp_clear(cfg, res);
 	if (code != 59)
 		w_u32(&w, pf);
 	w_u32(&w, (u32)mode);
@@ -1077,6 +1174,11 @@ static __always_inline void emit_syscall(struct lw_config *cfg, struct lw_counte
 		emit_exec(cfg, c, t, 331, res, NULL, 1);
 		return;
 	case 5: /* close */
+		if (supp_take(cfg, sarg32(regs, 0))) {
+			if (c)
+				c->filtered++;
+			return;
+		}
 		if (!w_begin(&w, cfg, code, 2)) return;
 		w_u64(&w, res); w_u64(&w, sarg32(regs, 0));
 		break;
@@ -1178,6 +1280,10 @@ static __always_inline void emit_syscall(struct lw_config *cfg, struct lw_counte
 	case 61: case 393: { /* pipe, pipe2 */
 		int fds[2] = {-1, -1};
 		bpf_probe_read_user(fds, sizeof(fds), (void *)arg(regs, 0));
+		if (res >= 0) {
+			supp_clear(cfg, fds[0]);
+			supp_clear(cfg, fds[1]);
+		}
 		u64 ino = 0;
 		if (res >= 0) {
 			struct file *f = fd_file(t, fds[0]);
@@ -1362,7 +1468,13 @@ static __always_inline void emit_syscall(struct lw_config *cfg, struct lw_counte
 		w_u16(&w, 0); w_u16(&w, (u16)nr);
 		break;
 	}
-	w_end(&w, c);
+	if (w_end(&w, c) && res >= 0) {
+		switch (code) {
+		case 19: case 247: case 389: case 363: case 365: case 367: case 405:
+			supp_clear(cfg, res);
+			break;
+		}
+	}
 }
 
 /* ---------------------------------------------------------------- programs */
@@ -1376,8 +1488,7 @@ SEC("tp_btf/sys_exit")
 int BPF_PROG(lanner_sys_exit, struct pt_regs *regs, long ret)
 {
 	struct lw_counters *c = lw_cnt();
-	struct lw_config *cfg = lw_cfg();
-	if (!c || !cfg)
+	if (!c)
 		return 0;
 	c->seen++;
 	long nr = sc_nr(regs);
@@ -1385,7 +1496,12 @@ int BPF_PROG(lanner_sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	u32 k = (u32)nr;
 	struct lw_sc_entry *e = bpf_map_lookup_elem(&lanner_sc, &k);
-	if (!e || !(e->flags & SC_INTERESTING) || is_self(cfg)) {
+	if (!e || !(e->flags & SC_INTERESTING)) {
+		c->skipped++;
+		return 0;
+	}
+	struct lw_config *cfg = lw_cfg();
+	if (!cfg || is_self(cfg)) {
 		c->skipped++;
 		return 0;
 	}
