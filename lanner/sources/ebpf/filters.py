@@ -6,12 +6,13 @@ Python time:
 1. **Event set** (as Falco's ``base_syscalls``): a per-syscall "interesting" bit. Names are event
    names (``evt.type`` values such as ``openat``, ``procexit``, ``pread``) or syscall names
    (``pread64``); anything not captured by a dedicated handler is emitted as a generic event.
-2. **Open-family push-down** (beyond Falco): for open/openat/openat2/creat, only the flag classes
-   some rule can match (read / write / create / failed) and, optionally, only absolute paths under
-   a set of prefixes. Relative paths are always kept (the probe cannot resolve them). Caveat: an fd
-   whose open was dropped is unknown to the state engine, so later events on it carry no
-   ``fd.name``; the rules side should enable prefixes only when no rule reads fd names of
-   non-open events for such files.
+2. **Open-family push-down** (beyond Falco): for open/openat/openat2/creat, a table of entries
+   (flag class x result class, and any path / a path prefix / an exact path) derived from the rules
+   by ``lanner.rules.pushdown``; an open is emitted when some entry matches. Relative and
+   non-normalised paths are always kept (the probe cannot resolve them). The ``close`` of an fd whose
+   open was dropped is dropped too (an LRU map of (tgid, fd)). Caveat: an fd whose open was dropped is
+   unknown to the state engine, so later events on it carry no ``fd.name``; the push-down analysis
+   disables itself when a rule reads file fd fields on non-open events.
 
 :class:`KernelFilter` is the value the rules side builds; ``Probe.apply_filter`` pushes it down.
 """
@@ -57,12 +58,14 @@ STATE_EVENTS = frozenset({
     "userfaultfd",
 })
 
-# open push-down classes (bits of the probe's open_classes)
-OPEN_READ = 1
-OPEN_WRITE = 2
-OPEN_CREATE = 4
-OPEN_FAILED = 8
-OPEN_CLASS_NAMES = {"read": OPEN_READ, "write": OPEN_WRITE, "create": OPEN_CREATE, "failed": OPEN_FAILED}
+# open push-down classes: flags (read/write/create) x result (ok/failed); see lanner.rules.pushdown
+OPEN_READ, OPEN_WRITE, OPEN_CREATE, OPEN_OK, OPEN_FAILED = 1, 2, 4, 8, 16
+OPEN_ANY_FLAGS, OPEN_ANY_RESULT = 7, 24
+OPEN_ALL = 31
+OPEN_EXACT = 128
+OPEN_CLASS_NAMES = {"read": OPEN_READ, "write": OPEN_WRITE, "create": OPEN_CREATE, "ok": OPEN_OK,
+                    "failed": OPEN_FAILED}
+ENTRY_KINDS = ("any", "prefix", "exact")
 
 MAX_PREFIXES = 16
 MAX_PREFIX_LEN = 64
@@ -74,28 +77,53 @@ class FilterError(ValueError):
     """A filter names an unknown event or an unusable prefix."""
 
 
+def class_mask(names) -> int:
+    """Mask from class names; a dimension (flags, result) with no name given means 'any'."""
+    m = 0
+    for c in names:
+        if c not in OPEN_CLASS_NAMES:
+            raise FilterError(f"unknown open class {c!r} (known: {', '.join(OPEN_CLASS_NAMES)})")
+        m |= OPEN_CLASS_NAMES[c]
+    if not m & OPEN_ANY_FLAGS:
+        m |= OPEN_ANY_FLAGS
+    if not m & OPEN_ANY_RESULT:
+        m |= OPEN_ANY_RESULT
+    return m
+
+
 @dataclass(frozen=True)
 class OpenFilter:
-    """Open-family push-down: flag classes to keep and absolute path prefixes (empty = any path)."""
+    """Open-family push-down: keep an open event when some entry ``(class mask, kind, path)`` matches it
+    (kind ``any``, ``prefix`` or ``exact``). Relative paths and paths that normalisation would change
+    are kept whenever their class is in the union of the entries' classes. Optionally drop the
+    ``close`` of every fd whose open was dropped (``close_filter``)."""
 
-    classes: frozenset[str] = frozenset({"read", "write", "create", "failed"})
-    prefixes: tuple[str, ...] = ()
+    entries: tuple[tuple[int, str, str], ...] = ((OPEN_ALL, "any", ""),)
+    close_filter: bool = True
 
-    def class_bits(self) -> int:
-        bits = 0
-        for c in self.classes:
-            if c not in OPEN_CLASS_NAMES:
-                raise FilterError(f"unknown open class {c!r} (known: {', '.join(OPEN_CLASS_NAMES)})")
-            bits |= OPEN_CLASS_NAMES[c]
-        return bits
+    @classmethod
+    def simple(cls, classes=("read", "write", "create", "ok", "failed"), prefixes=(),
+               close_filter: bool = True) -> OpenFilter:
+        m = class_mask(classes)
+        ents = tuple((m, "prefix", p) for p in prefixes) or ((m, "any", ""),)
+        return cls(ents, close_filter)
+
+    def union_classes(self) -> int:
+        m = 0
+        for c, _, _ in self.entries:
+            m |= c
+        return m
 
     def check(self) -> None:
-        self.class_bits()
-        if len(self.prefixes) > MAX_PREFIXES:
-            raise FilterError(f"at most {MAX_PREFIXES} open path prefixes, got {len(self.prefixes)}")
-        for p in self.prefixes:
-            if not p.startswith("/") or len(p.encode()) > MAX_PREFIX_LEN:
-                raise FilterError(f"open prefix {p!r} must be absolute and <= {MAX_PREFIX_LEN} bytes")
+        if len(self.entries) > MAX_PREFIXES:
+            raise FilterError(f"at most {MAX_PREFIXES} open push-down entries, got {len(self.entries)}")
+        for c, kind, p in self.entries:
+            if kind not in ENTRY_KINDS:
+                raise FilterError(f"open push-down entry kind {kind!r} (known: {', '.join(ENTRY_KINDS)})")
+            if not 0 < c <= OPEN_ALL or not c & OPEN_ANY_FLAGS or not c & OPEN_ANY_RESULT:
+                raise FilterError(f"open push-down class mask {c:#x} must name a flag and a result class")
+            if kind != "any" and (not p.startswith("/") or len(p.encode()) > MAX_PREFIX_LEN):
+                raise FilterError(f"open path {p!r} must be absolute and <= {MAX_PREFIX_LEN} bytes")
 
 
 @dataclass(frozen=True)

@@ -38,8 +38,9 @@ class _Config(ctypes.Structure):
     _fields_ = [
         ("self_tgid", ctypes.c_uint32), ("snaplen", ctypes.c_uint32), ("boot_epoch_ns", ctypes.c_uint64),
         ("procexit_on", ctypes.c_uint32), ("exec_on", ctypes.c_uint32), ("open_filter_on", ctypes.c_uint32),
-        ("open_classes", ctypes.c_uint32), ("n_prefix", ctypes.c_uint32), ("pad", ctypes.c_uint32),
+        ("open_classes", ctypes.c_uint32), ("n_prefix", ctypes.c_uint32), ("close_filter_on", ctypes.c_uint32),
         ("prefix_len", ctypes.c_uint32 * F.MAX_PREFIXES),
+        ("prefix_cls", ctypes.c_uint32 * F.MAX_PREFIXES),
         ("prefix", (ctypes.c_uint64 * 8) * F.MAX_PREFIXES),
         ("prefix_mask", (ctypes.c_uint64 * 8) * F.MAX_PREFIXES),
     ]
@@ -184,7 +185,7 @@ class Probe:
             rc = lib.bpf_object__load(obj)
             if rc:
                 raise ProbeError(f"the kernel rejected the probe: {Libbpf.errno_msg(rc)}\n{lib.last_log(40)}")
-            for name in ("lanner_rb", "lanner_sc", "lanner_cfg", "lanner_cnt", "lanner_scratch"):
+            for name in ("lanner_rb", "lanner_sc", "lanner_cfg", "lanner_cnt", "lanner_scratch", "lanner_supp"):
                 self._fds[name] = lib.bpf_map__fd(self._map(name))
             self.apply_filter(kfilter or F.KernelFilter())
             self.ring = Ring(lib, self._fds["lanner_rb"], self.ring_bytes, self.use_drain_helper)
@@ -253,11 +254,14 @@ class Probe:
         of = kf.open_filter
         if of is not None:
             cfg.open_filter_on = 1
-            cfg.open_classes = of.class_bits()
-            cfg.n_prefix = len(of.prefixes)
-            for i, p in enumerate(of.prefixes):
+            cfg.open_classes = of.union_classes()
+            cfg.close_filter_on = int(of.close_filter)
+            cfg.n_prefix = len(of.entries)
+            for i, (cls, kind, p) in enumerate(of.entries):
+                p = "" if kind == "any" else p
                 words, masks = F.open_prefix_words(p)
                 cfg.prefix_len[i] = len(p.encode())
+                cfg.prefix_cls[i] = cls | (F.OPEN_EXACT if kind == "exact" else 0)
                 for j in range(8):
                     cfg.prefix[i][j] = words[j]
                     cfg.prefix_mask[i][j] = masks[j]

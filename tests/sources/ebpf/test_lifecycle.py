@@ -98,7 +98,7 @@ def test_open_pushdown(tmp_path):
     from lanner.sources.ebpf.source import LiveSyscallSource
     pref = str(tmp_path) + "/keep"
     kf = KernelFilter(events=frozenset({"openat"}), extra_state=False,
-                      open_filter=OpenFilter(classes=frozenset({"write", "create"}), prefixes=(pref,)))
+                      open_filter=OpenFilter.simple(("write", "create"), (pref,)))
     code = (f"open({pref + '_a'!r}, 'w').close(); open({str(tmp_path) + '/other'!r}, 'w').close(); "
             f"open({pref + '_a'!r}).close(); open('/etc/hostname').close()")
     with LiveSyscallSource(kf, scan_proc=False) as s:
