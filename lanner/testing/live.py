@@ -65,11 +65,7 @@ class LiveCapture:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._values = {}
-        for name in value_fields:
-            ex = bind_field(pipeline, "syscall", name)
-            if ex is not None:
-                self._values[name] = ex
+        self.value_fields = value_fields
         self._processed_ts = 0
         try:
             self.source = LiveSyscallSource(KernelFilter(events=_event_names(pipeline)), scan_proc=True)
@@ -136,12 +132,7 @@ class LiveCapture:
             pids.add(t.tid)
             t = st.parent_of(t)
             hops += 1
-        values = {}
-        for name, ex in self._values.items():
-            try:
-                values[name] = ex(ev)
-            except Exception:  # noqa: BLE001
-                values[name] = None
+        values = self.pipeline.values(a.source, self.value_fields, ev)
         with self._lock:
             self.alerts.append(ScopedAlert(a, frozenset(pids), cid, values))
 
@@ -168,16 +159,3 @@ class LiveCapture:
                 out.append(s)
         return out
 
-
-def bind_field(pipeline: Pipeline, source: str, name: str) -> Any:
-    """An extractor for a field name (``proc.name``, ``proc.aname[2]``), or None when unknown."""
-    from lanner.fields.registry import FieldError
-    base, arg = name, None
-    if name.endswith("]") and "[" in name:
-        base, _, rest = name.partition("[")
-        arg = rest[:-1]
-    try:
-        ref = pipeline.engine.registry.resolve(source, base, arg)
-        return ref.bind()
-    except (FieldError, AttributeError, TypeError):
-        return None

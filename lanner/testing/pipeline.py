@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from lanner.config import Config
@@ -35,6 +35,22 @@ class Pipeline:
 
     engine: Engine
     state: Any
+
+    extractors: dict[tuple[str, str], Any] = field(default_factory=dict)
+
+    def values(self, source: str, names: tuple[str, ...], ev: Any) -> dict[str, Any]:
+        """Field values of ``ev`` for the given names (None when missing or unknown)."""
+        out: dict[str, Any] = {}
+        for name in names:
+            key = (source, name)
+            if key not in self.extractors:
+                self.extractors[key] = bind_field(self, source, name)
+            ex = self.extractors[key]
+            try:
+                out[name] = ex(ev) if ex is not None else None
+            except Exception:  # noqa: BLE001 - extractors may not raise, but a test must not crash on one
+                out[name] = None
+        return out
 
     def load(self, paths: list[str]) -> list[str]:
         """Load rules files; returns the error texts (empty when every file loaded)."""
@@ -89,3 +105,15 @@ def build_pipeline(config: Config | None = None) -> Pipeline:
         return Pipeline(eng, eng.state)
     state = StateEngine()
     return Pipeline(Engine(config, registry=_registry(state)), state)
+
+
+def bind_field(pipeline: Pipeline, source: str, name: str) -> Any:
+    """An extractor for a field name (``proc.name``, ``proc.aname[2]``), or None when unknown."""
+    base, arg = name, None
+    if name.endswith("]") and "[" in name:
+        base, _, rest = name.partition("[")
+        arg = rest[:-1]
+    try:
+        return pipeline.engine.registry.resolve(source, base, arg).bind()
+    except (reg.FieldError, AttributeError, TypeError, ValueError):
+        return None

@@ -1,0 +1,159 @@
+"""The command line end to end, as a user runs it: flags, exit codes, validation reports, replay."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lanner.events.syscall import SyscallEvent
+from lanner.sources.scap import MachineInfo, ScapWriter, ThreadRecord
+from tests.conftest import shared_path
+
+RULE = """
+- rule: Shadow read
+  desc: somebody read the shadow file
+  condition: evt.type in (open, openat) and evt.is_open_read = true and fd.name = /etc/shadow
+  output: shadow read by %proc.name (pid=%proc.pid file=%fd.name cmd=%proc.cmdline)
+  priority: WARNING
+  tags: [test, filesystem]
+"""
+
+
+def lanner(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "lanner", "-o", "log_stderr=false", *args], capture_output=True,
+                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+@pytest.fixture
+def rules(tmp_path: Path) -> Path:
+    p = tmp_path / "rules.yaml"
+    p.write_text(RULE)
+    return p
+
+
+@pytest.fixture
+def capture(tmp_path: Path) -> Path:
+    """A capture lanner writes itself: a cat process opening /etc/shadow and /etc/hosts."""
+    path = tmp_path / "cat.scap"
+    ts = 1_700_000_000_000_000_000
+    with ScapWriter(str(path)) as w:
+        w.write_metadata(MachineInfo(2, 1 << 30, 0, "testhost"),
+                         threads=[ThreadRecord(1, 1, 0, comm="init", exe="/sbin/init", exepath="/sbin/init"),
+                                  ThreadRecord(42, 42, 1, comm="cat", exe="cat", exepath="/usr/bin/cat",
+                                               args=["/etc/shadow"], cwd="/root/")])
+        for i, name in enumerate(["/etc/hosts", "/etc/shadow"]):
+            w.write(SyscallEvent.from_values(0, ts + i, 42, 307, [3 + i, -100, name, 1, 0, 0x803, 99 + i]))
+    return path
+
+
+def test_version() -> None:
+    r = lanner("--version")
+    assert r.returncode == 0
+    assert "Engine:        0.63.0" in r.stdout
+    r = lanner("--version", "-o", "json_output=true")
+    assert json.loads(r.stdout)["engine_version_semver"] == "0.63.0"
+
+
+def test_help_and_bad_options() -> None:
+    r = lanner("--help")
+    assert r.returncode == 0 and "--validate" in r.stdout
+    r = lanner("--no-such-flag")
+    assert r.returncode == 1 and r.stderr.startswith("Error: ")
+    r = lanner("--modern-bpf")
+    assert r.returncode == 1 and "engine.kind=modern_ebpf" in r.stderr
+    r = lanner("-o", "novalue", "--dry-run")
+    assert r.returncode == 1 and "Must be of the form key=val" in r.stderr
+
+
+def test_validate_ok_and_invalid(rules: Path, tmp_path: Path) -> None:
+    r = lanner("-V", str(rules))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == f"{rules}: Ok"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- rule: r\n  desc: d\n  condition: evt.type = open and\n  output: o\n  priority: INFO\n")
+    r = lanner("-V", str(bad))
+    assert r.returncode == 1
+    assert f"{bad}: Invalid" in r.stdout and "LOAD_ERR_COMPILE_CONDITION" in r.stdout
+    assert r.stderr.startswith("Error: ")
+    r = lanner("-V", str(bad), "-o", "json_output=true")
+    res = json.loads(r.stdout)["falco_load_results"][0]
+    assert res["successful"] is False and res["errors"][0]["code"] == "LOAD_ERR_COMPILE_CONDITION"
+    assert res["errors"][0]["context"]["locations"][1]["position"]["line"] == 0
+
+
+def test_describe_and_list(rules: Path) -> None:
+    r = lanner("-L", "-r", str(rules))
+    assert r.returncode == 0
+    assert "Shadow read" in r.stdout and "somebody read the shadow file" in r.stdout
+    r = lanner("-l", "Shadow read", "-r", str(rules), "-o", "json_output=true")
+    assert json.loads(r.stdout)["rules"][0]["info"]["priority"] == "Warning"
+    r = lanner("--list=syscall", "-N")
+    names = set(r.stdout.split())
+    assert {"proc.name", "fd.name", "evt.type", "container.id"} <= names and "ka.verb" not in names
+    r = lanner("--list=k8s_audit", "-N")
+    assert "ka.verb" in r.stdout.split()
+
+
+def test_missing_rules_file_is_an_error() -> None:
+    r = lanner("-r", "/nonexistent/rules.yaml", "--dry-run")
+    assert r.returncode == 1 and "Could not open file /nonexistent/rules.yaml for reading" in r.stderr
+
+
+def test_replay_alert_text_and_statistics(rules: Path, capture: Path) -> None:
+    r = lanner("-e", str(capture), "-r", str(rules), "-v")
+    assert r.returncode == 0, r.stderr
+    lines = [ln for ln in r.stdout.splitlines() if "shadow read by" in ln]
+    assert len(lines) == 1
+    assert "Warning shadow read by cat (pid=42 file=/etc/shadow cmd=cat /etc/shadow)" in lines[0]
+    assert "container_id=host" in lines[0]
+    assert "Events detected: 1" in r.stdout and "WARNING: 1" in r.stdout and "Shadow read: 1" in r.stdout
+    assert "Captured Events: 2" in r.stderr
+
+
+def test_replay_json_output(rules: Path, capture: Path) -> None:
+    r = lanner("-o", "engine.kind=replay", "-o", f"engine.replay.capture_file={capture}", "-r", str(rules),
+               "-o", "json_output=true", "-o", "time_format_iso_8601=true")
+    alert = json.loads(next(ln for ln in r.stdout.splitlines() if ln.startswith("{")))
+    assert sorted(alert) == ["hostname", "output", "output_fields", "priority", "rule", "source", "tags", "time"]
+    assert alert["rule"] == "Shadow read" and alert["priority"] == "Warning" and alert["source"] == "syscall"
+    assert alert["tags"] == ["filesystem", "test"]
+    assert alert["time"] == "2023-11-14T22:13:20.000000001Z"
+    assert alert["output_fields"]["proc.pid"] == 42 and alert["output_fields"]["fd.name"] == "/etc/shadow"
+    assert alert["output_fields"]["evt.time.iso8601"] == 1_700_000_000_000_000_001
+    assert alert["output"].startswith("2023-11-14T22:13:20.000000001+0000: Warning shadow read by cat")
+
+
+def test_replay_bad_capture(tmp_path: Path, rules: Path) -> None:
+    bad = tmp_path / "bad.scap"
+    bad.write_bytes(b"\x00" * 64)
+    r = lanner("-e", str(bad), "-r", str(rules))
+    assert r.returncode == 1
+    assert "Error:" in r.stderr and "offset" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_upstream_rules_validate_without_errors() -> None:
+    d = shared_path("upstream", "rules")
+    files = [d / "falco_rules.yaml", d / "falco-incubating_rules.yaml", d / "falco-sandbox_rules.yaml"]
+    args = [a for f in files for a in ("-V", str(f))]
+    r = lanner(*args)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.splitlines() == [f"{f}: Ok" for f in files]
+    r = lanner("-L", "-r", str(files[0]))
+    rules = [ln for ln in r.stdout.splitlines() if ln and not ln.startswith((" ", "Rule ", "----"))]
+    assert len(rules) == 25
+
+
+def test_upstream_rules_run_over_every_capture() -> None:
+    d = shared_path("upstream", "rules")
+    caps = sorted(shared_path("captures").glob("*.scap"))
+    rules = [a for f in ("falco_rules.yaml", "falco-incubating_rules.yaml", "falco-sandbox_rules.yaml")
+             for a in ("-r", str(d / f))]
+    for cap in caps:
+        r = lanner("-e", str(cap), *rules, "-o", "rule_matching=all")
+        assert r.returncode == 0, f"{cap}: {r.stderr}"
+        assert "Events detected:" in r.stdout
