@@ -54,6 +54,10 @@ class App:
     # --- main --------------------------------------------------------------------------------
     def run(self) -> int:
         a = self.args
+        if a.flag("rule-schema"):
+            from lanner.rules.schema import RULES_SCHEMA
+            print(dumps(RULES_SCHEMA))
+            return 0
         if a.flag("ignored-events"):
             print("Ignored syscall(s):")
             for n in IGNORED_SYSCALLS:
@@ -162,7 +166,10 @@ class App:
         log.info("Loading rules from:")
         ok = eng.load_rules_files(paths)
         for r in eng.loader.results:
-            log.info("   %s | schema validation: none", r.name)
+            if r.schema_valid.startswith("failed"):
+                log.warning("   %s | schema validation: %s", r.name, r.schema_valid)
+            else:
+                log.info("   %s | schema validation: %s", r.name, r.schema_valid)
             for w in r.warnings:
                 log.warning("%s: %s (%s): %s", w.where() or r.name, w.code, w.codedesc, w.message)
         if not ok:

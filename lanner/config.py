@@ -27,6 +27,18 @@ _TRUE = {"true", "yes", "on", "y"}
 _FALSE = {"false", "no", "off", "n"}
 
 
+# Top-level keys of falco.yaml (config-and-cli.md 2) plus lanner's own; anything else is a typo.
+KNOWN_KEYS = frozenset("""
+append_output base_syscalls buffer_format_base64 buffered_outputs capture config_files engine falco_libs
+file_output grpc grpc_output http_output json_include_message_property json_include_output_fields_property
+json_include_output_property json_include_tags_property json_output libs_logger load_plugins log_level
+log_stderr log_syslog metrics output_timeout outputs outputs_queue plugins plugins_hostinfo priority
+program_output rule_matching rules rules_file rules_files static_fields stdout_output syscall_event_drops
+syscall_event_timeouts syslog_output time_format_iso_8601 watch_config_files webserver
+container_engines fanout fanout_close_timeout_ms
+""".split())
+
+
 class ConfigError(Exception):
     """Invalid configuration; the message names the file and key."""
 
@@ -329,4 +341,16 @@ def load_config(path: str | None, options: Sequence[str] = (), *, search_default
             files.append(p)
     for k, v in parsed:
         set_key(data, k, v)
+    check_known_keys(data, cfg_path)
     return Config(data=data, path=cfg_path, files=files)
+
+
+def check_known_keys(data: dict[str, Any], path: str | None) -> None:
+    """Unknown top-level keys are almost always typos that would silently disable a setting."""
+    import difflib
+    for k in data:
+        if k not in KNOWN_KEYS:
+            near = difflib.get_close_matches(str(k), KNOWN_KEYS, n=1)
+            hint = f" (did you mean '{near[0]}'?)" if near else ""
+            where = f" ({path})" if path else ""
+            raise ConfigError(f"Error reading config file{where}: unknown key '{k}'{hint}")

@@ -136,4 +136,5 @@ class FileResult:
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "successful": self.successful,
                 "errors": [d.as_dict() for d in self.errors],
-                "warnings": [d.as_dict() for d in self.warnings]}
+                "warnings": [d.as_dict() for d in self.warnings],
+                "schema_valid": self.schema_valid.split(" ", 1)[0]}

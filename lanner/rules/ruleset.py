@@ -68,6 +68,7 @@ class RuleLoader:
 
     def load_text(self, name: str, text: str) -> FileResult:
         result = FileResult(name, text)
+        result.schema_valid = _schema_verdict(text)
         collector = Collector(self.state, self.sources, self.field_exists)
         try:
             collector.load(name, text, result)
@@ -112,6 +113,18 @@ class RuleLoader:
                 alts = ", ".join(f"{n} (>= {v})" for n, v in req.alternatives)
                 errors.append(f"Plugin requirement not satisfied, must load one of: {alts}")
         return errors
+
+
+def _schema_verdict(text: str) -> str:
+    import yaml
+
+    from lanner.rules.schema import validate_rules_document
+    try:
+        docs = [d for d in yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) if d]
+    except yaml.YAMLError:
+        return "failed for $: not valid YAML"
+    verdicts = [validate_rules_document(d) for d in docs] or ["ok"]
+    return next((v for v in verdicts if v != "ok"), verdicts[0])
 
 
 def wildcard_match(pattern: str, name: str) -> bool:

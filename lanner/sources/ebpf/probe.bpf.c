@@ -46,7 +46,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define OC_RESULT 24
 #define OC_EXACT 128
 #define NONNORM_SCAN 256
-#define SUPP_ENTRIES 65536
+#define SUPP_WORDS 16 /* fds 0..1023 tracked for close suppression */
 
 struct lw_sc_entry {
 	u16 code;
@@ -116,12 +116,17 @@ struct {
 	__type(value, struct lw_counters);
 } lanner_cnt SEC(".maps");
 
-/* (tgid << 32 | fd) of files whose open the push-down dropped: their close is dropped too */
+/* per process (group leader's task storage): bitmap of fds whose open the push-down dropped; their
+ * close is dropped too. Freed by the kernel with the task. */
+struct lw_fdbits {
+	u64 bits[SUPP_WORDS];
+};
+
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, SUPP_ENTRIES);
-	__type(key, u64);
-	__type(value, u8);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct lw_fdbits);
 } lanner_supp SEC(".maps");
 
 /* max_entries is set to the number of possible CPUs by the loader */
@@ -981,8 +986,7 @@ static __always_inline int entry_match(struct lw_config *cfg, u32 ev, u8 *path, 
 			u64 m = cfg->prefix_mask[i][j];
 			if (!m)
 				break;
-			u64 v = 0;
-			bpf_probe_read_kernel(&v, 8, path + 8 * j);
+			u64 v = *(u64 *)(path + 8 * j);
 			if ((v & m) != cfg->prefix[i][j]) {
 				ok = 0;
 				break;
@@ -994,38 +998,24 @@ static __always_inline int entry_match(struct lw_config *cfg, u32 ev, u8 *path, 
 	return 0;
 }
 
-struct nn_ctx {
-	u8 *path;
-	u32 len;
-	u32 found;
-};
-
-/* "//", "/.", ".." anywhere, or a trailing '/': fd.name (normalised) differs from the raw path */
-static long nonnorm_step(u64 i, struct nn_ctx *c)
-{
-	if (i + 1 >= c->len)
-		return 1;
-	u8 two[2] = {};
-	bpf_probe_read_kernel(two, 2, c->path + i);
-	if (two[1] == 0) {
-		if (two[0] == '/' && i > 0)
-			c->found = 1;
-		return 1;
-	}
-	if ((two[0] == '/' && (two[1] == '/' || two[1] == '.')) || (two[0] == '.' && two[1] == '.')) {
-		c->found = 1;
-		return 1;
-	}
-	return 0;
-}
-
+/* "//", "/.", ".." anywhere, or a trailing '/': fd.name (normalised) differs from the raw path.
+ * len includes the NUL. */
 static __always_inline int nonnorm(u8 *path, u32 len)
 {
 	if (len > NONNORM_SCAN)
 		return 1;
-	struct nn_ctx c = {.path = path, .len = len, .found = 0};
-	bpf_loop(NONNORM_SCAN, nonnorm_step, &c, 0);
-	return c.found;
+	if (len >= 3 && path[(len - 2) & (NONNORM_SCAN - 1)] == '/')
+		return 1;
+	u8 prev = 0;
+	for (int i = 0; i < NONNORM_SCAN; i++) {
+		if (i + 1 >= len)
+			break;
+		u8 ch = path[i];
+		if ((prev == '/' && (ch == '/' || ch == '.')) || (prev == '.' && ch == '.'))
+			return 1;
+		prev = ch;
+	}
+	return 0;
 }
 
 /* returns 1 to keep */
@@ -1047,39 +1037,62 @@ static __always_inline int open_keep(struct lw_config *cfg, s64 res, u32 ppmflag
 		return 0;
 	if (plen <= 1)
 		return 1;
-	u8 first = 0;
-	bpf_probe_read_kernel(&first, 1, path);
-	if (first != '/')
+	if (path[0] != '/')
 		return 1; /* relative: resolved against the cwd in userspace */
 	if (entry_match(cfg, ev, path, plen))
 		return 1;
 	return nonnorm(path, plen);
 }
 
+static __always_inline u32 fd_word(u32 fd)
+{
+	u32 i = fd >> 6;
+	asm volatile("" : "+r"(i));
+	return i & (SUPP_WORDS - 1);
+}
+
+static __always_inline struct lw_fdbits *supp_bits(int create)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct task_struct *leader = t->group_leader;
+	if (!leader)
+		return NULL;
+	return bpf_task_storage_get(&lanner_supp, leader, 0, create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+}
+
 static __always_inline void supp_set(u32 fd)
 {
-	u64 k = (bpf_get_current_pid_tgid() & 0xFFFFFFFF00000000ULL) | fd;
-	u8 one = 1;
-	bpf_map_update_elem(&lanner_supp, &k, &one, BPF_ANY);
+	if (fd >= SUPP_WORDS * 64)
+		return;
+	struct lw_fdbits *b = supp_bits(1);
+	u32 i = fd_word(fd);
+	if (b)
+		b->bits[i] |= 1ULL << (fd & 63);
 }
 
 static __always_inline void supp_clear(struct lw_config *cfg, s64 fd)
 {
-	if (!cfg->close_filter_on || fd < 0)
+	if (!cfg->close_filter_on || fd < 0 || fd >= SUPP_WORDS * 64)
 		return;
-	u64 k = (bpf_get_current_pid_tgid() & 0xFFFFFFFF00000000ULL) | (u32)fd;
-	bpf_map_delete_elem(&lanner_supp, &k);
+	struct lw_fdbits *b = supp_bits(0);
+	u32 i = fd_word((u32)fd);
+	if (b)
+		b->bits[i] &= ~(1ULL << (fd & 63));
 }
 
-/* 1: this close is of a file whose open was filtered out (the entry is consumed) */
+/* 1: this close is of a file whose open was filtered out (the bit is consumed) */
 static __always_inline int supp_take(struct lw_config *cfg, s64 fd)
 {
-	if (!cfg->close_filter_on || fd < 0)
+	if (!cfg->close_filter_on || fd < 0 || fd >= SUPP_WORDS * 64)
 		return 0;
-	u64 k = (bpf_get_current_pid_tgid() & 0xFFFFFFFF00000000ULL) | (u32)fd;
-	if (!bpf_map_lookup_elem(&lanner_supp, &k))
+	struct lw_fdbits *b = supp_bits(0);
+	if (!b)
 		return 0;
-	bpf_map_delete_elem(&lanner_supp, &k);
+	u32 i = fd_word((u32)fd);
+	u64 m = 1ULL << (fd & 63);
+	if (!(b->bits[i] & m))
+		return 0;
+	b->bits[i] &= ~m;
 	return 1;
 }
 
@@ -1104,20 +1117,6 @@ static __always_inline void emit_open(struct lw_config *cfg, struct lw_counters 
 		lflags = how.flags; mode = how.mode; resolve = how.resolve; np = 8;
 	}
 	u32 pf = open_flags_to_ppm((u32)lflags);
-	u32 dev = 0;
-	u64 ino = 0;
-	u32 layer = 0;
-	if (res >= 0) {
-		struct file *f = fd_file(t, res);
-		if (f) {
-			u32 fmode = BPF_CORE_READ(f, f_mode);
-			if (fmode & 0x100000) /* FMODE_CREATED */
-				pf |= 0x4000;
-			struct inode *in = BPF_CORE_READ(f, f_inode);
-			ino = BPF_CORE_READ(in, i_ino);
-			dev = new_encode_dev(BPF_CORE_READ(in, i_sb, s_dev));
-		}
-	}
 	if (!(pf & (4 | 0x2000)))
 		mode = 0;
 	if (!w_begin(&w, cfg, code, np))
@@ -1136,6 +1135,20 @@ static __always_inline void emit_open(struct lw_config *cfg, struct lw_counters 
 		return;
 	}
 	supp_clear(cfg, res);
+	u32 dev = 0;
+	u64 ino = 0;
+	u32 layer = 0;
+	if (res >= 0) {
+		struct file *f = fd_file(t, res);
+		if (f) {
+			u32 fmode = BPF_CORE_READ(f, f_mode);
+			if (fmode & 0x100000) /* FMODE_CREATED */
+				pf |= 0x4000;
+			struct inode *in = BPF_CORE_READ(f, f_inode);
+			ino = BPF_CORE_READ(in, i_ino);
+			dev = new_encode_dev(BPF_CORE_READ(in, i_sb, s_dev));
+		}
+	}
 	if (code != 59)
 		w_u32(&w, pf);
 	w_u32(&w, (u32)mode);

@@ -1,0 +1,56 @@
+"""The advisory JSON schema of rules files (rules-file.md 12). Its verdict only changes a log line
+(``<file> | schema validation: ok|failed``); the loader's own checks decide whether a file loads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_OVERRIDE_OPS = {"type": "string", "enum": ["append", "replace"]}
+_ITEM_PROPS: dict[str, Any] = {
+    "required_engine_version": {"type": "string"},
+    "required_plugin_versions": {"type": "array", "items": {
+        "type": "object", "required": ["name", "version"],
+        "properties": {"name": {"type": "string"}, "version": {"type": "string"},
+                       "alternatives": {"type": "array", "items": {
+                           "type": "object", "required": ["name", "version"],
+                           "properties": {"name": {"type": "string"}, "version": {"type": "string"}}}}}}},
+    "macro": {"type": "string"}, "condition": {"type": "string"}, "list": {"type": "string"},
+    "items": {"type": "array", "items": {"type": ["string", "integer"]}},
+    "rule": {"type": "string"}, "desc": {"type": "string"}, "enabled": {"type": "boolean"},
+    "output": {"type": "string"}, "append": {"type": "boolean"},
+    "priority": {"type": "string", "enum": ["EMERGENCY", "ALERT", "CRITICAL", "ERROR", "WARNING", "NOTICE", "INFO",
+                                            "INFORMATIONAL", "DEBUG"]},
+    "capture": {"type": "boolean"}, "capture_duration": {"type": "integer"}, "source": {"type": "string"},
+    "exceptions": {"type": "array", "items": {
+        "type": "object", "required": ["name"], "additionalProperties": False,
+        "properties": {"name": {"type": "string"}, "fields": {}, "comps": {}, "values": {}}}},
+    "override": {"type": "object", "minProperties": 1, "additionalProperties": False,
+                 "properties": {k: _OVERRIDE_OPS for k in (
+                     "items", "condition", "output", "desc", "priority", "enabled", "tags", "exceptions",
+                     "warn_evttypes", "skip-if-unknown-filter", "capture", "capture_duration")}},
+    "tags": {"type": "array", "items": {"type": "string"}},
+    "warn_evttypes": {"type": "boolean"}, "skip-if-unknown-filter": {"type": "boolean"},
+}
+
+RULES_SCHEMA: dict[str, Any] = {
+    "$schema": "http://json-schema.org/draft-07/schema#",
+    "title": "lanner / Falco rules file",
+    "type": "array",
+    "items": {"type": "object", "additionalProperties": False, "properties": _ITEM_PROPS},
+}
+
+
+def validate_rules_document(doc: Any) -> str:
+    """``ok``, ``none`` (no validator available) or ``failed for <path>: <reason>``."""
+    try:
+        import jsonschema
+    except ImportError:
+        return "none"
+    if doc is None:
+        return "ok"
+    validator = jsonschema.Draft7Validator(RULES_SCHEMA)
+    err = next(iter(sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))), None)
+    if err is None:
+        return "ok"
+    path = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.absolute_path)
+    return f"failed for {path}: {err.message}"
