@@ -196,4 +196,8 @@ if [ "$DO_SYSTEMD" = 1 ]; then
     fi
 fi
 
-say "done: lanner $([ "$DRY" = 1 ] || "$ROOT$PREFIX/bin/lanner" --version 2>/dev/null | head -1 || true)"
+version=""
+if [ "$DRY" = 0 ] && [ -x "$VENV/bin/python" ]; then
+    version=$("$VENV/bin/python" -c 'from lanner.version import LANNER_VERSION; print(LANNER_VERSION)')
+fi
+say "done${version:+: lanner $version in $PREFIX}"

@@ -161,6 +161,8 @@ class Runner:
         self.engine.hostname = self.engine.hostname or ""
         start_cpu = time.process_time()
         first_ts = None
+        from lanner.state.containers import apply_container_event
+        containers = self.engine.containers
         process = self.engine.process
         sprocess, spost = state.process, state.post_process
         n = 0
@@ -173,6 +175,8 @@ class Runner:
                 elif self.duration_ns is not None and ev.ts - first_ts > self.duration_ns:
                     break
                 sprocess(ev)
+                if ev.type in (324, 402):
+                    apply_container_event(ev, containers)
                 if not ev.hidden:
                     n += 1
                     process(ev)

@@ -557,3 +557,31 @@ class ContainerManager:
         for cid in list(self._cache):
             if cid not in alive:
                 self.remove(cid)
+
+
+def apply_container_event(ev: Any, manager: ContainerManager) -> bool:
+    """Feed a capture's container metadata event (container 324 JSON, or asyncevent 402 named
+    ``container``/``container_removed``) to the manager. True if the event was one of those."""
+    import json
+    if ev.type == 324:
+        data = ev.params[0] if ev.params else None
+        removed = False
+    elif ev.type == 402 and len(ev.params) >= 3 and ev.params[1] in ("container", "container_removed"):
+        data = ev.params[2]
+        removed = ev.params[1] == "container_removed"
+    else:
+        return False
+    if isinstance(data, bytes):
+        data = data.decode("utf-8", "replace").rstrip("\x00")
+    try:
+        doc = json.loads(data) if data else None
+        info = ContainerInfo.from_json(doc) if isinstance(doc, Mapping) else None
+    except ValueError as e:
+        log.warning("capture container event %d: invalid JSON: %s", ev.num, e)
+        return True
+    if info is not None:
+        if removed:
+            manager.remove(info.id)
+        else:
+            manager.add(info)
+    return True

@@ -11,7 +11,7 @@ directories, relative to the case file; default: lanner's packaged default rules
         expect:
           - rule: Read Shadow or Sudoers File
             fields: {proc.name: cat, fd.name: /etc/shadow}
-        forbid: [Write Below Etc]
+        forbid: [Write Below Etc]                 # "*" = no alert at all may fire
 
 Inputs (exactly one): ``host`` (script run by ``sh`` in a temp dir, live capture), ``container``
 (script run by ``sh`` in a throwaway container from a local busybox image; ``container_options`` adds

@@ -92,7 +92,7 @@ def judge(case: Case, fired: list[Fired], known_rules: set[str]) -> list[str]:
     """Problems with the alerts of one case (empty = pass)."""
     problems = []
     for name in [e.rule for e in case.expect] + list(case.forbid):
-        if name not in known_rules:
+        if name not in known_rules and name != "*":
             problems.append(f"rule {name!r} is not defined in the loaded rules")
     for e in case.expect:
         of_rule = [f for f in fired if f.rule == e.rule]
@@ -105,6 +105,9 @@ def judge(case: Case, fired: list[Fired], known_rules: set[str]) -> list[str]:
             else:
                 others = sorted({f.rule for f in fired})
                 problems.append(f"expected {want}: not raised" + (f" (raised: {', '.join(others)})" if others else ""))
+    if "*" in case.forbid and fired:
+        problems.append(f"no alert may fire, but {len(fired)} did: "
+                        + "; ".join(f"{f.rule}: {f.message}" for f in fired[:3]))
     for name in case.forbid:
         bad = [f for f in fired if f.rule == name]
         if bad:

@@ -70,11 +70,14 @@ def build(out_dir: Path = HERE, keep_header: bool = False) -> tuple[Path, Path]:
     build_dir.mkdir(exist_ok=True)
     vmlinux_header(build_dir, arch)
     obj = out_dir / "probe.bpf.o"
+    # build next to the target and rename: a failed build leaves the previous object in place
     _run([clang, "-O2", "-g", "-target", "bpf", f"-D__TARGET_ARCH_{arch}", "-I", str(build_dir),
           "-Wno-incompatible-pointer-types-discards-qualifiers",
-          "-c", str(HERE / "probe.bpf.c"), "-o", str(obj)], "clang (probe.bpf.c)")
+          "-c", str(HERE / "probe.bpf.c"), "-o", str(build_dir / obj.name)], "clang (probe.bpf.c)")
     so = out_dir / "_drain.so"
-    _run([cc, "-O2", "-shared", "-fPIC", "-o", str(so), str(HERE / "drain.c")], "cc (drain.c)")
+    _run([cc, "-O2", "-shared", "-fPIC", "-o", str(build_dir / so.name), str(HERE / "drain.c")], "cc (drain.c)")
+    os.replace(build_dir / obj.name, obj)
+    os.replace(build_dir / so.name, so)
     if keep_header and arch:
         shutil.copyfile(build_dir / "vmlinux.h", HERE / f"vmlinux_{arch}.h")
     shutil.rmtree(build_dir, ignore_errors=True)
