@@ -131,7 +131,7 @@ fi
 # Where the packaged files come from: the installed package, else the source checkout.
 PKG=""
 if [ "$DRY" = 0 ] && [ -x "$VENV/bin/python" ]; then
-    PKG=$("$VENV/bin/python" -c 'import os, lanner; print(os.path.dirname(lanner.__file__))')
+    PKG=$("$VENV/bin/python" -I -c 'import os, lanner; print(os.path.dirname(lanner.__file__))')
 elif [ -d "$SOURCE/lanner" ]; then
     PKG=$SOURCE/lanner
 fi
@@ -198,6 +198,6 @@ fi
 
 version=""
 if [ "$DRY" = 0 ] && [ -x "$VENV/bin/python" ]; then
-    version=$("$VENV/bin/python" -c 'from lanner.version import LANNER_VERSION; print(LANNER_VERSION)')
+    version=$("$VENV/bin/python" -I -c 'from lanner.version import LANNER_VERSION; print(LANNER_VERSION)')
 fi
 say "done${version:+: lanner $version in $PREFIX}"

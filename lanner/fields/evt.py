@@ -220,6 +220,18 @@ def abspath_extractor(which: str) -> Extractor:
     return cached(f"evt.abspath.{which}", get)
 
 
+_RAWARG_TYPES = {
+    "INT8": ft.INT8, "INT16": ft.INT16, "INT32": ft.INT32, "INT64": ft.INT64, "UINT8": ft.UINT8,
+    "UINT16": ft.UINT16, "UINT32": ft.UINT32, "UINT64": ft.UINT64, "ERRNO": ft.ERRNO, "FD": ft.FD, "PID": ft.PID,
+    "FD32": ft.INT32, "PID32": ft.INT32, "PORT": ft.PORT, "FLAGS8": ft.FLAGS8, "FLAGS16": ft.FLAGS16,
+    "FLAGS32": ft.FLAGS32, "ENUMFLAGS8": ft.UINT8, "ENUMFLAGS16": ft.UINT16, "ENUMFLAGS32": ft.UINT32,
+    "MODE": ft.MODE, "UID": ft.UINT32, "GID": ft.UINT32, "SYSCALLID": ft.UINT16, "SIGTYPE": ft.UINT8,
+    "RELTIME": ft.RELTIME, "ABSTIME": ft.ABSTIME, "BOOL": ft.UINT32, "L4PROTO": ft.UINT8, "SOCKFAMILY": ft.UINT8,
+    "CHARBUF": ft.CHARBUF, "FSPATH": ft.FSPATH, "FSRELPATH": ft.FSRELPATH, "BYTEBUF": ft.BYTEBUF,
+    "IPV4ADDR": ft.IPADDR, "IPV6ADDR": ft.IPADDR,
+}
+
+
 def evt_class(state: Any = None) -> FieldClass:
     resolver = StateResolver(state) if state is not None else P.NO_STATE
     prev = {"ts": None, "last": None}
@@ -281,12 +293,28 @@ def evt_class(state: Any = None) -> FieldClass:
         "evt.wait_latency": lambda e: 0,
     }
 
+    def _rawarg_type(key: str | int | None) -> str:
+        """The native type of ``evt.rawarg.<name>``: that of the first parameter of that name."""
+        from lanner.events.table import EVENTS
+        if isinstance(key, str):
+            for info in EVENTS:
+                for p in info.params:
+                    if p.name == key:
+                        return _RAWARG_TYPES.get(p.type_name, ft.CHARBUF)
+            raise FieldError(f"unknown event argument {key}")
+        return ft.INT64
+
     def arg_factory(f: FieldDef, arg: str | None) -> Extractor:
         key: str | int = int(arg) if arg is not None and arg.isdigit() else arg  # type: ignore[assignment]
         if f.name == "evt.arg":
+            if isinstance(key, str):
+                _rawarg_type(key)
             return lambda e: e.arg_str(key, resolver)
         if f.name == "evt.rawarg":
-            return lambda e: e.rawarg(key)
+            def rawarg(e: Any) -> Any:
+                return e.rawarg(key)
+            rawarg.field_type = _rawarg_type(key)  # type: ignore[attr-defined]
+            return rawarg
         if f.name == "evt.type.is":
             name = arg or ""
             return lambda e: 1 if e.type_name == name else 0

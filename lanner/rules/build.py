@@ -7,7 +7,6 @@ the field registry of their source, event-type sets inferred, and the warnings o
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +19,7 @@ from lanner.rules.loader import ExceptionDef, RuleDef, RulesState
 from lanner.rules.output import OutputCompiler, OutputError, OutputFormat
 from lanner.rules.parser import ParseError, parse
 from lanner.rules.priority import Priority
-from lanner.rules.reader import Ctx, snippet_at
+from lanner.rules.reader import Ctx
 from lanner.rules.result import Diagnostic, FileResult, LoadError, Location
 
 _BLANKS = " \t\n\r"
@@ -408,9 +407,3 @@ def exception_fragment(x: ExceptionDef, rule: RuleDef) -> str:
         ors.append("(" + " and ".join(ands) + ")")
     return "(" + " or ".join(ors) + ")"
 
-
-def snippet_for(text: str, line: int, col: int) -> str:
-    return snippet_at(text, line, col)
-
-
-_ = re

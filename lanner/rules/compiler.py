@@ -167,6 +167,7 @@ class ConditionCompiler:
             self._extractors[key] = fname
             self.fields.append(ref)
         f = ref.fdef
+        ftype = getattr(self.ns[fname], "field_type", f.type)
         mode = ""
         if reg.ANY_ANCESTOR in f.flags and ref.arg is None:
             mode = "ancestors"
@@ -177,7 +178,7 @@ class ConditionCompiler:
             if w not in self.warnings:
                 self.warnings.append(w)
         label = node.name if node.arg is None else f"{node.name}[{node.arg}]"
-        return Operand(f"{fname}(e)", f.type, f.is_list, ref, mode, label)
+        return Operand(f"{fname}(e)", ftype, f.is_list, ref, mode, label)
 
     def _operand(self, node: ast.Node) -> Operand:
         if isinstance(node, ast.Field):
@@ -274,8 +275,6 @@ class ConditionCompiler:
     # --- checks ------------------------------------------------------------------------------
     def check(self, node: ast.Check) -> str:
         lhs = self._operand(node.lhs)
-        if lhs.ref is not None and node.lhs is not None and isinstance(node.lhs, ast.Field):
-            pass
         op = node.op
         if lhs.type == ft.CHARBUF and lhs.ref is not None and lhs.ref.fdef.name in ("evt.type", "syscall.type"):
             if isinstance(node.rhs, ast.Transformer):

@@ -67,6 +67,7 @@ class LiveCapture:
         self._thread: threading.Thread | None = None
         self.value_fields = value_fields
         self._processed_ts = 0
+        self._idle_at = 0
         try:
             self.source = LiveSyscallSource(KernelFilter(events=_event_names(pipeline)), scan_proc=True)
         except Exception as e:  # noqa: BLE001 - any probe set-up problem means "unavailable"
@@ -106,8 +107,10 @@ class LiveCapture:
         eng = self.pipeline.engine
         try:
             while not self._stop.is_set():
+                polled_at = time.time_ns()
                 evs = self.source.poll()
                 if not evs:
+                    self._idle_at = polled_at
                     time.sleep(0.01)
                     continue
                 for ev in evs:
@@ -146,7 +149,8 @@ class LiveCapture:
         target = time.time_ns()
         end = time.monotonic() + timeout
         time.sleep(settle)
-        while time.monotonic() < end and self._processed_ts < target and not self.errors:
+        while (time.monotonic() < end and self._processed_ts < target and self._idle_at < target
+               and not self.errors):
             time.sleep(0.05)
 
     def since(self, mark: int, root_pid: int | None, container_id: str | None) -> list[ScopedAlert]:

@@ -61,6 +61,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
       "json_include_output_property" true
       "json_include_tags_property" true
       "json_include_output_fields_property" true
+      "append_output" (list (dict "match" (dict "source" "syscall") "extra_fields" (list "k8s.pod.labels")))
       "stdout_output" (dict "enabled" .Values.outputs.stdout)
       "syslog_output" (dict "enabled" .Values.outputs.syslog)
       "http_output" (dict "enabled" .Values.outputs.http.enabled "url" .Values.outputs.http.url "user_agent" "lanner")
