@@ -144,7 +144,7 @@ fi
 if [ "$DO_VENV" = 1 ] && [ "$BUILD_PROBE" = 1 ] && [ -z "$ROOT" ]; then
     if [ "$DRY" = 1 ]; then
         echo "+ $VENV/bin/python -m lanner.sources.ebpf.build"
-    elif command -v clang >/dev/null && "$VENV/bin/python" -m lanner.sources.ebpf.build >/dev/null 2>&1; then
+    elif command -v clang >/dev/null && "$VENV/bin/python" -I -m lanner.sources.ebpf.build >/dev/null 2>&1; then
         say "eBPF probe compiled for $(uname -r)"
     elif [ -f "$PKG/sources/ebpf/probe.bpf.o" ]; then
         say "warning: could not compile the eBPF probe here; using the prebuilt CO-RE object"

@@ -193,7 +193,22 @@ class Runner:
             from lanner.sources.ebpf.live import run_live
         except ImportError as e:
             raise RunnerError(f"live capture is not available in this build: {e}") from None
+        self._start_container_lookups()
         run_live(self, stats)
+
+    def _start_container_lookups(self) -> None:
+        """Live capture asks the configured runtime sockets for container and pod metadata."""
+        from lanner.state.containers import ContainerConfigError, build_engines, parse_container_settings
+        mgr = self.engine.containers
+        if mgr is None or mgr.engines:
+            return
+        try:
+            settings = parse_container_settings(self.config)
+        except ContainerConfigError as e:
+            raise RunnerError(str(e)) from None
+        mgr.engines = build_engines(settings)
+        mgr.settings = settings
+        mgr.start()
 
     def _plugin_loop(self, stats: LoopStats) -> None:
         entry = next(p for p in self.plugins if p.plugin is not None and p.plugin.source == stats.source)

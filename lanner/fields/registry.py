@@ -99,6 +99,8 @@ class FieldRef:
         """The reference as Falco prints it as a JSON `output_fields` key."""
         if self.arg is None:
             return self.fdef.name
+        if self.fdef.dotted_arg and self.arg and not self.arg.isdigit() and "[" not in self.arg:
+            return f"{self.fdef.name}.{self.arg}"
         return f"{self.fdef.name}[{quote_arg(self.arg)}]"
 
     def bind(self) -> Extractor:
