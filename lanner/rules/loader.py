@@ -275,6 +275,22 @@ class Collector:
             ops[key] = op
         return ops
 
+    def _append_mode(self, m: Mapping, ctx: Ctx, key: str) -> bool:
+        """Whether a list/macro item appends (legacy ``append: true`` or ``override: {key: append}``)."""
+        ops = self._override_ops(m, ctx, (key,), (key,))
+        append = self._legacy_append(m, ctx, ops)
+        if ops:
+            self._require_override_keys(m, ctx, ops)
+            append = ops.get(key) == "append"
+        return append
+
+    @staticmethod
+    def _require_override_keys(m: Mapping, ctx: Ctx, ops: dict[str, str]) -> None:
+        for k, op in ops.items():
+            if k not in m:
+                raise ctx.error("LOAD_ERR_VALIDATE", f"An {op} override for '{k}' was specified but '{k}' is not "
+                                                     "defined")
+
     def _legacy_append(self, m: Mapping, ctx: Ctx, ops: dict[str, str] | None) -> bool:
         append = get_bool(m, "append", ctx, False)
         if append and ops:
@@ -289,17 +305,10 @@ class Collector:
         if not _LIST_NAME.fullmatch(name):
             self.warn(ctx, "LOAD_INVALID_LIST_NAME", "List has an invalid name. List names should match a regular "
                       "expression: [^()\"'[:space:]=,]+", m.node)
-        ops = self._override_ops(m, ctx, ("items",), ("items",))
-        append = self._legacy_append(m, ctx, ops)
+        append = self._append_mode(m, ctx, "items")
         items = get_string_seq(m, "items", ctx)
         if items is None:
             raise ctx.error("LOAD_ERR_YAML_VALIDATE", "Item has no mapping for key 'items'")
-        if ops:
-            for k, op in ops.items():
-                if k not in m:
-                    raise ctx.error("LOAD_ERR_VALIDATE", f"An {op} override for '{k}' was specified but '{k}' is "
-                                                         "not defined")
-            append = ops.get("items") == "append"
         st = self.state
         existing = st.lists.get(name)
         if append:
@@ -322,17 +331,9 @@ class Collector:
         if not _MACRO_NAME.fullmatch(name):
             self.warn(ctx, "LOAD_INVALID_MACRO_NAME", "Macro has an invalid name. Macro names should match a "
                       "regular expression: [a-zA-Z]+[a-zA-Z0-9_]*", m.node)
-        ops = self._override_ops(m, ctx, ("condition",), ("condition",))
-        append = self._legacy_append(m, ctx, ops)
+        append = self._append_mode(m, ctx, "condition")
         cond = get_scalar(m, "condition", ctx, required=True) or ""
-        cnode = m.value("condition")
-        cond_loc = ctx.sub("macro condition", "", cnode).chain[-1]
-        if ops:
-            for k, op in ops.items():
-                if k not in m:
-                    raise ctx.error("LOAD_ERR_VALIDATE", f"An {op} override for '{k}' was specified but '{k}' is "
-                                                         "not defined")
-            append = ops.get("condition") == "append"
+        cond_loc = ctx.sub("macro condition", "", m.value("condition")).chain[-1]
         st = self.state
         existing = st.macros.get(name)
         if append:
@@ -457,10 +458,7 @@ class Collector:
                                 f"Unexpected key '{k}': no corresponding entry under 'override' is defined.")
             if k not in _OVERRIDE_REPLACE:
                 self.warn(ctx, "LOAD_UNKNOWN_KEY", f"Unknown key '{k}'. The key will be ignored.", m.entries[k][0])
-        for k, op in ops.items():
-            if k not in m:
-                raise ctx.error("LOAD_ERR_VALIDATE", f"An {op} override for '{k}' was specified but '{k}' is not "
-                                                     "defined")
+        self._require_override_keys(m, ctx, ops)
         source = self._source(m, ctx, allow_empty=True)
         existing = self.state.rules.get(name)
         if existing is None:

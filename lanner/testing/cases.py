@@ -15,8 +15,14 @@ directories, relative to the case file; default: lanner's packaged default rules
 
 Inputs (exactly one): ``host`` (script run by ``sh`` in a temp dir, live capture), ``container``
 (script run by ``sh`` in a throwaway container from a local busybox image; ``container_options`` adds
-``docker run`` options, ``tty: true`` runs it under ``docker exec -t``), ``capture`` (a .scap file),
+``docker run`` options, ``tty: true`` runs it under ``docker exec -t``, ``as_command: true`` makes it the
+container's own command, pid 1, instead of a ``docker exec``; ``check: true`` fails the case when the
+script exits non-zero), ``capture`` (a .scap file),
 ``audit`` (a Kubernetes audit JSON file, or the audit events inline as a list).
+
+``pending: <why>`` marks a case that cannot pass yet because of a known gap: its failure is reported
+as PENDING (never as a pass) and the rule is not counted as covered. Top-level keys starting with
+``x-`` are ignored (a place for YAML anchors shared by cases).
 """
 
 from __future__ import annotations
@@ -28,8 +34,8 @@ from typing import Any
 import yaml
 
 INPUT_KINDS = ("host", "container", "capture", "audit")
-_CASE_KEYS = {"name", "rules", "input", "expect", "forbid", "timeout", "description"}
-_INPUT_KEYS = set(INPUT_KINDS) | {"container_options", "tty", "image"}
+_CASE_KEYS = {"name", "rules", "input", "expect", "forbid", "timeout", "description", "pending"}
+_INPUT_KEYS = set(INPUT_KINDS) | {"container_options", "tty", "image", "as_command", "check"}
 
 
 class CaseError(Exception):
@@ -55,10 +61,13 @@ class Case:
     audit_events: list[Any] | None = None
     container_options: tuple[str, ...] = ()
     tty: bool = False
+    as_command: bool = False          # container: the script is the container's command (pid 1)
+    check: bool = False               # the script must exit 0
     image: str = ""
     expect: list[Expectation] = field(default_factory=list)
     forbid: tuple[str, ...] = ()
     timeout: float = 20.0
+    pending: str = ""                 # known gap: a failure is reported as pending, not as a pass
 
     @property
     def where(self) -> str:
@@ -112,7 +121,7 @@ def load_case_file(path: str) -> list[Case]:
     base = os.path.dirname(os.path.abspath(path))
     default_rules: tuple[str, ...] = ()
     if isinstance(doc, dict):
-        unknown = set(doc) - {"rules", "cases"}
+        unknown = {k for k in doc if not str(k).startswith("x-")} - {"rules", "cases"}
         if unknown:
             raise CaseError(f"{path}: unknown top-level key(s): {', '.join(sorted(unknown))} (expected rules, cases)")
         default_rules = _rules_paths(doc.get("rules"), base, path)
@@ -155,6 +164,8 @@ def _case(item: Any, i: int, path: str, base: str, default_rules: tuple[str, ...
             raise CaseError(f"{where}: input.container_options must be a list of strings")
         case.container_options = tuple(opts)
         case.tty = bool(inp.get("tty", False))
+        case.as_command = bool(inp.get("as_command", False))
+        case.check = bool(inp.get("check", False))
         case.image = str(inp.get("image", "") or "")
     elif kind == "capture":
         if not isinstance(val, str):
@@ -183,6 +194,10 @@ def _case(item: Any, i: int, path: str, base: str, default_rules: tuple[str, ...
     if not isinstance(timeout, (int, float)) or timeout <= 0:
         raise CaseError(f"{where}: 'timeout' must be a positive number of seconds")
     case.timeout = float(timeout)
+    pending = item.get("pending", "")
+    if not isinstance(pending, str):
+        raise CaseError(f"{where}: 'pending' must be a text saying what is missing")
+    case.pending = pending.strip()
     return case
 
 

@@ -17,23 +17,25 @@ import orjson
 
 from lanner.config import Config, ConfigError
 from lanner.testing.cases import Case, CaseError, find_case_files, load_case_file
-from lanner.testing.runner import ERROR, FAIL, PASS, SKIP, CaseResult, CaseRunner, text
+from lanner.testing.runner import ERROR, FAIL, PASS, PENDING, SKIP, CaseResult, CaseRunner, text
 
-_MARK = {PASS: "PASS", FAIL: "FAIL", SKIP: "SKIP", ERROR: "ERROR"}
+_MARK = {PASS: "PASS", FAIL: "FAIL", SKIP: "SKIP", ERROR: "ERROR", PENDING: "PEND"}
 
 
 @dataclass
 class RuleCoverage:
     name: str
     files: tuple[str, ...]
-    fire: dict[str, int] = field(default_factory=lambda: {PASS: 0, FAIL: 0, SKIP: 0, ERROR: 0})
-    quiet: dict[str, int] = field(default_factory=lambda: {PASS: 0, FAIL: 0, SKIP: 0, ERROR: 0})
+    fire: dict[str, int] = field(default_factory=lambda: {PASS: 0, FAIL: 0, SKIP: 0, ERROR: 0, PENDING: 0})
+    quiet: dict[str, int] = field(default_factory=lambda: {PASS: 0, FAIL: 0, SKIP: 0, ERROR: 0, PENDING: 0})
 
     @property
     def status(self) -> str:
         if self.fire[FAIL] + self.fire[ERROR] + self.quiet[FAIL] + self.quiet[ERROR]:
             return "FAIL"
         if not self.fire[PASS]:
+            if self.fire[PENDING]:
+                return "pending"
             if self.fire[SKIP]:
                 return "skipped"
             return "not covered"
@@ -70,7 +72,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON report instead of text")
     p.add_argument("--require-coverage", action="store_true",
                    help="fail unless every loaded rule has a passing must-fire and must-not-fire case")
-    p.add_argument("--fail-on-skip", action="store_true", help="count skipped cases as failures")
+    p.add_argument("--fail-on-skip", action="store_true", help="count skipped and pending cases as failures")
     p.add_argument("-v", "--verbose", action="store_true", help="print every alert each case raised")
     return p
 
@@ -118,11 +120,11 @@ def main(argv: Sequence[str]) -> int:
     runner = CaseRunner(config, args.docker_host, on_result=show)
     results = runner.run(cases)
     cov = coverage(runner, results)
-    counts = {s: sum(1 for r in results if r.status == s) for s in (PASS, FAIL, SKIP, ERROR)}
+    counts = {s: sum(1 for r in results if r.status == s) for s in (PASS, FAIL, SKIP, ERROR, PENDING)}
     load_errors = [i for i in runner.rules_info.values() if i.error]
     covered = sum(1 for c in cov if c.status == "covered")
     ok = counts[FAIL] == 0 and counts[ERROR] == 0 and not load_errors
-    if args.fail_on_skip and counts[SKIP]:
+    if args.fail_on_skip and (counts[SKIP] or counts[PENDING]):
         ok = False
     if args.require_coverage and covered != len(cov):
         ok = False
@@ -150,5 +152,5 @@ def main(argv: Sequence[str]) -> int:
         print(f"\nRules failed to load ({', '.join(i.paths)}):\n{i.error}")
     pct = 100.0 * covered / len(cov) if cov else 0.0
     print(f"\n{len(results)} cases: {counts[PASS]} passed, {counts[FAIL]} failed, {counts[ERROR]} errors, "
-          f"{counts[SKIP]} skipped; {covered}/{len(cov)} rules covered ({pct:.0f}%)")
+          f"{counts[SKIP]} skipped, {counts[PENDING]} pending; {covered}/{len(cov)} rules covered ({pct:.0f}%)")
     return 0 if ok else 1

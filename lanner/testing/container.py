@@ -101,7 +101,8 @@ def ensure_image(d: Docker, ref: str = DEFAULT_IMAGE) -> str:
 
 
 class Throwaway:
-    """``docker run -d`` a sleeping container; ``exec`` scenario scripts in it; removed on exit."""
+    """A container for one scenario: ``start`` (sleeping) then ``exec`` the script, or
+    ``run_as_command``; removed when the ``with`` block ends."""
 
     def __init__(self, d: Docker, image: str, options: tuple[str, ...] = ()) -> None:
         self.d = d
@@ -110,13 +111,27 @@ class Throwaway:
         self.image = image
         self.options = options
 
-    def __enter__(self) -> Throwaway:
+    def start(self) -> Throwaway:
         net = () if any(o.startswith("--network") or o.startswith("--net=") for o in self.options) \
             else ("--network", "none")
         p = self.d.run("run", "-d", "--name", self.name, *net, *self.options, self.image, "sleep", "3600",
                        timeout=60)
         self.id = p.stdout.decode().strip()
         return self
+
+    def run_as_command(self, script: str, timeout: float) -> tuple[int, str]:
+        """Create the container with the script as its command (pid 1), start it and wait."""
+        net = () if any(o.startswith("--network") or o.startswith("--net=") for o in self.options) \
+            else ("--network", "none")
+        p = self.d.run("create", "--name", self.name, *net, *self.options, self.image, "/bin/sh", "-c", script,
+                       timeout=60)
+        self.id = p.stdout.decode().strip()
+        try:
+            p2 = subprocess.run([self.d.client, "start", "-a", self.id], env=self.d.env, capture_output=True,
+                                timeout=timeout, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            return -1, f"timed out after {timeout}s"
+        return p2.returncode, (p2.stdout + p2.stderr).decode(errors="replace")
 
     def exec(self, script: str, tty: bool, timeout: float) -> tuple[int, str]:
         args = [self.d.client, "exec", *(("-t",) if tty else ()), self.id, "/bin/sh", "-c", script]
@@ -126,6 +141,9 @@ class Throwaway:
         except subprocess.TimeoutExpired:
             return -1, f"timed out after {timeout}s"
         return p.returncode, (p.stdout + p.stderr).decode(errors="replace")
+
+    def __enter__(self) -> Throwaway:
+        return self
 
     def __exit__(self, *exc: object) -> None:
         self.d.run("rm", "-f", self.name, check=False, timeout=60)

@@ -26,7 +26,7 @@ from lanner.testing.pipeline import Pipeline, build_pipeline
 
 log = logging.getLogger("lanner")
 
-PASS, FAIL, SKIP, ERROR = "pass", "fail", "skip", "error"
+PASS, FAIL, SKIP, ERROR, PENDING = "pass", "fail", "skip", "error", "pending"
 
 
 @dataclass
@@ -140,6 +140,11 @@ class CaseRunner:
         return results
 
     def _emit(self, r: CaseResult) -> CaseResult:
+        if r.case.pending and r.status in (FAIL, ERROR):
+            r.note = (f"pending: {r.case.pending}" + (f"; {r.note}" if r.note else ""))
+            r.status = PENDING
+        elif r.case.pending and r.status == PASS:
+            r.note = f"passes now although marked pending ({r.case.pending}): remove 'pending'"
         if self.on_result is not None:
             self.on_result(r)
         return r
@@ -287,6 +292,8 @@ class CaseRunner:
             status, output, scoped = self._run_host(cap, case)
         fired = [Fired(s.alert.rule, s.alert.message, s.values) for s in scoped]
         problems = judge(case, fired, known)
+        if case.check and status != 0:
+            problems.insert(0, f"scenario script exited with status {status}")
         if cap.errors:
             problems += cap.errors
         note = f"scenario exit status {status}" if status else ""
@@ -316,7 +323,12 @@ class CaseRunner:
     def _run_container(self, cap: Any, case: Case) -> tuple[int, str, list[Any]]:
         from lanner.testing.container import Throwaway
         with Throwaway(self._docker, case.image or self._image, case.container_options) as ctr:
-            mark = cap.mark()
-            status, out = ctr.exec(case.script, case.tty, case.timeout)
+            if case.as_command:
+                mark = cap.mark()
+                status, out = ctr.run_as_command(case.script, case.timeout)
+            else:
+                ctr.start()
+                mark = cap.mark()
+                status, out = ctr.exec(case.script, case.tty, case.timeout)
             cap.drain(self.settle)
             return status, out, cap.since(mark, None, ctr.id)

@@ -70,7 +70,8 @@ ENTRY_KINDS = ("any", "prefix", "exact")
 MAX_PREFIXES = 16
 MAX_PREFIX_LEN = 64
 
-_NR_BY_NAME = {n: nr for nr, n in X86_64.items()}
+NR_BY_NAME = {n: nr for nr, n in X86_64.items()}
+_NR_BY_NAME = NR_BY_NAME
 
 
 class FilterError(ValueError):

@@ -60,10 +60,7 @@ class FilterPlan:
 def _capturable(name: str) -> bool:
     if name in F.TRACEPOINT_EVENTS:
         return True
-    for c in F.EVENT_ALIASES.get(name, ()) + (name,):
-        if c in F._NR_BY_NAME:
-            return True
-    return False
+    return any(c in F.NR_BY_NAME for c in F.EVENT_ALIASES.get(name, ()) + (name,))
 
 
 def _ignored_io() -> frozenset[str]:

@@ -24,24 +24,30 @@ from lanner.sources.ebpf.procscan import ProcEntry, ProcScanner
 _HDR = struct.Struct("<QQIHI")
 
 
+_LENS = [struct.Struct(f"<{n}H") for n in range(64)]
+
+
 def split_records(buf: bytes, first_num: int = 1) -> list[SyscallEvent]:
     """Decode concatenated event records (event-model 1) into SyscallEvents numbered from first_num."""
-    out = []
+    out: list[SyscallEvent] = []
+    append = out.append
     off = 0
     n = len(buf)
     num = first_num
     unpack = _HDR.unpack_from
+    lens = _LENS
+    ev = SyscallEvent
     while off + 26 <= n:
         ts, tid, ln, typ, np = unpack(buf, off)
-        if ln < 26 or off + ln > n:
-            raise SourceError(f"corrupt live record at batch offset {off}: len {ln}")
-        lens = struct.unpack_from(f"<{np}H", buf, off + 26)
+        if ln < 26 or off + ln > n or np >= 64:
+            raise SourceError(f"corrupt live record at batch offset {off}: len {ln}, {np} params")
         p = off + 26 + 2 * np
         raw = []
-        for ln_i in lens:
-            raw.append(buf[p:p + ln_i])
-            p += ln_i
-        out.append(SyscallEvent(num, ts, tid, typ, raw))
+        for ln_i in lens[np].unpack_from(buf, off + 26):
+            q = p + ln_i
+            raw.append(buf[p:q])
+            p = q
+        append(ev(num, ts, tid, typ, raw))
         num += 1
         off += ln
     return out

@@ -17,23 +17,32 @@ from tests.conftest import require_root, require_tool
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
-def lanner_objects(bpftool: str) -> int:
-    n = 0
+def lanner_objects(bpftool: str) -> set[tuple[str, int]]:
+    """(kind, id) of every BPF program, map and link named lanner_* (any lanner on the host)."""
+    ids = set()
     for kind in ("prog", "map", "link"):
         out = subprocess.run([bpftool, "-j", kind, "show"], capture_output=True, text=True).stdout or "[]"
         for o in json.loads(out):
             name = o.get("name", "") or ""
-            if name.startswith("lanner_"):
-                n += 1
-    return n
+            if kind == "link":
+                name = name or str(o.get("prog_name", "") or "")
+            if name.startswith("lanner_") or (kind == "link" and o.get("prog_id") in _prog_ids(bpftool)):
+                ids.add((kind, o["id"]))
+    return ids
 
 
-def wait_gone(bpftool: str, base: int, timeout: float = 3.0) -> int:
+def _prog_ids(bpftool: str) -> set[int]:
+    out = subprocess.run([bpftool, "-j", "prog", "show"], capture_output=True, text=True).stdout or "[]"
+    return {o["id"] for o in json.loads(out) if (o.get("name", "") or "").startswith("lanner_")}
+
+
+def wait_gone(bpftool: str, mine: set, timeout: float = 3.0) -> set:
+    """The objects of ``mine`` still present after up to ``timeout`` seconds."""
     end = time.monotonic() + timeout
     while True:
-        n = lanner_objects(bpftool)
-        if n <= base or time.monotonic() > end:
-            return n
+        left = lanner_objects(bpftool) & mine
+        if not left or time.monotonic() > end:
+            return left
         time.sleep(0.1)
 
 
@@ -55,13 +64,15 @@ def test_nothing_left_after_kill(sig):
     p = subprocess.Popen([sys.executable, "-c", CHILD.format(root=ROOT)], stdout=subprocess.PIPE, text=True)
     try:
         assert p.stdout.readline().strip() == "ready"
-        assert lanner_objects(bpftool) > base
+        mine = lanner_objects(bpftool) - base
+        kinds = {k for k, _ in mine}
+        assert kinds == {"prog", "map", "link"}, mine
         p.send_signal(sig)
         p.wait(10)
     finally:
         if p.poll() is None:
             p.kill()
-    assert wait_gone(bpftool, base) == base
+    assert wait_gone(bpftool, mine) == set()
 
 
 def test_not_root_is_a_clear_error():

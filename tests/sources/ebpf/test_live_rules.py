@@ -174,3 +174,81 @@ def test_no_drops_and_stats(live):
     c = live.live_source.counters()
     assert c["kernel_drops"] == 0 and c["userspace_drops"] == 0
     assert live.engine.stats.events >= live.stats.events
+
+
+PD_RULES = """
+- rule: shadow read
+  desc: t
+  condition: evt.type in (open,openat,openat2) and evt.is_open_read=true and fd.num>=0 and fd.name = /etc/shadow
+  output: "shadow file=%fd.name pid=%proc.pid"
+  priority: WARNING
+- rule: pam read
+  desc: t
+  condition: evt.type in (open,openat,openat2) and evt.is_open_read=true and fd.directory = /etc/pam.d
+  output: "pam file=%fd.name pid=%proc.pid"
+  priority: WARNING
+- rule: created in test dir
+  desc: t
+  condition: evt.type in (open,openat,openat2,creat) and evt.is_open_create=true and fd.name startswith /tmp/lanner-pd-
+  output: "created file=%fd.name pid=%proc.pid"
+  priority: WARNING
+- rule: failed open in etc
+  desc: t
+  condition: evt.type in (open,openat,openat2) and evt.res != SUCCESS and fd.name startswith /etc/lanner-missing
+  output: "failed file=%fd.name pid=%proc.pid"
+  priority: WARNING
+"""
+
+PD_WORKLOAD = r"""
+import os, sys
+d = sys.argv[1]
+os.chdir(d)
+def op(p, fl=os.O_RDONLY):
+    try:
+        os.close(os.open(p, fl, 0o644))
+    except OSError:
+        pass
+op("/etc/shadow"); op("/etc/hostname"); op("/etc/pam.d/other"); op("/etc/pam.d/../hostname")
+op("../../../../etc/shadow"); op("/etc//shadow"); op("/etc/./shadow"); op("/etc/shadow", os.O_RDWR)
+op("/etc/lanner-missing-file"); op("/etc/shadow-missing")
+op(d + "/new.txt", os.O_WRONLY | os.O_CREAT); op(d + "/new.txt", os.O_WRONLY | os.O_CREAT)
+op("/tmp/lanner-other-" + str(os.getpid()), os.O_WRONLY | os.O_CREAT); os.unlink("/tmp/lanner-other-" + str(os.getpid()))
+os.unlink(d + "/new.txt")
+for _ in range(500):
+    op("/etc/hostname")
+"""
+
+
+def test_pushdown_never_drops_a_needed_event(tmp_path):
+    """Two live loops with the same rules, one with the open push-down and one without: the same alerts
+    for the workload's process, while the push-down drops the other opens in the kernel."""
+    require_root()
+    with_pd = LiveRunner(PD_RULES).start()
+    without = LiveRunner(PD_RULES, {"engine": {"modern_ebpf": {"open_pushdown": False}}}).start()
+    try:
+        d = tempfile.mkdtemp(prefix="lanner-pd-")
+        sub = os.path.join(d, "a", "b")
+        os.makedirs(sub)
+        before = with_pd.live_source.counters()["kernel_filtered"]
+        p = subprocess.Popen([sys.executable, "-c", PD_WORKLOAD, sub])
+        p.wait()
+        assert p.returncode == 0
+        time.sleep(0.3)
+
+        def mine(r):
+            return sorted((a.rule, a.output_fields["fd.name"]) for a in r.alerts
+                          if a.output_fields.get("proc.pid") == p.pid)
+
+        expected = mine(without)
+        assert mine(with_pd) == expected
+        assert ("shadow read", "/etc/shadow") in expected and len([e for e in expected if e[0] == "shadow read"]) == 5
+        assert ("pam read", "/etc/pam.d/other") in expected
+        assert ("created in test dir", sub + "/new.txt") in expected
+        assert ("failed open in etc", "/etc/lanner-missing-file") in expected
+        # 500+ opens and closes of /etc/hostname and the /tmp/lanner-other file never left the kernel
+        assert with_pd.live_source.counters()["kernel_filtered"] - before >= 1000
+        assert without.live_source.counters()["kernel_filtered"] == 0
+        shutil.rmtree(d, ignore_errors=True)
+    finally:
+        with_pd.close()
+        without.close()
