@@ -119,8 +119,13 @@ def _schema_verdict(text: str) -> str:
     import yaml
 
     from lanner.rules.schema import validate_rules_document
+
+    class Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+        """Safe loading, but YAML 1.1's ``=`` value tag (``comps: [=]``) stays a string."""
+
+    Loader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
     try:
-        docs = [d for d in yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) if d]
+        docs = [d for d in yaml.load_all(text, Loader=Loader) if d]
     except yaml.YAMLError:
         return "failed for $: not valid YAML"
     verdicts = [validate_rules_document(d) for d in docs] or ["ok"]

@@ -173,3 +173,10 @@ def test_event_type_index() -> None:
 def test_multiple_documents_and_null_entries() -> None:
     eng = load(rule("a") + "---\n-\n" + rule("b"))
     assert [r.name for r in eng.loader.rules] == ["a", "b"]
+
+
+def test_schema_verdict_and_yaml_value_tag() -> None:
+    eng = load(rule() + "  exceptions:\n  - name: e\n    fields: [proc.name]\n    comps: [=]\n    values: [[x]]\n")
+    assert eng.loader.results[-1].schema_valid == "ok"
+    eng = load(rule().replace("priority: INFO", "priority: info"))
+    assert eng.loader.results[-1].schema_valid.startswith("failed for $[0].priority")

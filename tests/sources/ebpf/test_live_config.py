@@ -1,0 +1,149 @@
+"""Kernel filter derivation (base_syscalls, push-down switches), /proc seeding adapter and the
+syscall_event_drops monitor: no kernel needed."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from lanner.config import Config, ConfigError
+from lanner.rules.priority import Priority
+from lanner.sources.ebpf import filters as F
+from lanner.sources.ebpf.live import DROP_RULE, DropMonitor, TokenBucket, derive_filter, seed_state
+from lanner.sources.ebpf.procscan import ProcScanner
+from tests.sources.ebpf.livehelp import Internal, LiveRunner
+
+RULES = """
+- rule: shadow
+  desc: t
+  condition: evt.type in (open, openat) and evt.is_open_read=true and fd.num>=0 and fd.name = /etc/shadow
+  output: "x %fd.name"
+  priority: WARNING
+- rule: shell
+  desc: t
+  condition: evt.type = execve and evt.dir=< and proc.name = sh
+  output: "x %proc.name"
+  priority: WARNING
+- rule: io
+  desc: t
+  condition: evt.type = write and fd.num = 1
+  output: "x"
+  priority: WARNING
+"""
+
+
+def plan(cfg=None):
+    r = LiveRunner(RULES, cfg)
+    return derive_filter(r.engine, r.config)
+
+
+def test_default_set_is_rules_plus_state_without_io():
+    p = plan()
+    ev = p.kfilter.events
+    assert {"open", "openat", "execve"} <= ev
+    assert F.STATE_EVENTS <= ev
+    assert "write" not in ev and p.ignored_io == {"write"}
+    assert ev != frozenset(F.NR_BY_NAME)
+    of = p.kfilter.open_filter
+    assert of is not None and of.close_filter
+    assert of.entries == ((F.OPEN_READ | F.OPEN_OK, "exact", "/etc/shadow"),)
+    assert any(line.startswith("shadow: read ok & path = /etc/shadow") for line in p.pushdown_report)
+
+
+def test_all_keeps_io_and_custom_set_replaces_state_set():
+    p = plan({"base_syscalls": {"all": True, "custom_set": ["chdir", "!execve"]}})
+    ev = p.kfilter.events
+    assert "write" in ev and "chdir" in ev
+    assert "execve" not in ev                   # "!name" removes even a rule's syscall
+    assert "clone" not in ev and "close" not in ev   # no state set without repair
+
+
+def test_repair_adds_the_minimal_state_set():
+    p = plan({"base_syscalls": {"custom_set": ["chdir"], "repair": True}})
+    ev = p.kfilter.events
+    assert {"clone", "execve", "procexit", "close", "chdir"} <= ev
+    assert "pipe" not in ev
+
+
+def test_custom_set_naming_opens_turns_pushdown_off():
+    p = plan({"base_syscalls": {"custom_set": ["openat"]}})
+    assert p.kfilter.open_filter is None
+
+
+def test_kernel_filter_and_pushdown_switches():
+    assert plan({"engine": {"modern_ebpf": {"kernel_filter": False}}}).kfilter.events is None
+    assert plan({"engine": {"modern_ebpf": {"open_pushdown": False}}}).kfilter.open_filter is None
+
+
+def test_kernel_filter_numbers_resolve():
+    nrs = plan().kfilter.syscall_numbers()
+    assert F.NR_BY_NAME["openat"] in nrs and nrs[F.NR_BY_NAME["openat"]] == 307
+    assert F.NR_BY_NAME["getppid"] not in nrs
+
+
+def test_seed_state_from_proc_snapshot():
+    r = LiveRunner(RULES)
+    snap = ProcScanner("/").scan()
+    n = seed_state(r.state, snap)
+    assert n == len(snap)
+    me = r.state.threads.get(os.getpid())
+    assert me is not None and me.pid == os.getpid() and me.ptid == os.getppid()
+    assert me.group.cwd == os.getcwd().rstrip("/") + "/"
+    with open(f"/proc/{os.getpid()}/comm") as f:
+        assert me.comm == f.read().strip()
+    fd = os.open("/etc/hostname", os.O_RDONLY)
+    try:
+        r2 = LiveRunner(RULES)
+        seed_state(r2.state, ProcScanner("/").scan())
+        info = r2.state.threads.get(os.getpid()).group.fds.get(fd)
+        assert info is not None and info.name == "/etc/hostname"
+    finally:
+        os.close(fd)
+
+
+def test_token_bucket():
+    b = TokenBucket(rate=1.0, max_burst=2, now_ns=0)
+    assert b.claim(1, 0) and b.claim(1, 0) and not b.claim(1, 0)
+    assert not b.claim(1, 500_000_000)
+    assert b.claim(1, 1_000_000_000)
+
+
+def drops_config(**kw) -> Config:
+    return Config({"syscall_event_drops": kw})
+
+
+def test_drop_monitor_alerts_with_threshold_and_rate_limit():
+    pipe = Internal()
+    m = DropMonitor(drops_config(actions=["log", "alert"], threshold=0.1, rate=0.03333, max_burst=1), pipe)
+    s = 1_000_000_000
+    m.check(0, 0, 0)                     # first event arms the check
+    m.check(s // 2, 100, 50)             # within the first second: nothing
+    m.check(s + 1, 1000, 150)            # 150 drops / 1000 events > 0.1
+    assert m.detected == 1 and m.actions_taken == 1
+    rule, prio, text, fields = pipe.messages[0]
+    assert rule == DROP_RULE and prio == Priority.DEBUG
+    assert text == "Falco internal: syscall event drop. 150 system calls dropped in last second."
+    assert fields["n_evts"] == "1000" and fields["n_drops"] == "150" and fields["ebpf_enabled"] == "1"
+    assert all(isinstance(v, str) for v in fields.values())
+    m.check(2 * s + 2, 2000, 400)        # detected again, bucket empty: no action
+    assert m.detected == 2 and m.actions_taken == 1 and len(pipe.messages) == 1
+    m.check(3 * s + 3, 100_000, 401)     # 1 drop / 98000 events: under the threshold
+    assert m.detected == 2
+
+
+def test_drop_monitor_exit_and_simulate():
+    m = DropMonitor(drops_config(actions=["exit"], simulate_drops=True))
+    m.check(0, 0, 0)
+    m.check(2_000_000_000, 10, 0)
+    assert m.exit_requested and m.detected == 1
+
+
+def test_drop_monitor_config_errors():
+    with pytest.raises(ConfigError):
+        DropMonitor(drops_config(actions=["ignore", "alert"]))
+    with pytest.raises(ConfigError):
+        DropMonitor(drops_config(actions=["shout"]))
+    with pytest.raises(ConfigError):
+        DropMonitor(drops_config(threshold=1.5))
+    assert DropMonitor(drops_config(actions=[])).actions == []
