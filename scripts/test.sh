@@ -4,4 +4,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/ruff check lanner tests bench
+if [ "${CI:-}" = "true" ]; then
+    # CI is a fresh machine: prove the README's host install there too (writes /opt/lanner, /etc/lanner).
+    bash deploy/install.sh >/dev/null
+    /usr/local/bin/lanner --version >/dev/null
+    /usr/local/bin/lanner --dry-run -o log_stderr=false
+fi
 exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
