@@ -253,6 +253,8 @@ class Runner:
                 sys.stderr.write("Syscall event drop monitoring:\n"
                                  f"   - event drop detected: {s.extra.get('drop_detected', 0)} occurrences\n"
                                  f"   - num times actions taken: {s.extra.get('drop_actions', 0)}\n")
+        if self.engine.containers is not None and self.engine.containers.engines:
+            self.engine.containers.stop()
         if self.pipeline is not None:
             self.pipeline.close()
             self.pipeline = None
