@@ -78,14 +78,29 @@ class Case:
         return self.kind in ("host", "container")
 
 
+_RULES_KEYS = {"rule", "macro", "list", "required_engine_version", "required_plugin_versions"}
+
+
+def is_rules_file(path: str) -> bool:
+    """True for a rules file (a list of rule/macro/list items) found next to case files."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = yaml.safe_load(f)
+    except (OSError, yaml.YAMLError):
+        return False
+    return isinstance(doc, list) and bool(doc) and all(isinstance(x, dict) and _RULES_KEYS & set(x) for x in doc)
+
+
 def find_case_files(paths: list[str]) -> list[str]:
-    """Case files named on the command line; directories give their *.yaml/*.yml files, recursively."""
+    """Case files named on the command line; directories give their *.yaml/*.yml files, recursively,
+    except rules files kept beside them."""
     out: list[str] = []
     for p in paths:
         if os.path.isdir(p):
             for root, dirs, files in os.walk(p):
                 dirs.sort()
-                out.extend(os.path.join(root, f) for f in sorted(files) if f.endswith((".yaml", ".yml")))
+                out.extend(os.path.join(root, f) for f in sorted(files)
+                           if f.endswith((".yaml", ".yml")) and not is_rules_file(os.path.join(root, f)))
         elif os.path.isfile(p):
             out.append(p)
         else:

@@ -2,7 +2,8 @@
 
 The capture runs in a background thread for the whole test session; each scenario marks where its
 alerts start, runs, waits for the probe to drain, and keeps only the alerts its own processes caused
-(descendants of the scenario's root process, or processes of the scenario's container), so unrelated
+(descendants of the scenario's root process or members of its session, or processes of the scenario's
+container), so unrelated
 host activity never counts for or against a case.
 """
 
@@ -32,6 +33,7 @@ class ScopedAlert:
     alert: Alert
     pids: frozenset[int]
     container_id: str
+    sid: int = -1
     values: dict[str, Any] = field(default_factory=dict)
 
 
@@ -51,7 +53,7 @@ def _event_names(pipeline: Pipeline) -> frozenset[str] | None:
 class LiveCapture:
     """Run the probe into ``pipeline`` until :meth:`stop`; alerts are kept with their scope."""
 
-    def __init__(self, pipeline: Pipeline, value_fields: tuple[str, ...] = ()) -> None:
+    def __init__(self, pipeline: Pipeline, value_fields: tuple[str, ...] = (), ring_bytes: int = 64 << 20) -> None:
         if os.geteuid() != 0:
             raise LiveUnavailable("live capture needs root")
         try:
@@ -69,7 +71,8 @@ class LiveCapture:
         self._processed_ts = 0
         self._idle_at = 0
         try:
-            self.source = LiveSyscallSource(KernelFilter(events=_event_names(pipeline)), scan_proc=True)
+            self.source = LiveSyscallSource(KernelFilter(events=_event_names(pipeline)), scan_proc=True,
+                                            ring_bytes=ring_bytes)
         except Exception as e:  # noqa: BLE001 - any probe set-up problem means "unavailable"
             raise LiveUnavailable(f"live source failed: {e}") from None
 
@@ -128,6 +131,7 @@ class LiveCapture:
         pids: set[int] = set()
         t = getattr(ev, "thread", None)
         cid = getattr(t, "container_id", "") or "" if t is not None else ""
+        sid = getattr(t, "sid", -1) if t is not None else -1
         hops = 0
         st = self.pipeline.state
         while t is not None and hops < 64:
@@ -137,9 +141,17 @@ class LiveCapture:
             hops += 1
         values = self.pipeline.values(a.source, self.value_fields, ev)
         with self._lock:
-            self.alerts.append(ScopedAlert(a, frozenset(pids), cid, values))
+            self.alerts.append(ScopedAlert(a, frozenset(pids), cid, sid, values))
 
     # ------------------------------------------------------------------ scenario helpers
+    def drops(self) -> int:
+        """Events the kernel or this process dropped so far (a failing case reports them)."""
+        try:
+            c = self.source.counters()
+        except Exception:  # noqa: BLE001
+            return 0
+        return int(c.get("kernel_drops", 0)) + int(c.get("userspace_drops", 0))
+
     def mark(self) -> int:
         with self._lock:
             return len(self.alerts)

@@ -88,14 +88,18 @@ def _registry(state: Any) -> reg.FieldRegistry:
     return registry
 
 
-def build_pipeline(config: Config | None = None) -> Pipeline:
-    """An engine whose syscall fields are bound to a fresh ``StateEngine``."""
+def build_pipeline(config: Config | None = None, containers: Any = None) -> Pipeline:
+    """An engine whose syscall fields are bound to a fresh ``StateEngine`` (and ``containers``, a
+    ``ContainerManager`` for container metadata, when given)."""
     from lanner.state.engine import StateEngine
     config = config or Config()
     params = inspect.signature(Engine.__init__).parameters
     if "state" in params:
         state = StateEngine()
-        eng = Engine(config, state=state)  # type: ignore[call-arg]
+        kw: dict[str, Any] = {"state": state}
+        if containers is not None and "containers" in params:
+            kw["containers"] = containers
+        eng = Engine(config, **kw)
         return Pipeline(eng, getattr(eng, "state", state))
     try:
         eng = Engine(config)

@@ -127,6 +127,7 @@ class CaseRunner:
         self.rules_info: dict[tuple[str, ...], RulesInfo] = {}
         self._docker: Any = None
         self._docker_error = ""
+        self._containers: Any = None
         self._image = ""
 
     # ------------------------------------------------------------------ entry
@@ -149,8 +150,8 @@ class CaseRunner:
             self.on_result(r)
         return r
 
-    def _pipeline(self, paths: tuple[str, ...]) -> tuple[Pipeline | None, RulesInfo]:
-        p = build_pipeline(self.config)
+    def _pipeline(self, paths: tuple[str, ...], containers: Any = None) -> tuple[Pipeline | None, RulesInfo]:
+        p = build_pipeline(self.config, containers)
         from lanner.rules.ruleset import RulesFileError, expand_rules_paths
         try:
             files = expand_rules_paths(list(paths), strict=True)
@@ -193,8 +194,10 @@ class CaseRunner:
         assert p is not None
         names = self._fields_of([case])
         fired: list[Fired] = []
+        seen = [0]
 
         def feed(ev: Any) -> None:
+            seen[0] += 1
             for a in p.engine.process(ev):
                 fired.append(Fired(a.rule, a.message, p.values(a.source, names, ev)))
         try:
@@ -208,7 +211,8 @@ class CaseRunner:
             return CaseResult(case, ERROR, [f"{case.kind} input failed: {e}"], fired,
                               seconds=time.monotonic() - t0)
         problems = judge(case, fired, known)
-        return CaseResult(case, FAIL if problems else PASS, problems, fired, seconds=time.monotonic() - t0)
+        return CaseResult(case, FAIL if problems else PASS, problems, fired, f"{seen[0]} events",
+                          time.monotonic() - t0)
 
     @staticmethod
     def _replay(p: Pipeline, path: str, feed: Callable[[Any], None]) -> None:
@@ -253,19 +257,42 @@ class CaseRunner:
     # ------------------------------------------------------------------ live
     def _live_group(self, paths: tuple[str, ...], cases: list[Case], known: set[str]) -> list[CaseResult]:
         from lanner.testing.live import LiveCapture, LiveUnavailable
-        p, _ = self._pipeline(paths)
+        containers = self._container_manager() if any(c.kind == "container" for c in cases) else None
+        p, _ = self._pipeline(paths, containers)
         assert p is not None
         try:
             cap = LiveCapture(p, self._fields_of(cases)).start()
         except LiveUnavailable as e:
+            if containers is not None:
+                containers.stop()
             return [self._emit(CaseResult(c, SKIP, note=f"skipped: live capture unavailable: {e}")) for c in cases]
+        self._containers = containers
         out = []
         try:
             for c in cases:
                 out.append(self._emit(self._live_case(cap, c, known)))
         finally:
             cap.stop()
+            if containers is not None:
+                containers.stop()
+            self._containers = None
         return out
+
+    def _container_manager(self) -> Any:
+        """Container metadata from the Docker engine the scenarios use (None when unavailable)."""
+        if self._docker_ready():
+            return None
+        host = self._docker.host
+        if not host.startswith("unix://"):
+            return None
+        try:
+            from lanner.state.containers import ContainerManager
+            return ContainerManager.from_config({"container_engines": {
+                "docker": {"enabled": True, "sockets": [host[len("unix://"):]]},
+                "podman": {"enabled": False}, "containerd": {"enabled": False}, "cri": {"enabled": False}}}).start()
+        except Exception as e:  # noqa: BLE001 - metadata is a bonus; scenarios run without it
+            log.warning("container metadata unavailable: %s", e)
+            return None
 
     def _docker_ready(self) -> str:
         """'' when container scenarios can run, else the reason they cannot."""
@@ -280,9 +307,20 @@ class CaseRunner:
         return self._docker_error
 
     def _live_case(self, cap: Any, case: Case, known: set[str]) -> CaseResult:
+        """Run a live scenario; one re-run when it failed while the probe was dropping events (a busy
+        host), and the result says so."""
+        r = self._live_once(cap, case, known)
+        if r.status == FAIL and "events dropped" in r.note:
+            first = r.note
+            r = self._live_once(cap, case, known)
+            r.note = f"re-run after a failure with dropped events ({first})" + (f"; {r.note}" if r.note else "")
+        return r
+
+    def _live_once(self, cap: Any, case: Case, known: set[str]) -> CaseResult:
         t0 = time.monotonic()
         if cap.errors:
             return CaseResult(case, ERROR, list(cap.errors))
+        drops0 = cap.drops()
         if case.kind == "container":
             why = self._docker_ready()
             if why:
@@ -297,6 +335,9 @@ class CaseRunner:
         if cap.errors:
             problems += cap.errors
         note = f"scenario exit status {status}" if status else ""
+        dropped = cap.drops() - drops0
+        if dropped:
+            note = (note + "; " if note else "") + f"{dropped} events dropped during the scenario"
         if problems and output.strip():
             note = (note + "; " if note else "") + "output: " + output.strip()[-400:]
         return CaseResult(case, FAIL if problems else PASS, problems, fired, note, time.monotonic() - t0)
@@ -328,7 +369,19 @@ class CaseRunner:
                 status, out = ctr.run_as_command(case.script, case.timeout)
             else:
                 ctr.start()
+                self._prefetch_metadata(ctr.id)
                 mark = cap.mark()
                 status, out = ctr.exec(case.script, case.tty, case.timeout)
             cap.drain(self.settle)
             return status, out, cap.since(mark, None, ctr.id)
+
+    def _prefetch_metadata(self, container_id: str) -> None:
+        mgr = self._containers
+        if mgr is None or not container_id:
+            return
+        try:
+            info = mgr.resolve_now(container_id[:12])
+            if info is not None:
+                mgr.add(info)
+        except Exception as e:  # noqa: BLE001
+            log.warning("container metadata look-up failed: %s", e)

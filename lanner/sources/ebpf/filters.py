@@ -139,6 +139,8 @@ class KernelFilter:
     self_filter: bool = True
     snaplen: int = 80
     extra_state: bool = True  # union with STATE_EVENTS so the state engine stays correct
+    drop_failed: bool = False        # every failed syscall exit (Falco's drop_failed_exit)
+    drop_failed_close: bool = False  # failed close only (no state change; set when no rule needs close)
 
     def syscall_numbers(self) -> dict[int, int]:
         """native nr -> event code for every syscall to emit (generic code 1 when not handled)."""

@@ -10,6 +10,7 @@ kernel_filter: false`` (lanner-specific) emits every syscall, for comparison.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import time
@@ -115,13 +116,16 @@ def derive_filter(engine: Any, config: Config) -> FilterPlan:
     if unknown:
         log.debug("event types not captured by the probe: %s", ", ".join(unknown))
     events = frozenset(n for n in events if _capturable(n))
-    open_filter, report = _open_pushdown(engine, config, events, adds)
-    kf = F.KernelFilter(events=events, open_filter=open_filter, snaplen=snaplen, extra_state=False)
+    # a rule on close events must see every close, also of files whose open was dropped
+    open_filter, report = _open_pushdown(engine, config, events, adds, close_filter="close" not in rules)
+    drop_failed = config.bool("engine.modern_ebpf.drop_failed_exit", False)
+    kf = F.KernelFilter(events=events, open_filter=open_filter, snaplen=snaplen, extra_state=False,
+                        drop_failed=drop_failed, drop_failed_close="close" not in (rules | adds))
     return FilterPlan(kf, rules, frozenset(state), frozenset(removes), ignored, report, notes)
 
 
-def _open_pushdown(engine: Any, config: Config, events: frozenset[str],
-                   explicit: set[str]) -> tuple[F.OpenFilter | None, list[str]]:
+def _open_pushdown(engine: Any, config: Config, events: frozenset[str], explicit: set[str],
+                   close_filter: bool = True) -> tuple[F.OpenFilter | None, list[str]]:
     from lanner.rules.pushdown import EXACT, PREFIX, OpenPushdown
     if not config.bool("engine.modern_ebpf.open_pushdown", True):
         return None, ["open push-down disabled by configuration"]
@@ -139,7 +143,7 @@ def _open_pushdown(engine: Any, config: Config, events: frozenset[str],
         return None, report
     ents = tuple((p.classes, "exact" if p.kind == EXACT else "prefix" if p.kind == PREFIX else "any", p.value)
                  for p in plan.entries)
-    of = F.OpenFilter(ents, close_filter=True)
+    of = F.OpenFilter(ents, close_filter=close_filter)
     try:
         of.check()
     except F.FilterError as e:
@@ -349,6 +353,9 @@ def run_live(runner: Any, stats: Any) -> None:
         n = seed_state(state, src.snapshot, host_root)
         say("live: seeded %d threads from %sproc", n, host_root.rstrip("/") + "/")
         src.snapshot = []
+        # the seeded tables are long-lived: keep them out of every future GC pass
+        gc.collect()
+        gc.freeze()
         _loop(runner, stats, src, state, drops, max_timeouts)
     finally:
         c = src.counters()
@@ -442,3 +449,21 @@ def _timeout_alert(runner: Any, n: int, first_ts: int | None) -> None:
     pipeline.internal(TIMEOUT_RULE, Priority.DEBUG,
                       f"Falco internal: timeouts notification. {n} consecutive timeouts without event.",
                       {"last_event_time": when})
+
+
+def scap_counters(runner: Any) -> dict[str, int]:
+    """The live source's counters under the libs names the metrics use (``n_evts``, ``n_drops`` ...);
+    empty when no live source is running."""
+    src = getattr(runner, "live_source", None)
+    if src is None:
+        return {}
+    try:
+        c = src.counters()
+    except Exception:  # noqa: BLE001 - the probe may be closing
+        return {}
+    k = src.probe.counters()
+    return {"n_evts": c["kernel_emitted"] + c["kernel_drops"], "n_drops": c["kernel_drops"] + c["userspace_drops"],
+            "n_drops_buffer_total": k["drops_full"], "n_drops_buffer{dir=exit,drop=other_interest}": k["drops_full"],
+            "n_drops_scratch_map": k["drops_large"], "n_drops_page_faults": 0, "n_drops_bug": 0,
+            "n_drops_userspace": c["userspace_drops"], "n_kernel_filtered": c["kernel_filtered"],
+            "n_syscalls_seen": c["kernel_seen"]}

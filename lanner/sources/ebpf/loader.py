@@ -39,6 +39,7 @@ class _Config(ctypes.Structure):
         ("self_tgid", ctypes.c_uint32), ("snaplen", ctypes.c_uint32), ("boot_epoch_ns", ctypes.c_uint64),
         ("procexit_on", ctypes.c_uint32), ("exec_on", ctypes.c_uint32), ("open_filter_on", ctypes.c_uint32),
         ("open_classes", ctypes.c_uint32), ("n_prefix", ctypes.c_uint32), ("close_filter_on", ctypes.c_uint32),
+        ("drop_failed", ctypes.c_uint32), ("pad2", ctypes.c_uint32),
         ("prefix_len", ctypes.c_uint32 * F.MAX_PREFIXES),
         ("prefix_cls", ctypes.c_uint32 * F.MAX_PREFIXES),
         ("prefix", (ctypes.c_uint64 * 8) * F.MAX_PREFIXES),
@@ -251,6 +252,7 @@ class Probe:
         cfg.boot_epoch_ns = boot_epoch_ns()
         cfg.procexit_on = int(kf.wants("procexit"))
         cfg.exec_on = int(kf.wants("execve") or kf.wants("execveat"))
+        cfg.drop_failed = (1 if kf.drop_failed else 0) | (2 if kf.drop_failed_close else 0)
         of = kf.open_filter
         if of is not None:
             cfg.open_filter_on = 1

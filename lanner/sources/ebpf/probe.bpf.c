@@ -32,6 +32,9 @@ char LICENSE[] SEC("license") = "GPL";
 #define N_PREFIX 16
 #define PREFIX_WORDS 8
 
+#define DF_ALL 1
+#define DF_CLOSE 2
+
 #define SC_INTERESTING 1
 #define SC_OPENFAM 2
 
@@ -64,6 +67,8 @@ struct lw_config {
 	u32 open_classes;	/* union of the entries' classes: relative / non-normalised paths */
 	u32 n_prefix;
 	u32 close_filter_on;	/* skip close of fds whose open was filtered out */
+	u32 drop_failed;	/* DF_ALL: every failed syscall exit; DF_CLOSE: failed close */
+	u32 pad2;
 	u32 prefix_len[N_PREFIX];
 	u32 prefix_cls[N_PREFIX];
 	u64 prefix[N_PREFIX][PREFIX_WORDS];
@@ -1516,6 +1521,11 @@ int BPF_PROG(lanner_sys_exit, struct pt_regs *regs, long ret)
 	struct lw_config *cfg = lw_cfg();
 	if (!cfg || is_self(cfg)) {
 		c->skipped++;
+		return 0;
+	}
+	if (ret < 0 && cfg->drop_failed && ((cfg->drop_failed & DF_ALL) || e->code == 5)) {
+		/* a failed close changes no state; Falco's drop_failed_exit drops every failure */
+		c->filtered++;
 		return 0;
 	}
 	struct task_struct *t = bpf_get_current_task_btf();

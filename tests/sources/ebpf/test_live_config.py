@@ -49,6 +49,7 @@ def test_default_set_is_rules_plus_state_without_io():
     assert of is not None and of.close_filter
     assert of.entries == ((F.OPEN_READ | F.OPEN_OK, "exact", "/etc/shadow"),)
     assert any(line.startswith("shadow: read ok & path = /etc/shadow") for line in p.pushdown_report)
+    assert p.kfilter.drop_failed_close and not p.kfilter.drop_failed   # no rule needs close
 
 
 def test_all_keeps_io_and_custom_set_replaces_state_set():
@@ -147,3 +148,17 @@ def test_drop_monitor_config_errors():
     with pytest.raises(ConfigError):
         DropMonitor(drops_config(threshold=1.5))
     assert DropMonitor(drops_config(actions=[])).actions == []
+
+
+def test_rule_on_close_keeps_every_close():
+    extra = RULES + """
+- rule: close by cat
+  desc: t
+  condition: evt.type = close and proc.name = cat
+  output: "x"
+  priority: WARNING
+"""
+    r = LiveRunner(extra)
+    p = derive_filter(r.engine, r.config)
+    assert p.kfilter.open_filter is not None and not p.kfilter.open_filter.close_filter
+    assert not p.kfilter.drop_failed_close
