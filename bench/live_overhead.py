@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -223,6 +224,10 @@ def main() -> None:
     rate2, lines = (0, []) if only else max_rate(d, quick, f"{d}/written.tmp", "w")
     print("\nhighest rate with zero drops, events kept for rules but no alert (paced write-opens in /tmp):")
     print("\n".join(lines))
+    falco = shutil.which("falco")
+    print("\nFalco column: the bar measured on this kind of machine (issue 4); "
+          + (f"a falco binary exists at {falco} but this script does not run it" if falco
+             else "falco is not installed here"))
     print("\n| workload | Falco 0.44.1 | lanner | lanner, no kernel filter | lanner CPU s / 1M syscalls |")
     print("|---|---|---|---|---|")
     for row in table:

@@ -209,6 +209,7 @@ class Runner:
         mgr.engines = build_engines(settings)
         mgr.settings = settings
         mgr.start()
+        threading.Thread(target=_prefetch_containers, args=(mgr,), name="lanner-ctr-prefetch", daemon=True).start()
 
     def _plugin_loop(self, stats: LoopStats) -> None:
         entry = next(p for p in self.plugins if p.plugin is not None and p.plugin.source == stats.source)
@@ -258,6 +259,22 @@ class Runner:
         if self.pipeline is not None:
             self.pipeline.close()
             self.pipeline = None
+
+
+def _prefetch_containers(mgr: Any) -> None:
+    """Queue look-ups for the containers already running, as Falco's container plugin lists them at start:
+    a shell opened later in a long-lived container must not be reported without its metadata."""
+    for e in list(mgr.engines):
+        lister = getattr(e, "list_ids", None)
+        if lister is None:
+            continue
+        try:
+            ids = lister()
+        except Exception as ex:  # noqa: BLE001 - a broken runtime is a warning, never fatal
+            log.warning("container engine %s (%s): listing running containers failed: %s", e.name, e.socket, ex)
+            continue
+        for cid in ids:
+            mgr.lookup(cid)
 
 
 class _Progress:
