@@ -140,6 +140,9 @@ class Runner:
             raise RunnerError(str(e)) from None
 
     def scap_counters(self) -> dict[str, int]:
+        if getattr(self, "live_source", None) is not None:
+            from lanner.sources.ebpf.live import scap_counters
+            return dict(scap_counters(self))
         for s in self.loops:
             if s.source == "syscall":
                 return {"n_evts": s.driver_events or s.events, "n_drops": s.drops}
