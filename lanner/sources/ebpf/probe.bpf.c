@@ -888,6 +888,16 @@ static __always_inline void emit_exec(struct lw_config *cfg, struct lw_counters 
 		bpf_probe_read_kernel(nm, 6, dn);
 		if (nm[0] == 'm' && nm[1] == 'e' && nm[2] == 'm' && nm[3] == 'f' && nm[4] == 'd' && nm[5] == ':')
 			xflags |= 4; /* EXE_FROM_MEMFD */
+		/* overlayfs: struct ovl_inode keeps __upperdentry right after its embedded vfs inode; it is set
+		 * when the file lives in (or was copied up to) the container's writable layer. */
+		if (BPF_CORE_READ(ino, i_sb, s_magic) == 0x794c7630) {
+			struct dentry *upper = NULL;
+			u32 isz = bpf_core_type_size(struct inode);
+			if (isz) {
+				bpf_probe_read_kernel(&upper, sizeof(upper), (char *)ino + isz);
+				xflags |= upper ? 2 : 8; /* EXE_UPPER_LAYER : EXE_LOWER_LAYER */
+			}
+		}
 	}
 	w_u32(&w, xflags);
 	w_u64(&w, cap_val(&((struct cred *)cr)->cap_inheritable));
