@@ -90,14 +90,13 @@ class OutputPipeline:
             if not ok:
                 log.debug("Skipping rate-limited notification for rule %s", alert.rule)
                 return False
-        msg = self.formatter.render(alert)
         with self._lock:
             self.submitted += 1
             if self._closed:
                 self.queue_drops += 1
                 return False
             try:
-                self._q.put_nowait((alert, msg))
+                self._q.put_nowait(alert)
             except queue.Full:
                 self.queue_drops += 1
                 if self.queue_drops == 1:
@@ -134,7 +133,8 @@ class OutputPipeline:
                 for ch, _ in pairs:
                     self._call(ch, ch.reopen)
                 continue
-            alert, msg = item
+            alert = item
+            msg = self.formatter.render(alert)      # off the event path: the alert carries its values
             for ch, st in pairs:
                 self._seq += 1
                 self._armed = (ch.name, time.monotonic(), self._seq)

@@ -31,6 +31,7 @@ class Token:
     code_fn: Callable[[Any], Any]     # event -> raw value
     operand: Operand
     keys: list[tuple[str, Callable[[Any], Any], reg.FieldRef]]   # JSON entries this token contributes
+    direct: bool = False              # a plain field: its value is also its only JSON entry
 
 
 def _printable(b: bytes, base64_fmt: bool) -> str:
@@ -117,26 +118,21 @@ class OutputFormat:
                         seen.add(key)
                         self.field_refs.append(ref)
 
+    def _text(self, p: Token, v: Any) -> str:
+        op = p.operand
+        if op.mode == "ancestors":
+            s = " ".join(render_value(x, op.type, _flags(op)) for x in v if x is not None) if v else ""
+            s = s or "<NA>"
+        elif op.mode == "either":
+            s = "<NA>"
+        else:
+            s = render_value(v, op.type, _flags(op), is_list=op.is_list, base64_fmt=self.base64_fmt)
+        if p.width is not None:
+            s = s[:p.width].ljust(p.width)
+        return s
+
     def message(self, e: Any) -> str:
-        out = []
-        for p in self.parts:
-            if isinstance(p, str):
-                out.append(p)
-                continue
-            op = p.operand
-            v = p.code_fn(e)
-            if op.mode == "ancestors":
-                s = " ".join(render_value(x, op.type, _flags(op)) for x in (v or ()) if x is not None) \
-                    if v is not None else "<NA>"
-                s = s or "<NA>"
-            elif op.mode == "either":
-                s = "<NA>"
-            else:
-                s = render_value(v, op.type, _flags(op), is_list=op.is_list, base64_fmt=self.base64_fmt)
-            if p.width is not None:
-                s = s[:p.width].ljust(p.width)
-            out.append(s)
-        return "".join(out)
+        return "".join(p if isinstance(p, str) else self._text(p, p.code_fn(e)) for p in self.parts)
 
     def fields(self, e: Any) -> dict[str, Any]:
         d: dict[str, Any] = {}
@@ -148,7 +144,25 @@ class OutputFormat:
         return d
 
     def render(self, e: Any) -> tuple[str, dict[str, Any]]:
-        return self.message(e), self.fields(e)
+        """Message and field map together, extracting each token's value once."""
+        out: list[str] = []
+        d: dict[str, Any] = {}
+        b64 = self.base64_fmt
+        for p in self.parts:
+            if isinstance(p, str):
+                out.append(p)
+                continue
+            v = p.code_fn(e)
+            out.append(self._text(p, v))
+            if p.direct:
+                key, _fn, ref = p.keys[0]
+                if key not in d:
+                    d[key] = json_value(v, ref, e, base64_fmt=b64)
+            else:
+                for key, fn, ref in p.keys:
+                    if key not in d:
+                        d[key] = json_value(fn(e), ref, e, base64_fmt=b64)
+        return "".join(out), d
 
 
 def _flags(op: Operand) -> frozenset[str]:
@@ -232,7 +246,7 @@ class OutputCompiler:
             fn = _make_fn(comp, op.code)
             ref = op.ref
             assert ref is not None
-            return Token(None, fn, op, [(ref.canonical(), fn, ref)]), after
+            return Token(None, fn, op, [(ref.canonical(), fn, ref)], direct=True), after
         raise OutputError(f"unknown filter: {last_err}")
 
     def _transformer_token(self, text: str, start: int, comp: ConditionCompiler) -> tuple[Token, int]:
