@@ -94,12 +94,6 @@ def bpf_object_exists(kind: str, obj_id: int) -> bool:
     return p.returncode == 0
 
 
-def lanner_bpf_programs() -> list[str]:
-    """``bpftool prog show`` lines naming a lanner program (any instance on the machine)."""
-    p = subprocess.run(["bpftool", "prog", "show"], capture_output=True, text=True, timeout=10)
-    return [ln for ln in p.stdout.splitlines() if "lanner" in ln]
-
-
 class LannerProcess:
     """``python -m lanner <args>`` as a child process, alerts (JSON lines on stdout) collected."""
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.docker.infra import build_rootfs_image
-from tests.e2e.harness import LannerProcess, lanner_bpf_programs, require_live, run_in_pty, user_config
+from tests.e2e.harness import LannerProcess, require_live, run_in_pty, user_config
 
 POD = {
     "io.kubernetes.pod.name": "checkout-5f7c9d-x2x7q",
@@ -75,7 +75,6 @@ def _start_pod_container(engine, name: str) -> str:
 def _run_and_check(tmp_path: Path, engine, cid: str | None, rule: str, extra_args: list[str],
                    name: str = NAME) -> tuple[dict, str]:
     cfg = user_config(tmp_path, container_engines={"docker": {"enabled": True, "sockets": [engine.socket]}})
-    others = lanner_bpf_programs()      # another lanner on the machine (a parallel test run) has its own
     lanner = LannerProcess(["-c", str(cfg), "-o", "engine.kind=modern_ebpf", "-v", *extra_args],
                            tmp_path / "lanner.log")
     try:
@@ -93,8 +92,7 @@ def _run_and_check(tmp_path: Path, engine, cid: str | None, rule: str, extra_arg
     assert lanner.bpf_progs, "no BPF program was seen while lanner ran"
     left = lanner.leftover_bpf()
     assert not left, f"BPF objects still loaded after lanner exited: {left}"
-    if not others:
-        assert not lanner_bpf_programs(), "bpftool prog show still lists lanner programs"
+    # (our own ids, not `bpftool prog show | grep lanner`: other lanner instances may run on the machine)
     return alert, cid
 
 

@@ -17,7 +17,7 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from tests.conftest import ROOT, require_root, shared_path
+from tests.conftest import ROOT, shared_path
 from tests.e2e.harness import LannerProcess, bpf_ids, free_port, require_live, user_config
 
 AUDIT_RULE = "K8s Privileged Pod Created"
@@ -118,7 +118,6 @@ def test_disable_source_k8s_audit(tmp_path):
 
 
 def test_enable_source_k8s_audit_only(tmp_path):
-    require_root()
     body = shared_path("k8s_audit", "create_nginx_pod_privileged.json").read_bytes()
     port = free_port()
     lanner = LannerProcess(["-c", str(_config(tmp_path, port)), "--enable-source", "k8s_audit"],
