@@ -21,7 +21,7 @@ from lanner.config import Config, ConfigError
 from lanner.events import table as T
 from lanner.sources.api import SourceError
 from lanner.sources.ebpf import filters as F
-from lanner.sources.ebpf.procscan import FdEntry, ProcEntry
+from lanner.sources.ebpf.procscan import ProcEntry
 
 log = logging.getLogger("lanner")
 
@@ -157,30 +157,6 @@ def _open_pushdown(engine: Any, config: Config, events: frozenset[str], explicit
 
 
 # ------------------------------------------------------------------------------ seeding
-def thread_record(e: ProcEntry) -> dict[str, Any]:
-    """A /proc snapshot entry in the shape ``StateEngine.seed_thread`` reads (scap ThreadRecord keys)."""
-    return {
-        "tid": e.tid, "pid": e.pid, "ptid": e.ptid, "sid": e.sid, "vpgid": e.vpgid, "pgid": e.pgid,
-        "comm": e.comm, "exe": e.exe, "exepath": e.exepath, "args": list(e.args), "cwd": e.cwd,
-        "fdlimit": e.fdlimit, "flags": e.flags, "uid": e.uid, "gid": e.gid, "vmsize_kb": e.vmsize_kb,
-        "vmrss_kb": e.vmrss_kb, "vmswap_kb": e.vmswap_kb, "pfmajor": e.pfmajor, "pfminor": e.pfminor,
-        "env": list(e.env), "vtid": e.vtid, "vpid": e.vpid,
-        "cgroups": [f"{k}={v}" for k, v in e.cgroups], "root": e.root,
-        "pidns_init_start_ts": e.pidns_init_start_ts, "tty": e.tty, "loginuid": e.loginuid,
-        "exe_writable": e.exe_writable, "cap_inheritable": e.cap_inheritable,
-        "cap_permitted": e.cap_permitted, "cap_effective": e.cap_effective,
-        "exe_upper_layer": e.exe_upper_layer, "exe_lower_layer": e.exe_lower_layer, "exe_ino": e.exe_ino,
-        "exe_ino_ctime": e.exe_ino_ctime, "exe_ino_mtime": e.exe_ino_mtime, "exe_from_memfd": e.exe_from_memfd,
-    }
-
-
-def fd_record(f: FdEntry) -> dict[str, Any]:
-    """A /proc fd entry in the shape ``StateEngine.seed_fd`` reads (scap FdRecord keys)."""
-    return {"fd": f.fd, "type": f.type, "name": f.name, "ino": f.ino, "open_flags": f.open_flags,
-            "dev": f.dev, "sip": f.sip or None, "dip": f.dip or None, "sport": f.sport, "dport": f.dport,
-            "l4proto": f.l4proto, "unix_src": f.source, "unix_dst": f.dest}
-
-
 def seed_state(state: Any, snapshot: list[ProcEntry], host_root: str = "/") -> int:
     """Load the /proc snapshot (threads, fds, users) into the state engine; returns threads seeded."""
     users = getattr(state, "users", None)
@@ -189,14 +165,14 @@ def seed_state(state: Any, snapshot: list[ProcEntry], host_root: str = "/") -> i
         users.load_host_files(f"{root}/etc/passwd", f"{root}/etc/group")
     n = 0
     for e in snapshot:
-        state.seed_thread(thread_record(e), link=False)
+        state.seed_thread(e, link=False)
         n += 1
     state.finish_seeding()
     for e in snapshot:
         if e.tid != e.pid:
             continue
         for f in e.fds:
-            state.seed_fd(e.tid, fd_record(f))
+            state.seed_fd(e.tid, f)
     if hasattr(state, "fixup_seeded_sockets"):
         state.fixup_seeded_sockets()
     return n

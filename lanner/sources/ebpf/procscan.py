@@ -1,88 +1,39 @@
 """Seed state from /proc: threads and their fds, in the shape of a capture's process/fd lists.
 
 Each :class:`ProcEntry` carries the fields of a scap process-list entry (scap-format.md 5.3) and its
-:class:`FdEntry` list those of an fd-list entry (5.4), so the state engine can load a live start-up
+:class:`~lanner.sources.scap.records.FdRecord` list those of an fd-list entry (5.4), so the state engine can load a live start-up
 snapshot exactly as it loads a capture's. ``host_root`` is prefixed to every path read (Falco's
 ``HOST_ROOT``, for running inside a container with the host's /proc mounted).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 import struct
 from dataclasses import dataclass, field
 
-# scap fd types
-FD_FILE_V2, FD_DIRECTORY, FD_IPV4_SOCK, FD_IPV6_SOCK, FD_IPV4_SERVSOCK, FD_IPV6_SERVSOCK = 16, 2, 3, 4, 5, 6
-FD_FIFO, FD_UNIX_SOCK, FD_EVENT, FD_UNSUPPORTED, FD_SIGNALFD, FD_EVENTPOLL = 7, 8, 9, 10, 11, 12
-FD_INOTIFY, FD_TIMERFD, FD_NETLINK, FD_BPF, FD_USERFAULTFD, FD_IOURING, FD_MEMFD, FD_PIDFD = (
-    13, 14, 15, 17, 18, 19, 20, 21)
-L4_TCP, L4_UDP = 2, 3
+from lanner.sources.scap import records as R
 
-_ANON = {"[eventfd]": FD_EVENT, "[signalfd]": FD_SIGNALFD, "[eventpoll]": FD_EVENTPOLL,
-         "inotify": FD_INOTIFY, "[timerfd]": FD_TIMERFD, "bpf-map": FD_BPF, "bpf-prog": FD_BPF,
-         "bpf_link": FD_BPF, "[userfaultfd]": FD_USERFAULTFD, "[io_uring]": FD_IOURING, "[pidfd]": FD_PIDFD}
+_ANON = {"[eventfd]": R.FD_EVENT, "[signalfd]": R.FD_SIGNALFD, "[eventpoll]": R.FD_EVENTPOLL,
+         "inotify": R.FD_INOTIFY, "[timerfd]": R.FD_TIMERFD, "bpf-map": R.FD_BPF, "bpf-prog": R.FD_BPF,
+         "bpf_link": R.FD_BPF, "[userfaultfd]": R.FD_USERFAULTFD, "[io_uring]": R.FD_IOURING, "[pidfd]": R.FD_PIDFD}
 
 
-@dataclass
-class FdEntry:
-    fd: int
-    type: int
-    name: str = ""
-    ino: int = 0
-    open_flags: int = 0
-    dev: int = 0
-    sip: bytes = b""
-    dip: bytes = b""
-    sport: int = 0
-    dport: int = 0
-    l4proto: int = 0
-    source: int = 0
-    dest: int = 0
+@dataclass(slots=True)
+class ProcEntry(R.ThreadRecord):
+    """A process-list record (the capture's shape) plus the thread's fds as fd-list records."""
+
+    fds: list[R.FdRecord] = field(default_factory=list)
 
 
-@dataclass
-class ProcEntry:
-    tid: int
-    pid: int
-    ptid: int
-    sid: int = -1
-    vpgid: int = -1
-    pgid: int = -1
-    comm: str = ""
-    exe: str = ""
-    exepath: str = ""
-    args: list[str] = field(default_factory=list)
-    cwd: str = "/"
-    fdlimit: int = 0
-    flags: int = 0
-    uid: int = 0xFFFFFFFF
-    gid: int = 0xFFFFFFFF
-    vmsize_kb: int = 0
-    vmrss_kb: int = 0
-    vmswap_kb: int = 0
-    pfmajor: int = 0
-    pfminor: int = 0
-    env: list[str] = field(default_factory=list)
-    vtid: int = -1
-    vpid: int = -1
-    cgroups: list[tuple[str, str]] = field(default_factory=list)
-    root: str = "/"
-    pidns_init_start_ts: int = 0
-    tty: int = 0
-    loginuid: int = 0xFFFFFFFF
-    exe_writable: bool = False
-    cap_inheritable: int = 0
-    cap_permitted: int = 0
-    cap_effective: int = 0
-    exe_upper_layer: bool = False
-    exe_ino: int = 0
-    exe_ino_ctime: int = 0
-    exe_ino_mtime: int = 0
-    exe_from_memfd: bool = False
-    exe_lower_layer: bool = False
-    fds: list[FdEntry] = field(default_factory=list)
+def _fd(fd: int, typ: int, name: str = "", ino: int = 0, flags: int = 0, dev: int = 0, *, sip: bytes = b"",
+        dip: bytes = b"", sport: int = 0, dport: int = 0, l4proto: int = 0, source: int = 0) -> R.FdRecord:
+    return R.FdRecord(fd=fd, ino=ino, type=typ, name=name, open_flags=flags, dev=dev,
+                      sip=ipaddress.ip_address(sip) if sip else None,
+                      dip=ipaddress.ip_address(dip) if dip else None, sport=sport, dport=dport,
+                      l4proto=l4proto, unix_src=source)
 
 
 def _read(path: str, limit: int = 65536) -> bytes:
@@ -122,7 +73,7 @@ def _parse_inet(path: str, v6: bool, proto: int, out: dict[int, tuple]) -> None:
         else:
             lb = struct.pack("<I", int(la, 16))
             rb = struct.pack("<I", int(ra, 16))
-        listening = p[3] == "0A" and proto == L4_TCP
+        listening = p[3] == "0A" and proto == R.L4_TCP
         out[ino] = (v6, lb, int(lp, 16), rb, int(rp, 16), proto, listening)
 
 
@@ -253,7 +204,7 @@ class ProcScanner:
         for line in _read(f"{base}/cgroup").decode(errors="replace").splitlines():
             _, ctrls, path = line.split(":", 2)
             names = ctrls.split(",") if ctrls else ["cpuset", "cpu", "cpuacct", "memory", "pids", "blkio"]
-            e.cgroups.extend((n.removeprefix("name="), path) for n in names)
+            e.cgroups.extend(f"{n.removeprefix('name=')}={path}" for n in names)
         if tid == pid:
             e.flags |= 0x40000000  # IS_MAIN_THREAD
         return e
@@ -265,16 +216,16 @@ class ProcScanner:
             key = "?"
         if key not in self._inet:
             inet: dict[int, tuple] = {}
-            for name, v6, proto in (("tcp", False, L4_TCP), ("tcp6", True, L4_TCP), ("udp", False, L4_UDP),
-                                    ("udp6", True, L4_UDP)):
+            for name, v6, proto in (("tcp", False, R.L4_TCP), ("tcp6", True, R.L4_TCP), ("udp", False, R.L4_UDP),
+                                    ("udp6", True, R.L4_UDP)):
                 _parse_inet(f"{base}/net/{name}", v6, proto, inet)
             unix: dict[int, tuple] = {}
             _parse_unix(f"{base}/net/unix", unix)
             self._inet[key], self._unix[key] = inet, unix
         return self._inet[key], self._unix[key]
 
-    def _fds(self, base: str, pid: int) -> list[FdEntry]:
-        out: list[FdEntry] = []
+    def _fds(self, base: str, pid: int) -> list[R.FdRecord]:
+        out: list[R.FdRecord] = []
         try:
             names = os.listdir(f"{base}/fd")
         except OSError:
@@ -299,32 +250,32 @@ class ProcScanner:
                 ino = int(target[8:-1])
                 out.append(self._sock_entry(fd, ino, tables))
             elif target.startswith("pipe:["):
-                out.append(FdEntry(fd, FD_FIFO, "", int(target[6:-1]), flags))
+                out.append(_fd(fd, R.FD_FIFO, "", int(target[6:-1]), flags))
             elif target.startswith("anon_inode:"):
                 kind = target[11:]
-                out.append(FdEntry(fd, _ANON.get(kind, FD_UNSUPPORTED), "", st.st_ino, flags))
+                out.append(_fd(fd, _ANON.get(kind, R.FD_UNSUPPORTED), "", st.st_ino, flags))
             elif target.startswith("/memfd:"):
-                out.append(FdEntry(fd, FD_MEMFD, target[7:].removesuffix(" (deleted)"), st.st_ino, flags))
+                out.append(_fd(fd, R.FD_MEMFD, target[7:].removesuffix(" (deleted)"), st.st_ino, flags))
             elif target.startswith("/"):
-                typ = FD_DIRECTORY if (st.st_mode & 0o170000) == 0o040000 else FD_FILE_V2
-                out.append(FdEntry(fd, typ, target, st.st_ino, flags, os.major(st.st_dev) << 20 | os.minor(st.st_dev)))
+                typ = R.FD_DIRECTORY if (st.st_mode & 0o170000) == 0o040000 else R.FD_FILE_V2
+                out.append(_fd(fd, typ, target, st.st_ino, flags, os.major(st.st_dev) << 20 | os.minor(st.st_dev)))
             else:
-                out.append(FdEntry(fd, FD_UNSUPPORTED, target, st.st_ino, flags))
+                out.append(_fd(fd, R.FD_UNSUPPORTED, target, st.st_ino, flags))
         return out
 
     @staticmethod
-    def _sock_entry(fd: int, ino: int, tables: tuple[dict[int, tuple], dict[int, tuple]]) -> FdEntry:
+    def _sock_entry(fd: int, ino: int, tables: tuple[dict[int, tuple], dict[int, tuple]]) -> R.FdRecord:
         inet, unix = tables
         if ino in inet:
             v6, lb, lp, rb, rp, proto, listening = inet[ino]
             if listening:
-                typ = FD_IPV6_SERVSOCK if v6 else FD_IPV4_SERVSOCK
+                typ = R.FD_IPV6_SERVSOCK if v6 else R.FD_IPV4_SERVSOCK
                 name = f"{_ip_str(lb, v6)}:{lp}"
-                return FdEntry(fd, typ, name, ino, sip=lb, sport=lp, l4proto=proto)
-            typ = FD_IPV6_SOCK if v6 else FD_IPV4_SOCK
+                return _fd(fd, typ, name, ino, sip=lb, sport=lp, l4proto=proto)
+            typ = R.FD_IPV6_SOCK if v6 else R.FD_IPV4_SOCK
             name = f"{_ip_str(lb, v6)}:{lp}->{_ip_str(rb, v6)}:{rp}"
-            return FdEntry(fd, typ, name, ino, sip=lb, dip=rb, sport=lp, dport=rp, l4proto=proto)
+            return _fd(fd, typ, name, ino, sip=lb, dip=rb, sport=lp, dport=rp, l4proto=proto)
         if ino in unix:
             addr, path = unix[ino]
-            return FdEntry(fd, FD_UNIX_SOCK, path, ino, source=addr)
-        return FdEntry(fd, FD_UNSUPPORTED, f"socket:[{ino}]", ino)
+            return _fd(fd, R.FD_UNIX_SOCK, path, ino, source=addr)
+        return _fd(fd, R.FD_UNSUPPORTED, f"socket:[{ino}]", ino)
