@@ -50,6 +50,7 @@ class App:
         self.config: Config = Config()
         self.engine: Engine | None = None
         self.pipeline: Any = None
+        self.restart = False
 
     # --- main --------------------------------------------------------------------------------
     def run(self) -> int:
@@ -352,6 +353,10 @@ class App:
                 log.error("Could not write pid to pidfile %s. Exiting.", pidfile)
                 return 255
         self._install_signals(runner)
+        if self.config.bool("watch_config_files", True) and runner.kind != "replay":
+            watched = list(self.config.files) + [r.name for r in self.engine.loader.results]
+            watched += [p for p in self.config.list("rules_files") if os.path.isdir(str(p))]
+            runner.watch_files(watched, lambda: runner.request_restart(self.dry_run_error))
         try:
             runner.run()
         except RunnerError as e:
@@ -365,7 +370,24 @@ class App:
                     pass
         runner.teardown()
         self.print_stats(runner)
+        self.restart = runner.restart
         return runner.exit_code
+
+    def dry_run_error(self) -> str | None:
+        """Load config and rules as a restart would; the error text, or None if they are valid."""
+        try:
+            probe = App(self.args)
+            probe.load_config()
+            probe.build_engine()
+            probe.load_rules()
+            probe.select_rules()
+        except AppError as e:
+            return str(e)
+        except Exception as e:  # noqa: BLE001 - any failure means: keep running the current setup
+            return f"{type(e).__name__}: {e}"
+        finally:
+            setup_logging(self.config)
+        return None
 
     def _install_signals(self, runner: Any) -> None:
         def stop(signum: int, _frame: Any) -> None:
@@ -378,7 +400,7 @@ class App:
 
         def hup(signum: int, _frame: Any) -> None:
             log.info("SIGHUP received, restarting...")
-            runner.request_restart()
+            runner.request_restart(self.dry_run_error)
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)

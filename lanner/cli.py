@@ -212,14 +212,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.write(f"Your system page size is: {os.sysconf('SC_PAGE_SIZE')} bytes\n")
         return EXIT_OK
     from lanner.app import App, AppError
-    try:
-        app = App(args)
-        return app.run()
-    except AppError as e:
-        sys.stderr.write(f"Error: {e}\n")
-        return e.code
-    except KeyboardInterrupt:
-        return EXIT_OK
+    while True:
+        try:
+            app = App(args)
+            code = app.run()
+        except AppError as e:
+            sys.stderr.write(f"Error: {e}\n")
+            return e.code
+        except KeyboardInterrupt:
+            return EXIT_OK
+        if not app.restart:
+            return code
 
 
 def system_info() -> dict[str, str]:

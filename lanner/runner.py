@@ -45,6 +45,7 @@ class Runner:
         self.stop = stop
         self.duration_ns = duration_s * 1_000_000_000 if duration_s else None
         self.exit_code = 0
+        self.restart = False
         self.loops: list[LoopStats] = []
         self.webserver: Any = None
         self.kind = config.str("engine.kind", "modern_ebpf").strip().lower()
@@ -236,9 +237,48 @@ class Runner:
     def reopen_outputs(self) -> None:
         self.pipeline.reopen()
 
-    def request_restart(self) -> None:
-        log.info("restart requested: lanner reloads on SIGHUP by exiting its loops; run it under a supervisor")
-        self.stop.set()
+    def request_restart(self, dry_run: Any) -> None:
+        """Hot restart (SIGHUP, changed config or rules files): validate the new files with a dry run
+        first; only if it succeeds stop the loops so the whole program re-runs in-process, otherwise keep
+        going and raise Falco's internal alert."""
+        def check() -> None:
+            error = dry_run()
+            if error is None:
+                self.restart = True
+                self.stop.set()
+                return
+            log.error("hot restart failure: %s", error)
+            from lanner.rules.priority import Priority
+            if self.pipeline is not None:
+                self.pipeline.internal("Falco internal: hot restart failure", Priority.CRITICAL,
+                                       f"Falco internal: hot restart failure: {error}")
+
+        threading.Thread(target=check, name="restart-check", daemon=True).start()
+
+    def watch_files(self, paths: list[str], on_change: Any, interval: float = 1.0) -> None:
+        """``watch_config_files``: poll the config and rules files (and directories) for changes."""
+        def snapshot() -> dict[str, float]:
+            out = {}
+            for p in paths:
+                try:
+                    out[p] = os.stat(p).st_mtime_ns
+                    if os.path.isdir(p):
+                        for n in os.listdir(p):
+                            out[os.path.join(p, n)] = os.stat(os.path.join(p, n)).st_mtime_ns
+                except OSError:
+                    out[p] = -1
+            return out
+
+        def loop() -> None:
+            last = snapshot()
+            while not self.stop.wait(interval):
+                now = snapshot()
+                if now != last:
+                    last = now
+                    log.info("config or rules file changed, restarting...")
+                    on_change()
+
+        threading.Thread(target=loop, name="file-watch", daemon=True).start()
 
     def teardown(self) -> None:
         if self.webserver is not None:
