@@ -193,6 +193,7 @@ class Runner:
         stats.cpu_s = time.process_time() - start_cpu
 
     def _live_loop(self, stats: LoopStats) -> None:
+        log.info("Opening 'syscall' source with modern BPF probe.")
         try:
             from lanner.sources.ebpf.live import run_live
         except ImportError as e:
@@ -217,6 +218,7 @@ class Runner:
 
     def _plugin_loop(self, stats: LoopStats) -> None:
         entry = next(p for p in self.plugins if p.plugin is not None and p.plugin.source == stats.source)
+        log.info("Opening '%s' source with plugin '%s'", stats.source, entry.name)
         plugin = entry.plugin
         assert plugin is not None
         start_cpu = time.process_time()
