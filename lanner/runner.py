@@ -58,6 +58,9 @@ class Runner:
             self.plugins = configured_plugins(config)
         except ConfigError as e:
             raise RunnerError(str(e)) from None
+        for p in self.plugins:
+            version = p.plugin.version if p.plugin is not None else "built-in"
+            log.info("Loaded plugin '%s@%s' (built into lanner)", p.name, version)
         self.sources = self._select_sources()
         from lanner.outputs.pipeline import OutputPipeline
         try:
