@@ -6,6 +6,7 @@ lookups it needs (fd names, comm of a pid, cwd, user names) come from :class:`St
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 from lanner.events import flags as EF
@@ -87,8 +88,7 @@ class StateResolver(P.Resolver):
         return self.state.users.group_name(gid, t.container_id if t is not None else "")
 
 
-def _type(e: Any) -> str:
-    return e.type_name
+_type = operator.attrgetter("type_name")     # evt.type: the hottest extractor, no Python frame
 
 
 def has_return(e: Any) -> bool:
