@@ -2,16 +2,19 @@
 set on this kind of machine.
 
 Modes: no agent; lanner (probe + state engine + the real rules engine with the upstream stable rules,
-kernel filter and open push-down derived from them); lanner with kernel filtering disabled (every
-syscall emitted). The agent runs in its own process (``run_live`` with the real Engine/StateEngine)
+kernel filter and open push-down derived from them), once per syscall hook named by ``--attach``
+(``engine.modern_ebpf.attach``: auto, tp_btf, tracepoint; comma-separated, default auto); lanner with
+kernel filtering disabled (every syscall emitted). The agent runs in its own process (``run_live`` with the real Engine/StateEngine)
 and reports its CPU time, peak RSS and the probe counters when told to stop.
 
 Workloads: open/close loop (C, N pairs of /etc/hostname), getppid loop (C, no rule needs it: the
 pure hook cost), shell loop (``true; ls; cat`` K times), compiling M small C files with cc.
 Figures: median wall time of R interleaved rounds and its ratio to no agent; agent CPU seconds per
-million workload syscalls (the probe's ``seen`` counter); agent peak RSS; alert latency (``cat
+million syscalls run through the probe (its ``seen`` counter: every syscall with the global tp_btf
+hook, only the attached ones with per-syscall tracepoints); agent peak RSS; alert latency (``cat
 /etc/shadow`` started -> alert in the agent); highest open rate of a rule-matched file sustained with
-zero drops. Run as root: ``.venv/bin/python bench/live_overhead.py [--quick] [--rounds=N] [--only=open]``.
+zero drops. Run as root: ``.venv/bin/python bench/live_overhead.py [--quick] [--rounds=N] [--only=open]
+[--attach=tp_btf,tracepoint]``.
 """
 
 from __future__ import annotations
@@ -88,6 +91,7 @@ stats = LoopStats("syscall")
 th = threading.Thread(target=run_live, args=(run, stats)); th.start()
 while not getattr(run, "live_source", None):
     time.sleep(0.05)
+hook = run.live_source.probe.mode
 time.sleep(0.5)
 t0 = os.times()
 print("ready", flush=True)
@@ -96,7 +100,7 @@ run.stop.set(); th.join()
 t1 = os.times()
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({{"cpu": t1.user + t1.system - t0.user - t0.system, "rss_mb": rss, "events": stats.events,
-                  "extra": stats.extra, "alerts": latency}}), flush=True)
+                  "extra": stats.extra, "alerts": latency, "hook": hook}}), flush=True)
 """
 
 
@@ -108,7 +112,10 @@ def sh(cmd, cwd=None) -> float:
 
 class Agent:
     def __init__(self, mode: str) -> None:
-        cfg = {"engine": {"kind": "modern_ebpf", "modern_ebpf": {"kernel_filter": mode != "unfiltered"}}}
+        ebpf = {"kernel_filter": mode != "unfiltered"}
+        if mode in ("auto", "tp_btf", "tracepoint"):
+            ebpf["attach"] = mode
+        cfg = {"engine": {"kind": "modern_ebpf", "modern_ebpf": ebpf}}
         code = AGENT.format(root=ROOT, cfg=cfg, rules=RULES)
         self.p = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   stderr=subprocess.DEVNULL, text=True)
@@ -136,8 +143,8 @@ def measure(mode: str, work) -> tuple[float, dict]:
     return dt, st
 
 
-def latency_probe() -> float | None:
-    a = Agent("filtered")
+def latency_probe(mode: str) -> float | None:
+    a = Agent(mode)
     tag = f"/etc/shadow lanner-latency-{os.getpid()}"
     t0 = time.time_ns()
     subprocess.run(["cat", *tag.split()], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -147,13 +154,13 @@ def latency_probe() -> float | None:
     return (hits[0] - t0) / 1e9 if hits else None
 
 
-def max_rate(d: str, quick: bool, path: str, mode: str) -> tuple[int, list[str]]:
+def max_rate(d: str, quick: bool, path: str, mode: str, attach: str) -> tuple[int, list[str]]:
     """Highest offered rate (open+close events per second, 3 s per step) with zero drops."""
     best, lines = 0, []
     steps = [20_000, 40_000, 80_000] if quick else [10_000, 20_000, 30_000, 40_000, 60_000, 80_000, 120_000]
     for rate in steps:
         secs = 3
-        a = Agent("filtered")
+        a = Agent(attach)
         sh([f"{d}/rateopen", str(rate * secs), str(rate), path, mode])
         time.sleep(0.5)
         st = a.stop()
@@ -194,49 +201,58 @@ def main() -> None:
     print(f"# {pairs} open+close pairs, {ppids} getppid, {shells} x (true; ls; cat), {files} C files; "
           f"median of {rounds} interleaved round(s)")
     only = [a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--only=")]
+    attaches = next((a.split("=", 1)[1].split(",") for a in sys.argv[1:] if a.startswith("--attach=")), ["auto"])
+    if any(m not in ("auto", "tp_btf", "tracepoint") for m in attaches):
+        sys.exit("--attach takes auto, tp_btf, tracepoint (comma-separated)")
+    modes = ["none", *attaches, "unfiltered"]
     if only:
         workloads = {k: v for k, v in workloads.items() if any(o in k for o in only)}
     table = []
     for name, work in workloads.items():
-        res: dict[str, list] = {"none": [], "filtered": [], "unfiltered": []}
+        res: dict[str, list] = {m: [] for m in modes}
         for _ in range(rounds):
             for mode in res:
                 res[mode].append(measure(mode, work))
         base = sorted(r[0] for r in res["none"])[len(res["none"]) // 2]
         print(f"\n{name}: no agent {base:.3f}s")
         row = [name, base]
-        for mode in ("filtered", "unfiltered"):
+        for mode in modes[1:]:
             runs = sorted(res[mode], key=lambda r: r[0])
             dt, st = runs[len(runs) // 2]
             ex = st["extra"]
             seen = max(ex.get("kernel_seen", 0), 1)
             drops = ex.get("kernel_drops", 0) + ex.get("userspace_drops", 0)
-            print(f"  lanner {mode:10s}: {dt:.3f}s ({dt / base:.2f}x)  agent CPU {st['cpu']:.2f}s = "
+            label = f"{mode} [{st.get('hook')}]"
+            print(f"  lanner {label:24s}: {dt:.3f}s ({dt / base:.2f}x)  agent CPU {st['cpu']:.2f}s = "
                   f"{st['cpu'] / seen * 1e6:.2f}s per 1M syscalls  events {st['events']:,}  "
                   f"kernel-filtered {ex.get('kernel_filtered', 0):,}  drops {drops:,}  "
                   f"syscalls seen {seen:,}  RSS {st['rss_mb']:.0f} MB")
             row += [dt / base, st["cpu"] / seen * 1e6, drops, st["rss_mb"]]
         table.append(row)
-    lat = latency_probe()
-    rate, lines = (0, []) if only else max_rate(d, quick, "/etc/shadow", "r")
+    lat = latency_probe(attaches[0])
+    rate, lines = (0, []) if only else max_rate(d, quick, "/etc/shadow", "r", attaches[0])
     print("\nhighest rate with zero drops, every open raising an alert (paced opens of /etc/shadow):")
     print("\n".join(lines))
-    rate2, lines = (0, []) if only else max_rate(d, quick, f"{d}/written.tmp", "w")
+    rate2, lines = (0, []) if only else max_rate(d, quick, f"{d}/written.tmp", "w", attaches[0])
     print("\nhighest rate with zero drops, events kept for rules but no alert (paced write-opens in /tmp):")
     print("\n".join(lines))
     falco = shutil.which("falco")
     print("\nFalco column: the bar measured on this kind of machine (issue 4); "
           + (f"a falco binary exists at {falco} but this script does not run it" if falco
              else "falco is not installed here"))
-    print("\n| workload | Falco 0.44.1 | lanner | lanner, no kernel filter | lanner CPU s / 1M syscalls |")
-    print("|---|---|---|---|---|")
+    cols = " | ".join(f"lanner ({m})" for m in attaches)
+    pad = " |" * (len(attaches) + 1)
+    print(f"\n| workload | Falco 0.44.1 | {cols} | lanner, no kernel filter | lanner CPU s / 1M probed syscalls |")
+    print("|---|---|" + "---|" * (len(attaches) + 2))
     for row in table:
-        print(f"| {row[0]} | {FALCO_BAR[row[0]]:.2f}x | {row[2]:.2f}x | {row[6]:.2f}x | {row[3]:.2f} |")
+        vals = " | ".join(f"{row[2 + 4 * i]:.2f}x" for i in range(len(attaches) + 1))
+        print(f"| {row[0]} | {FALCO_BAR[row[0]]:.2f}x | {vals} | {row[3]:.2f} |")
     rss = max(r[5] for r in table) if table else 0
-    print(f"| agent peak RSS | 69 MB | {rss:.0f} MB | | |")
-    print(f"| alert latency | ~0.1 s | {lat:.3f} s |" if lat is not None else "| alert latency | ~0.1 s | no alert |")
-    print(f"| max zero-drop rate, alert per open | | {rate:,} ev/s | | |")
-    print(f"| max zero-drop rate, no alerts | | {rate2:,} ev/s | | |")
+    print(f"| agent peak RSS | 69 MB | {rss:.0f} MB{pad}")
+    print(f"| alert latency ({attaches[0]}) | ~0.1 s | {lat:.3f} s{pad}" if lat is not None
+          else f"| alert latency | ~0.1 s | no alert{pad}")
+    print(f"| max zero-drop rate, alert per open ({attaches[0]}) | | {rate:,} ev/s{pad}")
+    print(f"| max zero-drop rate, no alerts ({attaches[0]}) | | {rate2:,} ev/s{pad}")
 
 
 if __name__ == "__main__":

@@ -64,6 +64,7 @@ class Libbpf:
             "bpf_object__next_program": (vp, [vp, vp]),
             "bpf_program__name": (cp, [vp]),
             "bpf_program__attach": (vp, [vp]),
+            "bpf_program__attach_perf_event": (vp, [vp, i]),
             "bpf_program__set_autoload": (i, [vp, ctypes.c_bool]),
             "bpf_link__destroy": (i, [vp]),
             "bpf_map__fd": (i, [vp]),

@@ -6,6 +6,17 @@ engine needs (Falco's ``base_syscalls``: ``custom_set`` with ``!name`` removals,
 plus the open-family push-down of ``lanner.rules.pushdown`` (flag/result classes and paths). The
 high-volume I/O syscalls are left out unless ``base_syscalls.all`` (``-A``). ``engine.modern_ebpf.
 kernel_filter: false`` (lanner-specific) emits every syscall, for comparison.
+
+Syscall hook, ``engine.modern_ebpf.attach`` (lanner-specific): ``auto`` (default) attaches the probe
+to the classic ``syscalls:sys_exit_<name>`` tracepoint of each syscall in the filter when tracefs is
+mounted or can be mounted (it is mounted on /sys/kernel/tracing when absent, with a log line) and
+every such syscall has one, so syscalls no rule needs run no BPF code; otherwise, and always when
+every syscall is captured, one global ``tp_btf/sys_exit`` hook. A syscall not built into the kernel
+(``init_module``/``finit_module`` without module support) has no exit tracepoint, so a rule on it
+keeps ``auto`` on the global hook, which alone sees the (failing) attempts. ``tracepoint`` uses the
+per-syscall tracepoints whenever tracefs allows, even for the full syscall set, and warns about such
+syscalls instead; ``tp_btf`` always uses the global hook. When tracefs cannot be used lanner warns and
+falls back to ``tp_btf``; it never fails to start for that.
 """
 
 from __future__ import annotations
@@ -56,6 +67,7 @@ class FilterPlan:
     ignored_io: frozenset[str] = frozenset()
     pushdown_report: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    attach: str = "auto"
 
 
 def _capturable(name: str) -> bool:
@@ -83,9 +95,10 @@ def rule_event_names(ruleset: Any) -> frozenset[str] | None:
 def derive_filter(engine: Any, config: Config) -> FilterPlan:
     """The kernel filter for the loaded rules and the ``base_syscalls`` / push-down configuration."""
     snaplen = config.int("falco_libs.snaplen", 0) or 80
+    attach = attach_mode(config)
     if not config.bool("engine.modern_ebpf.kernel_filter", True):
         return FilterPlan(F.KernelFilter(events=None, snaplen=snaplen), None, frozenset(),
-                          notes=["kernel filtering disabled: every syscall is emitted"])
+                          notes=["kernel filtering disabled: every syscall is emitted"], attach=attach)
     rules = rule_event_names(engine.ruleset)
     all_io = config.bool("base_syscalls.all", False)
     custom = [str(x).strip() for x in (config.list("base_syscalls.custom_set") or [])]
@@ -95,7 +108,8 @@ def derive_filter(engine: Any, config: Config) -> FilterPlan:
     notes: list[str] = []
     if rules is None:
         notes.append("a rule matches every event type: every syscall is emitted")
-        return FilterPlan(F.KernelFilter(events=None, snaplen=snaplen), None, frozenset(), notes=notes)
+        return FilterPlan(F.KernelFilter(events=None, snaplen=snaplen), None, frozenset(), notes=notes,
+                          attach=attach)
     ignored = frozenset() if all_io else (rules & _ignored_io())
     if ignored:
         log.warning("Loaded rules use syscalls that are not captured without base_syscalls.all (-A): %s",
@@ -121,7 +135,16 @@ def derive_filter(engine: Any, config: Config) -> FilterPlan:
     drop_failed = config.bool("engine.modern_ebpf.drop_failed_exit", False)
     kf = F.KernelFilter(events=events, open_filter=open_filter, snaplen=snaplen, extra_state=False,
                         drop_failed=drop_failed, drop_failed_close="close" not in (rules | adds))
-    return FilterPlan(kf, rules, frozenset(state), frozenset(removes), ignored, report, notes)
+    return FilterPlan(kf, rules, frozenset(state), frozenset(removes), ignored, report, notes, attach)
+
+
+def attach_mode(config: Config) -> str:
+    """``engine.modern_ebpf.attach``: auto (default), tp_btf or tracepoint."""
+    from lanner.sources.ebpf.loader import ATTACH_MODES
+    mode = (config.str("engine.modern_ebpf.attach", "auto") or "auto").strip().lower()
+    if mode not in ATTACH_MODES:
+        raise ConfigError(f"engine.modern_ebpf.attach: unknown mode '{mode}' (expected {', '.join(ATTACH_MODES)})")
+    return mode
 
 
 def _open_pushdown(engine: Any, config: Config, events: frozenset[str], explicit: set[str],
@@ -318,13 +341,17 @@ def run_live(runner: Any, stats: Any) -> None:
     max_timeouts = config.int("syscall_event_timeouts.max_consecutives", 1000)
     if max_timeouts <= 0:
         raise ConfigError("syscall_event_timeouts.max_consecutives must be a positive integer")
-    src = LiveSyscallSource(plan.kfilter, host_root=host_root, ring_bytes=_ring_bytes(config))
+    src = LiveSyscallSource(plan.kfilter, host_root=host_root, ring_bytes=_ring_bytes(config),
+                            attach=plan.attach)
     start_cpu = time.process_time()
     try:
         src.open()
     except SourceError as e:
         raise SourceError(f"Unable to open the live syscall source: {e}") from None
     runner.live_source = src
+    probe = src.probe
+    say("live: syscall hook %s (%s)%s", probe.mode, probe.mode_reason,
+        f": {len(probe.attached_tracepoints())} exit tracepoints" if probe.mode == "tracepoint" else "")
     try:
         n = seed_state(state, src.snapshot, host_root)
         say("live: seeded %d threads from %sproc", n, host_root.rstrip("/") + "/")

@@ -1,24 +1,42 @@
 """Load, configure, attach and detach the eBPF probe through libbpf (ctypes), and read its ring.
 
 Lifecycle: ``Probe().open()`` checks root/BTF/libbpf, opens ``probe.bpf.o``, sizes the per-CPU
-scratch map, loads (verifier), writes the syscall table and config, attaches the ``tp_btf``
-programs and maps the ring buffer. ``close()`` destroys links and the object. Links are
-file-descriptor based (nothing is pinned), so the kernel also detaches everything when the process
-dies, even by SIGKILL.
+scratch map, picks the syscall hook, loads (verifier) only the programs that hook needs, writes the
+syscall table and config, attaches and maps the ring buffer. ``close()`` destroys links and the
+object. Links are file-descriptor based (nothing is pinned), so the kernel also detaches everything
+when the process dies, even by SIGKILL.
+
+Syscall hook (``attach``): ``tp_btf`` is one global ``sys_exit`` program that runs for every syscall
+of every process and drops the uninteresting ones through the syscall table; ``tracepoint`` attaches
+one program to the classic ``syscalls:sys_exit_<name>`` tracepoint of each syscall in the filter only
+(perf-event links, needs tracefs), so other syscalls run no BPF code at all; ``auto`` takes
+``tracepoint`` when tracefs is (or can be) mounted and every syscall of the filter has an exit
+tracepoint, else ``tp_btf``. A syscall not built into the kernel (e.g. ``finit_module`` without
+module support) has none: calling it fails with ENOSYS, but rules alert on the attempt, and only the
+global hook sees it; ``tracepoint`` accepts that loss (with a warning), ``auto`` does not. Changing the
+filter while running re-attaches the tracepoints (a syscall without tracepoint is then not captured,
+with a warning: the global program is not loaded in tracepoint mode). In tracepoint mode the ``seen``/``skipped`` counters count only the
+syscalls attached.
 """
 
 from __future__ import annotations
 
 import ctypes
+import logging
 import mmap as _mmap
 import os
+import platform
 import resource
 import struct
 import time
 from pathlib import Path
 
+from lanner.events.syscalls import X86_64
 from lanner.sources.ebpf import filters as F
 from lanner.sources.ebpf.libbpf import Libbpf, LibbpfError
+from lanner.sources.ebpf.tracefs import Tracefs, TracefsError, unimplemented
+
+log = logging.getLogger("lanner")
 
 HERE = Path(__file__).resolve().parent
 OBJ = HERE / "probe.bpf.o"
@@ -28,6 +46,20 @@ NR_SYSCALLS = 512
 RING_BYTES = 8 * 1024 * 1024
 
 COUNTER_NAMES = ("seen", "emitted", "drops_full", "filtered", "drops_large", "skipped")
+
+ATTACH_MODES = ("auto", "tp_btf", "tracepoint")
+GLOBAL_PROG = "lanner_sys_exit"
+TRACEPOINT_PROG = "lanner_tp_exit"
+_PERF_EVENT_OPEN = {"x86_64": 298, "aarch64": 241}
+_PERF_TYPE_TRACEPOINT = 2
+_PERF_FLAG_FD_CLOEXEC = 8
+
+
+class _PerfAttr(ctypes.Structure):
+    _fields_ = [("type", ctypes.c_uint32), ("size", ctypes.c_uint32), ("config", ctypes.c_uint64),
+                ("sample_period", ctypes.c_uint64), ("sample_type", ctypes.c_uint64),
+                ("read_format", ctypes.c_uint64), ("flags", ctypes.c_uint64), ("wakeup_events", ctypes.c_uint32),
+                ("bp_type", ctypes.c_uint32), ("rest", ctypes.c_uint64 * 10)]
 
 
 class ProbeError(Exception):
@@ -61,6 +93,16 @@ def boot_epoch_ns() -> int:
         if best is None or c - a < best[0]:
             best = (c - a, (a + c) // 2 - b)
     return best[1]
+
+
+def _raise_nofile(n: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = n if hard == resource.RLIM_INFINITY else min(n, hard)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+        except (ValueError, OSError):
+            pass
 
 
 def preflight() -> None:
@@ -148,7 +190,19 @@ class Ring:
 class Probe:
     """The loaded probe. Use as a context manager or call open()/close()."""
 
-    def __init__(self, obj_path: Path = OBJ, ring_bytes: int = RING_BYTES, use_drain_helper: bool = True) -> None:
+    def __init__(self, obj_path: Path = OBJ, ring_bytes: int = RING_BYTES, use_drain_helper: bool = True,
+                 attach: str = "auto", tracefs_root: str | None = None) -> None:
+        if attach not in ATTACH_MODES:
+            raise ProbeError(f"engine.modern_ebpf.attach: unknown mode {attach!r} (expected {', '.join(ATTACH_MODES)})")
+        self.attach = attach
+        self.tracefs_root = tracefs_root
+        #: the hook in use once open: "tp_btf" or "tracepoint"; mode_reason says why
+        self.mode: str | None = None
+        self.mode_reason = ""
+        self._tracefs: Tracefs | None = None
+        self._tp_prog = None
+        self._tp_links: dict[str, int] = {}
+        self._warned: frozenset[str] = frozenset()
         self.obj_path = Path(obj_path)
         self.ring_bytes = ring_bytes
         self.use_drain_helper = use_drain_helper
@@ -175,6 +229,7 @@ class Probe:
         except (ValueError, OSError):
             pass
         lib = self.lib
+        kf = kfilter or F.KernelFilter()
         obj = lib.bpf_object__open_file(str(self.obj_path).encode(), None)
         if not obj:
             raise ProbeError(f"cannot open {self.obj_path}: {Libbpf.errno_msg()}\n{lib.last_log()}")
@@ -183,21 +238,31 @@ class Probe:
             self.ncpu = max(1, lib.libbpf_num_possible_cpus())
             self._map("lanner_scratch", resize=self.ncpu)
             self._map("lanner_rb", resize=self.ring_bytes)
+            self.mode, self.mode_reason = self._choose_mode(kf)
+            progs = self._programs()
+            for name in (GLOBAL_PROG, TRACEPOINT_PROG):
+                if name not in progs:
+                    raise ProbeError(f"program {name} missing from {self.obj_path} (rebuild the probe)")
+            # only the hook in use is loaded: each program costs verifier time
+            lib.bpf_program__set_autoload(progs[GLOBAL_PROG], self.mode == "tp_btf")
+            lib.bpf_program__set_autoload(progs[TRACEPOINT_PROG], self.mode == "tracepoint")
+            self._tp_prog = progs[TRACEPOINT_PROG] if self.mode == "tracepoint" else None
+            if self._tp_prog is not None:
+                _raise_nofile(4096)  # two fds (perf event + link) per attached syscall
             rc = lib.bpf_object__load(obj)
             if rc:
                 raise ProbeError(f"the kernel rejected the probe: {Libbpf.errno_msg(rc)}\n{lib.last_log(40)}")
             for name in ("lanner_rb", "lanner_sc", "lanner_cfg", "lanner_cnt", "lanner_scratch", "lanner_supp"):
                 self._fds[name] = lib.bpf_map__fd(self._map(name))
-            self.apply_filter(kfilter or F.KernelFilter())
+            self.apply_filter(kf)
             self.ring = Ring(lib, self._fds["lanner_rb"], self.ring_bytes, self.use_drain_helper)
-            prog = lib.bpf_object__next_program(obj, None)
-            while prog:
+            for name, prog in progs.items():
+                if name == TRACEPOINT_PROG or (name == GLOBAL_PROG and self.mode != "tp_btf"):
+                    continue
                 link = lib.bpf_program__attach(prog)
                 if not link:
-                    name = lib.bpf_program__name(prog).decode()
                     raise ProbeError(f"cannot attach {name}: {Libbpf.errno_msg()}\n{lib.last_log()}")
                 self.links.append(link)
-                prog = lib.bpf_object__next_program(obj, prog)
         except BaseException:
             self.close()
             raise
@@ -207,9 +272,11 @@ class Probe:
         lib = self.lib
         if lib is None:
             return
-        for link in self.links:
+        for link in list(self._tp_links.values()) + self.links:
             lib.bpf_link__destroy(link)
         self.links = []
+        self._tp_links = {}
+        self._tp_prog = None
         if self.ring is not None:
             self.ring.close()
             self.ring = None
@@ -222,6 +289,111 @@ class Probe:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    # -------------------------------------------------------------- syscall hook
+
+    def _programs(self) -> dict[str, int]:
+        out = {}
+        prog = self.lib.bpf_object__next_program(self.obj, None)
+        while prog:
+            out[self.lib.bpf_program__name(prog).decode()] = prog
+            prog = self.lib.bpf_object__next_program(self.obj, prog)
+        return out
+
+    def _choose_mode(self, kf: F.KernelFilter) -> tuple[str, str]:
+        """The syscall hook for this filter and why (warns when ``tracepoint`` cannot be honoured)."""
+        if self.attach == "tp_btf":
+            return "tp_btf", "configured (engine.modern_ebpf.attach: tp_btf)"
+        if kf.events is None and self.attach == "auto":
+            return "tp_btf", "every syscall is captured: one global hook costs less"
+        try:
+            tfs = Tracefs.find_or_mount(self.tracefs_root)
+            missing, absent = self._tracepoint_gaps(tfs, kf.syscall_numbers())
+        except TracefsError as e:
+            log.warning("Per-syscall tracepoints unavailable (%s): falling back to the global tp_btf "
+                        "sys_exit hook", e)
+            return "tp_btf", f"fallback: {e}"
+        if missing:
+            log.warning("Per-syscall tracepoints unavailable: no sys_exit tracepoint for %s; falling back "
+                        "to the global tp_btf sys_exit hook", ", ".join(sorted(missing)))
+            return "tp_btf", "fallback: no exit tracepoint for " + ", ".join(sorted(missing))
+        gone = ", ".join(sorted(absent))
+        if absent and self.attach == "auto":
+            # such a call fails with ENOSYS, yet rules may alert on the attempt: only the global hook sees it
+            log.info("Using the global tp_btf sys_exit hook: %s, which the rules need, %s not built into this "
+                     "kernel and only the global hook sees attempts to call %s (engine.modern_ebpf.attach: "
+                     "tracepoint trades that for less overhead)", gone, "is" if len(absent) == 1 else "are",
+                     "it" if len(absent) == 1 else "them")
+            return "tp_btf", f"auto: {gone} not built into this kernel (no exit tracepoint)"
+        self._tracefs = tfs
+        why = f"{'configured' if self.attach == 'tracepoint' else 'auto'}: exit tracepoints from {tfs.root}"
+        if absent:
+            log.warning("Per-syscall tracepoints: %s, not built into this kernel, %s no exit tracepoint: attempts "
+                        "to call %s are not captured", gone, "has" if len(absent) == 1 else "have",
+                        "it" if len(absent) == 1 else "them")
+            why += f" (attempts of {gone}, not built into this kernel, not captured)"
+            self._warned = frozenset(absent)
+        return "tracepoint", why
+
+    @staticmethod
+    def _tracepoint_gaps(tfs: Tracefs, nrs) -> tuple[set[str], set[str]]:
+        """(syscalls of ``nrs`` this kernel implements but gives no exit tracepoint, syscalls it lacks)."""
+        names = {X86_64[nr] for nr in nrs if nr in X86_64}
+        no_tp = {n for n in names if tfs.exit_tracepoint(n) is None}
+        absent = unimplemented(no_tp)
+        return no_tp - absent, absent
+
+    def _perf_tracepoint(self, tp_id: int) -> int:
+        nr = _PERF_EVENT_OPEN.get(platform.machine())
+        if nr is None:
+            raise ProbeError(f"per-syscall tracepoints: unsupported architecture {platform.machine()}")
+        attr = _PerfAttr(type=_PERF_TYPE_TRACEPOINT, size=ctypes.sizeof(_PerfAttr), config=tp_id,
+                         sample_period=1, wakeup_events=1)
+        libc = self.lib.libc
+        libc.syscall.restype = ctypes.c_long
+        fd = libc.syscall(ctypes.c_long(nr), ctypes.byref(attr), ctypes.c_int(-1), ctypes.c_int(0),
+                          ctypes.c_int(-1), ctypes.c_ulong(_PERF_FLAG_FD_CLOEXEC))
+        if fd < 0:
+            raise ProbeError(f"perf_event_open of tracepoint id {tp_id} failed: {Libbpf.errno_msg()}")
+        return fd
+
+    def _sync_tracepoints(self, nrs, detach: bool) -> None:
+        """Attach the exit tracepoints of ``nrs`` not attached yet; with ``detach``, also drop the others."""
+        tfs = self._tracefs
+        want: set[str] = set()
+        missing = []
+        for nr in nrs:
+            name = X86_64.get(nr)
+            kname = tfs.exit_tracepoint(name) if name else None
+            if kname is None:
+                missing.append(name or str(nr))
+                continue
+            want.add(kname)
+            if kname in self._tp_links:
+                continue
+            try:
+                pfd = self._perf_tracepoint(tfs.exit_id(kname))
+            except TracefsError as e:
+                raise ProbeError(str(e)) from None
+            link = self.lib.bpf_program__attach_perf_event(self._tp_prog, pfd)
+            if not link:
+                err = Libbpf.errno_msg()
+                os.close(pfd)
+                raise ProbeError(f"cannot attach {TRACEPOINT_PROG} to syscalls:sys_exit_{kname}: {err}\n"
+                                 f"{self.lib.last_log()}")
+            self._tp_links[kname] = link
+        if not detach:
+            return
+        if missing and self._warned != frozenset(missing):
+            self._warned = frozenset(missing)
+            log.warning("No sys_exit tracepoint for %s: these syscalls are not captured in tracepoint mode "
+                        "(set engine.modern_ebpf.attach: tp_btf)", ", ".join(sorted(missing)))
+        for kname in set(self._tp_links) - want:
+            self.lib.bpf_link__destroy(self._tp_links.pop(kname))
+
+    def attached_tracepoints(self) -> frozenset[str]:
+        """Kernel names of the syscalls whose exit tracepoint is attached now (tracepoint mode)."""
+        return frozenset(self._tp_links)
 
     # -------------------------------------------------------------- configuration
 
@@ -267,6 +439,8 @@ class Probe:
                 for j in range(8):
                     cfg.prefix[i][j] = words[j]
                     cfg.prefix_mask[i][j] = masks[j]
+        if self._tp_prog is not None:
+            self._sync_tracepoints(nrs, detach=False)
         # disable first, then config, then enable: no event sees a half-written table
         for nr in range(NR_SYSCALLS):
             if nr not in nrs:
@@ -275,6 +449,8 @@ class Probe:
         for nr, code in nrs.items():
             if nr < NR_SYSCALLS:
                 self._update("lanner_sc", nr, _ScEntry(code, 1, 0))
+        if self._tp_prog is not None:
+            self._sync_tracepoints(nrs, detach=True)
         self.filter = kf
 
     # -------------------------------------------------------------- counters

@@ -10,6 +10,10 @@
  * Filtering in the kernel: a per-syscall table (native nr -> event code + "interesting" bit) set from
  * Python, a self-tgid filter, and a predicate push-down for the open family (flag classes and path
  * prefixes). Per-CPU counters say what was seen, emitted, filtered and dropped.
+ *
+ * Two interchangeable syscall hooks share one handler; the loader loads only the one in use:
+ * lanner_sys_exit (tp_btf/sys_exit, every syscall of every process) and lanner_tp_exit (attached to
+ * the classic syscalls:sys_exit_<name> tracepoint of each wanted syscall only).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -1512,14 +1516,13 @@ static __always_inline int is_self(struct lw_config *cfg)
 	return (u32)(bpf_get_current_pid_tgid() >> 32) == cfg->self_tgid;
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(lanner_sys_exit, struct pt_regs *regs, long ret)
+/* the shared sys_exit handler: syscall table lookup, self and failure filters, then the capture */
+static __always_inline int on_sys_exit(struct pt_regs *regs, long nr, long ret)
 {
 	struct lw_counters *c = lw_cnt();
 	if (!c)
 		return 0;
 	c->seen++;
-	long nr = sc_nr(regs);
 	if (nr < 0 || nr >= NR_SYSCALLS)
 		return 0;
 	u32 k = (u32)nr;
@@ -1541,6 +1544,30 @@ int BPF_PROG(lanner_sys_exit, struct pt_regs *regs, long ret)
 	struct task_struct *t = bpf_get_current_task_btf();
 	emit_syscall(cfg, c, t, regs, e->code, nr, ret);
 	return 0;
+}
+
+/* global hook: runs at the exit of every syscall of every process */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(lanner_sys_exit, struct pt_regs *regs, long ret)
+{
+	return on_sys_exit(regs, sc_nr(regs), ret);
+}
+
+/* the record of a syscalls:sys_exit_<name> tracepoint (see its tracefs "format" file) */
+struct lw_sc_exit_rec {
+	u64 common;
+	int nr;
+	long ret;
+};
+
+/* per-syscall hook: the loader attaches this one program to the classic sys_exit_<name> tracepoint
+ * of each syscall in the filter only, so untraced syscalls never run BPF code */
+SEC("tracepoint")
+int lanner_tp_exit(struct lw_sc_exit_rec *ctx)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(t);
+	return on_sys_exit(regs, ctx->nr, ctx->ret);
 }
 
 SEC("tp_btf/sched_process_exec")

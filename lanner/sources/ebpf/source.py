@@ -61,12 +61,16 @@ class LiveSyscallSource:
     """
 
     def __init__(self, kfilter: KernelFilter | None = None, host_root: str = "/", poll_interval: float = 0.01,
-                 scan_proc: bool = True, use_drain_helper: bool = True, ring_bytes: int = 8 << 20) -> None:
+                 scan_proc: bool = True, use_drain_helper: bool = True, ring_bytes: int = 8 << 20,
+                 attach: str = "auto") -> None:
         self.kfilter = kfilter or KernelFilter()
         self.host_root = host_root
         self.poll_interval = poll_interval
         self.scan_proc = scan_proc
-        self.probe = Probe(ring_bytes=ring_bytes, use_drain_helper=use_drain_helper)
+        try:
+            self.probe = Probe(ring_bytes=ring_bytes, use_drain_helper=use_drain_helper, attach=attach)
+        except ProbeError as e:
+            raise SourceError(str(e)) from None
         self.snapshot: list[ProcEntry] = []
         self._pending: list[bytes] = []
         self._num = 1
@@ -162,7 +166,7 @@ class LiveSyscallSource:
 
 class SyscallSourcePlugin(SourcePlugin):
     """The live syscall source behind the SourcePlugin API (open params ignored; init_config may set
-    ``host_root``, ``poll_interval``, ``snaplen``)."""
+    ``host_root``, ``poll_interval``, ``snaplen``, ``attach``)."""
 
     name = "syscall"
     version = "0.1.0"
@@ -181,7 +185,8 @@ class SyscallSourcePlugin(SourcePlugin):
 
     def open(self, params: str) -> Iterator[SyscallEvent | None]:
         self.live = LiveSyscallSource(self.kfilter, host_root=self.cfg.get("host_root", "/"),
-                                      poll_interval=float(self.cfg.get("poll_interval", 0.01))).open()
+                                      poll_interval=float(self.cfg.get("poll_interval", 0.01)),
+                                      attach=str(self.cfg.get("attach", "auto"))).open()
         return self.live.events()
 
     def close(self) -> None:

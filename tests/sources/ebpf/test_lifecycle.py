@@ -49,24 +49,37 @@ def wait_gone(bpftool: str, mine: set, timeout: float = 3.0) -> set:
 CHILD = """
 import sys, time
 sys.path.insert(0, {root!r})
+from lanner.sources.ebpf.filters import KernelFilter
 from lanner.sources.ebpf.source import LiveSyscallSource
-s = LiveSyscallSource(scan_proc=False).open()
-print("ready", flush=True)
+kf = KernelFilter(events=frozenset({{"openat", "getppid"}})) if {attach!r} == "tracepoint" else None
+s = LiveSyscallSource(kf, scan_proc=False, attach={attach!r}).open()
+print("ready", s.probe.mode, len(s.probe.attached_tracepoints()), flush=True)
 time.sleep(30)
 """
 
 
+def bpftool_path() -> str:
+    return "/usr/sbin/bpftool" if os.path.exists("/usr/sbin/bpftool") else require_tool("bpftool")
+
+
+@pytest.mark.parametrize("attach", ["tp_btf", "tracepoint"])
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
-def test_nothing_left_after_kill(sig):
+def test_nothing_left_after_kill(sig, attach):
     require_root()
-    bpftool = "/usr/sbin/bpftool" if os.path.exists("/usr/sbin/bpftool") else require_tool("bpftool")
+    bpftool = bpftool_path()
     base = lanner_objects(bpftool)
-    p = subprocess.Popen([sys.executable, "-c", CHILD.format(root=ROOT)], stdout=subprocess.PIPE, text=True)
+    p = subprocess.Popen([sys.executable, "-c", CHILD.format(root=ROOT, attach=attach)], stdout=subprocess.PIPE,
+                         text=True)
     try:
-        assert p.stdout.readline().strip() == "ready"
+        ready, mode, n_tp = p.stdout.readline().split()
+        assert (ready, mode) == ("ready", attach)
+        if attach == "tracepoint":      # the filter's syscalls plus the state set, each its own perf link
+            assert int(n_tp) > 30
         mine = lanner_objects(bpftool) - base
         kinds = {k for k, _ in mine}
         assert kinds == {"prog", "map", "link"}, mine
+        if attach == "tracepoint":
+            assert len([k for k, _ in mine if k == "link"]) == int(n_tp) + 2   # + exec and exit tp_btf
         p.send_signal(sig)
         p.wait(10)
     finally:
@@ -86,10 +99,13 @@ def test_not_root_is_a_clear_error():
 
 
 def test_syscall_filter_drops_in_kernel():
+    """The global tp_btf hook runs for every syscall; the syscall table drops the unwanted ones."""
     require_root()
     from lanner.sources.ebpf.source import LiveSyscallSource
     loop = "import os\nfor _ in range(20000): os.getppid()"
-    with LiveSyscallSource(KernelFilter(events=frozenset({"openat"}), extra_state=False), scan_proc=False) as s:
+    with LiveSyscallSource(KernelFilter(events=frozenset({"openat"}), extra_state=False), scan_proc=False,
+                           attach="tp_btf") as s:
+        assert s.probe.mode == "tp_btf"
         s.poll()
         before = s.probe.counters()
         p = subprocess.run([sys.executable, "-c", loop])
@@ -102,6 +118,106 @@ def test_syscall_filter_drops_in_kernel():
         subprocess.run([sys.executable, "-c", loop])
         evs = s.poll()
         assert sum(1 for e in evs if e.type == 1 and e.params[1] == 110) >= 20000  # getppid = 110
+
+
+def _prog_runs(bpftool: str, ids: set[int]) -> int:
+    out = subprocess.run([bpftool, "-j", "prog", "show"], capture_output=True, text=True).stdout or "[]"
+    return sum(o.get("run_cnt", 0) for o in json.loads(out) if o["id"] in ids)
+
+
+def _lanner_progs(bpftool: str) -> dict[int, str]:
+    out = subprocess.run([bpftool, "-j", "prog", "show"], capture_output=True, text=True).stdout or "[]"
+    return {o["id"]: o.get("name", "") for o in json.loads(out) if (o.get("name", "") or "").startswith("lanner_")}
+
+
+@pytest.fixture
+def bpf_stats():
+    """kernel.bpf_stats_enabled=1 for the test (per-program run counts), restored afterwards."""
+    require_root()
+    path = "/proc/sys/kernel/bpf_stats_enabled"
+    with open(path) as f:
+        old = f.read().strip()
+    with open(path, "w") as f:
+        f.write("1")
+    yield
+    with open(path, "w") as f:
+        f.write(old)
+
+
+def test_tracepoint_mode_runs_no_program_for_untraced_syscalls(bpf_stats):
+    """Per-syscall tracepoints: with only openat wanted, getppid runs no BPF code at all; the tp_btf
+    sys_exit program is not even loaded; changing the filter at runtime re-attaches."""
+    from lanner.sources.ebpf.source import LiveSyscallSource
+    bpftool = bpftool_path()
+    base = _lanner_progs(bpftool)
+    loop = "import os\nfor _ in range(20000): os.getppid()"
+    opens = "for _ in range(3000): open('/etc/hostname').close()"
+    with LiveSyscallSource(KernelFilter(events=frozenset({"openat"}), extra_state=False), scan_proc=False,
+                           attach="tracepoint") as s:
+        assert s.probe.mode == "tracepoint" and s.probe.attached_tracepoints() == {"openat"}
+        mine = {i: n for i, n in _lanner_progs(bpftool).items() if i not in base}
+        assert sorted(mine.values()) == ["lanner_exec", "lanner_exit", "lanner_tp_exit"]
+        tp = {i for i, n in mine.items() if n == "lanner_tp_exit"}
+        r0 = _prog_runs(bpftool, tp)
+        subprocess.run([sys.executable, "-c", loop], check=True)
+        r1 = _prog_runs(bpftool, tp)
+        assert r1 - r0 < 2000               # only openat exits (interpreter start-up, other processes)
+        subprocess.run([sys.executable, "-c", opens], check=True)
+        r2 = _prog_runs(bpftool, tp)
+        assert r2 - r1 >= 3000
+        evs = s.poll()
+        assert sum(1 for e in evs if e.type == 307 and e.params[2] == "/etc/hostname") >= 3000
+        assert not any(e.type == 1 for e in evs)
+        # every syscall now: the program is attached to every exit tracepoint, getppid included
+        s.set_filter(KernelFilter(events=None))
+        assert {"getppid", "openat", "umount"} <= s.probe.attached_tracepoints()
+        subprocess.run([sys.executable, "-c", loop], check=True)
+        evs = s.poll()
+        assert sum(1 for e in evs if e.type == 1 and e.params[1] == 110) >= 20000  # getppid = 110
+        assert _prog_runs(bpftool, tp) - r2 >= 20000
+        s.set_filter(KernelFilter(events=frozenset({"openat"}), extra_state=False))
+        assert s.probe.attached_tracepoints() == {"openat"}
+
+
+def test_auto_mode_keeps_syscalls_without_tracepoint_visible(caplog):
+    """``auto`` takes the per-syscall tracepoints when every wanted syscall has one; a wanted syscall not
+    built into this kernel (no tracepoint, but its failing attempts matter to rules) keeps the global
+    hook; ``tracepoint`` then warns instead."""
+    require_root()
+    from lanner.sources.ebpf.loader import Probe
+    from lanner.sources.ebpf.tracefs import Tracefs
+    caplog.set_level("INFO", logger="lanner")
+    kf = KernelFilter(events=frozenset({"openat"}), extra_state=False)
+    with Probe(attach="auto").open(kf) as p:
+        assert p.mode == "tracepoint" and p.attached_tracepoints() == {"openat"}
+    has_tp = Tracefs.find_or_mount().exit_tracepoint("finit_module") is not None
+    kf = KernelFilter(events=frozenset({"openat", "finit_module"}), extra_state=False)
+    with Probe(attach="auto").open(kf) as p:
+        assert p.mode == ("tracepoint" if has_tp else "tp_btf"), p.mode_reason
+    with Probe(attach="tracepoint").open(kf) as p:
+        assert p.mode == "tracepoint"
+        if not has_tp:
+            assert p.attached_tracepoints() == {"openat"}
+            assert any(r.levelname == "WARNING" and "finit_module" in r.getMessage() for r in caplog.records)
+
+
+def test_tracefs_unavailable_falls_back_to_tp_btf(monkeypatch, caplog):
+    """No usable tracefs (simulated with LANNER_TRACEFS naming a missing directory): a warning, then
+    the global tp_btf hook, which still captures."""
+    require_root()
+    from lanner.sources.ebpf.source import LiveSyscallSource
+    monkeypatch.setenv("LANNER_TRACEFS", "/nonexistent/lanner-no-tracefs")
+    caplog.set_level("WARNING", logger="lanner")
+    with LiveSyscallSource(KernelFilter(events=frozenset({"openat"}), extra_state=False), scan_proc=False,
+                           attach="auto") as s:
+        assert s.probe.mode == "tp_btf"
+        assert "fallback" in s.probe.mode_reason
+        assert any("falling back to the global tp_btf" in r.getMessage() and "lanner-no-tracefs" in r.getMessage()
+                   for r in caplog.records)
+        s.poll()
+        subprocess.run(["cat", "/etc/hostname"], check=True, stdout=subprocess.DEVNULL)
+        time.sleep(0.05)
+        assert any(e.type == 307 and e.params[2] == "/etc/hostname" for e in s.poll())
 
 
 def test_open_pushdown(tmp_path):

@@ -77,6 +77,14 @@ def test_kernel_filter_and_pushdown_switches():
     assert plan({"engine": {"modern_ebpf": {"open_pushdown": False}}}).kfilter.open_filter is None
 
 
+def test_attach_mode_key():
+    assert plan().attach == "auto"
+    assert plan({"engine": {"modern_ebpf": {"attach": "TP_BTF"}}}).attach == "tp_btf"
+    assert plan({"engine": {"modern_ebpf": {"attach": "tracepoint", "kernel_filter": False}}}).attach == "tracepoint"
+    with pytest.raises(ConfigError, match="engine.modern_ebpf.attach: unknown mode 'kprobe'"):
+        plan({"engine": {"modern_ebpf": {"attach": "kprobe"}}})
+
+
 def test_kernel_filter_numbers_resolve():
     nrs = plan().kfilter.syscall_numbers()
     assert F.NR_BY_NAME["openat"] in nrs and nrs[F.NR_BY_NAME["openat"]] == 307

@@ -69,10 +69,13 @@ def port():
     return p
 
 
-@pytest.fixture(scope="module")
-def live(port):
+@pytest.fixture(scope="module", params=["tracepoint", "tp_btf"])
+def live(port, request):
+    """The whole module runs once per syscall hook (engine.modern_ebpf.attach)."""
     require_root()
-    r = LiveRunner(RULES.replace("PORT", str(port))).start()
+    r = LiveRunner(RULES.replace("PORT", str(port)),
+                   {"engine": {"modern_ebpf": {"attach": request.param}}}).start()
+    assert r.live_source.probe.mode == request.param, r.live_source.probe.mode_reason
     yield r
     r.close()
     assert r.error is None, r.error
