@@ -362,12 +362,6 @@ class App:
         except RunnerError as e:
             runner.teardown()
             raise AppError(str(e)) from None
-        finally:
-            if pidfile:
-                try:
-                    os.unlink(pidfile)
-                except OSError:
-                    pass
         runner.teardown()
         self.print_stats(runner)
         self.restart = runner.restart

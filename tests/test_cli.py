@@ -157,3 +157,51 @@ def test_upstream_rules_run_over_every_capture() -> None:
         r = lanner("-e", str(cap), *rules, "-o", "rule_matching=all")
         assert r.returncode == 0, f"{cap}: {r.stderr}"
         assert "Events detected:" in r.stdout
+
+
+TWO_RULES = RULE + """
+- rule: Hosts read
+  desc: somebody read the hosts file
+  condition: evt.type in (open, openat) and fd.name = /etc/hosts
+  output: hosts read by %proc.name
+  priority: NOTICE
+  tags: [network]
+"""
+
+
+def test_rule_selection_flags_and_config(tmp_path: Path, capture: Path) -> None:
+    rules = tmp_path / "two.yaml"
+    rules.write_text(TWO_RULES)
+
+    def fired(*args: str) -> set[str]:
+        r = lanner("-e", str(capture), "-r", str(rules), "-o", "json_output=true", *args)
+        assert r.returncode == 0, r.stderr
+        return {json.loads(ln)["rule"] for ln in r.stdout.splitlines() if ln.startswith("{")}
+
+    assert fired() == {"Shadow read", "Hosts read"}
+    assert fired("-D", "Shadow") == {"Hosts read"}
+    assert fired("-T", "network") == {"Shadow read"}
+    assert fired("-t", "filesystem") == {"Shadow read"}
+    assert fired("-o", "rules[].disable.rule=*read") == set()
+    assert fired("-o", "rules[].disable.tag=test", "-o", "rules[].enable.rule=Shadow*") == {"Shadow read",
+                                                                                            "Hosts read"}
+    assert fired("-o", "priority=warning") == {"Shadow read"}
+
+
+def test_print_option_pidfile_and_rules_files_index(tmp_path: Path, rules: Path, capture: Path) -> None:
+    pid = tmp_path / "lanner.pid"
+    r = lanner("-e", str(capture), "-o", f"rules_files[0]={rules}", "-p", "extra=%proc.ppid", "-P", str(pid))
+    assert r.returncode == 0, r.stderr
+    line = next(ln for ln in r.stdout.splitlines() if "shadow read by" in ln)
+    assert line.endswith("extra=1")
+    assert pid.read_text().isdigit()
+    r = lanner("-e", str(capture), "-r", str(rules), "-P", "/nonexistent-dir/lanner.pid")
+    assert r.returncode == 255
+
+
+def test_ignored_events_and_list_events() -> None:
+    r = lanner("-i")
+    assert r.returncode == 0 and r.stdout.startswith("Ignored syscall(s):") and "- read" in r.stdout
+    r = lanner("--list-events")
+    names = r.stdout.split()
+    assert r.returncode == 0 and {"openat", "execve", "procexit", "container"} <= set(names)
