@@ -121,8 +121,9 @@ def test_writer_roundtrip_plain_and_gzip():
     assert data[:2] == b"\x1f\x8b"
 
 
-def test_reference_roundtrip(tmp_path):
-    r, evs = read_capture(shared_path("captures", "curl_google.scap"))
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_reference_roundtrip(tmp_path, name):
+    r, evs = read_capture(shared_path("captures", name))
     out = tmp_path / "rt.scap"
     with ScapWriter(out) as w:
         w.write_from_reader(r)
