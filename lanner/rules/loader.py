@@ -140,12 +140,15 @@ class Collector:
         self.state = state
         self.known_sources = known_sources
         self.field_checker = field_checker
+        self.documents: list[yaml.Node] | None = None   # non-null documents, once the YAML parsed
 
     def load(self, filename: str, text: str, result: FileResult) -> None:
         """Collect every item of the file; raises LoadError at the first error (warnings go to result)."""
         self.result = result
         root = Ctx(filename, text, (Location("rules content", "", filename),))
-        for doc in compose_documents(text, filename):
+        documents = list(compose_documents(text, filename))
+        self.documents = [d for d in documents if not is_null(d)]
+        for doc in documents:
             if is_null(doc):
                 continue
             if isinstance(doc, yaml.ScalarNode):

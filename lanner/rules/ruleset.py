@@ -6,6 +6,7 @@ import fnmatch
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from lanner.fields import registry as reg
 from lanner.rules.build import AppendOutput, Builder, CompiledRule, EventTable
@@ -68,10 +69,12 @@ class RuleLoader:
 
     def load_text(self, name: str, text: str) -> FileResult:
         result = FileResult(name, text)
-        result.schema_valid = _schema_verdict(text)
         collector = Collector(self.state, self.sources, self.field_exists)
         try:
-            collector.load(name, text, result)
+            try:
+                collector.load(name, text, result)
+            finally:
+                result.schema_valid = schema_verdict(collector.documents)
             builder = Builder(self.registry, self.sources, self.events, self.append_outputs, self.static_fields,
                               self.base64_fmt)
             self.rules = builder.build(self.state, result)
@@ -115,20 +118,13 @@ class RuleLoader:
         return errors
 
 
-def _schema_verdict(text: str) -> str:
-    import yaml
-
-    from lanner.rules.schema import validate_rules_document
-
-    class Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-        """Safe loading, but YAML 1.1's ``=`` value tag (``comps: [=]``) stays a string."""
-
-    Loader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
-    try:
-        docs = [d for d in yaml.load_all(text, Loader=Loader) if d]
-    except yaml.YAMLError:
+def schema_verdict(documents: list[Any] | None) -> str:
+    """The advisory schema verdict of a file, from the YAML nodes the collector already composed
+    (None: the file is not valid YAML)."""
+    from lanner.rules.schema import construct, validate_rules_document
+    if documents is None:
         return "failed for $: not valid YAML"
-    verdicts = [validate_rules_document(d) for d in docs] or ["ok"]
+    verdicts = [validate_rules_document(construct(d)) for d in documents] or ["ok"]
     return next((v for v in verdicts if v != "ok"), verdicts[0])
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import yaml
+
 _OVERRIDE_OPS = {"type": "string", "enum": ["append", "replace"]}
 _ITEM_PROPS: dict[str, Any] = {
     "required_engine_version": {"type": "string"},
@@ -38,6 +40,19 @@ RULES_SCHEMA: dict[str, Any] = {
     "type": "array",
     "items": {"type": "object", "additionalProperties": False, "properties": _ITEM_PROPS},
 }
+
+
+class _Constructor(yaml.constructor.SafeConstructor):
+    """Safe construction of composed nodes, but YAML 1.1's ``=`` value tag (``comps: [=]``) stays a
+    string."""
+
+
+_Constructor.add_constructor("tag:yaml.org,2002:value", lambda c, node: c.construct_scalar(node))
+
+
+def construct(node: Any) -> Any:
+    """The Python value of a composed YAML document node."""
+    return _Constructor().construct_document(node)
 
 
 def validate_rules_document(doc: Any) -> str:

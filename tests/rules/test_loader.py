@@ -180,3 +180,6 @@ def test_schema_verdict_and_yaml_value_tag() -> None:
     assert eng.loader.results[-1].schema_valid == "ok"
     eng = load(rule().replace("priority: INFO", "priority: info"))
     assert eng.loader.results[-1].schema_valid.startswith("failed for $[0].priority")
+    eng = engine()
+    assert not eng.load_rules_text("bad.yaml", "- rule: [unclosed\n")
+    assert eng.loader.results[-1].schema_valid == "failed for $: not valid YAML"
