@@ -9,7 +9,6 @@ import signal
 import sys
 import textwrap
 import threading
-import time
 from importlib import resources
 from typing import Any
 
@@ -418,6 +417,3 @@ class App:
         sys.stdout.write("\n".join(lines) + "\n")
         sys.stdout.flush()
 
-
-def _now() -> float:
-    return time.monotonic()

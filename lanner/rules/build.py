@@ -356,10 +356,6 @@ def _exception_fields(excs: list[ExceptionDef]) -> list[str]:
     return out
 
 
-def _qv(v: str) -> str:
-    return quote_item(v)
-
-
 def exception_condition(rule: RuleDef) -> str:
     """The rule condition with its exceptions appended (rules-file.md 8.6)."""
     if not rule.exceptions:
@@ -386,7 +382,7 @@ def exception_fragment(x: ExceptionDef, rule: RuleDef) -> str:
         for v in x.values:
             if not isinstance(v, str):
                 raise _fail(rule, x, "Expected values array to contain a list of strings")
-            vals.append(_qv(v))
+            vals.append(quote_item(v))
         return f"({x.fields} {comp} ({', '.join(vals)}))"
     fields = x.fields
     comps = x.comps if isinstance(x.comps, list) else [(x.comps or "=")] * len(fields)
@@ -398,11 +394,11 @@ def exception_fragment(x: ExceptionDef, rule: RuleDef) -> str:
         for f, c, v in zip(fields, comps, tup, strict=True):
             c = c.strip()
             if isinstance(v, list):
-                val = "(" + ", ".join(_qv(str(i)) for i in v) + ")"
+                val = "(" + ", ".join(quote_item(str(i)) for i in v) + ")"
             elif c in ("in", "intersects", "pmatch") or len(c.split()) == 2:
-                val = v if v.startswith("(") else "(" + _qv(v) + ")"
+                val = v if v.startswith("(") else "(" + quote_item(v) + ")"
             else:
-                val = _qv(v)
+                val = quote_item(v)
             ands.append(f"{f} {c} {val}")
         ors.append("(" + " and ".join(ands) + ")")
     return "(" + " or ".join(ors) + ")"
