@@ -16,9 +16,14 @@ directories, relative to the case file; default: lanner's packaged default rules
 Inputs (exactly one): ``host`` (script run by ``sh`` in a temp dir, live capture), ``container``
 (script run by ``sh`` in a throwaway container from a local busybox image; ``container_options`` adds
 ``docker run`` options, ``tty: true`` runs it under ``docker exec -t``, ``as_command: true`` makes it the
-container's own command, pid 1, instead of a ``docker exec``; ``check: true`` fails the case when the
-script exits non-zero), ``capture`` (a .scap file),
+container's own command, pid 1, instead of a ``docker exec``), ``capture`` (a .scap file),
 ``audit`` (a Kubernetes audit JSON file, or the audit events inline as a list).
+
+A live scenario must run as written: when its script exits with another status than expected (or times
+out) the case is an ERROR, never a pass, because a must-not-fire case whose scenario did not run
+proves nothing. The expected status is 0 unless ``expect_exit`` says otherwise: a number, a list of
+numbers, or ``any`` (the status is not checked; ``check: false`` means the same, ``check: true`` the
+default).
 
 ``pending: <why>`` marks a case that cannot pass yet because of a known gap: its failure is reported
 as PENDING (never as a pass) and the rule is not counted as covered. Top-level keys starting with
@@ -35,7 +40,7 @@ import yaml
 
 INPUT_KINDS = ("host", "container", "capture", "audit")
 _CASE_KEYS = {"name", "rules", "input", "expect", "forbid", "timeout", "description", "pending"}
-_INPUT_KEYS = set(INPUT_KINDS) | {"container_options", "tty", "image", "as_command", "check"}
+_INPUT_KEYS = set(INPUT_KINDS) | {"container_options", "tty", "image", "as_command", "check", "expect_exit"}
 
 
 class CaseError(Exception):
@@ -62,7 +67,7 @@ class Case:
     container_options: tuple[str, ...] = ()
     tty: bool = False
     as_command: bool = False          # container: the script is the container's command (pid 1)
-    check: bool = False               # the script must exit 0
+    exit_codes: tuple[int, ...] | None = (0,)   # the statuses the script may exit with; None = any
     image: str = ""
     expect: list[Expectation] = field(default_factory=list)
     forbid: tuple[str, ...] = ()
@@ -76,6 +81,10 @@ class Case:
     @property
     def live(self) -> bool:
         return self.kind in ("host", "container")
+
+    def exit_expected(self, status: int) -> bool:
+        """True when a scenario that exited with ``status`` ran as the case says it should."""
+        return self.exit_codes is None or status in self.exit_codes
 
 
 _RULES_KEYS = {"rule", "macro", "list", "required_engine_version", "required_plugin_versions"}
@@ -180,7 +189,7 @@ def _case(item: Any, i: int, path: str, base: str, default_rules: tuple[str, ...
         case.container_options = tuple(opts)
         case.tty = bool(inp.get("tty", False))
         case.as_command = bool(inp.get("as_command", False))
-        case.check = bool(inp.get("check", False))
+        case.exit_codes = _exit_codes(inp, where)
         case.image = str(inp.get("image", "") or "")
     elif kind == "capture":
         if not isinstance(val, str):
@@ -214,6 +223,22 @@ def _case(item: Any, i: int, path: str, base: str, default_rules: tuple[str, ...
         raise CaseError(f"{where}: 'pending' must be a text saying what is missing")
     case.pending = pending.strip()
     return case
+
+
+def _exit_codes(inp: dict[str, Any], where: str) -> tuple[int, ...] | None:
+    if "expect_exit" in inp and "check" in inp:
+        raise CaseError(f"{where}: give either input.expect_exit or input.check, not both")
+    if "check" in inp:
+        if not isinstance(inp["check"], bool):
+            raise CaseError(f"{where}: input.check must be true or false")
+        return (0,) if inp["check"] else None
+    value = inp.get("expect_exit", 0)
+    if value == "any":
+        return None
+    items = value if isinstance(value, list) else [value]
+    if not items or not all(isinstance(x, int) and not isinstance(x, bool) and 0 <= x <= 255 for x in items):
+        raise CaseError(f"{where}: input.expect_exit must be an exit status (0-255), a list of them, or 'any'")
+    return tuple(items)
 
 
 def _expectations(value: Any, where: str) -> list[Expectation]:

@@ -1,6 +1,7 @@
 """``lanner test PATH...``: run rule test cases and report pass/fail per case and coverage per rule.
 
-Exit status: 0 when every case passed (skips allowed unless ``--fail-on-skip``) and, with
+Exit status: 0 when every case passed (skips allowed unless ``--fail-on-skip``; an error, such as a
+scenario that did not run as written, is never allowed) and, with
 ``--require-coverage``, every rule has a passing must-fire and must-not-fire case; 1 otherwise;
 2 for usage errors or unreadable case files.
 """
@@ -132,6 +133,9 @@ def main(argv: Sequence[str]) -> int:
         print(orjson.dumps({
             "cases": [{"name": r.case.name, "file": r.case.file, "input": r.case.kind, "status": r.status,
                        "problems": r.problems, "note": r.note, "seconds": round(r.seconds, 3),
+                       "exit_status": r.exit_status,
+                       "expect_exit": (None if not r.case.live else
+                                       "any" if r.case.exit_codes is None else list(r.case.exit_codes)),
                        "alerts": [{"rule": f.rule, "message": f.message,
                                    "fields": {k: text(v) for k, v in f.values.items()}} for f in r.fired]}
                       for r in results],

@@ -123,7 +123,7 @@ class Throwaway:
         """Create the container with the script as its command (pid 1), start it and wait."""
         net = () if any(o.startswith("--network") or o.startswith("--net=") for o in self.options) \
             else ("--network", "none")
-        p = self.d.run("create", "--name", self.name, *net, *self.options, self.image, "/bin/sh", "-c", script,
+        p = self.d.run("create", "--name", self.name, *net, *self.options, self.image, "/bin/sh", "-ec", script,
                        timeout=60)
         self.id = p.stdout.decode().strip()
         try:
@@ -134,7 +134,7 @@ class Throwaway:
         return p2.returncode, (p2.stdout + p2.stderr).decode(errors="replace")
 
     def exec(self, script: str, tty: bool, timeout: float) -> tuple[int, str]:
-        args = [self.d.client, "exec", *(("-t",) if tty else ()), self.id, "/bin/sh", "-c", script]
+        args = [self.d.client, "exec", *(("-t",) if tty else ()), self.id, "/bin/sh", "-ec", script]
         try:
             p = subprocess.run(args, env=self.d.env, capture_output=True, timeout=timeout,
                                stdin=subprocess.DEVNULL)

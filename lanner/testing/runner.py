@@ -46,6 +46,7 @@ class CaseResult:
     fired: list[Fired] = field(default_factory=list)
     note: str = ""
     seconds: float = 0.0
+    exit_status: int | None = None    # live scenarios: the script's exit status (-1: timed out)
 
 
 @dataclass
@@ -86,6 +87,18 @@ def value_matches(actual: Any, want: str) -> bool:
         return ipaddress.ip_address(t) == ipaddress.ip_address(want)
     except ValueError:
         return False
+
+
+def scenario_problem(case: Case, status: int) -> str:
+    """Why a live scenario did not run as the case says ('' when it did): its case is then an error,
+    since alerts that stayed away from a script that failed prove nothing."""
+    if status == -1:
+        return f"scenario did not run to the end: timed out after {case.timeout:g}s"
+    if case.exit_expected(status):
+        return ""
+    want = " or ".join(str(c) for c in case.exit_codes or ())
+    return (f"scenario did not run as written: exit status {status}, expected {want} "
+            "(set input.expect_exit when a failing script is the point)")
 
 
 def judge(case: Case, fired: list[Fired], known_rules: set[str]) -> list[str]:
@@ -141,7 +154,8 @@ class CaseRunner:
         return results
 
     def _emit(self, r: CaseResult) -> CaseResult:
-        if r.case.pending and r.status in (FAIL, ERROR):
+        scenario_broken = r.exit_status is not None and bool(scenario_problem(r.case, r.exit_status))
+        if r.case.pending and r.status in (FAIL, ERROR) and not scenario_broken:
             r.note = (f"pending: {r.case.pending}" + (f"; {r.note}" if r.note else ""))
             r.status = PENDING
         elif r.case.pending and r.status == PASS:
@@ -329,10 +343,10 @@ class CaseRunner:
         else:
             status, output, scoped = self._run_host(cap, case)
         fired = [Fired(s.alert.rule, s.alert.message, s.values) for s in scoped]
-        problems = judge(case, fired, known)
-        if case.check and status != 0:
-            problems.insert(0, f"scenario script exited with status {status}")
+        broken = scenario_problem(case, status)
+        problems = [broken] if broken else judge(case, fired, known)
         if cap.errors:
+            broken = broken or cap.errors[0]
             problems += cap.errors
         note = f"scenario exit status {status}" if status else ""
         dropped = cap.drops() - drops0
@@ -340,14 +354,15 @@ class CaseRunner:
             note = (note + "; " if note else "") + f"{dropped} events dropped during the scenario"
         if problems and output.strip():
             note = (note + "; " if note else "") + "output: " + output.strip()[-400:]
-        return CaseResult(case, FAIL if problems else PASS, problems, fired, note, time.monotonic() - t0)
+        verdict = ERROR if broken else FAIL if problems else PASS
+        return CaseResult(case, verdict, problems, fired, note, time.monotonic() - t0, status)
 
     def _run_host(self, cap: Any, case: Case) -> tuple[int, str, list[Any]]:
         tmp = tempfile.mkdtemp(prefix="lanner-test-")
         env = dict(os.environ, LANNER_TEST_DIR=tmp, HOME=os.environ.get("HOME", "/root"))
         mark = cap.mark()
         try:
-            proc = subprocess.Popen(["/bin/sh", "-c", case.script], cwd=tmp, env=env, stdin=subprocess.DEVNULL,
+            proc = subprocess.Popen(["/bin/sh", "-ec", case.script], cwd=tmp, env=env, stdin=subprocess.DEVNULL,
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
             try:
                 out, _ = proc.communicate(timeout=case.timeout)

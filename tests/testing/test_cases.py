@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from lanner.testing.cases import CaseError, load_case_file
-from lanner.testing.runner import Fired, judge, value_matches
+from lanner.testing.runner import Fired, judge, scenario_problem, value_matches
 
 
 def write(tmp_path: Path, text: str) -> str:
@@ -78,3 +78,47 @@ def test_judge_counts_and_fields(tmp_path: Path) -> None:
     two = one + [Fired("R", "m", {"proc.name": "cat"})]
     assert judge(case, two, {"R", "Q"}) == []
     assert judge(case, [*two, Fired("Q", "bad", {})], {"R", "Q"}) == ["forbidden rule 'Q' fired 1 time(s): bad"]
+
+
+@pytest.mark.parametrize("inp, codes", [
+    ("{host: x}", (0,)),
+    ("{host: x, expect_exit: 3}", (3,)),
+    ("{host: x, expect_exit: [1, 2]}", (1, 2)),
+    ("{host: x, expect_exit: any}", None),
+    ("{host: x, check: true}", (0,)),
+    ("{host: x, check: false}", None),
+])
+def test_expected_exit_status(tmp_path: Path, inp: str, codes: tuple[int, ...] | None) -> None:
+    case = load_case_file(write(tmp_path, f"- name: a\n  input: {inp}\n  forbid: [r]\n"))[0]
+    assert case.exit_codes == codes
+
+
+@pytest.mark.parametrize("inp, message", [
+    ("{host: x, expect_exit: -1}", "input.expect_exit must be an exit status (0-255)"),
+    ("{host: x, expect_exit: 256}", "input.expect_exit must be an exit status (0-255)"),
+    ("{host: x, expect_exit: []}", "input.expect_exit must be an exit status (0-255)"),
+    ("{host: x, expect_exit: true}", "input.expect_exit must be an exit status (0-255)"),
+    ("{host: x, expect_exit: sometimes}", "input.expect_exit must be an exit status (0-255)"),
+    ("{host: x, check: yes please}", "input.check must be true or false"),
+    ("{host: x, check: true, expect_exit: 0}", "give either input.expect_exit or input.check"),
+])
+def test_bad_expected_exit_status(tmp_path: Path, inp: str, message: str) -> None:
+    path = write(tmp_path, f"- name: a\n  input: {inp}\n  forbid: [r]\n")
+    with pytest.raises(CaseError) as ei:
+        load_case_file(path)
+    assert f"{path}: case 1 (a): {message}" in str(ei.value)
+
+
+def test_a_scenario_that_did_not_run_as_written_is_a_problem(tmp_path: Path) -> None:
+    plain, failing, loose = load_case_file(write(tmp_path, """\
+- {name: plain, input: {host: x}, forbid: [r]}
+- {name: failing, input: {host: x, expect_exit: [1, 2]}, forbid: [r]}
+- {name: loose, input: {host: x, expect_exit: any}, forbid: [r], timeout: 7}
+"""))
+    assert scenario_problem(plain, 0) == ""
+    assert scenario_problem(plain, 3) == ("scenario did not run as written: exit status 3, expected 0 "
+                                          "(set input.expect_exit when a failing script is the point)")
+    assert scenario_problem(failing, 2) == ""
+    assert "exit status 0, expected 1 or 2" in scenario_problem(failing, 0)
+    assert scenario_problem(loose, 126) == ""
+    assert scenario_problem(loose, -1) == "scenario did not run to the end: timed out after 7s"
