@@ -121,9 +121,11 @@ class App:
         if self.config.files:
             log.info("lanner initialized with configuration files:")
             for f in self.config.files:
-                log.info("   %s | schema validation: none", f)
+                log.info("   %s | schema validation: %s", f, self.config.schema_notes.get(f, "none"))
         else:
             log.info("lanner initialized with the packaged default configuration")
+        for note in self.config.key_notes:
+            log.warning("%s", note.message)
         if os.environ.get("FALCO_HOSTNAME"):
             log.info("Hostname value has been overridden via environment variable to: %s",
                      os.environ["FALCO_HOSTNAME"])

@@ -16,6 +16,9 @@ from typing import Any
 
 import yaml
 
+from lanner.config_drops import DropConfigError, DropSettings, drop_settings
+from lanner.config_schema import KeyNote, key_notes, schema_verdict
+
 try:
     _Loader: type = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - PyYAML built without libyaml
@@ -25,18 +28,6 @@ DEFAULT_CONFIG_PATHS = ("/etc/lanner/lanner.yaml", "/etc/falco/falco.yaml")
 
 _TRUE = {"true", "yes", "on", "y"}
 _FALSE = {"false", "no", "off", "n"}
-
-
-# Top-level keys of falco.yaml (config-and-cli.md 2) plus lanner's own; anything else is a typo.
-KNOWN_KEYS = frozenset("""
-append_output base_syscalls buffer_format_base64 buffered_outputs capture config_files engine falco_libs
-file_output grpc grpc_output http_output json_include_message_property json_include_output_fields_property
-json_include_output_property json_include_tags_property json_output libs_logger load_plugins log_level
-log_stderr log_syslog metrics output_timeout outputs outputs_queue plugins plugins_hostinfo priority
-program_output rule_matching rules rules_file rules_files static_fields stdout_output syscall_event_drops
-syscall_event_timeouts syslog_output time_format_iso_8601 watch_config_files webserver
-container_engines fanout fanout_close_timeout_ms
-""".split())
 
 
 class ConfigError(Exception):
@@ -51,7 +42,9 @@ class Config:
     data: dict[str, Any] = field(default_factory=dict)
     path: str | None = None
     files: list[str] = field(default_factory=list)     # every file merged, main first
-    schema_notes: dict[str, str] = field(default_factory=dict)
+    schema_notes: dict[str, str] = field(default_factory=dict)    # file -> Falco's schema verdict
+    key_notes: list[KeyNote] = field(default_factory=list)        # said once at start-up
+    drops: DropSettings | None = None
 
     def raw(self, key: str, default: Any = None) -> Any:
         """The value at a dotted key (``a.b.c``; ``a.b[0]`` indexes a list), or ``default``."""
@@ -303,6 +296,7 @@ def load_config(path: str | None, options: Sequence[str] = (), *, search_default
     if path is None and search_defaults:
         cfg_path = next((p for p in DEFAULT_CONFIG_PATHS if os.path.isfile(p)), None)
     files: list[str] = []
+    verdicts: dict[str, str] = {}
     if cfg_path is not None:
         if not os.path.isfile(cfg_path):
             raise ConfigError(f"Could not find configuration file at {cfg_path}")
@@ -313,6 +307,7 @@ def load_config(path: str | None, options: Sequence[str] = (), *, search_default
             raise ConfigError(f"Error reading config file ({cfg_path}): the document is not a mapping")
         data = expand_env(doc)
         files.append(cfg_path)
+        verdicts[cfg_path] = schema_verdict(doc)
     parsed = [parse_option(o) for o in options]
     for k, v in parsed:
         if k.startswith("config_files"):
@@ -339,18 +334,13 @@ def load_config(path: str | None, options: Sequence[str] = (), *, search_default
                 raise ConfigError(f"Config error: 'config_files' directive in included config file {p}.")
             _merge_include(data, expand_env(inc), strategy)
             files.append(p)
+            verdicts[p] = schema_verdict(inc)
     for k, v in parsed:
         set_key(data, k, v)
-    check_known_keys(data, cfg_path)
-    return Config(data=data, path=cfg_path, files=files)
-
-
-def check_known_keys(data: dict[str, Any], path: str | None) -> None:
-    """Unknown top-level keys are almost always typos that would silently disable a setting."""
-    import difflib
-    for k in data:
-        if k not in KNOWN_KEYS:
-            near = difflib.get_close_matches(str(k), KNOWN_KEYS, n=1)
-            hint = f" (did you mean '{near[0]}'?)" if near else ""
-            where = f" ({path})" if path else ""
-            raise ConfigError(f"Error reading config file{where}: unknown key '{k}'{hint}")
+    try:
+        drops = drop_settings(data)
+    except DropConfigError as e:
+        sep = "" if e.nospace else " "
+        raise ConfigError(f"Error reading config file{sep}({cfg_path or ''}): {e}") from None
+    return Config(data=data, path=cfg_path, files=files, schema_notes=verdicts, key_notes=key_notes(data),
+                  drops=drops)

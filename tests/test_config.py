@@ -86,12 +86,3 @@ def test_config_files_errors(tmp_path: Path) -> None:
     bad.write_text("a: [unclosed\n")
     with pytest.raises(ConfigError, match="Cannot read config file"):
         load_config(str(bad))
-
-
-def test_unknown_top_level_key_is_a_clear_error(tmp_path: Path) -> None:
-    main = tmp_path / "main.yaml"
-    main.write_text("json_ouptut: true\n")
-    with pytest.raises(ConfigError, match=r"unknown key 'json_ouptut' \(did you mean 'json_output'\?\)"):
-        load_config(str(main))
-    with pytest.raises(ConfigError, match="unknown key 'nosuch'"):
-        load_config(None, ["nosuch.key=1"], search_defaults=False)

@@ -50,6 +50,18 @@ class _Constructor(yaml.constructor.SafeConstructor):
 _Constructor.add_constructor("tag:yaml.org,2002:value", lambda c, node: c.construct_scalar(node))
 
 
+def _untagged(c: _Constructor, node: Any) -> Any:
+    """A local tag (``desc: != x`` reads as tag ``!=``) is ignored as yaml-cpp ignores it."""
+    if isinstance(node, yaml.MappingNode):
+        return c.construct_mapping(node)
+    if isinstance(node, yaml.SequenceNode):
+        return c.construct_sequence(node)
+    return c.construct_scalar(node)
+
+
+_Constructor.add_constructor(None, _untagged)
+
+
 def construct(node: Any) -> Any:
     """The Python value of a composed YAML document node."""
     return _Constructor().construct_document(node)
