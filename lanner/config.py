@@ -16,13 +16,9 @@ from typing import Any
 
 import yaml
 
+from lanner import safeyaml
 from lanner.config_drops import DropConfigError, DropSettings, drop_settings
 from lanner.config_schema import KeyNote, key_notes, schema_verdict
-
-try:
-    _Loader: type = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - PyYAML built without libyaml
-    _Loader = yaml.SafeLoader
 
 DEFAULT_CONFIG_PATHS = ("/etc/lanner/lanner.yaml", "/etc/falco/falco.yaml")
 
@@ -202,10 +198,12 @@ def _expand_str(s: str) -> str:
 
 def read_yaml_file(path: str) -> Any:
     try:
-        with open(path, encoding="utf-8") as f:
-            return yaml.load(f, Loader=_Loader)
+        with open(path, "rb") as f:
+            return safeyaml.load(safeyaml.decode(f.read()))
     except OSError as e:
         raise ConfigError(f"Could not find configuration file at {path}: {e.strerror}") from None
+    except safeyaml.YamlInputError as e:
+        raise ConfigError(f"Cannot read config file ({path}): {e.message}{e.where()}") from None
     except yaml.YAMLError as e:
         raise ConfigError(f"Cannot read config file ({path}): {e}") from None
 
@@ -252,8 +250,8 @@ def parse_option(opt: str) -> tuple[str, Any]:
     v: Any = value
     if value.startswith("{") and value.endswith("}"):
         try:
-            v = yaml.load(value, Loader=_Loader)
-        except yaml.YAMLError as e:
+            v = safeyaml.load(value)
+        except (yaml.YAMLError, safeyaml.YamlInputError) as e:
             raise ConfigError(f'Error parsing config option "{opt}": {e}') from None
     split_key(key)
     return key, v

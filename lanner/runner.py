@@ -112,6 +112,11 @@ class Runner:
                     errors.append(str(e))
                     self.exit_code = 1
                     self.stop.set()
+                except Exception as e:  # noqa: BLE001 - a source that dies stops lanner with the reason
+                    log.exception("%s source stopped", s.source)
+                    errors.append(f"{s.source} source stopped: {type(e).__name__}: {e}")
+                    self.exit_code = 1
+                    self.stop.set()
 
             th = threading.Thread(target=body, name=f"source-{src}", daemon=True)
             th.start()

@@ -17,6 +17,7 @@ from lanner.fields import registry as reg
 from lanner.fields import types as ft
 from lanner.rules import ast, values
 from lanner.rules.parser import _RX_FIELD
+from lanner.rules.regex import RegexError, compile_regex, glob_match, iglob_match
 
 WARN_COMPILE = "LOAD_COMPILE_CONDITION"
 WARN_NA = "LOAD_UNSAFE_NA_CHECK"
@@ -57,7 +58,7 @@ def helper_namespace() -> dict[str, Any]:
     """Runtime helpers generated code may call."""
     return {"_lower": values.ascii_lower, "_upper": values.ascii_upper, "_b64": values.b64decode,
             "_basename": values.basename, "_len": values.length, "_join": values.join, "_concat": values.concat,
-            "_getopt": values.getopt}
+            "_getopt": values.getopt, "_glob": glob_match, "_iglob": iglob_match}
 
 
 class CompileError(Exception):
@@ -368,13 +369,14 @@ class ConditionCompiler:
         if op == "endswith":
             return c, "{v}.endswith({c})"
         if op in ("glob", "iglob"):
+            if field_rhs:
+                return c, "_" + op + "({c}, {v})"
             return values.glob_regex(c, op == "iglob"), "{c}.fullmatch({v}) is not None"
         if op == "regex":
             try:
-                rx = re.compile(c, re.DOTALL)
-            except re.error as e:
-                raise CompileError(f"invalid regex pattern: {c}: {e}") from None
-            return rx, "{c}.fullmatch({v}) is not None"
+                return compile_regex(c), "{c}({v})"
+            except RegexError as e:
+                raise CompileError(f"invalid regex pattern: {e}") from None
         raise CompileError(f"filter error: '{op}' operator not supported for {_KIND_MSG[kind]} filters")
 
     def _literal_check(self, lhs: Operand, op: str, consts: list[Any], node: ast.Check) -> str:

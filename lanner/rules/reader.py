@@ -8,12 +8,8 @@ from dataclasses import dataclass
 
 import yaml
 
+from lanner import safeyaml
 from lanner.rules.result import Diagnostic, LoadError, Location
-
-try:
-    _Loader: type = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover
-    _Loader = yaml.SafeLoader
 
 _NULL_TAG = "tag:yaml.org,2002:null"
 _BOOL_WORDS = {}
@@ -24,9 +20,15 @@ for _w, _v in (("true", True), ("false", False), ("yes", True), ("no", False), (
 
 
 def compose_documents(text: str, filename: str) -> Iterator[yaml.Node | None]:
-    """YAML documents of a file; a syntax error becomes LOAD_ERR_YAML_PARSE with its position."""
+    """YAML documents of a file; a syntax error, a bad encoding, a custom tag or an alias bomb becomes
+    LOAD_ERR_YAML_PARSE with its position (see :mod:`lanner.safeyaml`)."""
     try:
-        yield from yaml.compose_all(text, Loader=_Loader)
+        yield from safeyaml.compose_all(text)
+    except safeyaml.YamlInputError as e:
+        raise LoadError(Diagnostic("LOAD_ERR_YAML_PARSE", e.message + e.where(),
+                                   [Location("rules content", "", filename, max(e.line, 0), max(e.column, 0),
+                                             e.index)],
+                                   snippet_at(_printable(text), e.line, e.column) if e.line >= 0 else "")) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
         line, col, off = (mark.line, mark.column, mark.index) if mark is not None else (0, 0, 0)
@@ -37,6 +39,11 @@ def compose_documents(text: str, filename: str) -> Iterator[yaml.Node | None]:
         raise LoadError(Diagnostic("LOAD_ERR_YAML_PARSE", msg,
                                    [Location("rules content", "", filename, line, col, off)],
                                    snippet_at(text, line, col))) from None
+
+
+def _printable(text: str) -> str:
+    """Undecodable bytes (kept as surrogates) shown as U+FFFD, so an error snippet can be printed."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def snippet_at(text: str, line: int, col: int) -> str:

@@ -99,8 +99,9 @@ def _reject(what: str) -> list[dict[str, Any]]:
 
 def to_records(events: list[dict[str, Any]], max_event_size: int,
                on_error: Callable[[str], None], where: str = "") -> list[AuditRecord]:
-    """Encode each event; events without a timestamp or larger than ``max_event_size`` are reported
-    through ``on_error`` and skipped (one bad event never drops its neighbours)."""
+    """Encode each event; events without a timestamp, larger than ``max_event_size`` or that cannot be
+    re-encoded (orjson stops at 255 levels of nesting) are reported through ``on_error`` and skipped
+    (one bad event never drops its neighbours)."""
     out = []
     for i, ev in enumerate(events):
         try:
@@ -108,7 +109,11 @@ def to_records(events: list[dict[str, Any]], max_event_size: int,
         except AuditParseError as e:
             on_error(f"{where}event {i}: {e}")
             continue
-        data = orjson.dumps(ev)
+        try:
+            data = orjson.dumps(ev)
+        except (orjson.JSONEncodeError, TypeError) as e:    # nested deeper than 255 levels, odd keys
+            on_error(f"{where}event {i}: cannot be encoded: {e}")
+            continue
         if len(data) > max_event_size:
             on_error(f"{where}event {i}: event larger than maxEventSize: size={len(data)}")
             continue

@@ -9,8 +9,8 @@ thread so the client learns at once whether it was accepted:
 ====================================  ======
 condition                             status
 ====================================  ======
-accepted (possibly with skipped bad   200
-events, reported through on_error)
+accepted (bad events skipped, each    200
+named in the body and on_error)
 other path                            404
 method other than POST                405
 content type not application/json     400
@@ -139,6 +139,16 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _not_post
 
     def do_POST(self) -> None:
+        try:
+            self._post()
+        except (OSError, ssl.SSLError):
+            self.close_connection = True
+        except Exception as e:  # noqa: BLE001 - a request must never take the listener down unanswered
+            self.server.webhook.on_error(f"webhook request from {self.client_address[0]}: internal error: "
+                                         f"{type(e).__name__}: {e}")
+            self._reply(500, "internal error")
+
+    def _post(self) -> None:
         wh = self.server.webhook
         if urlsplit(self.path).path != wh.address.path:
             self._reply(404, "404 page not found")
@@ -160,10 +170,19 @@ class _Handler(BaseHTTPRequestHandler):
             extra.update(cf.values(self.headers))
         if extra:
             events = [{**ev, **extra} for ev in events]
-        records = to_records(events, wh.max_event_size, wh._event_error,
-                             f"webhook request from {self.client_address[0]}: ")
+        skipped: list[str] = []
+
+        def bad_event(msg: str) -> None:
+            skipped.append(msg)
+            wh._event_error(msg)
+
+        records = to_records(events, wh.max_event_size, bad_event, f"webhook request from {self.client_address[0]}: ")
         if not wh._enqueue(records):
             self._reply(503, "event queue full")
+            return
+        if skipped:
+            lines = [m.split(": ", 1)[1] if ": " in m else m for m in skipped]
+            self._reply(200, f"accepted {len(records)} events, skipped {len(skipped)}:\n" + "\n".join(lines))
             return
         self._reply(200)
 
