@@ -7,7 +7,8 @@ This module gives both the rules reader and the config loader the same checks, e
 :class:`YamlInputError` that carries the position, so callers report a clear error, never a traceback:
 
 - the bytes must be UTF-8 (a UTF-16/32 byte-order mark or an invalid byte is named with its line);
-- only the standard YAML tags are allowed (``!!python/object`` and custom ``!tags`` are refused);
+- only the standard YAML tags are allowed: ``!!python/object`` and any other global tag is refused; a
+  local tag (``desc: != x`` parses as tag ``!=``) is ignored, as yaml-cpp (hence Falco) ignores it;
 - a document may not expand past :data:`MAX_EXPANDED_NODES` nodes through aliases, nor hold a
   recursive alias.
 """
@@ -29,6 +30,9 @@ MAX_EXPANDED_NODES = 1_000_000
 _STD_TAGS = frozenset("tag:yaml.org,2002:" + t for t in (
     "str", "int", "float", "bool", "null", "seq", "map", "timestamp", "binary", "merge", "set", "omap",
     "pairs", "value"))
+
+_KIND_TAGS = {yaml.ScalarNode: "tag:yaml.org,2002:str", yaml.SequenceNode: "tag:yaml.org,2002:seq",
+              yaml.MappingNode: "tag:yaml.org,2002:map"}
 
 _BOMS = ((b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe\x00\x00", "UTF-32"), (b"\xfe\xff", "UTF-16"),
          (b"\xff\xfe", "UTF-16"))
@@ -106,9 +110,11 @@ def check_node(root: yaml.Node | None, limit: int = MAX_EXPANDED_NODES) -> None:
             m = node.start_mark
             raise YamlInputError("recursive YAML alias", m.line, m.column, m.index)
         if node.tag not in _STD_TAGS:
-            m = node.start_mark
-            raise YamlInputError(f"YAML tag '{_short_tag(node.tag)}' is not allowed (only standard tags are)",
-                                 m.line, m.column, m.index)
+            if not node.tag.startswith("!"):
+                m = node.start_mark
+                raise YamlInputError(f"YAML tag '{_short_tag(node.tag)}' is not allowed (only standard and "
+                                     "local tags are)", m.line, m.column, m.index)
+            node.tag = _KIND_TAGS[type(node)]     # local tag (``desc: != x``): ignored, as yaml-cpp does
         on_path.add(key)
         stack.append((node, True))
         for child in _children(node):

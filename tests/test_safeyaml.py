@@ -47,6 +47,12 @@ def test_alias_bomb_in_config(tmp_path) -> None:
     assert "aliases expand to more than" in msg
 
 
+def test_local_tag_in_config_is_ignored(tmp_path) -> None:
+    p = tmp_path / "falco.yaml"
+    p.write_bytes(b"log_level: !mine info\n")
+    assert load_config(str(p), search_defaults=False).str("log_level", "") == "info"
+
+
 def test_utf8_bom_is_accepted(tmp_path) -> None:
     p = tmp_path / "falco.yaml"
     p.write_bytes(b"\xef\xbb\xbfjson_output: true\n")

@@ -53,8 +53,14 @@ def test_python_object_tag_refused(tmp_path) -> None:
     assert "tag '!!python/object/apply:os.system' is not allowed" in msg
 
 
-def test_custom_local_tag_refused(tmp_path) -> None:
-    assert "tag '!mine' is not allowed" in load_error(b"- list: l\n  items: !mine [a]\n", tmp_path)
+def test_global_custom_tag_refused(tmp_path) -> None:
+    msg = load_error(b"- list: l\n  items: !<tag:example.com,2026:x> [a]\n", tmp_path)
+    assert "tag 'tag:example.com,2026:x' is not allowed" in msg
+
+
+def test_local_tag_ignored_as_falco_does() -> None:
+    eng = engine()
+    assert eng.load_rules_text("t.yaml", rule(output="!= after evt.type")), eng.loader.results[-1].verbose()
 
 
 def test_alias_bomb_refused_quickly(tmp_path) -> None:
