@@ -25,7 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from lanner.fields import container as cf  # noqa: E402
 from lanner.fields import k8s as kf  # noqa: E402
 from lanner.fields.registry import FieldRegistry  # noqa: E402
-from lanner.state.containers import ContainerInfo, ContainerManager  # noqa: E402
+from lanner.state.container_info import ContainerInfo  # noqa: E402
+from lanner.state.containers import ContainerManager  # noqa: E402
 from lanner.state.threads import ThreadInfo  # noqa: E402
 
 

@@ -68,8 +68,8 @@ from lanner.engine import Engine
 from lanner.fields import registry as reg, container, k8s
 from lanner.fields.syscall_classes import syscall_field_classes, generic_field_classes
 from lanner.state.engine import StateEngine, proc_alive
-from lanner.runner import LoopStats
-from lanner.sources.ebpf.live import run_live
+from lanner.run.runner import LoopStats
+from lanner.run.live import run_live
 
 st = StateEngine(alive=proc_alive)
 r = reg.FieldRegistry()

@@ -18,10 +18,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lanner.config import Config  # noqa: E402
-from lanner.outputs.alert import Alert  # noqa: E402
+from lanner.core.alert import Alert  # noqa: E402
+from lanner.core.priority import Priority  # noqa: E402
 from lanner.outputs.format import AlertFormatter  # noqa: E402
 from lanner.outputs.pipeline import OutputPipeline  # noqa: E402
-from lanner.rules.priority import Priority  # noqa: E402
 
 
 def alerts(n: int) -> list[Alert]:

@@ -19,6 +19,7 @@ import yaml
 from lanner import safeyaml
 from lanner.config_drops import DropConfigError, DropSettings, drop_settings
 from lanner.config_schema import KeyNote, key_notes, schema_verdict
+from lanner.core.errors import LannerError
 
 DEFAULT_CONFIG_PATHS = ("/etc/lanner/lanner.yaml", "/etc/falco/falco.yaml")
 
@@ -26,7 +27,7 @@ _TRUE = {"true", "yes", "on", "y"}
 _FALSE = {"false", "no", "off", "n"}
 
 
-class ConfigError(Exception):
+class ConfigError(LannerError):
     """Invalid configuration; the message names the file and key."""
 
 

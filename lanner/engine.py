@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lanner.config import Config, ConfigError
+from lanner.core.alert import Alert
+from lanner.core.priority import Priority
 from lanner.fields import registry as reg
 from lanner.fields import types as ft
-from lanner.outputs.alert import Alert
 from lanner.rules.build import AppendOutput, CompiledRule, EventTable
-from lanner.rules.priority import Priority
 from lanner.rules.ruleset import RuleLoader, Ruleset
 
 log = logging.getLogger("lanner")

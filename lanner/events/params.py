@@ -40,6 +40,7 @@ import struct
 import time
 from typing import NamedTuple
 
+from lanner.core.errors import LannerError
 from lanner.events import flags as _flags
 from lanner.events import table as T
 from lanner.events.syscalls import native_name
@@ -86,7 +87,7 @@ class DynValue(NamedTuple):
     value: object
 
 
-class ParamError(ValueError):
+class ParamError(LannerError, ValueError):
     """A parameter value could not be decoded (bad length or encoding)."""
 
 

@@ -23,7 +23,8 @@ from lanner.fields.registry import (
     fdef,
     is_index,
 )
-from lanner.state.containers import HOST, ContainerInfo, ContainerManager, Mount
+from lanner.state.container_info import HOST, ContainerInfo, Mount
+from lanner.state.containers import ContainerManager
 
 SOURCES = ("syscall",)
 HOST_INFO = ContainerInfo(id=HOST, full_id=HOST, type=HOST, name=HOST)

@@ -23,7 +23,8 @@ from lanner.fields.registry import (
     FieldError,
     fdef,
 )
-from lanner.state.containers import SHORT_ID_LEN, ContainerInfo, ContainerManager
+from lanner.state.container_info import SHORT_ID_LEN, ContainerInfo
+from lanner.state.containers import ContainerManager
 
 _S = ft.CHARBUF
 POD_NAME, POD_NS, POD_UID = "io.kubernetes.pod.name", "io.kubernetes.pod.namespace", "io.kubernetes.pod.uid"

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from lanner.core.errors import LannerError
 from lanner.fields import types as ft
 
 Extractor = Callable[[Any], Any]
@@ -79,7 +80,7 @@ class FieldClass:
         return not self.sources or source in self.sources
 
 
-class FieldError(Exception):
+class FieldError(LannerError):
     """A field reference that cannot be resolved or bound (unknown name, bad argument)."""
 
 

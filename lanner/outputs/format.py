@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from lanner.outputs.alert import Alert
+from lanner.core.alert import Alert
 
 _ESC = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
 

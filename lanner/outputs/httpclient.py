@@ -15,13 +15,7 @@ import zlib
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-
-class HttpError(Exception):
-    """Transport failure (connect, TLS, timeout, reset); ``timeout`` tells a timeout apart."""
-
-    def __init__(self, message: str, *, timeout: bool = False) -> None:
-        super().__init__(message)
-        self.timeout = timeout
+from lanner.core.errors import HttpError
 
 
 @dataclass

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from lanner.config import Config, ConfigError
-from lanner.outputs.alert import Alert
+from lanner.core.alert import Alert
+from lanner.core.priority import Priority
 from lanner.outputs.channels.base import Channel
 from lanner.outputs.format import AlertFormatter
 from lanner.outputs.ratelimit import TokenBucket
-from lanner.rules.priority import Priority
 
 log = logging.getLogger("lanner.outputs")
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from lanner.core.priority import Priority
 from lanner.fields import registry as reg
 from lanner.rules import ast
 from lanner.rules.compiler import CompileError, ConditionCompiler
@@ -18,7 +19,6 @@ from lanner.rules.evttype import EvtTypeError, EvtTypeInference
 from lanner.rules.loader import ExceptionDef, RuleDef, RulesState
 from lanner.rules.output import OutputCompiler, OutputError, OutputFormat
 from lanner.rules.parser import ParseError, parse
-from lanner.rules.priority import Priority
 from lanner.rules.reader import Ctx
 from lanner.rules.result import Diagnostic, FileResult, LoadError, Location
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from lanner.core.errors import LannerError
 from lanner.fields import registry as reg
 from lanner.fields import types as ft
 from lanner.rules import ast, values
@@ -61,7 +62,7 @@ def helper_namespace() -> dict[str, Any]:
             "_getopt": values.getopt, "_glob": glob_match, "_iglob": iglob_match}
 
 
-class CompileError(Exception):
+class CompileError(LannerError):
     def __init__(self, message: str, pos: ast.Pos | None = None) -> None:
         super().__init__(message)
         self.message = message
@@ -337,11 +338,11 @@ class ConditionCompiler:
                 if op in ("glob", "iglob", "regex", "pmatch", "contains", "icontains", "startswith",
                           "endswith") and lhs.kind == "string":
                     if "\x00" in t:
-                        raise values.ValueError_("filter error: filter value cannot contain a NUL byte (\\x00)")
+                        raise values.FilterValueError("filter error: filter value cannot contain a NUL byte (\\x00)")
                     out.append(t)
                     continue
                 out.append(values.convert_literal(t, target))
-            except values.ValueError_ as e:
+            except values.FilterValueError as e:
                 raise CompileError(str(e), node.pos) from None
         return out
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from lanner.core.errors import LannerError
 from lanner.rules import ast
 
 ALL: frozenset[int] | None = None  # sentinel: every event type
 
 
-class EvtTypeError(Exception):
+class EvtTypeError(LannerError):
     def __init__(self, message: str, pos: ast.Pos | None = None) -> None:
         super().__init__(message)
         self.message = message

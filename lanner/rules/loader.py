@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from lanner.rules.priority import Priority
+from lanner.core.priority import Priority
 from lanner.rules.reader import (
     Ctx,
     Mapping,

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from lanner.core.errors import LannerError
 from lanner.fields import registry as reg
 from lanner.fields import types as ft
 from lanner.rules import ast
@@ -21,7 +22,7 @@ _TIME_FIELDS = ("evt.time", "evt.time.iso8601", "evt.datetime", "evt.time.s", "e
 MAX_RENDER = 1023
 
 
-class OutputError(Exception):
+class OutputError(LannerError):
     pass
 
 

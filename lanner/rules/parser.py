@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import sys
 
+from lanner.core.errors import LannerError
 from lanner.rules import ast
 
 _BLANKS = " \t\b\r\n"
@@ -34,7 +35,7 @@ _KEYWORDS = ("and", "or", "not")
 ALL_OPERATORS = tuple(o.strip() for o in UNARY_OPS + NUM_OPS + STR_OPS + LIST_OPS)
 
 
-class ParseError(Exception):
+class ParseError(LannerError):
     """A syntax error; ``pos`` is where the parser stopped."""
 
     def __init__(self, message: str, pos: ast.Pos) -> None:

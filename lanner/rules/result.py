@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from lanner.core.errors import LannerError
+
 ERROR_CODES = {
     "LOAD_ERR_FILE_READ": "File read error",
     "LOAD_ERR_YAML_PARSE": "YAML parse error",
@@ -87,7 +89,7 @@ class Diagnostic:
         return "\n".join(lines)
 
 
-class LoadError(Exception):
+class LoadError(LannerError):
     """Raised to stop loading a file; carries the diagnostic."""
 
     def __init__(self, diag: Diagnostic) -> None:

@@ -8,14 +8,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from lanner.core.errors import LannerError
+from lanner.core.priority import Priority
 from lanner.fields import registry as reg
 from lanner.rules.build import AppendOutput, Builder, CompiledRule, EventTable
 from lanner.rules.loader import Collector, RulesState, parse_semver, version_compatible
-from lanner.rules.priority import Priority
 from lanner.rules.result import Diagnostic, FileResult, LoadError
 
 
-class RulesFileError(Exception):
+class RulesFileError(LannerError):
     """A rules path that cannot be used (missing file given with -r)."""
 
 

@@ -10,10 +10,11 @@ import socket
 from collections.abc import Iterable
 from typing import Any
 
+from lanner.core.errors import LannerError
 from lanner.fields import types as ft
 
 
-class ValueError_(Exception):
+class FilterValueError(LannerError):
     """A literal that cannot be converted to the field's type (message as Falco prints it)."""
 
 
@@ -21,7 +22,7 @@ def _parse_int(text: str) -> int:
     s = text.lstrip(" \t\n\r\f\v")
     body = s[1:] if s[:1] in "+-" else s
     if not body or not body.isdigit():
-        raise ValueError_(f"{text} is not a valid number")
+        raise FilterValueError(f"{text} is not a valid number")
     return int(s)
 
 
@@ -44,7 +45,7 @@ def convert_literal(text: str, type_: str) -> Any:
         try:
             return socket.getservbyname(text)
         except OSError:
-            raise ValueError_(f"unrecognized protocol {text}") from None
+            raise FilterValueError(f"unrecognized protocol {text}") from None
     if type_ in ft.UNSIGNED:
         return _wrap(_parse_int(text), ft.WIDTH[type_], False)
     if type_ == ft.DOUBLE:
@@ -54,7 +55,7 @@ def convert_literal(text: str, type_: str) -> Any:
             return True
         if text == "false":
             return False
-        raise ValueError_(f"filter error: unrecognized boolean value {text}")
+        raise FilterValueError(f"filter error: unrecognized boolean value {text}")
     if type_ == ft.IPADDR:
         return parse_ip(text)
     if type_ == ft.IPNET:
@@ -62,7 +63,7 @@ def convert_literal(text: str, type_: str) -> Any:
     if type_ == ft.BYTEBUF:
         return text.encode("utf-8", "surrogateescape")
     if "\x00" in text:
-        raise ValueError_("filter error: filter value cannot contain a NUL byte (\\x00)")
+        raise FilterValueError("filter error: filter value cannot contain a NUL byte (\\x00)")
     return text
 
 
@@ -73,35 +74,35 @@ def parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
         return ipaddress.IPv6Address(text)
     except ValueError:
         fam = "IPv4" if "." in text and ":" not in text else "IPv6"
-        raise ValueError_(f"unrecognized {fam} address {text}") from None
+        raise FilterValueError(f"unrecognized {fam} address {text}") from None
 
 
 def parse_net(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
     if "/" not in text:
-        raise ValueError_(f"unrecognized IP network {text}")
+        raise FilterValueError(f"unrecognized IP network {text}")
     addr, mask = text.split("/", 1)
     v4 = "." in addr and ":" not in addr
     try:
         ml = int(mask)
     except ValueError:
-        raise ValueError_(f"invalid netmask {mask}" if v4 else f"invalid v6 netmask: {mask}") from None
+        raise FilterValueError(f"invalid netmask {mask}" if v4 else f"invalid v6 netmask: {mask}") from None
     if v4 and not 0 <= ml <= 32:
-        raise ValueError_(f"invalid netmask {mask}")
+        raise FilterValueError(f"invalid netmask {mask}")
     if not v4 and not 0 <= ml <= 128:
-        raise ValueError_(f"invalid v6 netmask: {mask}")
+        raise FilterValueError(f"invalid v6 netmask: {mask}")
     try:
         return ipaddress.ip_network(f"{addr}/{ml}", strict=False)
     except ValueError:
-        raise ValueError_(f"unrecognized IP network {text}") from None
+        raise FilterValueError(f"unrecognized IP network {text}") from None
 
 
 def hex_bytes(text: str) -> bytes:
     if len(text) % 2 or not text:
-        raise ValueError_("filter error: bcontains and bstartswith operator support hex strings only")
+        raise FilterValueError("filter error: bcontains and bstartswith operator support hex strings only")
     try:
         return binascii.unhexlify(text)
     except (binascii.Error, ValueError):
-        raise ValueError_("filter error: bcontains and bstartswith operator support hex strings only") from None
+        raise FilterValueError("filter error: bcontains and bstartswith operator support hex strings only") from None
 
 
 # --- string helpers ------------------------------------------------------------------------------

@@ -20,8 +20,8 @@ import orjson
 
 from lanner import version
 from lanner.config import Config, ConfigError
-from lanner.outputs.alert import Alert
-from lanner.rules.priority import Priority
+from lanner.core.alert import Alert
+from lanner.core.priority import Priority
 from lanner.server.metrics import (
     INFO,
     MEMORY_KIB,

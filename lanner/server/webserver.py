@@ -24,12 +24,13 @@ import orjson
 
 from lanner import version
 from lanner.config import Config, ConfigError
+from lanner.core.errors import LannerError
 from lanner.server.metrics import MetricsRegistry
 
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4"
 
 
-class WebServerError(Exception):
+class WebServerError(LannerError):
     """The webserver could not start; the message is the ``falco_webserver: <reason>`` log line."""
 
 

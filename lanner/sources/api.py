@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from lanner.core.errors import LannerError
 from lanner.events.base import Event
 from lanner.fields.registry import FieldClass
 
 
-class SourceError(Exception):
+class SourceError(LannerError):
     """A source could not be opened or read; the message names the file, offset or parameter."""
 
 

@@ -38,12 +38,14 @@ from typing import Any
 
 import yaml
 
+from lanner.core.errors import LannerError
+
 INPUT_KINDS = ("host", "container", "capture", "audit")
 _CASE_KEYS = {"name", "rules", "input", "expect", "forbid", "timeout", "description", "pending"}
 _INPUT_KEYS = set(INPUT_KINDS) | {"container_options", "tty", "image", "as_command", "check", "expect_exit"}
 
 
-class CaseError(Exception):
+class CaseError(LannerError):
     """A case file is unreadable or malformed; the message names the file and the case."""
 
 

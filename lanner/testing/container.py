@@ -15,11 +15,13 @@ import tarfile
 import uuid
 from dataclasses import dataclass
 
+from lanner.core.errors import LannerError
+
 DEFAULT_IMAGE = "lanner-test/busybox-full:1"
 _BUSYBOX = ("/bin/busybox", "/usr/bin/busybox")
 
 
-class DockerUnavailable(Exception):
+class DockerUnavailable(LannerError):
     """No usable Docker engine/client/busybox here; container scenarios are skipped with this reason."""
 
 

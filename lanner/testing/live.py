@@ -16,13 +16,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from lanner.outputs.alert import Alert
+from lanner.core.alert import Alert
+from lanner.core.errors import LannerError
+from lanner.run.syscalls import STATE_EVENTS
 from lanner.testing.pipeline import Pipeline
 
 log = logging.getLogger("lanner")
 
 
-class LiveUnavailable(Exception):
+class LiveUnavailable(LannerError):
     """Live capture cannot run here (not root, probe missing, source not built yet)."""
 
 
@@ -42,7 +44,7 @@ def _event_names(pipeline: Pipeline) -> frozenset[str] | None:
     codes = pipeline.engine.ruleset.interesting_codes()
     if codes is None:
         return None
-    names = set()
+    names = set(STATE_EVENTS)
     for c in codes:
         n = table.info(c).name
         if n and n not in ("NA", "syscall"):

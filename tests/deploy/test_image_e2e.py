@@ -48,7 +48,7 @@ def _live_probe_available() -> str | None:
     if not (ROOT / "lanner" / "sources" / "ebpf" / "probe.bpf.o").exists():
         return "probe object lanner/sources/ebpf/probe.bpf.o not built"
     try:
-        import lanner.sources.ebpf.live  # noqa: F401
+        import lanner.run.live  # noqa: F401
     except ImportError as e:
         return f"live capture entry point missing: {e}"
     return None

@@ -7,7 +7,8 @@ import pytest
 from lanner.fields import container as cf
 from lanner.fields import k8s as kf
 from lanner.fields.registry import SUGGESTED, FieldError, FieldRegistry
-from lanner.state.containers import ContainerInfo, ContainerManager, Mount
+from lanner.state.container_info import ContainerInfo, Mount
+from lanner.state.containers import ContainerManager
 from lanner.state.threads import ThreadInfo
 
 H = "3ad7b26ded6d8e7b23da7d48fe889434573036c27ae5a74837233de441c3601e"

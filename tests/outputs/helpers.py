@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lanner.outputs.alert import Alert
-from lanner.rules.priority import Priority
+from lanner.core.alert import Alert
+from lanner.core.priority import Priority
 
 
 def make_alert(n: int = 0, priority: Priority = Priority.WARNING, rule: str = "Test rule",

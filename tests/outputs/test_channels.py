@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from lanner.config import Config
+from lanner.core.priority import Priority
 from lanner.outputs.channels.base import ChannelError
 from lanner.outputs.channels.file import FileChannel
 from lanner.outputs.channels.program import ProgramChannel
 from lanner.outputs.channels.stdout import StdoutChannel
 from lanner.outputs.channels.syslog import SyslogChannel, facility_code
 from lanner.outputs.pipeline import OutputPipeline
-from lanner.rules.priority import Priority
 from tests.outputs.helpers import make_alert
 
 

@@ -8,11 +8,11 @@ from urllib.parse import parse_qs
 import pytest
 
 from lanner.config import Config, ConfigError
+from lanner.core.priority import Priority
 from lanner.outputs.fanout.aws import sigv4_headers
 from lanner.outputs.fanout.config import build_workers
 from lanner.outputs.format import AlertFormatter
 from lanner.outputs.pipeline import OutputPipeline
-from lanner.rules.priority import Priority
 from tests.outputs.helpers import Behaviour, Pki, RecordingServer, make_alert, server_tls
 
 AKID, SECRET = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"

@@ -16,11 +16,11 @@ from email import message_from_bytes
 import pytest
 
 from lanner.config import Config
+from lanner.core.priority import Priority
 from lanner.outputs.fanout.kafka import crc32c, varint
 from lanner.outputs.fanout.redis import RedisTarget
 from lanner.outputs.format import AlertFormatter
 from lanner.outputs.pipeline import OutputPipeline
-from lanner.rules.priority import Priority
 from tests.conftest import require_tool
 from tests.outputs.helpers import make_alert
 

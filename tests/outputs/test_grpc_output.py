@@ -11,10 +11,10 @@ import grpc
 import pytest
 
 from lanner.config import Config
+from lanner.core.priority import Priority
 from lanner.outputs.format import AlertFormatter
 from lanner.outputs.grpcapi import outputs_pb2, outputs_pb2_grpc, schema_pb2, version_pb2, version_pb2_grpc
 from lanner.outputs.pipeline import OutputPipeline
-from lanner.rules.priority import Priority
 from lanner.version import FALCO_COMPAT_VERSION
 from tests.outputs.helpers import Pki, make_alert
 

@@ -9,12 +9,12 @@ import time
 import pytest
 
 from lanner.config import Config, ConfigError
-from lanner.outputs.alert import Alert
+from lanner.core.alert import Alert
+from lanner.core.priority import Priority
 from lanner.outputs.channels.base import Channel
 from lanner.outputs.format import AlertFormatter
 from lanner.outputs.pipeline import OutputPipeline
 from lanner.outputs.ratelimit import TokenBucket
-from lanner.rules.priority import Priority
 from tests.outputs.helpers import make_alert
 
 

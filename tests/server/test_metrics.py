@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from lanner.config import Config, ConfigError
-from lanner.rules.priority import Priority
+from lanner.core.priority import Priority
 from lanner.server.metrics import (
     COUNTER,
     GAUGE,

@@ -10,14 +10,12 @@ import time
 
 import pytest
 
+from lanner.state.container_info import ContainerInfo, Mount, split_image
 from lanner.state.containers import (
     ContainerConfigError,
-    ContainerInfo,
     ContainerManager,
-    Mount,
     build_engines,
     parse_container_settings,
-    split_image,
 )
 from lanner.state.runtimes.docker import DockerEngine, image_repo_tag_digest, parse_rfc3339_ns
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from lanner.outputs.alert import Alert
+from lanner.core.alert import Alert
+from lanner.core.errors import LannerError
 
 
-class ChannelError(Exception):
+class ChannelError(LannerError):
     """A channel could not deliver (or could not be set up); the message names the channel's target."""
 
 

@@ -6,9 +6,10 @@ import logging
 import os
 
 from lanner.config import Config
+from lanner.core.errors import HttpError
 from lanner.outputs.channels.base import Channel, ChannelError
 from lanner.outputs.format import AlertFormatter
-from lanner.outputs.httpclient import HttpError, TlsOptions
+from lanner.outputs.httpclient import TlsOptions
 
 log = logging.getLogger("lanner.outputs")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from lanner.outputs.alert import Alert
+from lanner.core.alert import Alert
 from lanner.outputs.channels.base import Channel, ChannelError
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import grpc
 import orjson
 
-from lanner.outputs.alert import Alert
+from lanner.core.alert import Alert
 from lanner.outputs.channels.base import Channel, ChannelError
 from lanner.outputs.grpcapi import outputs_pb2, outputs_pb2_grpc, version_pb2, version_pb2_grpc
 from lanner.version import ENGINE_VERSION, FALCO_COMPAT_VERSION

@@ -12,9 +12,10 @@ import re
 import sys
 from typing import BinaryIO
 
-from lanner.outputs.alert import Alert
+from lanner.core.alert import Alert
+from lanner.core.errors import HttpError
 from lanner.outputs.channels.base import Channel, ChannelError
-from lanner.outputs.httpclient import HttpClient, HttpError, TlsOptions, redact_url
+from lanner.outputs.httpclient import HttpClient, TlsOptions, redact_url
 
 _ESCAPE = re.compile(r"\\(.)")
 _SIMPLE = {"n": "\n", "t": "\t", "r": "\r"}

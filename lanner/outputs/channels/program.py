@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import subprocess
 
-from lanner.outputs.alert import Alert
+from lanner.core.alert import Alert
 from lanner.outputs.channels.base import Channel, ChannelError
 
 log = logging.getLogger("lanner.outputs")

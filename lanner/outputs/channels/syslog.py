@@ -13,7 +13,7 @@ import errno
 import socket
 import time
 
-from lanner.outputs.alert import Alert
+from lanner.core.alert import Alert
 from lanner.outputs.channels.base import Channel, ChannelError
 
 FACILITIES = {

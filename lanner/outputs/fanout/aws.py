@@ -18,7 +18,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import orjson
 
-from lanner.outputs.alert import Alert
+from lanner.core.alert import Alert
 from lanner.outputs.fanout.httpbase import HttpTarget
 
 

@@ -14,19 +14,20 @@ import time
 from collections import deque
 from typing import Any
 
-from lanner.outputs.alert import Alert
+from lanner.core.alert import Alert
+from lanner.core.errors import LannerError
+from lanner.core.priority import Priority
 from lanner.outputs.channels.base import Channel
 from lanner.outputs.format import AlertFormatter
-from lanner.rules.priority import Priority
 
 log = logging.getLogger("lanner.outputs")
 
 
-class TransientError(Exception):
+class TransientError(LannerError):
     """Worth retrying: connection refused/reset, timeout, HTTP 429/5xx."""
 
 
-class PermanentError(Exception):
+class PermanentError(LannerError):
     """Retrying will not help: HTTP 4xx, bad credentials, rejected payload."""
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from lanner.outputs.alert import Alert
+from lanner.core.alert import Alert
+from lanner.core.priority import Priority
 from lanner.outputs.fanout.httpbase import HttpTarget
-from lanner.rules.priority import Priority
 
 COLORS = {
     Priority.EMERGENCY: "#e20b0b", Priority.ALERT: "#ff5400", Priority.CRITICAL: "#ff9000",

@@ -26,9 +26,9 @@ import os
 from typing import Any
 
 from lanner.config import Config, ConfigError
+from lanner.core.priority import Priority
 from lanner.outputs.fanout.base import FanoutHub, Target, TargetWorker
 from lanner.outputs.format import AlertFormatter
-from lanner.rules.priority import Priority
 
 _COMMON = {"type", "name", "min_priority", "extra_fields", "queue_capacity", "retries", "backoff_ms",
            "max_backoff_ms", "enabled"}

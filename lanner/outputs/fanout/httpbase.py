@@ -6,8 +6,9 @@ from typing import Any
 
 import orjson
 
+from lanner.core.errors import HttpError
 from lanner.outputs.fanout.base import PermanentError, Target, TransientError
-from lanner.outputs.httpclient import HttpClient, HttpError, Response, TlsOptions, redact_url
+from lanner.outputs.httpclient import HttpClient, Response, TlsOptions, redact_url
 
 
 def tls_from(options: dict[str, Any]) -> TlsOptions:

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from lanner.outputs.alert import Alert
+from lanner.core.alert import Alert
 from lanner.outputs.fanout.base import PermanentError, Target, TransientError
 from lanner.outputs.fanout.redis import split_hostport
 from lanner.outputs.fanout.sockbase import Conn

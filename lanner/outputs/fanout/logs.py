@@ -17,9 +17,9 @@ from typing import Any
 
 import orjson
 
-from lanner.outputs.alert import Alert
+from lanner.core.alert import Alert
+from lanner.core.priority import Priority
 from lanner.outputs.fanout.httpbase import HttpTarget
-from lanner.rules.priority import Priority
 
 
 class LokiTarget(HttpTarget):

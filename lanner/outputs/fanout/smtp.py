@@ -14,7 +14,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
 
-from lanner.outputs.alert import Alert
+from lanner.core.alert import Alert
 from lanner.outputs.fanout.base import PermanentError, Target, TransientError
 from lanner.outputs.fanout.httpbase import tls_from
 from lanner.outputs.fanout.redis import split_hostport

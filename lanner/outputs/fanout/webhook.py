@@ -12,9 +12,9 @@ import re
 import time
 from typing import Any
 
-from lanner.outputs.alert import Alert
+from lanner.core.alert import Alert
+from lanner.core.priority import Priority
 from lanner.outputs.fanout.httpbase import HttpTarget
-from lanner.rules.priority import Priority
 
 
 class WebhookTarget(HttpTarget):

@@ -16,13 +16,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from lanner.core.errors import LannerError
+
 HERE = Path(__file__).resolve().parent
 BTF = Path("/sys/kernel/btf/vmlinux")
 TOOLS = {"clang": "clang", "bpftool": "bpftool", "cc": "gcc"}
 ARCHES = {"x86_64": "x86", "aarch64": "arm64"}
 
 
-class BuildError(Exception):
+class BuildError(LannerError):
     """The probe could not be built; the message names the missing tool or the failing step."""
 
 

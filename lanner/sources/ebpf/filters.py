@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lanner.core.errors import LannerError
 from lanner.events.syscalls import X86_64
 
 # native syscall name -> current-generation exit event code of the probe's dedicated handler
@@ -48,16 +49,6 @@ EVENT_ALIASES: dict[str, tuple[str, ...]] = {
 #: non-syscall events the probe produces (tracepoints)
 TRACEPOINT_EVENTS = frozenset({"procexit"})
 
-#: what the state engine needs to stay correct (threads, fds, cwd, users), like Falco's
-#: ``base_syscalls`` defaults: process lifecycle, fd creation/destruction, cwd and credentials.
-STATE_EVENTS = frozenset({
-    "clone", "clone3", "fork", "vfork", "execve", "execveat", "procexit", "close", "open", "openat",
-    "openat2", "creat", "socket", "connect", "accept", "accept4", "bind", "dup", "dup2", "dup3",
-    "pipe", "pipe2", "chdir", "fchdir", "chroot", "setuid", "setgid", "setresuid", "setresgid",
-    "setreuid", "setregid", "capset", "setns", "unshare", "setsid", "prctl", "memfd_create",
-    "userfaultfd",
-})
-
 # open push-down classes: flags (read/write/create) x result (ok/failed); see lanner.rules.pushdown
 OPEN_READ, OPEN_WRITE, OPEN_CREATE, OPEN_OK, OPEN_FAILED = 1, 2, 4, 8, 16
 OPEN_ANY_FLAGS, OPEN_ANY_RESULT = 7, 24
@@ -74,7 +65,7 @@ NR_BY_NAME = {n: nr for nr, n in X86_64.items()}
 _NR_BY_NAME = NR_BY_NAME
 
 
-class FilterError(ValueError):
+class FilterError(LannerError, ValueError):
     """A filter names an unknown event or an unusable prefix."""
 
 
@@ -138,7 +129,6 @@ class KernelFilter:
     open_filter: OpenFilter | None = None
     self_filter: bool = True
     snaplen: int = 80
-    extra_state: bool = True  # union with STATE_EVENTS so the state engine stays correct
     drop_failed: bool = False        # every failed syscall exit (Falco's drop_failed_exit)
     drop_failed_close: bool = False  # failed close only (no state change; set when no rule needs close)
 
@@ -146,7 +136,7 @@ class KernelFilter:
         """native nr -> event code for every syscall to emit (generic code 1 when not handled)."""
         if self.events is None:
             return {nr: HANDLED.get(name, 1) for nr, name in X86_64.items()}
-        names = set(self.events) | (set(STATE_EVENTS) if self.extra_state else set())
+        names = set(self.events)
         out: dict[int, int] = {}
         for name in names:
             if name in TRACEPOINT_EVENTS:
@@ -165,7 +155,7 @@ class KernelFilter:
     def wants(self, name: str) -> bool:
         if self.events is None:
             return True
-        return name in self.events or (self.extra_state and name in STATE_EVENTS)
+        return name in self.events
 
 
 def open_prefix_words(prefix: str) -> tuple[list[int], list[int]]:

@@ -11,10 +11,12 @@ import ctypes
 import ctypes.util
 import os
 
+from lanner.core.errors import LannerError
+
 MIN_VERSION = (1, 0)
 
 
-class LibbpfError(Exception):
+class LibbpfError(LannerError):
     """libbpf is missing, too old, or a libbpf call failed; the message says which and why."""
 
 

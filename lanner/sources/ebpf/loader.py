@@ -31,6 +31,7 @@ import struct
 import time
 from pathlib import Path
 
+from lanner.core.errors import LannerError
 from lanner.events.syscalls import X86_64
 from lanner.sources.ebpf import filters as F
 from lanner.sources.ebpf.libbpf import Libbpf, LibbpfError
@@ -62,7 +63,7 @@ class _PerfAttr(ctypes.Structure):
                 ("bp_type", ctypes.c_uint32), ("rest", ctypes.c_uint64 * 10)]
 
 
-class ProbeError(Exception):
+class ProbeError(LannerError):
     """The probe cannot run here; the message says why and what to do."""
 
 

@@ -21,6 +21,8 @@ import os
 import platform
 from pathlib import Path
 
+from lanner.core.errors import LannerError
+
 log = logging.getLogger("lanner")
 
 DEFAULT_ROOTS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
@@ -35,7 +37,7 @@ _SYM_PREFIX = {"x86_64": "__x64_sys_", "aarch64": "__arm64_sys_"}
 _NI = {"x86_64": frozenset({"get_thread_area", "set_thread_area"})}
 
 
-class TracefsError(Exception):
+class TracefsError(LannerError):
     """tracefs is not available and cannot be mounted; the message says why."""
 
 

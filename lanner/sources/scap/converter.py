@@ -6,6 +6,7 @@ stored enter record per tid (``STORE`` / ``STORE_AND_PASS``), exactly like libsc
 
 from __future__ import annotations
 
+from lanner.core.errors import LannerError
 from lanner.events import table as T
 from lanner.events._generated.conversion_table import CONVERSIONS
 from lanner.events.params import default_value_bytes, max_size
@@ -14,7 +15,7 @@ PASS, DROP = 0, 1
 MAX_STEPS = 50
 
 
-class ConversionError(ValueError):
+class ConversionError(LannerError, ValueError):
     """The record cannot be upgraded (the message is libscap's wording)."""
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import grpc
 
-from lanner.state.containers import SHORT_ID_LEN, ContainerInfo, Mount, split_image
+from lanner.state.container_info import SHORT_ID_LEN, ContainerInfo, Mount, split_image
 from lanner.state.runtimes import cri_api_pb2 as pb
 
 log = logging.getLogger("lanner.containers.cri")

@@ -19,8 +19,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from lanner.state.containers import SHORT_ID_LEN, ContainerInfo, Mount, split_image
-from lanner.state.runtimes.unixhttp import HTTPError, get_json, stream_json_lines
+from lanner.core.errors import HttpError
+from lanner.state.container_info import SHORT_ID_LEN, ContainerInfo, Mount, split_image
+from lanner.state.runtimes.unixhttp import get_json, stream_json_lines
 
 log = logging.getLogger("lanner.containers.docker")
 
@@ -119,7 +120,7 @@ class DockerEngine:
     def inspect(self, container_id: str) -> ContainerInfo | None:
         try:
             doc = self._get(f"/containers/{urllib.parse.quote(container_id)}/json")
-        except HTTPError as e:
+        except HttpError as e:
             if e.status == 404:
                 return None
             raise
@@ -137,7 +138,7 @@ class DockerEngine:
         if image_ref:
             try:
                 image_doc = self._get(f"/images/{urllib.parse.quote(image_ref)}/json")
-            except (HTTPError, OSError) as e:
+            except (HttpError, OSError) as e:
                 log.debug("%s: image %s: %s", self.socket, image_ref, e)
         repo, tag, digest = image_repo_tag_digest(image_doc, config_image)
         image_id = image_ref.split(":", 1)[1] if ("/" not in image_ref and ":" in image_ref) else ""
@@ -154,7 +155,7 @@ class DockerEngine:
             try:
                 other = self._get(f"/containers/{urllib.parse.quote(netmode[10:])}/json")
                 ip = str((other.get("NetworkSettings") or {}).get("IPAddress") or "")
-            except (HTTPError, OSError):
+            except (HttpError, OSError):
                 pass
         mounts = [Mount(str(m.get("Source", "")), str(m.get("Destination", "")), str(m.get("Mode", "")),
                         bool(m.get("RW", True)), str(m.get("Propagation", "")))

@@ -11,6 +11,8 @@ import json
 import socket
 from typing import Any
 
+from lanner.core.errors import HttpError
+
 
 class UnixHTTPConnection(http.client.HTTPConnection):
     def __init__(self, path: str, timeout: float) -> None:
@@ -28,14 +30,6 @@ class UnixHTTPConnection(http.client.HTTPConnection):
         self.sock = s
 
 
-class HTTPError(Exception):
-    """A non-2xx answer; ``status`` is the HTTP status (404 = no such object)."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
 def get_json(path: str, url: str, timeout: float) -> Any:
     """GET ``url`` from the server on unix socket ``path`` and decode its JSON body."""
     conn = UnixHTTPConnection(path, timeout)
@@ -46,11 +40,11 @@ def get_json(path: str, url: str, timeout: float) -> Any:
     finally:
         conn.close()
     if resp.status // 100 != 2:
-        raise HTTPError(resp.status, f"GET {url} on {path}: HTTP {resp.status}: {body[:200]!r}")
+        raise HttpError(f"GET {url} on {path}: HTTP {resp.status}: {body[:200]!r}", status=resp.status)
     try:
         return json.loads(body)
     except ValueError as e:
-        raise HTTPError(resp.status, f"GET {url} on {path}: answer is not JSON: {e}") from None
+        raise HttpError(f"GET {url} on {path}: answer is not JSON: {e}", status=resp.status) from None
 
 
 def stream_json_lines(path: str, url: str, connect_timeout: float, read_timeout: float | None):
@@ -64,7 +58,7 @@ def stream_json_lines(path: str, url: str, connect_timeout: float, read_timeout:
     if resp.status // 100 != 2:
         body = resp.read()
         conn.close()
-        raise HTTPError(resp.status, f"GET {url} on {path}: HTTP {resp.status}: {body[:200]!r}")
+        raise HttpError(f"GET {url} on {path}: HTTP {resp.status}: {body[:200]!r}", status=resp.status)
     if conn.sock is not None:
         conn.sock.settimeout(read_timeout)
 

@@ -12,7 +12,7 @@ from lanner.engine import Engine
 from lanner.fields import container, k8s
 from lanner.fields import registry as reg
 from lanner.fields.syscall_classes import generic_field_classes, syscall_field_classes
-from lanner.runner import LoopStats
+from lanner.run.runner import LoopStats
 from lanner.state.engine import StateEngine, proc_alive
 
 
@@ -51,7 +51,7 @@ class LiveRunner:
         self.thread: threading.Thread | None = None
 
     def start(self) -> LiveRunner:
-        from lanner.sources.ebpf.live import run_live
+        from lanner.run.live import run_live
 
         def body() -> None:
             try:

@@ -49,9 +49,10 @@ def wait_gone(bpftool: str, mine: set, timeout: float = 3.0) -> set:
 CHILD = """
 import sys, time
 sys.path.insert(0, {root!r})
+from lanner.run.syscalls import STATE_EVENTS
 from lanner.sources.ebpf.filters import KernelFilter
 from lanner.sources.ebpf.source import LiveSyscallSource
-kf = KernelFilter(events=frozenset({{"openat", "getppid"}})) if {attach!r} == "tracepoint" else None
+kf = KernelFilter(events=frozenset({{"openat", "getppid"}}) | STATE_EVENTS) if {attach!r} == "tracepoint" else None
 s = LiveSyscallSource(kf, scan_proc=False, attach={attach!r}).open()
 print("ready", s.probe.mode, len(s.probe.attached_tracepoints()), flush=True)
 time.sleep(30)
@@ -103,7 +104,7 @@ def test_syscall_filter_drops_in_kernel():
     require_root()
     from lanner.sources.ebpf.source import LiveSyscallSource
     loop = "import os\nfor _ in range(20000): os.getppid()"
-    with LiveSyscallSource(KernelFilter(events=frozenset({"openat"}), extra_state=False), scan_proc=False,
+    with LiveSyscallSource(KernelFilter(events=frozenset({"openat"})), scan_proc=False,
                            attach="tp_btf") as s:
         assert s.probe.mode == "tp_btf"
         s.poll()
@@ -152,7 +153,7 @@ def test_tracepoint_mode_runs_no_program_for_untraced_syscalls(bpf_stats):
     base = _lanner_progs(bpftool)
     loop = "import os\nfor _ in range(20000): os.getppid()"
     opens = "for _ in range(3000): open('/etc/hostname').close()"
-    with LiveSyscallSource(KernelFilter(events=frozenset({"openat"}), extra_state=False), scan_proc=False,
+    with LiveSyscallSource(KernelFilter(events=frozenset({"openat"})), scan_proc=False,
                            attach="tracepoint") as s:
         assert s.probe.mode == "tracepoint" and s.probe.attached_tracepoints() == {"openat"}
         mine = {i: n for i, n in _lanner_progs(bpftool).items() if i not in base}
@@ -175,7 +176,7 @@ def test_tracepoint_mode_runs_no_program_for_untraced_syscalls(bpf_stats):
         evs = s.poll()
         assert sum(1 for e in evs if e.type == 1 and e.params[1] == 110) >= 20000  # getppid = 110
         assert _prog_runs(bpftool, tp) - r2 >= 20000
-        s.set_filter(KernelFilter(events=frozenset({"openat"}), extra_state=False))
+        s.set_filter(KernelFilter(events=frozenset({"openat"})))
         assert s.probe.attached_tracepoints() == {"openat"}
 
 
@@ -187,11 +188,11 @@ def test_auto_mode_keeps_syscalls_without_tracepoint_visible(caplog):
     from lanner.sources.ebpf.loader import Probe
     from lanner.sources.ebpf.tracefs import Tracefs
     caplog.set_level("INFO", logger="lanner")
-    kf = KernelFilter(events=frozenset({"openat"}), extra_state=False)
+    kf = KernelFilter(events=frozenset({"openat"}))
     with Probe(attach="auto").open(kf) as p:
         assert p.mode == "tracepoint" and p.attached_tracepoints() == {"openat"}
     has_tp = Tracefs.find_or_mount().exit_tracepoint("finit_module") is not None
-    kf = KernelFilter(events=frozenset({"openat", "finit_module"}), extra_state=False)
+    kf = KernelFilter(events=frozenset({"openat", "finit_module"}))
     with Probe(attach="auto").open(kf) as p:
         assert p.mode == ("tracepoint" if has_tp else "tp_btf"), p.mode_reason
     with Probe(attach="tracepoint").open(kf) as p:
@@ -208,7 +209,7 @@ def test_tracefs_unavailable_falls_back_to_tp_btf(monkeypatch, caplog):
     from lanner.sources.ebpf.source import LiveSyscallSource
     monkeypatch.setenv("LANNER_TRACEFS", "/nonexistent/lanner-no-tracefs")
     caplog.set_level("WARNING", logger="lanner")
-    with LiveSyscallSource(KernelFilter(events=frozenset({"openat"}), extra_state=False), scan_proc=False,
+    with LiveSyscallSource(KernelFilter(events=frozenset({"openat"})), scan_proc=False,
                            attach="auto") as s:
         assert s.probe.mode == "tp_btf"
         assert "fallback" in s.probe.mode_reason
@@ -224,7 +225,7 @@ def test_open_pushdown(tmp_path):
     require_root()
     from lanner.sources.ebpf.source import LiveSyscallSource
     pref = str(tmp_path) + "/keep"
-    kf = KernelFilter(events=frozenset({"openat"}), extra_state=False,
+    kf = KernelFilter(events=frozenset({"openat"}),
                       open_filter=OpenFilter.simple(("write", "create"), (pref,)))
     code = (f"open({pref + '_a'!r}, 'w').close(); open({str(tmp_path) + '/other'!r}, 'w').close(); "
             f"open({pref + '_a'!r}).close(); open('/etc/hostname').close()")

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from lanner.run.syscalls import STATE_EVENTS
 from lanner.sources.ebpf.filters import KernelFilter
 from tests.conftest import require_root
 
@@ -20,7 +21,7 @@ def live():
     require_root()
     from lanner.sources.ebpf.source import LiveSyscallSource
     src = LiveSyscallSource(KernelFilter(events=frozenset({"openat", "open", "execve", "connect", "unlinkat",
-                                                           "unlink", "procexit", "clone", "clone3"})),
+                                                           "unlink", "procexit", "clone", "clone3"}) | STATE_EVENTS),
                             scan_proc=True)
     src.open()
     src.history = []

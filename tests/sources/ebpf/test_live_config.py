@@ -8,9 +8,11 @@ import os
 import pytest
 
 from lanner.config import Config, ConfigError
-from lanner.rules.priority import Priority
+from lanner.core.priority import Priority
+from lanner.run.drops import DROP_RULE, DropMonitor, TokenBucket
+from lanner.run.live import seed_state
+from lanner.run.syscalls import STATE_EVENTS, derive_filter
 from lanner.sources.ebpf import filters as F
-from lanner.sources.ebpf.live import DROP_RULE, DropMonitor, TokenBucket, derive_filter, seed_state
 from lanner.sources.ebpf.procscan import ProcScanner
 from tests.sources.ebpf.livehelp import Internal, LiveRunner
 
@@ -42,7 +44,7 @@ def test_default_set_is_rules_plus_state_without_io():
     p = plan()
     ev = p.kfilter.events
     assert {"open", "openat", "execve"} <= ev
-    assert ev >= F.STATE_EVENTS
+    assert ev >= STATE_EVENTS
     assert "write" not in ev and p.ignored_io == {"write"}
     assert ev != frozenset(F.NR_BY_NAME)
     of = p.kfilter.open_filter
@@ -180,8 +182,8 @@ def test_duration_and_simulated_drop_alert():
     import threading
     import time
 
-    from lanner.runner import LoopStats
-    from lanner.sources.ebpf.live import run_live
+    from lanner.run.live import run_live
+    from lanner.run.runner import LoopStats
     r = LiveRunner(RULES, {"syscall_event_drops": {"simulate_drops": True, "actions": ["alert"]}})
     r.duration_ns = 2_600_000_000
     stats = LoopStats("syscall")

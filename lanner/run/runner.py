@@ -12,18 +12,22 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from lanner.cli import Args
-from lanner.config import Config, ConfigError
+from lanner.config import Config
+from lanner.core.errors import LannerError, RunError
+from lanner.core.priority import Priority
 from lanner.engine import Engine
+from lanner.outputs.pipeline import OutputPipeline
+from lanner.run.args import Args
+from lanner.run.live import run_live, scap_counters
+from lanner.server.services import Services
 from lanner.sources.api import SourceError
+from lanner.sources.registry import configured_plugins
+from lanner.sources.scap.reader import ScapReader
+from lanner.state.containers import apply_container_event, build_engines, parse_container_settings
 
 log = logging.getLogger("lanner")
 
 KINDS = ("kmod", "modern_ebpf", "replay", "nodriver")
-
-
-class RunnerError(Exception):
-    pass
 
 
 @dataclass
@@ -50,23 +54,15 @@ class Runner:
         self.webserver: Any = None
         self.kind = config.str("engine.kind", "modern_ebpf").strip().lower()
         if self.kind not in KINDS:
-            raise RunnerError(f"engine.kind '{self.kind}' is not a valid kind.")
+            raise RunError(f"engine.kind '{self.kind}' is not a valid kind.")
         if self.kind == "replay" and not config.str("engine.replay.capture_file", ""):
-            raise RunnerError("engine.kind is 'replay' but no engine.replay.capture_file specified.")
-        from lanner.sources.registry import configured_plugins
-        try:
-            self.plugins = configured_plugins(config)
-        except ConfigError as e:
-            raise RunnerError(str(e)) from None
+            raise RunError("engine.kind is 'replay' but no engine.replay.capture_file specified.")
+        self.plugins = configured_plugins(config)
         for p in self.plugins:
             version = p.plugin.version if p.plugin is not None else "built-in"
             log.info("Loaded plugin '%s@%s' (built into lanner)", p.name, version)
         self.sources = self._select_sources()
-        from lanner.outputs.pipeline import OutputPipeline
-        try:
-            self.pipeline = OutputPipeline.from_config(config, unbuffered=args.flag("unbuffered"))
-        except ConfigError as e:
-            raise RunnerError(str(e)) from None
+        self.pipeline = OutputPipeline.from_config(config, unbuffered=args.flag("unbuffered"))
         engine.on_alert = self.pipeline.submit
 
     # --- sources -----------------------------------------------------------------------------
@@ -78,16 +74,16 @@ class Runner:
         enable = self.args.all("enable-source")
         disable = self.args.all("disable-source")
         if enable and disable:
-            raise RunnerError("You can not mix --enable-source and --disable-source")
+            raise RunError("You can not mix --enable-source and --disable-source")
         for s in enable:
             if s not in available:
-                raise RunnerError(f"Attempted enabling an unknown event source: {s}")
+                raise RunError(f"Attempted enabling an unknown event source: {s}")
         for s in disable:
             if s not in available:
-                raise RunnerError(f"Attempted disabling an unknown event source: {s}")
+                raise RunError(f"Attempted disabling an unknown event source: {s}")
         chosen = [s for s in available if (not enable or s in enable) and s not in disable]
         if not chosen:
-            raise RunnerError("Must enable at least one event source")
+            raise RunError("Must enable at least one event source")
         log.info("Loaded event sources: %s", ", ".join(available))
         log.info("Enabled event sources: %s", ", ".join(chosen))
         return chosen
@@ -108,7 +104,7 @@ class Runner:
             def body(t: Any = target, s: LoopStats = stats) -> None:
                 try:
                     t(s)
-                except (SourceError, RunnerError, OSError) as e:
+                except (LannerError, OSError) as e:
                     errors.append(str(e))
                     self.exit_code = 1
                     self.stop.set()
@@ -132,25 +128,19 @@ class Runner:
             for t in threads:
                 t.join(2)
         if errors:
-            raise RunnerError("\n".join(errors))
+            raise RunError("\n".join(errors))
 
     def _start_webserver(self) -> None:
-        from lanner.server.services import Services
-        from lanner.server.webserver import WebServerError
         plugins = [p.plugin for p in self.plugins if p.plugin is not None]
         versions = {p.name: (p.plugin.version if p.plugin else "0.6.0") for p in self.plugins}
-        try:
-            self.webserver = Services(
-                self.config, self.engine, sources=lambda: self.sources,
-                events_by_source=lambda: {s.source: s.events for s in self.loops},
-                scap_counters=self.scap_counters, pipeline=self.pipeline, plugins=plugins,
-                plugin_versions=versions, webserver=self.kind != "replay")
-        except (ConfigError, WebServerError) as e:
-            raise RunnerError(str(e)) from None
+        self.webserver = Services(
+            self.config, self.engine, sources=lambda: self.sources,
+            events_by_source=lambda: {s.source: s.events for s in self.loops},
+            scap_counters=self.scap_counters, pipeline=self.pipeline, plugins=plugins,
+            plugin_versions=versions, webserver=self.kind != "replay")
 
     def scap_counters(self) -> dict[str, int]:
         if getattr(self, "live_source", None) is not None:
-            from lanner.sources.ebpf.live import scap_counters
             return dict(scap_counters(self))
         for s in self.loops:
             if s.source == "syscall":
@@ -161,7 +151,6 @@ class Runner:
         self.engine.process(e)
 
     def _replay_loop(self, stats: LoopStats) -> None:
-        from lanner.sources.scap.reader import ScapReader
         path = self.config.str("engine.replay.capture_file")
         log.info("Replaying events from the capture file: %s", path)
         state = self.engine.state
@@ -169,11 +158,10 @@ class Runner:
         try:
             reader = ScapReader(path, progress=progress, on_section=state.seed_from_capture)
         except (OSError, SourceError) as e:
-            raise RunnerError(f"Could not open trace filename {path} for reading: {e}") from None
+            raise RunError(f"Could not open trace filename {path} for reading: {e}") from None
         self.engine.hostname = self.engine.hostname or ""
         start_cpu = time.process_time()
         first_ts = None
-        from lanner.state.containers import apply_container_event
         containers = self.engine.containers
         process = self.engine.process
         sprocess, spost = state.process, state.post_process
@@ -202,23 +190,15 @@ class Runner:
 
     def _live_loop(self, stats: LoopStats) -> None:
         log.info("Opening 'syscall' source with modern BPF probe.")
-        try:
-            from lanner.sources.ebpf.live import run_live
-        except ImportError as e:
-            raise RunnerError(f"live capture is not available in this build: {e}") from None
         self._start_container_lookups()
         run_live(self, stats)
 
     def _start_container_lookups(self) -> None:
         """Live capture asks the configured runtime sockets for container and pod metadata."""
-        from lanner.state.containers import ContainerConfigError, build_engines, parse_container_settings
         mgr = self.engine.containers
         if mgr is None or mgr.engines:
             return
-        try:
-            settings = parse_container_settings(self.config)
-        except ContainerConfigError as e:
-            raise RunnerError(str(e)) from None
+        settings = parse_container_settings(self.config)
         mgr.engines = build_engines(settings)
         mgr.settings = settings
         mgr.start()
@@ -258,7 +238,6 @@ class Runner:
                 self.stop.set()
                 return
             log.error("hot restart failure: %s", error)
-            from lanner.rules.priority import Priority
             if self.pipeline is not None:
                 self.pipeline.internal("Falco internal: hot restart failure", Priority.CRITICAL,
                                        f"Falco internal: hot restart failure: {error}")

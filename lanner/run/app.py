@@ -13,29 +13,18 @@ from importlib import resources
 from typing import Any
 
 from lanner import version as V
-from lanner.cli import Args, dumps, system_info, version_info, version_text
-from lanner.config import Config, ConfigError, load_config
+from lanner.config import Config, load_config
+from lanner.core.errors import LannerError, RunError
+from lanner.core.priority import Priority
 from lanner.engine import Engine
 from lanner.logs import setup_logging
-from lanner.rules.priority import Priority
-from lanner.rules.ruleset import RulesFileError, expand_rules_paths
+from lanner.rules.ruleset import expand_rules_paths
+from lanner.run.args import Args
+from lanner.run.info import dumps, system_info, version_info, version_text
+from lanner.run.runner import Runner
+from lanner.run.syscalls import IGNORED_SYSCALLS
 
 log = logging.getLogger("lanner")
-
-IGNORED_SYSCALLS = ("read", "write", "readv", "writev", "pread", "pwrite", "preadv", "pwritev", "recv", "send",
-                    "recvfrom", "sendto", "recvmsg", "sendmsg", "recvmmsg", "sendmmsg", "poll", "ppoll", "select",
-                    "pselect6", "epoll_wait", "epoll_pwait", "futex", "nanosleep", "clock_nanosleep", "lseek",
-                    "llseek", "splice", "io_uring_enter", "getdents", "getdents64", "fstat", "stat", "lstat",
-                    "newfstatat", "mmap", "munmap", "mprotect", "brk", "sched_yield", "getpid", "gettid",
-                    "getuid", "geteuid", "getgid", "getegid", "getppid", "getcwd", "access", "rt_sigaction",
-                    "rt_sigprocmask", "rt_sigreturn", "ioctl", "fcntl")
-
-
-class AppError(Exception):
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
-        self.code = code
-
 
 def packaged_path(*parts: str) -> str:
     """Path of a file shipped inside the package (default config, default rules)."""
@@ -101,15 +90,11 @@ class App:
         if a.flag("unbuffered"):
             opts.append("buffered_outputs=false")
         path = a.get("config")
-        try:
-            if path is None and not any(os.path.isfile(p) for p in ("/etc/lanner/lanner.yaml",
-                                                                      "/etc/falco/falco.yaml")):
-                self.config = load_config(packaged_path("data", "lanner.yaml"), opts)
-                self.config.path = None
-            else:
-                self.config = load_config(path, opts)
-        except ConfigError as e:
-            raise AppError(str(e)) from None
+        if path is None and not any(os.path.isfile(p) for p in ("/etc/lanner/lanner.yaml", "/etc/falco/falco.yaml")):
+            self.config = load_config(packaged_path("data", "lanner.yaml"), opts)
+            self.config.path = None
+        else:
+            self.config = load_config(path, opts)
         for p in a.all("print"):
             if p not in ("c", "container", "k", "kubernetes"):
                 self.config.data.setdefault("append_output", [{"suggested_output": True}])
@@ -132,32 +117,26 @@ class App:
 
     def build_engine(self) -> None:
         from lanner.outputs.format import default_hostname
-        try:
-            self.engine = Engine(self.config, hostname=default_hostname())
-        except ConfigError as e:
-            raise AppError(str(e)) from None
+        self.engine = Engine(self.config, hostname=default_hostname())
 
     # --- rules -------------------------------------------------------------------------------
     def rules_paths(self) -> list[str]:
         a = self.args
-        try:
-            if a.flag("rules"):
-                return expand_rules_paths(a.all("rules"), strict=True)
-            if self.config.has("rules_file") and self.config.has("rules_files"):
-                raise AppError("both 'rules_files' and 'rules_file' keys set")
-            key = "rules_files"
-            if self.config.has("rules_file"):
-                log.warning("Using deprecated config key 'rules_file' (singular form). Please use new "
-                            "'rules_files' config key (plural form).")
-                key = "rules_file"
-            entries = [str(p) for p in self.config.list(key)]
-            paths = expand_rules_paths(entries, strict=False)
-        except RulesFileError as e:
-            raise AppError(str(e)) from None
+        if a.flag("rules"):
+            return expand_rules_paths(a.all("rules"), strict=True)
+        if self.config.has("rules_file") and self.config.has("rules_files"):
+            raise RunError("both 'rules_files' and 'rules_file' keys set")
+        key = "rules_files"
+        if self.config.has("rules_file"):
+            log.warning("Using deprecated config key 'rules_file' (singular form). Please use new "
+                        "'rules_files' config key (plural form).")
+            key = "rules_file"
+        entries = [str(p) for p in self.config.list(key)]
+        paths = expand_rules_paths(entries, strict=False)
         if not paths and not self.config.list(key):
             paths = expand_rules_paths([packaged_path("rules", "default")], strict=False)
         if not paths:
-            raise AppError("You must specify at least one rules file/directory via -r or a rules_files entry in "
+            raise RunError("You must specify at least one rules file/directory via -r or a rules_files entry in "
                            "lanner.yaml")
         return paths
 
@@ -176,10 +155,10 @@ class App:
                 log.warning("%s: %s (%s): %s", w.where() or r.name, w.code, w.codedesc, w.message)
         if not ok:
             bad = eng.loader.results[-1]
-            raise AppError(bad.verbose())
+            raise RunError(bad.verbose())
         errs = eng.loader.check_plugin_requirements(self.plugin_versions())
         if errs:
-            raise AppError("\n".join(errs))
+            raise RunError("\n".join(errs))
 
     def plugin_versions(self) -> dict[str, str]:
         """Capabilities lanner provides natively, answered as the plugins Falco would load."""
@@ -189,11 +168,8 @@ class App:
     def select_rules(self) -> None:
         eng = self.engine
         assert eng is not None
-        try:
-            for line in eng.apply_rule_selection(self.config.list("rules")):
-                log.info(line)
-        except ConfigError as e:
-            raise AppError(str(e)) from None
+        for line in eng.apply_rule_selection(self.config.list("rules")):
+            log.info(line)
         for sub in self.args.all("disable-rule"):
             for r in eng.ruleset.rules:
                 if sub in r.name:
@@ -234,7 +210,7 @@ class App:
         if one is not None:
             rules = [r for r in rules if r.name == one]
             if not rules:
-                raise AppError(f"Rule '{one}' not found")
+                raise RunError(f"Rule '{one}' not found")
         if self.config.bool("json_output", False):
             st = eng.loader.state
             out: dict[str, Any] = {"rules": [{"info": {"name": r.name, "description": r.desc, "source": r.source,
@@ -274,10 +250,10 @@ class App:
         eng = self.engine
         assert eng is not None
         if source and source not in eng.registry.sources() and source != "syscall":
-            raise AppError(f"Unknown event source: {source}")
+            raise RunError(f"Unknown event source: {source}")
         fmt = (self.args.get("format") or ("markdown" if self.args.flag("markdown") else "text")).lower()
         if fmt not in ("text", "markdown", "json"):
-            raise AppError(f"Invalid format '{fmt}'. Valid values are: text, markdown, json")
+            raise RunError(f"Invalid format '{fmt}'. Valid values are: text, markdown, json")
         names_only = self.args.flag("names-only")
         from lanner.fields import registry as reg
         classes = [c for c in eng.registry.classes if not source or c.serves(source)]
@@ -334,17 +310,10 @@ class App:
 
     # --- events ------------------------------------------------------------------------------
     def run_events(self) -> int:
-        from lanner.runner import Runner, RunnerError
         eng = self.engine
         assert eng is not None
         duration = self.args.get("duration")
-        try:
-            runner = Runner(self.config, eng, self.args, self.stop,
-                            duration_s=int(duration) if duration else None)
-        except RunnerError as e:
-            raise AppError(str(e)) from None
-        except ConfigError as e:
-            raise AppError(str(e)) from None
+        runner = Runner(self.config, eng, self.args, self.stop, duration_s=int(duration) if duration else None)
         pidfile = self.args.get("pidfile")
         if pidfile:
             try:
@@ -360,10 +329,8 @@ class App:
             runner.watch_files(watched, lambda: runner.request_restart(self.dry_run_error))
         try:
             runner.run()
-        except RunnerError as e:
+        finally:
             runner.teardown()
-            raise AppError(str(e)) from None
-        runner.teardown()
         self.print_stats(runner)
         self.restart = runner.restart
         return runner.exit_code
@@ -376,7 +343,7 @@ class App:
             probe.build_engine()
             probe.load_rules()
             probe.select_rules()
-        except AppError as e:
+        except LannerError as e:
             return str(e)
         except Exception as e:  # noqa: BLE001 - any failure means: keep running the current setup
             return f"{type(e).__name__}: {e}"

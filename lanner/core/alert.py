@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from lanner.rules.priority import Priority
+from lanner.core.priority import Priority
 
 
 @dataclass(slots=True)
