@@ -15,9 +15,9 @@ def test_docker_cri_podman_ids():
 
 def test_host_paths():
     r = ContainerIdResolver()
-    for p in ("/user.slice", "/init.scope", "/", "/process_api/41c117303898db1cf98c4730551d7661"):
+    for p in ("/user.slice", "/init.scope", "/", "/supervisor/41c117303898db1cf98c4730551d7661"):
         assert r.id_for_path(p) == "", p
-    cg = parse_cgroups(["cpu=/", "memory=/process_api/41c117303898db1cf98c4730551d7661", "0::/"])
+    cg = parse_cgroups(["cpu=/", "memory=/supervisor/41c117303898db1cf98c4730551d7661", "0::/"])
     assert r.id_for(cg) == ""
 
 
