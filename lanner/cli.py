@@ -16,6 +16,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv and argv[0] == "test":
         from lanner.testing.command import main as test_main
         return test_main(argv[1:])
+    if argv and argv[0] in ("console", "tune"):
+        import importlib
+        return importlib.import_module(f"lanner.{argv[0]}.cli").main(argv[1:])
     try:
         args = parse_args(argv)
     except UsageError as e:

@@ -86,6 +86,8 @@ LANNER_KEYS: dict[str, Any] = {
     "syslog_output": {"facility": "any", "ident": "str", "socket": "str"},
     "engine": {"modern_ebpf": {"attach": "any", "kernel_filter": "bool", "open_pushdown": "bool"}},
     "rules_file": "list",
+    "webui": {"enabled": "bool", "path": "str", "store": "str", "token": "str", "user": "str", "password": "str",
+              "retention": {"max_age": "any", "max_alerts": "int"}, "queue_capacity": "int"},
 }
 
 # Keys Falco 0.44 reads that lanner does not act on (dotted; a prefix covers its subtree).

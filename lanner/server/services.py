@@ -39,8 +39,9 @@ class Services:
         self.snapshotter: MetricsSnapshotter | None = None
         if webserver and config.bool("webserver.enabled", False):
             wcfg = WebServerConfig.from_config(config)
+            from lanner.console.agent import mounts
             self.web = WebServer(wcfg, plugin_versions=plugin_versions, metrics=self.registry,
-                                 metrics_allowed=self.metrics_cfg.enabled)
+                                 metrics_allowed=self.metrics_cfg.enabled, mounts=mounts(config, engine))
             self.web.start()
             threads = wcfg.threadiness or os.cpu_count() or 1
             log.info("Starting health webserver with threadiness %d, listening on %s:%d%s", threads,

@@ -138,6 +138,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, app.versions, "application/json")
         elif path == "/metrics" and app.metrics_registry is not None and app.metrics_enabled:
             self._send(200, app.metrics_registry.render_prometheus().encode(), PROMETHEUS_CONTENT_TYPE)
+        elif (mount := next((h for p, h in app.mounts.items() if path.startswith(p)), None)) is not None:
+            status, hdrs, body = mount(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, b"")
+            self.send_response(status)
+            for k, v in hdrs:
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
         else:
             self._send(404, b"", None)
 
@@ -149,8 +158,9 @@ class WebServer:
 
     def __init__(self, config: WebServerConfig, *, plugin_versions: Mapping[str, str] | None = None,
                  metrics: MetricsRegistry | None = None, metrics_allowed: bool = False,
-                 driver_version: str | None = None) -> None:
+                 driver_version: str | None = None, mounts: Mapping[str, Any] | None = None) -> None:
         self.config = config
+        self.mounts = dict(mounts or {})   # path prefix -> handler(method, target, headers, body) (the console)
         self.versions = versions_document(plugin_versions, driver_version)
         self.metrics_registry = metrics
         self.metrics_allowed = metrics_allowed and config.prometheus_metrics_enabled

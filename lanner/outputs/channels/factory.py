@@ -56,6 +56,11 @@ def _grpc(config: Config, formatter: AlertFormatter) -> Channel:
     return GrpcChannel(server, formatter.hostname)
 
 
+def _webui(config: Config) -> Channel:
+    from lanner.console.channel import ConsoleChannel  # the agent's alert console store (webui.*)
+    return ConsoleChannel(config)
+
+
 def build_channels(config: Config, formatter: AlertFormatter, buffered: bool) -> tuple[list[Channel], bool]:
     """The enabled channels that could be set up, and whether any was enabled at all."""
     from lanner.outputs.channels.file import FileChannel
@@ -76,6 +81,7 @@ def build_channels(config: Config, formatter: AlertFormatter, buffered: bool) ->
                                                   keep_alive=config.bool("program_output.keep_alive", False),
                                                   buffered=buffered)),
         ("http_output", lambda: _http(config, formatter, buffered)),
+        ("webui", lambda: _webui(config)),
     ]
     channels: list[Channel] = []
     enabled_any = False

@@ -1,0 +1,328 @@
+"""Where the console keeps alerts: SQL over an embedded SQLite file (default) or PostgreSQL (a fleet).
+
+Both stores share the queries; a dialect supplies the placeholder, the JSON-field accessor and the
+schema. Every method is safe to call from any thread (one connection, one lock: the writer batches, so
+readers wait for one short transaction at most).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from lanner.console.record import PRIORITIES, Record
+
+DIMENSIONS = ("rule", "priority", "hostname", "image", "namespace", "pod", "container", "source", "tag")
+_COLUMNS = ("id", "time_ns", "rule", "priority", "source", "hostname", "image", "namespace", "pod",
+            "container", "tags", "output")
+
+
+class StoreError(Exception):
+    """The store cannot be opened or written; the message names it."""
+
+
+@dataclass
+class Filter:
+    """What the page asks for; every set attribute narrows the selection (AND)."""
+
+    rule: str = ""
+    priority: str = ""
+    hostname: str = ""
+    image: str = ""
+    namespace: str = ""
+    pod: str = ""
+    container: str = ""
+    source: str = ""
+    tag: str = ""
+    text: str = ""                                    # substring of the output line
+    fields: dict[str, str] = field(default_factory=dict)   # output field = value ('*' is a wildcard)
+    since_ns: int = 0
+    until_ns: int = 0
+
+    @classmethod
+    def from_query(cls, q: dict[str, list[str]]) -> Filter:
+        """``?rule=..&f.proc.name=cat&q=text&since=ns`` as sent by the page."""
+        def one(k: str) -> str:
+            return (q.get(k) or [""])[-1]
+        f = cls(**{k: one(k) for k in ("rule", "priority", "hostname", "image", "namespace", "pod",
+                                        "container", "source", "tag")})
+        f.text = one("q")
+        f.fields = {k[2:]: v[-1] for k, v in q.items() if k.startswith("f.") and len(k) > 2 and v and v[-1]}
+        for k in ("since", "until"):
+            v = one(k)
+            if v:
+                try:
+                    setattr(f, f"{k}_ns", int(v))
+                except ValueError:
+                    raise StoreError(f"'{k}': not an integer (nanoseconds since the epoch): {v!r}") from None
+        return f
+
+
+def _like(v: str) -> str:
+    return v.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_").replace("*", "%")
+
+
+class SqlStore:
+    """The queries; subclasses open the connection and say how the dialect differs."""
+
+    ph = "?"
+    name = "sql"
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.conn: Any = None
+
+    # dialect ------------------------------------------------------------------------------------
+    def json_text(self, key: str) -> str:
+        raise NotImplementedError
+
+    def _exec(self, sql: str, args: tuple | list = ()) -> Any:
+        raise NotImplementedError
+
+    def _insert_alert(self, cur: Any, row: tuple) -> int:
+        raise NotImplementedError
+
+    def _commit(self) -> None:
+        self.conn.commit()
+
+    # writing ------------------------------------------------------------------------------------
+    def add(self, records: list[Record]) -> list[int]:
+        """Insert a batch in one transaction; the new ids, in order."""
+        ids = []
+        p = self.ph
+        with self.lock:
+            cur = self.conn.cursor()
+            try:
+                for r in records:
+                    row = (r.time_ns, r.rule, r.priority, r.rank, r.source, r.hostname, r.image, r.namespace,
+                           r.pod, r.container, "," + ",".join(r.tags) + "," if r.tags else "", r.output,
+                           json.dumps(r.fields, default=str, separators=(",", ":")))
+                    aid = self._insert_alert(cur, row)
+                    ids.append(aid)
+                    for t in r.tags:
+                        cur.execute(f"INSERT INTO alert_tags (alert_id, tag) VALUES ({p}, {p})", (aid, t))
+                self._commit()
+            except Exception:
+                self.conn.rollback()
+                raise
+        return ids
+
+    def upsert_rules(self, rules: list[dict[str, Any]]) -> None:
+        """The rule catalog (name, desc, tags, priority, source) the page links alerts to."""
+        p = self.ph
+        with self.lock:
+            cur = self.conn.cursor()
+            for r in rules:
+                cur.execute(f"DELETE FROM rules WHERE name = {p}", (r["name"],))
+                cur.execute(f"INSERT INTO rules (name, descr, tags, priority, source) VALUES ({p},{p},{p},{p},{p})",
+                            (r["name"], r.get("desc", ""), ",".join(r.get("tags", [])), r.get("priority", ""),
+                             r.get("source", "")))
+            self._commit()
+
+    def prune(self, *, older_than_ns: int = 0, keep_rows: int = 0) -> int:
+        """Retention: drop alerts older than a time and beyond the newest ``keep_rows``; how many went."""
+        p = self.ph
+        removed = 0
+        with self.lock:
+            cur = self.conn.cursor()
+            if older_than_ns:
+                cur.execute(f"DELETE FROM alert_tags WHERE alert_id IN (SELECT id FROM alerts WHERE time_ns < {p})",
+                            (older_than_ns,))
+                cur.execute(f"DELETE FROM alerts WHERE time_ns < {p}", (older_than_ns,))
+                removed += max(cur.rowcount, 0)
+            if keep_rows:
+                cur.execute(f"SELECT id FROM alerts ORDER BY id DESC LIMIT 1 OFFSET {p}", (keep_rows,))
+                row = cur.fetchone()
+                if row:
+                    cur.execute(f"DELETE FROM alert_tags WHERE alert_id <= {p}", (row[0],))
+                    cur.execute(f"DELETE FROM alerts WHERE id <= {p}", (row[0],))
+                    removed += max(cur.rowcount, 0)
+            self._commit()
+        return removed
+
+    # reading ------------------------------------------------------------------------------------
+    def _where(self, f: Filter) -> tuple[str, list[Any]]:
+        p = self.ph
+        conds: list[str] = []
+        args: list[Any] = []
+        for col in ("rule", "priority", "hostname", "image", "namespace", "pod", "container", "source"):
+            v = getattr(f, col)
+            if v:
+                if "*" in v:
+                    conds.append(f"{col} LIKE {p} ESCAPE '\\'")
+                    args.append(_like(v))
+                else:
+                    conds.append(f"{col} = {p}")
+                    args.append(v)
+        if f.tag:
+            conds.append(f"tags LIKE {p} ESCAPE '\\'")
+            args.append("%," + _like(f.tag) + ",%")
+        if f.text:
+            conds.append(f"output LIKE {p} ESCAPE '\\'")
+            args.append("%" + _like(f.text) + "%")
+        for k, v in f.fields.items():
+            if any(c in k for c in "\"'\\%"):
+                raise StoreError(f"field name {k!r}: quotes are not allowed")
+            if "*" in v:
+                conds.append(f"{self.json_text(k)} LIKE {p} ESCAPE '\\'")
+                args.append(_like(v))
+            else:
+                conds.append(f"{self.json_text(k)} = {p}")
+                args.append(v)
+        if f.since_ns:
+            conds.append(f"time_ns >= {p}")
+            args.append(f.since_ns)
+        if f.until_ns:
+            conds.append(f"time_ns < {p}")
+            args.append(f.until_ns)
+        return (" WHERE " + " AND ".join(conds)) if conds else "", args
+
+    def _rows(self, sql: str, args: list[Any] | tuple = ()) -> list[tuple]:
+        with self.lock:
+            cur = self.conn.cursor()
+            cur.execute(sql, args)
+            out = cur.fetchall()
+            self._commit()      # end the read transaction (PostgreSQL keeps it open otherwise)
+            return out
+
+    @staticmethod
+    def _summary(row: tuple) -> dict[str, Any]:
+        d = dict(zip(_COLUMNS, row, strict=True))
+        d["tags"] = [t for t in (d["tags"] or "").split(",") if t]
+        return d
+
+    def alerts(self, f: Filter, *, limit: int = 100, before_id: int = 0, after_id: int = 0) -> list[dict[str, Any]]:
+        """Newest first; ``after_id`` gives only newer alerts (the live stream), ``before_id`` pages back."""
+        where, args = self._where(f)
+        p = self.ph
+        extra = []
+        if after_id:
+            extra.append(f"id > {p}")
+            args.append(after_id)
+        if before_id:
+            extra.append(f"id < {p}")
+            args.append(before_id)
+        if extra:
+            where = (where + " AND " if where else " WHERE ") + " AND ".join(extra)
+        sql = f"SELECT {', '.join(_COLUMNS)} FROM alerts{where} ORDER BY id DESC LIMIT {p}"
+        return [self._summary(r) for r in self._rows(sql, [*args, max(1, min(limit, 1000))])]
+
+    def alert(self, aid: int) -> dict[str, Any] | None:
+        rows = self._rows(f"SELECT {', '.join(_COLUMNS)}, fields FROM alerts WHERE id = {self.ph}", (aid,))
+        if not rows:
+            return None
+        d = self._summary(rows[0][:-1])
+        raw = rows[0][-1]
+        d["output_fields"] = raw if isinstance(raw, dict) else json.loads(raw)
+        return d
+
+    def count(self, f: Filter) -> int:
+        where, args = self._where(f)
+        return int(self._rows(f"SELECT COUNT(*) FROM alerts{where}", args)[0][0])
+
+    def last_id(self) -> int:
+        return int(self._rows("SELECT COALESCE(MAX(id), 0) FROM alerts")[0][0])
+
+    def breakdown(self, f: Filter, dim: str, limit: int = 10) -> list[tuple[str, int]]:
+        """The top values of one dimension and their alert counts."""
+        if dim not in DIMENSIONS:
+            raise StoreError(f"unknown breakdown {dim!r} (one of {', '.join(DIMENSIONS)})")
+        where, args = self._where(f)
+        p = self.ph
+        if dim == "tag":
+            sql = (f"SELECT t.tag, COUNT(*) AS n FROM alert_tags t "
+                   f"WHERE t.alert_id IN (SELECT id FROM alerts{where}) GROUP BY t.tag ORDER BY n DESC, t.tag LIMIT {p}")
+        else:
+            sql = (f"SELECT {dim}, COUNT(*) AS n FROM alerts{where} GROUP BY {dim} "
+                   f"ORDER BY n DESC, {dim} LIMIT {p}")
+        return [(str(v or ""), int(n)) for v, n in self._rows(sql, [*args, limit])]
+
+    def timeline(self, f: Filter, buckets: int = 60, top_rules: int = 5) -> dict[str, Any]:
+        """Counts over time: one series per priority and per top rule, ``buckets`` equal steps."""
+        where, args = self._where(f)
+        lo_hi = self._rows(f"SELECT MIN(time_ns), MAX(time_ns) FROM alerts{where}", args)[0]
+        lo = f.since_ns or lo_hi[0] or 0
+        hi = f.until_ns or ((lo_hi[1] or 0) + 1)
+        buckets = max(1, min(buckets, 500))
+        step = max(1, -(-(hi - lo) // buckets))
+        out: dict[str, Any] = {"start_ns": lo, "step_ns": step, "buckets": buckets, "priority": {}, "rule": {}}
+        if not lo_hi[0]:
+            return out
+        b = f"((time_ns - {int(lo)}) / {int(step)})"
+        for key, col in (("priority", "priority"), ("rule", "rule")):
+            rows = self._rows(f"SELECT {b} AS b, {col}, COUNT(*) FROM alerts{where} GROUP BY b, {col}", args)
+            series: dict[str, list[int]] = {}
+            for bi, name, n in rows:
+                i = min(int(bi), buckets - 1)
+                series.setdefault(str(name), [0] * buckets)[i] += int(n)
+            if key == "rule":
+                keep = sorted(series, key=lambda k: -sum(series[k]))[:top_rules]
+                series = {k: series[k] for k in keep}
+            else:
+                series = {k: series[k] for k in PRIORITIES if k in series}
+            out[key] = series
+        return out
+
+    def rule(self, name: str) -> dict[str, Any] | None:
+        rows = self._rows(f"SELECT name, descr, tags, priority, source FROM rules WHERE name = {self.ph}", (name,))
+        if not rows:
+            return None
+        n, d, t, pr, s = rows[0]
+        return {"name": n, "desc": d, "tags": [x for x in (t or "").split(",") if x], "priority": pr, "source": s}
+
+    def close(self) -> None:
+        with self.lock:
+            if self.conn is not None:
+                self.conn.close()
+                self.conn = None
+
+
+_SQLITE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS alerts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, time_ns INTEGER NOT NULL, rule TEXT NOT NULL, priority TEXT NOT NULL,
+    prio INTEGER NOT NULL, source TEXT, hostname TEXT, image TEXT, namespace TEXT, pod TEXT, container TEXT,
+    tags TEXT, output TEXT, fields TEXT);
+CREATE INDEX IF NOT EXISTS alerts_time ON alerts (time_ns);
+CREATE INDEX IF NOT EXISTS alerts_rule ON alerts (rule);
+CREATE TABLE IF NOT EXISTS alert_tags (alert_id INTEGER NOT NULL, tag TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS alert_tags_id ON alert_tags (alert_id);
+CREATE TABLE IF NOT EXISTS rules (name TEXT PRIMARY KEY, descr TEXT, tags TEXT, priority TEXT, source TEXT);
+"""
+
+
+class SQLiteStore(SqlStore):
+    """An embedded SQLite file (WAL journal), or ``:memory:``."""
+
+    name = "sqlite"
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+        try:
+            self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level="DEFERRED")
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.executescript(_SQLITE_SCHEMA)
+            self.conn.commit()
+        except sqlite3.Error as e:
+            raise StoreError(f"webui.store {path}: cannot open SQLite database: {e}") from None
+
+    def json_text(self, key: str) -> str:
+        return f"CAST(json_extract(fields, '$.\"{key}\"') AS TEXT)"
+
+    def _insert_alert(self, cur: Any, row: tuple) -> int:
+        cur.execute("INSERT INTO alerts (time_ns, rule, priority, prio, source, hostname, image, namespace, pod, "
+                    "container, tags, output, fields) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", row)
+        return int(cur.lastrowid)
+
+
+def open_store(url: str) -> SqlStore:
+    """``postgresql://…`` (or ``postgres://``) opens PostgreSQL; anything else is a SQLite file path."""
+    if url.startswith(("postgresql://", "postgres://")):
+        from lanner.console.postgres import PostgresStore
+        return PostgresStore(url)
+    path = url[len("sqlite://"):] if url.startswith("sqlite://") else url
+    return SQLiteStore(path)
