@@ -6,7 +6,7 @@ from __future__ import annotations
 from lanner.config import Config
 from lanner.console.agent import close_for, console_for
 from lanner.console.record import RecordError, from_alert_json
-from lanner.outputs.alert import Alert
+from lanner.core.alert import Alert
 from lanner.outputs.channels.base import Channel, ChannelError
 from lanner.outputs.format import AlertFormatter
 
