@@ -157,8 +157,11 @@ def _buffer(e: Any) -> bytes | None:
 
 
 def _buflen(e: Any) -> int | None:
-    b = _buffer(e)
-    return len(b) if b is not None else None
+    """Falco's buffer length: the return value of a successful I/O exit on a known fd."""
+    if e.fd is None or not e.type & 1 or not e.info.category.startswith("io_") or not e.raw:
+        return None
+    r = e.params[0]
+    return r if isinstance(r, int) and r >= 0 else None
 
 
 def _io_dir(e: Any) -> str | None:

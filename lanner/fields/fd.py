@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import socket
-from functools import lru_cache
 from typing import Any
 
+from lanner.events import params as P
 from lanner.events import table as T
 from lanner.fields import types as ft
+from lanner.fields.evt import StateResolver
 from lanner.fields.registry import (
     ARG_OPTIONAL,
     FILTER_ONLY,
@@ -22,80 +22,201 @@ from lanner.state import fds as F
 _FD_FLAGS = T.EF_CREATES_FD | T.EF_USES_FD | T.EF_DESTROYS_FD
 
 
-@lru_cache(maxsize=1024)
-def _service(port: int, proto: str) -> str:
-    try:
-        return socket.getservbyport(port, proto)
-    except (OSError, OverflowError):
-        return str(port)
+_TYPECHAR_BY_EVENT = {
+    **dict.fromkeys(("openat", "openat2", "creat"), "f"),
+    **dict.fromkeys(("socket", "accept", "accept4"), "4"),
+    **dict.fromkeys(("pipe", "pipe2"), "p"),
+    **dict.fromkeys(("eventfd", "eventfd2"), "e"),
+    **dict.fromkeys(("signalfd", "signalfd4"), "s"),
+    "timerfd_create": "t",
+    **dict.fromkeys(("inotify_init", "inotify_init1"), "i"),
+}
+_NAME_PARAM1 = frozenset({"open", "creat", "accept", "accept4", "connect"})
+_RESOLVER = StateResolver(None)
+_SOCK_TYPES = frozenset({F.IPV4_SOCK, F.IPV6_SOCK})
 
 
-def _ip_fd(e: Any) -> F.FdInfo | None:
-    f = e.fd
-    return f if f is not None and f.type in F.IP_TYPES else None
+def _fd_event(e: Any) -> bool:
+    """Falco reads fd fields only for fd events of a known thread."""
+    return e.thread is not None and bool(e.info.flags & _FD_FLAGS)
 
 
-def _cip(f: F.FdInfo) -> Any:
-    return None if f.type in F.SERVER_TYPES else f.sip
+def _name_from_event(e: Any, raw: bool = False) -> str | None:
+    """``fd.name`` of an fd event whose descriptor is not in the table (Falco's reading of the
+    event's own parameters)."""
+    if not e.type & 1:
+        return None
+    name = e.info.name
+    params = e.params
+    if name in _NAME_PARAM1:
+        if len(params) < 2:
+            return "<NA>"
+        return P.render_arg(e.info.params[1], params[1], e, _RESOLVER, params)
+    if name in ("openat", "openat2"):
+        path = params[2] if len(params) > 2 else None
+        if path is None:
+            return None
+        if raw:
+            return path
+        dirfd = params[1] if len(params) > 1 else None
+        if dirfd is None:
+            return None
+        t = e.thread
+        if path[:1] == "/":
+            base = "."
+        elif dirfd == P.AT_FDCWD:
+            base = t.get_cwd()
+        else:
+            f = t.group.fds.get(dirfd)
+            if f is None:
+                base = "<UNKNOWN>"
+            else:
+                base = f.name if not f.name or f.name.endswith("/") else f.name + "/"
+        return F.concat_path(base, path)
+    if name == "open_by_handle_at":
+        v = params[3] if len(params) > 3 else None
+        return v if v is not None else ""
+    return ""
 
 
-def _local_is_server(f: F.FdInfo) -> bool:
-    return f.role == F.ROLE_SERVER
+def fd_class(state: Any = None) -> FieldClass:
+    def ifaces() -> Any:
+        return state.interfaces if state is not None else ()
 
+    def local(e: Any, ip: Any) -> bool:
+        t = e.thread
+        if t is not None and t.container_id:
+            return False
+        return F.is_local_address(ifaces(), ip)
 
-def fd_class() -> FieldClass:
     def fdv(fn):
         def get(e: Any) -> Any:
             f = e.fd
-            return fn(f) if f is not None else None
+            return fn(f) if f is not None and e.thread is not None else None
         return get
 
-    def ipv(fn):
+    def sockv(fn):
+        """Connected-socket fields: IPv4/IPv6 sockets with a role."""
         def get(e: Any) -> Any:
-            f = _ip_fd(e)
-            return fn(f) if f is not None else None
+            f = e.fd
+            if f is None or e.thread is None or f.type not in _SOCK_TYPES or not f.role:
+                return None
+            return fn(f)
         return get
+
+    def num(e: Any) -> Any:
+        if not _fd_event(e):
+            return None
+        n = e.fdnum
+        return n if n is not None else -1
 
     def name(e: Any) -> str | None:
+        if not _fd_event(e):
+            return None
+        f = e.fd
+        return f.name if f is not None else _name_from_event(e)
+
+    def typechar(e: Any) -> str | None:
+        if not _fd_event(e):
+            return None
         f = e.fd
         if f is not None:
-            return f.name
-        return "" if e.info.flags & _FD_FLAGS else None
+            return f.typechar
+        return _TYPECHAR_BY_EVENT.get(e.info.name, "o")
 
     def directory(e: Any) -> str | None:
+        if not _fd_event(e):
+            return None
         f = e.fd
         if f is None:
+            s = _name_from_event(e)
+            if s is None:
+                return None
+        elif f.type in F.FILE_TYPES:
+            s = f.name
+        else:
             return None
-        if f.type == F.DIRECTORY:
-            return f.name
-        if f.type in (F.FILE, F.FILE_V2):
-            return F.dirname(f.name) if f.name else None
-        return None
+        if f is None or f.type != F.DIRECTORY:
+            i = s.rfind("/")
+            if i > 0:
+                if i < len(s) - 1:
+                    s = s[:i]
+            else:
+                s = "/"
+        return s
 
     def filename(e: Any) -> str | None:
         f = e.fd
-        if f is None or f.type not in (F.FILE, F.FILE_V2) or not f.name:
+        if f is None or e.thread is None or f.type not in (F.FILE, F.FILE_V2):
             return None
-        return F.basename(f.name)
+        s = f.name
+        i = s.rfind("/")
+        if i < 0:
+            return "/"
+        return s[i + 1:] if i < len(s) - 1 else s
 
-    def proto(f: F.FdInfo, which: str) -> str | None:
-        p = F.L4NAME.get(f.l4)
-        if p not in ("tcp", "udp"):
+    def nameraw(e: Any) -> str | None:
+        if not _fd_event(e):
             return None
-        port = {"c": f.sport, "s": f.dport}[which]
-        return _service(port, p) if port else None
+        f = e.fd
+        s = f.nameraw if f is not None else _name_from_event(e, raw=True)
+        if s is None:
+            return None
+        while "//" in s:
+            s = s.replace("//", "/")
+        return s
 
-    def lr(f: F.FdInfo, local: bool, what: str) -> Any:
-        server_side = _local_is_server(f) == local
-        if server_side:
-            return f.dip if what == "ip" else f.dport
+    def proto_of(f: F.FdInfo, port: int) -> str:
+        # Falco runs with port-name resolution off: the number, as text
+        return str(port)
+
+    def server_ip(f: F.FdInfo) -> Any:
+        if not f.role:
+            return None
+        if f.type in F.SERVER_TYPES or f.type in _SOCK_TYPES:
+            return f.dip
+        return None
+
+    def server_port(f: F.FdInfo) -> Any:
         if f.type in F.SERVER_TYPES:
-            return None
-        return f.sip if what == "ip" else f.sport
+            return f.dport
+        if f.type in _SOCK_TYPES and f.role:
+            return f.dport
+        return None
 
-    def lr_proto(f: F.FdInfo, local: bool) -> str | None:
-        server_side = _local_is_server(f) == local
-        return proto(f, "s" if server_side else "c")
+    def lr(e: Any, want_local: bool, port: bool) -> Any:
+        f = e.fd
+        if f is None or e.thread is None or f.type not in _SOCK_TYPES or not f.role:
+            return None
+        src_side = local(e, f.sip) == want_local
+        if port:
+            return f.sport if src_side else f.dport
+        return f.sip if src_side else f.dip
+
+    def lr_proto(e: Any, want_local: bool) -> Any:
+        f = e.fd
+        if f is None or e.thread is None or f.type not in _SOCK_TYPES or not f.role:
+            return None
+        return proto_of(f, lr(e, want_local, True))
+
+    def sproto(e: Any) -> Any:
+        f = e.fd
+        if f is None or e.thread is None:
+            return None
+        p = server_port(f)
+        if p is None:
+            return None
+        return proto_of(f, p) if f.type in _SOCK_TYPES else ""
+
+    def is_server(e: Any) -> Any:
+        f = e.fd
+        if f is None or e.thread is None:
+            return None
+        if f.type in F.SERVER_TYPES:
+            return True
+        if f.type in _SOCK_TYPES:
+            return local(e, f.dip)
+        return False
 
     def types(arg: str | None) -> Extractor:
         def get(e: Any) -> Any:
@@ -117,43 +238,52 @@ def fd_class() -> FieldClass:
             return f"{t.container_id or 'host'}:{v}"
         return get
 
+    def pair(a: Extractor, b: Extractor) -> Extractor:
+        def get(e: Any) -> Any:
+            return tuple(x for x in (a(e), b(e)) if x is not None)
+        return get
+
+    cip = sockv(lambda f: f.sip)
+    sip = fdv(server_ip)
+    cport = sockv(lambda f: f.sport)
+    sport = fdv(server_port)
     simple: dict[str, Extractor] = {
-        "fd.num": lambda e: e.fdnum if e.info.flags & _FD_FLAGS else None,
+        "fd.num": num,
         "fd.type": fdv(lambda f: F.TYPENAME.get(f.type)),
-        "fd.typechar": fdv(lambda f: f.typechar),
+        "fd.typechar": typechar,
         "fd.name": name,
-        "fd.uid": lambda e: f"{e.thread.tid}{e.fdnum}" if e.thread is not None and e.fdnum is not None
-        and e.fd is not None else None,
+        "fd.uid": lambda e: f"{e.thread.tid}{num(e)}" if e.thread is not None and e.info.flags & _FD_FLAGS
+        else None,
         "fd.directory": directory,
         "fd.filename": filename,
-        "fd.nameraw": fdv(lambda f: f.nameraw or (f.name if f.type not in F.FILE_TYPES else None)),
+        "fd.nameraw": nameraw,
         "fd.containername": container_prefixed(name),
         "fd.containerdirectory": container_prefixed(directory),
-        "fd.ip": ipv(lambda f: tuple(x for x in (_cip(f), f.dip) if x is not None)),
-        "fd.cip": ipv(_cip),
-        "fd.sip": ipv(lambda f: f.dip),
-        "fd.lip": ipv(lambda f: lr(f, True, "ip")),
-        "fd.rip": ipv(lambda f: lr(f, False, "ip")),
-        "fd.port": ipv(lambda f: tuple(x for x in ((None if f.type in F.SERVER_TYPES else f.sport), f.dport)
-                                       if x is not None)),
-        "fd.cport": ipv(lambda f: None if f.type in F.SERVER_TYPES else f.sport),
-        "fd.sport": ipv(lambda f: f.dport),
-        "fd.lport": ipv(lambda f: lr(f, True, "port")),
-        "fd.rport": ipv(lambda f: lr(f, False, "port")),
-        "fd.l4proto": ipv(lambda f: F.L4NAME.get(f.l4)),
+        "fd.ip": pair(cip, sip),
+        "fd.cip": cip,
+        "fd.sip": sip,
+        "fd.lip": lambda e: lr(e, True, False),
+        "fd.rip": lambda e: lr(e, False, False),
+        "fd.port": pair(cport, sport),
+        "fd.cport": cport,
+        "fd.sport": sport,
+        "fd.lport": lambda e: lr(e, True, True),
+        "fd.rport": lambda e: lr(e, False, True),
+        "fd.l4proto": fdv(lambda f: F.L4NAME.get(f.l4_effective(), "<NA>")),
         "fd.sockfamily": fdv(lambda f: "ip" if f.type in F.IP_TYPES else "unix" if f.type == F.UNIX_SOCK else None),
-        "fd.is_server": fdv(lambda f: f.role == F.ROLE_SERVER),
-        "fd.proto": ipv(lambda f: tuple(x for x in (proto(f, "c"), proto(f, "s")) if x is not None)),
-        "fd.cproto": ipv(lambda f: proto(f, "c")),
-        "fd.sproto": ipv(lambda f: proto(f, "s")),
-        "fd.lproto": ipv(lambda f: lr_proto(f, True)),
-        "fd.rproto": ipv(lambda f: lr_proto(f, False)),
-        "fd.net": ipv(lambda f: tuple(x for x in (_cip(f), f.dip) if x is not None)),
-        "fd.cnet": ipv(lambda f: tuple(x for x in (_cip(f),) if x is not None)),
-        "fd.snet": ipv(lambda f: (f.dip,) if f.dip is not None else ()),
-        "fd.lnet": ipv(lambda f: tuple(x for x in (lr(f, True, "ip"),) if x is not None)),
-        "fd.rnet": ipv(lambda f: tuple(x for x in (lr(f, False, "ip"),) if x is not None)),
-        "fd.connected": ipv(lambda f: f.connected),
+        "fd.is_server": is_server,
+        "fd.proto": lambda e: tuple(x for x in (sockv(lambda f: proto_of(f, f.sport))(e), sproto(e))
+                                    if x is not None),
+        "fd.cproto": fdv(lambda f: (proto_of(f, f.sport) if f.type in _SOCK_TYPES else "") if f.role else None),
+        "fd.sproto": sproto,
+        "fd.lproto": lambda e: lr_proto(e, True),
+        "fd.rproto": lambda e: lr_proto(e, False),
+        "fd.net": pair(cip, sip),
+        "fd.cnet": lambda e: tuple(x for x in (cip(e),) if x is not None),
+        "fd.snet": lambda e: tuple(x for x in (sip(e),) if x is not None),
+        "fd.lnet": lambda e: tuple(x for x in (lr(e, True, False),) if x is not None),
+        "fd.rnet": lambda e: tuple(x for x in (lr(e, False, False),) if x is not None),
+        "fd.connected": fdv(lambda f: f.connected),
         "fd.name_changed": lambda e: bool(e.cache.get("__fd_name_changed", False)) if e.fd is not None else None,
         "fd.cip.name": lambda e: None,
         "fd.sip.name": lambda e: None,

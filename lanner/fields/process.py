@@ -16,7 +16,7 @@ from lanner.fields.registry import (
     fdef,
 )
 from lanner.state import fds as F
-from lanner.state.threads import ThreadInfo
+from lanner.state.threads import CHILD_IN_PIDNS, ThreadInfo
 
 _SHELLS = frozenset({"ash", "bash", "csh", "ksh", "sh", "tcsh", "zsh", "dash"})
 
@@ -30,17 +30,22 @@ def _env_lookup(env: list[str], key: str) -> str | None:
 
 
 def _leader(t: ThreadInfo, attr: str) -> ThreadInfo | None:
-    """Session / process-group leader: the ancestor whose vpid (pid for pgid) equals the id, else the
-    eldest ancestor sharing the id."""
+    """Session / process-group leader as Falco finds it: the thread whose tid is the id (looked up
+    directly unless a virtual id is read inside a pid namespace), else the eldest consecutive
+    ancestor carrying the same id."""
     ident = getattr(t, attr)
-    key = "pid" if attr == "pgid" else "vpid"
+    if ident == -1:
+        return None
+    table = t.table
+    if table is not None and (attr == "pgid" or not (t.flags & CHILD_IN_PIDNS or (t.tid != t.vtid and t.vtid >= 0))):
+        lead = table.threads.get(ident)
+        if lead is not None:
+            return lead
     best = None
-    for a in (t, *t.ancestors()):
+    for a in t.ancestors():
         if getattr(a, attr) != ident:
             break
         best = a
-        if getattr(a, key) == ident:
-            return a
     return best
 
 
@@ -99,7 +104,7 @@ def process_class(state: Any = None) -> FieldClass:
             if t is None:
                 return None
             lead = _leader(t, attr)
-            return fn(lead) if lead is not None else None
+            return fn(lead) if lead is not None else ""
         return get
 
     def nchilds(e: Any) -> int | None:
@@ -129,12 +134,12 @@ def process_class(state: Any = None) -> FieldClass:
         "proc.name": th(lambda t: t.comm),
         "proc.cmdline": th(lambda t: t.cmdline),
         "proc.exeline": th(lambda t: " ".join([t.exe, *t.args])),
-        "proc.cwd": th(lambda t: t.group.cwd),
+        "proc.cwd": th(lambda t: t.get_cwd()),
         "proc.nthreads": th(lambda t: sum(1 for m in t.group.members
                                             if (o := t.table.threads.get(m)) is not None and not o.dead)
                             if t.table is not None else 1),
         "proc.nchilds": nchilds,
-        "proc.ppid": th(lambda t: t.main_thread().ptid),
+        "proc.ppid": par(lambda p: p.pid),
         "proc.pname": par(lambda p: p.comm),
         "proc.pcmdline": par(lambda p: p.cmdline),
         "proc.pexe": par(lambda p: p.exe),

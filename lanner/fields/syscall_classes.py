@@ -25,4 +25,4 @@ def generic_field_classes(hostname: str = "", context: GenericContext | None = N
 def syscall_field_classes(state: Any) -> list[FieldClass]:
     """Syscall-only classes bound to one ``lanner.state.engine.StateEngine`` (users, thread table)."""
     return [evt_class(state), process_class(state), thread_class(), *user_classes(state),
-            fd_class(), fspath_class(), fdlist_class(), container_id_class(state)]
+            fd_class(state), fspath_class(), fdlist_class(), container_id_class(state)]

@@ -324,19 +324,27 @@ class StateEngine:
             sip, dip = _ip(get("sip", None)), _ip(get("dip", None))
             f.sport, f.dport = int(get("sport", 0) or 0), int(get("dport", 0) or 0)
             f.l4 = int(get("l4proto", 0) or 0)
-            if not normalized and typ == F.IPV6_SOCK and sip is not None and dip is not None \
-                    and sip.version == 6 and dip.version == 6 and sip.ipv4_mapped and dip.ipv4_mapped:
-                sip, dip, f.type = sip.ipv4_mapped, dip.ipv4_mapped, F.IPV4_SOCK
+            if sip is None:
+                sip = F.ZERO4 if typ == F.IPV4_SOCK else F.ZERO6
+            if dip is None:
+                dip = F.ZERO4 if typ == F.IPV4_SOCK else F.ZERO6
+            if typ == F.IPV6_SOCK:
+                s4, d4 = F.as_v4(sip), F.as_v4(dip)
+                if s4.version == 4 and d4.version == 4:
+                    sip, dip, f.type = s4, d4, F.IPV4_SOCK
             f.sip, f.dip = sip, dip
             f.connected = bool(get("connected", False)) or f.l4 == F.L4_TCP
-            f.role = F.ROLE_SERVER if role == "server" else F.ROLE_CLIENT
-            if not f.name or not normalized:
-                f.name = f.render_tuple_name()
+            if normalized:
+                f.role = F.ROLE_SERVER if role == "server" else F.ROLE_CLIENT if role == "client" else 0
+            elif f.type == F.IPV4_SOCK:
+                F.patch_local_address(f, self.interfaces)
+            f.name = f"{f.sip}:{f.sport}->{f.dip}:{f.dport}"
         elif typ in (F.IPV4_SERVSOCK, F.IPV6_SERVSOCK):
             f.dip = _ip(get("sip", None) or get("ip", None))
             f.dport = int(get("sport", 0) or get("port", 0) or 0)
             f.l4 = int(get("l4proto", 0) or 0)
-            f.role = F.ROLE_SERVER
+            if normalized and role == "server":
+                f.role = F.ROLE_SERVER
             f.name = f.render_tuple_name()
         elif typ == F.UNIX_SOCK:
             f.usrc = int(get("unix_src", 0) or 0)
@@ -346,21 +354,23 @@ class StateEngine:
         return f
 
     def fixup_seeded_sockets(self) -> None:
-        """Swap seeded IPv4 tuples whose local port is a listening port (scap-format 5.4)."""
+        """Falco's direction fix of sockets read from a process list: an IPv4 socket whose source
+        port is a listening port of the host is turned around and marked server, the others client."""
         ports = set()
         groups = {id(t.group): t.group for t in self.threads.threads.values()}.values()
         for g in groups:
             for f in g.fds.values():
-                if f.type == F.IPV4_SERVSOCK:
+                if f.type in F.SERVER_TYPES:
                     ports.add(f.dport)
-        if not ports:
-            return
         for g in groups:
             for f in g.fds.values():
-                if f.type == F.IPV4_SOCK and f.role == F.ROLE_CLIENT and f.sport in ports:
-                    f.sip, f.dip, f.sport, f.dport = f.dip, f.sip, f.dport, f.sport
-                    f.role = F.ROLE_SERVER
-                    f.name = f.render_tuple_name()
+                if f.type == F.IPV4_SOCK and not f.role:
+                    if f.sport in ports:
+                        F.swap_addresses(f)
+                        f.name = f"{f.sip}:{f.sport}->{f.dip}:{f.dport}"
+                        f.role = F.ROLE_SERVER
+                    else:
+                        f.role = F.ROLE_CLIENT
 
     # ------------------------------------------------------------------------------- event loop
     def process(self, evt: Any) -> None:
@@ -576,9 +586,6 @@ class StateEngine:
             if not t.flags & CHILD_IN_PIDNS:
                 t.vtid, t.vpid = t.tid, t.pid
             tt.join_group(t)
-            cwd = _str(_p(p, 6))
-            if cwd and t.group.cwd == "/":
-                t.group.cwd = cwd if cwd.endswith("/") else cwd + "/"
         g = t.group
         fdl = _p(p, 7)
         if isinstance(fdl, int):
@@ -602,15 +609,18 @@ class StateEngine:
         if isinstance(tty, int):
             t.tty = tty
         exepath = _str(_p(p, 27))
-        if exepath is None or exepath == NA:
-            fn = _str(_p(p, 30)) if evt.info.name == "execve" else None
-            le = evt.enter or t.last_enter
-            if fn is None and le is not None and le.info.name == evt.info.name:
-                fn = _str(_p(le.params, 0)) if evt.info.name == "execve" else _str(_p(le.params, 1))
-            if fn is not None and fn != NA:
-                exepath = concat_path(g.cwd, fn)
+        if exepath is None:
+            # old event versions: rebuilt from the enter event, when it directly precedes the exit
+            le = evt.enter
+            if le is not None:
+                if le.info.name == "execve":
+                    fn = _str(_p(le.params, 0))
+                    if fn is not None:
+                        exepath = NA if fn == NA else concat_path(t.get_cwd(), fn)
+                elif le.info.name == "execveat":
+                    exepath = self._execveat_path(t, le)
         if exepath is not None:
-            t.exepath = exepath
+            t.exepath = exepath.removesuffix(" (deleted)")
         t.last_enter = None
         v = _p(p, 17)
         if isinstance(v, int):
@@ -842,42 +852,76 @@ class StateEngine:
 
     # ----------------------------------------------------------------------------- fds
     def open_path(self, evt: Any, t: ThreadInfo | None) -> tuple[str, str, int]:
-        """(absolute name, raw name, flags) of an open-family exit event."""
+        """(absolute name, raw name, flags) of an open-family exit event, as Falco builds them: the
+        enter event's name/flags/dirfd win when it directly precedes the exit (old captures)."""
         p = evt.params
         name = evt.info.name
-        cwd = t.group.cwd if t is not None else "/"
+        enter = evt.enter
         if name == "open" or name == "creat":
             raw = _str(_p(p, 1)) or ""
-            base = cwd
-            flags = _int(_p(p, 2)) if name == "open" else 0
+            if name == "open":
+                flags = _int(_p(p, 2))
+            else:
+                cf = _int(_p(p, 5))
+                flags = 0x8000 if cf & 1 else 0x10000 if cf & 2 else 0
+            if enter is not None and enter.info.name == name:
+                en = _str(_p(enter.params, 0))
+                if en is not None and en != NA:
+                    raw = en
+                    if name == "open":
+                        flags = _int(_p(enter.params, 1)) | (flags & ~(O_F_CREATED - 1))
+            base = t.get_cwd() if t is not None else ""
         elif name == "open_by_handle_at":
             raw = _str(_p(p, 3)) or ""
-            base = cwd
+            base = ""
             flags = _int(_p(p, 2))
         else:
-            raw = _str(_p(p, 2)) or ""
+            raw = _str(_p(p, 2)) or NA
             flags = _int(_p(p, 3))
-            base = self.dirfd_base(t, _p(p, 1))
-        if raw == NA:
-            return NA, raw, flags
+            dirfd = _p(p, 1)
+            if enter is not None and enter.info.name == name:
+                en = _str(_p(enter.params, 1))
+                if en is not None and en != NA:
+                    raw = en
+                    flags = _int(_p(enter.params, 2)) | (flags & ~(O_F_CREATED - 1))
+                    dirfd = _p(enter.params, 0)
+            base = self.dirfd_base(t, dirfd, raw) if isinstance(dirfd, int) else ""
         return concat_path(base, raw), raw, flags
 
-    def dirfd_base(self, t: ThreadInfo | None, dirfd: Any) -> str:
-        """Directory (with trailing ``/``) a dirfd-relative path is resolved against."""
+    def dirfd_base(self, t: ThreadInfo | None, dirfd: Any, name: str = "") -> str:
+        """Directory (with trailing ``/``) a dirfd-relative path is resolved against (Falco's parse_dirfd)."""
+        if name[:1] == "/":
+            return "."
         if t is None:
             return "<UNKNOWN>"
         if dirfd == AT_FDCWD or not isinstance(dirfd, int):
-            return t.group.cwd
+            return t.get_cwd()
         f = t.group.fds.get(dirfd)
-        if f is None or not f.name:
+        if f is None:
             return "<UNKNOWN>"
-        return f.name if f.name.endswith("/") else f.name + "/"
+        if not f.name or f.name.endswith("/"):
+            return f.name
+        return f.name + "/"
+
+    def _execveat_path(self, t: ThreadInfo, enter: Any) -> str:
+        """exepath of an old execveat from its enter event (dirfd, pathname, flags)."""
+        ep = enter.params
+        dirfd = _p(ep, 0)
+        path = _str(_p(ep, 1)) or ""
+        flags = _int(_p(ep, 2))
+        sdir = self.dirfd_base(t, dirfd if isinstance(dirfd, int) else AT_FDCWD, path)
+        if (not flags & 1 and path == NA) or sdir == "<UNKNOWN>":
+            return NA
+        if flags & 1:
+            return concat_path("", sdir)
+        return concat_path(sdir, path)
 
     def _on_open(self, evt: Any, t: ThreadInfo | None) -> None:
         p = evt.params
         fdn = _p(p, 0)
+        if t is None:
+            return
         name, raw, flags = self.open_path(evt, t)
-        ename = evt.info.name
         f = FdInfo(F.DIRECTORY if flags & O_DIRECTORY else F.FILE_V2, name, flags)
         f.nameraw = raw
         idx = evt.info.index
@@ -886,14 +930,10 @@ class StateEngine:
             f.dev = _int(_p(p, di))
         if ii is not None:
             f.ino = _int(_p(p, ii))
-        if ename == "creat":
-            cf = _int(_p(p, 5))
-            f.openflags = (0x8000 if cf & 1 else 0) | (0x10000 if cf & 2 else 0)
-        evt.fd = f
-        if isinstance(fdn, int):
+        if isinstance(fdn, int) and fdn >= 0:
             evt.fdnum = fdn
-            if fdn >= 0 and t is not None:
-                t.group.fds[fdn] = f
+            t.group.fds[fdn] = f
+            evt.fd = f
 
     def _add_fd(self, evt: Any, t: ThreadInfo | None, num: Any, f: FdInfo) -> None:
         if isinstance(num, int):
@@ -905,11 +945,9 @@ class StateEngine:
     def _on_socket(self, evt: Any, t: ThreadInfo | None) -> None:
         p = evt.params
         fdn = _p(p, 0)
-        if not isinstance(fdn, int) or fdn < 0:
-            if isinstance(fdn, int):
-                evt.fdnum = fdn
+        if t is None or not isinstance(fdn, int) or fdn < 0:
             return
-        f = F.new_socket(_p(p, 1), _p(p, 2), _p(p, 3), _int(_p(p, 4)))
+        f = F.new_socket(_p(p, 1), _int(_p(p, 2)), _int(_p(p, 3)), _int(_p(p, 4)))
         self._add_fd(evt, t, fdn, f)
 
     def _on_bind(self, evt: Any, t: ThreadInfo | None) -> None:
@@ -920,94 +958,89 @@ class StateEngine:
         a = parse_sockaddr(_p(p, 1))
         if a is None:
             return
-        if a.family in (F.AF_INET, F.AF_INET6):
-            if a.port <= 0:
-                return
+        if a.family in (F.AF_INET, F.AF_INET6) and a.ip is not None and a.port > 0:
             ip = a.ip
-            if a.family == F.AF_INET6 and ip.ipv4_mapped is not None:
-                ip = ip.ipv4_mapped
+            ip = F.as_v4(ip)
             f.type = F.IPV4_SERVSOCK if ip.version == 4 else F.IPV6_SERVSOCK
             f.dip, f.dport = ip, a.port
-            f.sip, f.sport = None, 0
-            if f.l4 in (F.L4_UNKNOWN, F.L4_NA):
-                f.l4 = F.L4_TCP
-            f.role = F.ROLE_SERVER
-            f.name = F.render_sockaddr(F.Addr(a.family, ip if ip.version == 6 else ip, a.port))
-            if ip.version == 4:
-                f.name = f"{ip}:{a.port}"
-        elif a.family == F.AF_UNIX:
-            f.type = F.UNIX_SOCK
-            f.role = F.ROLE_SERVER
-            f.name = a.path
+            f.role |= F.ROLE_SERVER
+        f.name = F.render_sockaddr(a)
 
     def _on_connect(self, evt: Any, t: ThreadInfo | None) -> None:
         p = evt.params
-        res = _p(p, 0)
         f = evt.fd
-        tup = parse_tuple(_p(p, 1))
-        if f is None:
-            # no entry: fd.name still comes from the event parameters
-            if tup is not None:
-                tmp = FdInfo(F.UNKNOWN)
-                self._fill_connect(tmp, tup)
-                evt.fd = tmp
-            else:
-                a = parse_sockaddr(_p(p, 3))
-                if a is not None:
-                    tmp = FdInfo(F.UNKNOWN, F.render_sockaddr(a))
-                    evt.fd = tmp
+        if t is None or f is None:
             return
+        res = _p(p, 0)
         if not isinstance(res, int) or (res < 0 and res != EINPROGRESS):
             return
+        f.connected = True
+        enter = evt.enter
+        enter_addr = parse_sockaddr(_p(enter.params, 1)) if enter is not None and enter.info.name == "connect" \
+            else None
+        raw_tuple = _p(p, 1)
+        if raw_tuple is None or raw_tuple == b"":
+            if enter_addr is None:
+                return
+            if enter_addr.family in (F.AF_INET, F.AF_INET6) and enter_addr.ip is not None:
+                ip = F.as_v4(enter_addr.ip)
+                f.type = F.IPV4_SOCK if ip.version == 4 else F.IPV6_SOCK
+                f.dip, f.dport = ip, enter_addr.port
+            else:
+                f.name = F.render_sockaddr(enter_addr)
+            return
+        tup = parse_tuple(raw_tuple)
         if tup is None:
             return
-        if f.role == F.ROLE_NONE:
-            f.role = F.ROLE_CLIENT
-        self._fill_connect(f, tup)
-        f.connected = True
-
-    @staticmethod
-    def _fill_connect(f: FdInfo, tup: F.Tuple) -> None:
-        if tup.family == F.AF_UNIX:
-            f.type = F.UNIX_SOCK
+        exit_addr = parse_sockaddr(_p(p, 3))
+        if tup.family in (F.AF_INET, F.AF_INET6):
+            dip, dport = tup.dip, tup.dport
+            if exit_addr is not None and enter_addr is not None and exit_addr.ip is not None \
+                    and enter_addr.ip is not None and exit_addr.port == dport \
+                    and F.as_v4(exit_addr.ip) == dip:
+                cand = F.as_v4(enter_addr.ip) if dip.version == 4 else enter_addr.ip
+                if cand.version == dip.version:
+                    dip, dport = cand, enter_addr.port
+            f.type = F.IPV4_SOCK if tup.family == F.AF_INET else F.IPV6_SOCK
+            changed = F.set_addresses(f, tup.sip, tup.sport, dip, dport, overwrite_dest=True)
+            if changed and f.role & F.ROLE_SERVER and f.type == F.IPV4_SOCK and f.l4 == F.L4_UDP:
+                F.swap_addresses(f)
+            f.name = f.render_tuple_name()
+        else:
+            if f.type != F.UNIX_SOCK:
+                return
+            path = tup.path
+            if exit_addr is not None and enter_addr is not None and exit_addr.path == tup.path:
+                path = enter_addr.path
             f.usrc, f.udst = tup.usrc, tup.udst
-            f.name = F.render_tuple(tup)
-            return
-        if f.role == F.ROLE_SERVER and f.l4 == F.L4_UDP:
+            f.name = f"{tup.usrc:x}->{tup.udst:x} {path}"
+        if not f.role:
             f.role = F.ROLE_CLIENT
-        saved_role = f.role
-        f.role = F.ROLE_CLIENT
-        F.apply_tuple(f, tup, outbound=True)
-        f.role = saved_role or F.ROLE_CLIENT
 
     def _on_accept(self, evt: Any, t: ThreadInfo | None) -> None:
         p = evt.params
         fdn = _p(p, 0)
-        tup = parse_tuple(_p(p, 1))
-        if not isinstance(fdn, int):
+        if t is None or not isinstance(fdn, int) or fdn < 0:
             return
         evt.fdnum = fdn
+        tup = parse_tuple(_p(p, 1))
         if tup is None:
-            if fdn >= 0 and t is not None:
-                f = FdInfo(F.UNKNOWN)
-                self._add_fd(evt, t, fdn, f)
             return
         if tup.family == F.AF_UNIX:
-            f = FdInfo(F.UNIX_SOCK, F.render_tuple(tup))
+            f = FdInfo(F.UNIX_SOCK)
             f.usrc, f.udst = tup.usrc, tup.udst
-        else:
+        elif tup.family in (F.AF_INET, F.AF_INET6):
             f = FdInfo(F.IPV4_SOCK if tup.family == F.AF_INET else F.IPV6_SOCK)
             f.l4 = F.L4_TCP
             f.sip, f.sport, f.dip, f.dport = tup.sip, tup.sport, tup.dip, tup.dport
-            f.name = f.render_tuple_name()
-            f.connected = True
-        f.role = F.ROLE_SERVER
+        else:
+            return
+        f.name = F.render_tuple(tup)
         if evt.info.name == "accept4" and _int(_p(p, 5)) & O_CLOEXEC:
             f.openflags = O_CLOEXEC
-        if fdn >= 0:
-            self._add_fd(evt, t, fdn, f)
-        else:
-            evt.fd = f
+        f.role = F.ROLE_SERVER
+        f.connected = True
+        self._add_fd(evt, t, fdn, f)
 
     def _on_close(self, evt: Any, t: ThreadInfo | None) -> None:
         res = _p(evt.params, 0)
@@ -1080,10 +1113,10 @@ class StateEngine:
                 f = FdInfo(F.FIFO, "", flags)
                 f.ino = ino
                 t.group.fds[n] = f
-        n1 = _p(p, 1)
-        if isinstance(n1, int):
-            evt.fdnum = n1
-            evt.fd = t.group.fds.get(n1)
+        n2 = _p(p, 2)
+        if isinstance(n2, int):
+            evt.fdnum = n2
+            evt.fd = t.group.fds.get(n2)
 
     def _on_socketpair(self, evt: Any, t: ThreadInfo | None) -> None:
         p = evt.params
@@ -1097,17 +1130,14 @@ class StateEngine:
             f = FdInfo(F.UNIX_SOCK)
             f.usrc, f.udst = a, b
             t.group.fds[n] = f
-        evt.fdnum = n1
+        evt.fdnum = n2
         evt.fd = t.group.fds[n1]
 
     def _on_simple_fd(self, evt: Any, t: ThreadInfo | None) -> None:
         p = evt.params
         name = evt.info.name
         res = _p(p, 0)
-        if not isinstance(res, int):
-            return
-        evt.fdnum = res
-        if res < 0 or t is None:
+        if not isinstance(res, int) or res < 0 or t is None:
             return
         flags = 0
         fi = evt.info.index.get("flags")
@@ -1121,19 +1151,14 @@ class StateEngine:
         n = _p(p, 0)
         if not isinstance(n, int):
             return
-        f = FdInfo(F.MEMFD, _str(_p(p, 1)) or "", _int(_p(p, 2)))
-        if n >= 0:
-            self._add_fd(evt, t, n, f)
-        else:
-            evt.fdnum = n
+        if n < 0 or t is None:
+            return
+        self._add_fd(evt, t, n, FdInfo(F.MEMFD, _str(_p(p, 1)) or "", _int(_p(p, 2))))
 
     def _on_pidfd_open(self, evt: Any, t: ThreadInfo | None) -> None:
         p = evt.params
         n = _p(p, 0)
-        if not isinstance(n, int):
-            return
-        evt.fdnum = n
-        if n < 0:
+        if not isinstance(n, int) or n < 0 or t is None:
             return
         pid = _int(_p(p, 1))
         f = FdInfo(F.PIDFD, f"{self.host_root}/proc/{pid}")
@@ -1143,10 +1168,7 @@ class StateEngine:
     def _on_pidfd_getfd(self, evt: Any, t: ThreadInfo | None) -> None:
         p = evt.params
         n = _p(p, 0)
-        if not isinstance(n, int):
-            return
-        evt.fdnum = n
-        if n < 0 or t is None:
+        if not isinstance(n, int) or n < 0 or t is None:
             return
         pidfd = t.group.fds.get(_int(_p(p, 1), -1))
         if pidfd is None or pidfd.type != F.PIDFD:
@@ -1161,45 +1183,57 @@ class StateEngine:
 
     def _on_io(self, evt: Any, t: ThreadInfo | None) -> None:
         f = evt.fd
-        if f is not None and f.type in F.IP_TYPES and _int(_p(evt.params, 0), -1) >= 0:
+        if f is not None and f.type in F.SOCK_TYPES and _int(_p(evt.params, 0), -1) >= 0:
             f.connected = True
 
     def _on_recv_tuple(self, evt: Any, t: ThreadInfo | None) -> None:
-        self._io_tuple(evt, t, outbound=False)
+        self._io_tuple(evt, t, incoming=True)
 
     def _on_send_tuple(self, evt: Any, t: ThreadInfo | None) -> None:
-        self._io_tuple(evt, t, outbound=True)
+        self._io_tuple(evt, t, incoming=False)
 
-    def _io_tuple(self, evt: Any, t: ThreadInfo | None, outbound: bool) -> None:
+    def _io_tuple(self, evt: Any, t: ThreadInfo | None, incoming: bool) -> None:
+        """Falco's read/write exit for the socket calls carrying a tuple."""
         p = evt.params
-        if _int(_p(p, 0), -1) < 0 or t is None:
-            return
-        ti = evt.info.index.get("tuple")
-        tup = parse_tuple(_p(p, ti)) if ti is not None else None
+        if not p or p[0] is None:
+            return  # old recvmmsg/sendmmsg records carry no parameters
         f = evt.fd
+        res = _int(_p(p, 0), -1)
+        ti = evt.info.index.get("tuple")
         if f is None:
-            if outbound and tup is not None and tup.family in (F.AF_INET, F.AF_INET6) \
-                    and isinstance(evt.fdnum, int) and evt.fdnum >= 0:
-                f = FdInfo(F.IPV4_SOCK if tup.family == F.AF_INET else F.IPV6_SOCK)
-                f.l4 = F.L4_UDP
-                f.role = F.ROLE_CLIENT
-                F.apply_tuple(f, tup, outbound=True)
-                t.group.fds[evt.fdnum] = f
-                evt.fd = f
+            # a send on a socket whose creation was missed: taken for UDP
+            if incoming or t is None or res < 0 or ti is None or evt.info.name == "sendmmsg":
+                return
+            raw = _p(evt.raw, ti) or b""
+            if raw[:1] not in (b"\x02", b"\x0a"):
+                return
+            n = evt.fdnum
+            if not isinstance(n, int):
+                return
+            f = F.new_socket(F.AF_INET if raw[:1] == b"\x02" else F.AF_INET6, 2, 17)
+            self._add_fd(evt, t, n, f)
+        if res < 0:
             return
-        if f.type in F.IP_TYPES:
+        if f.type in F.SOCK_TYPES:
             f.connected = True
+        if ti is None or (f.name and f.type == F.IPV4_SOCK and f.l4 == F.L4_TCP):
+            return
+        tup = parse_tuple(_p(p, ti))
         if tup is None:
             return
-        if not f.name or f.l4 != F.L4_TCP or f.type == F.UNIX_SOCK:
-            if f.type == F.UNIX_SOCK and tup.family != F.AF_UNIX:
-                return
-            if f.type == F.UNIX_SOCK:
-                return
-            if f.role == F.ROLE_NONE:
-                f.role = F.ROLE_CLIENT
-            if F.apply_tuple(f, tup, outbound):
-                evt.cache["__fd_name_changed"] = True
+        old = f.name
+        if not F.update_from_tuple(f, tup, self.interfaces):
+            return
+        if f.type in F.SOCK_TYPES:
+            if not f.role:
+                F.guess_role(f, t.group.fds if t is not None else {}, incoming)
+            if f.role & (F.ROLE_CLIENT if incoming else F.ROLE_SERVER):
+                F.swap_addresses(f)
+            f.name = f.render_tuple_name()
+        else:
+            f.name = F.render_tuple(tup)
+        if f.name != old:
+            evt.cache["__fd_name_changed"] = True
 
 
 def proc_alive(tid: int) -> bool:

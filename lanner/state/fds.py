@@ -27,6 +27,7 @@ TYPENAME = {FILE: "file", FILE_V2: "file", DIRECTORY: "directory", IPV4_SOCK: "i
             NETLINK: "netlink", BPF: "bpf", USERFAULTFD: "userfaultfd", IOURING: "io_uring", MEMFD: "memfd",
             PIDFD: "pidfd"}
 IP_TYPES = frozenset({IPV4_SOCK, IPV6_SOCK, IPV4_SERVSOCK, IPV6_SERVSOCK})
+SOCK_TYPES = frozenset({IPV4_SOCK, IPV6_SOCK})
 SERVER_TYPES = frozenset({IPV4_SERVSOCK, IPV6_SERVSOCK})
 FILE_TYPES = frozenset({FILE, FILE_V2, DIRECTORY})
 
@@ -35,6 +36,7 @@ L4_UNKNOWN, L4_NA, L4_TCP, L4_UDP, L4_ICMP, L4_RAW = 0, 1, 2, 3, 4, 5
 L4NAME = {L4_TCP: "tcp", L4_UDP: "udp", L4_ICMP: "icmp", L4_RAW: "raw"}
 L4CHAR = {L4_TCP: "t", L4_UDP: "u", L4_ICMP: "i", L4_RAW: "r"}
 
+# role flags (a socket can carry both, as in Falco)
 ROLE_NONE, ROLE_CLIENT, ROLE_SERVER = 0, 1, 2
 
 O_CLOEXEC = 0x1000
@@ -75,18 +77,32 @@ class FdInfo:
 
     @property
     def typechar(self) -> str:
-        return TYPECHAR.get(self.type, "o")
+        return TYPECHAR.get(self.type, "?")
+
+    def l4_effective(self) -> int:
+        """Falco's protocol of the fd: raw always, none for a socket without a role, NA for non-IP fds."""
+        t = self.type
+        if t in SOCK_TYPES:
+            if self.l4 == L4_RAW:
+                return L4_RAW
+            return self.l4 if self.role else L4_NA
+        if t in SERVER_TYPES:
+            return self.l4
+        return L4_NA
 
     def is_socket(self) -> bool:
         return self.type in IP_TYPES or self.type == UNIX_SOCK
 
     def render_tuple_name(self) -> str:
-        """Recompute ``name`` from the stored endpoints (IP sockets)."""
+        """``fd.name`` of an IP socket from its endpoints, as Falco writes it."""
         if self.type in SERVER_TYPES:
             return f"{self.dip}:{self.dport}"
-        if self.l4 in (L4_ICMP, L4_RAW):
+        l4 = self.l4
+        if l4 in (L4_TCP, L4_UDP):
+            return f"{self.sip}:{self.sport}->{self.dip}:{self.dport}"
+        if l4 == L4_ICMP or (l4 == L4_RAW and self.type == IPV4_SOCK):
             return f"{self.sip}->{self.dip}"
-        return f"{self.sip}:{self.sport}->{self.dip}:{self.dport}"
+        return "<unknown>"
 
     def __repr__(self) -> str:
         return f"FdInfo({TYPENAME.get(self.type, self.type)!s}, {self.name!r})"
@@ -288,26 +304,27 @@ _IPPROTO_ICMP, _IPPROTO_TCP, _IPPROTO_UDP, _IPPROTO_ICMPV6, _IPPROTO_RAW = 1, 6,
 
 
 def new_socket(domain: int | None, stype: int | None, proto: int | None, flags: int = 0) -> FdInfo:
-    """The entry socket() creates (event-model 6.6)."""
+    """The entry socket() creates (Falco's add_socket): addresses zero, no role."""
     stype = stype or 0
     proto = proto or 0
     if domain == AF_UNIX:
-        fd = FdInfo(UNIX_SOCK, "", flags)
-        return fd
+        return FdInfo(UNIX_SOCK, "", flags)
     if domain in (AF_INET, AF_INET6):
         fd = FdInfo(IPV4_SOCK if domain == AF_INET else IPV6_SOCK, "", flags)
-        base = stype & 0xFF
+        l4 = L4_UNKNOWN
         if proto == _IPPROTO_TCP:
-            fd.l4 = L4_RAW if base == _SOCK_RAW else L4_TCP
+            l4 = L4_RAW if stype == _SOCK_RAW else L4_TCP
         elif proto == _IPPROTO_UDP:
-            fd.l4 = L4_RAW if base == _SOCK_RAW else L4_UDP
+            l4 = L4_RAW if stype == _SOCK_RAW else L4_UDP
         elif proto == 0:
-            fd.l4 = L4_TCP if base == _SOCK_STREAM else L4_UDP if base == _SOCK_DGRAM else L4_UNKNOWN
-        elif proto in (_IPPROTO_ICMP, _IPPROTO_ICMPV6):
-            fd.l4 = L4_RAW if base == _SOCK_RAW else L4_ICMP
+            base = stype & 0xFF
+            l4 = L4_TCP if base == _SOCK_STREAM else L4_UDP if base == _SOCK_DGRAM else L4_UNKNOWN
+        elif proto == _IPPROTO_ICMP:
+            l4 = L4_RAW if stype == _SOCK_RAW else L4_ICMP
         elif proto == _IPPROTO_RAW:
-            fd.l4 = L4_RAW
-        zero = ipaddress.IPv4Address(0) if domain == AF_INET else ipaddress.IPv6Address(0)
+            l4 = L4_RAW
+        fd.l4 = l4
+        zero = _ZERO4 if domain == AF_INET else _ZERO6
         fd.sip = fd.dip = zero
         return fd
     if domain == AF_NETLINK:
@@ -315,41 +332,178 @@ def new_socket(domain: int | None, stype: int | None, proto: int | None, flags: 
     return FdInfo(UNKNOWN, "", flags)
 
 
-def apply_tuple(fd: FdInfo, t: Tuple, outbound: bool) -> bool:
-    """Fill a socket entry from an event tuple; returns True when the name changed.
+ZERO4 = _ZERO4 = ipaddress.IPv4Address(0)
+ZERO6 = _ZERO6 = ipaddress.IPv6Address(0)
+_LOOPBACK4 = ipaddress.IPv4Address("127.0.0.1")
+_LOOPBACK6 = ipaddress.IPv6Address("::1")
 
-    ``outbound`` tuples (connect/send) are local->remote; inbound ones (accept/recv) remote->local.
-    Stored orientation: client end first. Client sockets show local->remote, server sockets
-    remote->local.
+
+def as_v4(ip: Any) -> Any:
+    """An IPv4-mapped (or all-zero) IPv6 address as the IPv4 address Falco takes it for."""
+    if ip.version == 6:
+        b = ip.packed
+        if b[:12] == _V4MAPPED or b == bytes(16):
+            return ipaddress.IPv4Address(b[12:])
+    return ip
+
+
+def _zero_for(ip: Any) -> Any:
+    return _ZERO4 if ip.version == 4 else _ZERO6
+
+
+def set_addresses(fd: FdInfo, sip: Any, sport: int, dip: Any, dport: int, overwrite_dest: bool = True) -> bool:
+    """Falco's update of a socket's endpoints from a tuple; False when nothing changed.
+
+    The source always follows the tuple; the destination when unset or ``overwrite_dest`` (Falco's default).
     """
-    if t.family == AF_UNIX:
+    same_family = fd.type == (IPV4_SOCK if sip.version == 4 else IPV6_SOCK)
+    osip, odip = fd.sip, fd.dip
+    zero = _zero_for(sip)
+    if osip is None or osip.version != sip.version:
+        osip = zero
+    if odip is None or odip.version != sip.version:
+        odip = zero
+    if same_family and ((sip == osip and sport == fd.sport and dip == odip and dport == fd.dport)
+                        or (dip == osip and dport == fd.sport and sip == odip and sport == fd.dport)):
+        return False
+    changed = False
+    if osip != sip:
+        changed = True
+    fd.sip = sip
+    if fd.sport != sport:
+        fd.sport = sport
+        changed = True
+    if odip == zero or (overwrite_dest and odip != dip):
+        fd.dip = dip
+        changed = True
+    else:
+        fd.dip = odip
+    if fd.dport == 0 or (overwrite_dest and fd.dport != dport):
+        fd.dport = dport
+        changed = True
+    return changed
+
+
+def swap_addresses(fd: FdInfo) -> None:
+    fd.sip, fd.sport, fd.dip, fd.dport = fd.dip, fd.dport, fd.sip, fd.sport
+
+
+def is_local_address(interfaces: Any, ip: Any) -> bool:
+    """Falco's "address of this machine": an IPv4 address of an interface, an IPv6 address in the
+    /64 of one."""
+    if ip is None:
+        return False
+    if ip.version == 4:
+        for i in interfaces:
+            a = i.addr
+            if a.version == 4 and a == ip:
+                return True
+        return False
+    top = ip.packed[:8]
+    for i in interfaces:
+        a = i.addr
+        if a.version == 6 and a.packed[:8] == top:
+            return True
+    return False
+
+
+def _infer_address(interfaces: Any, dest: Any) -> Any:
+    """The local interface address a packet to ``dest`` most likely leaves from (Falco's guess)."""
+    v = dest.version
+    cands = [i for i in interfaces if i.addr.version == v]
+    for i in cands:
+        if i.addr == dest:
+            return i.addr
+    if v == 4:
+        d = int(dest)
+        for i in cands:
+            m = int(i.netmask)
+            if int(i.addr) & m == d & m:
+                return i.addr
+        for i in cands:
+            if i.addr != _LOOPBACK4:
+                return i.addr
+        return _ZERO4
+    top = dest.packed[:8]
+    for i in cands:
+        if i.addr.packed[:8] == top:
+            return i.addr
+    for i in cands:
+        if i.addr != _LOOPBACK6:
+            return i.addr
+    return _ZERO6
+
+
+def patch_local_address(fd: FdInfo, interfaces: Any) -> None:
+    """Fill an unset source or destination address from the interface list (Falco's network
+    interfaces update of an incomplete tuple)."""
+    if fd.type not in SOCK_TYPES:
+        return
+    zero = _ZERO4 if fd.type == IPV4_SOCK else _ZERO6
+    if fd.sip != zero and fd.dip != zero:
+        return
+    if fd.sip == zero:
+        new = _infer_address(interfaces, fd.dip)
+        if new == fd.dip and fd.sport == fd.dport:
+            return
+        fd.sip = new
+    else:
+        new = _infer_address(interfaces, fd.sip)
+        if new == fd.sip and fd.sport == fd.dport:
+            return
+        fd.dip = new
+
+
+def update_from_tuple(fd: FdInfo, t: Tuple, interfaces: Any) -> bool:
+    """Falco's update of an fd from a send/recv tuple; False when the tuple is invalid or changed nothing."""
+    fam = t.family
+    if fam == AF_INET:
+        if fd.type == IPV4_SERVSOCK:
+            pass  # the server's protocol carries over (kept in ``l4``)
+        fd.type = IPV4_SOCK
+        if not set_addresses(fd, t.sip, t.sport, t.dip, t.dport):
+            return False
+    elif fam == AF_INET6:
+        fd.type = IPV6_SOCK
+        if not set_addresses(fd, t.sip, t.sport, t.dip, t.dport):
+            return False
+    elif fam == AF_UNIX:
         fd.type = UNIX_SOCK
         fd.usrc, fd.udst = t.usrc, t.udst
-        new = t.path
-        changed = new != fd.name
-        fd.name = new
-        return changed
-    if t.family not in (AF_INET, AF_INET6):
-        return False
-    # orient: client end -> (sip, sport)
-    server = fd.role == ROLE_SERVER
-    local_first = outbound
-    if server == local_first:
-        sip, sport, dip, dport = t.dip, t.dport, t.sip, t.sport
+        fd.name = t.path
+        return True
     else:
-        sip, sport, dip, dport = t.sip, t.sport, t.dip, t.dport
-    if (fd.sip, fd.sport, fd.dip, fd.dport) in ((sip, sport, dip, dport), (dip, dport, sip, sport)) \
-            and fd.type not in SERVER_TYPES and fd.name:
         return False
-    if t.family == AF_INET:
-        if fd.type != IPV4_SOCK:
-            fd.type = IPV4_SOCK
-    else:
-        fd.type = IPV6_SOCK
-    if fd.l4 in (L4_UNKNOWN, L4_NA):
+    if fd.l4 == L4_UNKNOWN:
         fd.l4 = L4_UDP
-    fd.sip, fd.sport, fd.dip, fd.dport = sip, sport, dip, dport
-    new = fd.render_tuple_name()
-    changed = new != fd.name
-    fd.name = new
-    return changed
+    patch_local_address(fd, interfaces)
+    return True
+
+
+def bound_to_port(fds: dict[int, FdInfo], port: int) -> bool:
+    return any((f.type == IPV4_SOCK or f.type == IPV4_SERVSOCK) and f.dport == port for f in fds.values())
+
+
+def uses_client_port(fds: dict[int, FdInfo], port: int) -> bool:
+    return any(f.type == IPV4_SOCK and f.sport == port for f in fds.values())
+
+
+def guess_role(fd: FdInfo, fds: dict[int, FdInfo], incoming: bool) -> None:
+    """Falco's role guess for a socket first seen in a send/recv: owner of the port = server.
+
+    Falco reads the ports through its IPv4 view of the socket; for an IPv6 socket those bytes lie
+    inside the source address, and the guess uses them the same way.
+    """
+    if fd.type == IPV6_SOCK:
+        b = fd.sip.packed if fd.sip is not None else bytes(16)
+        sport, dport = int.from_bytes(b[8:10], "little"), int.from_bytes(b[10:12], "little")
+    else:
+        sport, dport = fd.sport, fd.dport
+    if not bound_to_port(fds, dport):
+        fd.role |= ROLE_CLIENT
+        return
+    if not uses_client_port(fds, sport):
+        fd.role |= ROLE_SERVER
+        return
+    if not fd.role:
+        fd.role |= ROLE_SERVER if incoming else ROLE_CLIENT

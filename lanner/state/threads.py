@@ -47,7 +47,7 @@ class ProcessGroup:
     def __init__(self, pid: int) -> None:
         self.pid = pid
         self.fds: dict[int, FdInfo] = {}
-        self.cwd = "/"
+        self.cwd = ""
         self.env: list[str] = []
         self.fdlimit = 0
         self.vmsize = self.vmrss = self.vmswap = 0
@@ -89,7 +89,7 @@ class ThreadInfo:
         self.vpid = -1
         self.comm = NA
         self.exe = NA
-        self.exepath = NA
+        self.exepath = ""
         self.args: list[str] = []
         self.uid = UID_NONE
         self.gid = UID_NONE
@@ -125,6 +125,14 @@ class ThreadInfo:
     def cwd(self) -> str:
         return self.group.cwd
 
+    def get_cwd(self) -> str:
+        """Falco's working directory of a thread: its main thread's, ``./`` when the main thread is unknown."""
+        if self.tid == self.pid:
+            return self.group.cwd
+        t = self.table
+        m = t.threads.get(self.pid) if t is not None else None
+        return m.group.cwd if m is not None and m.tid == m.pid else "./"
+
     @property
     def fds(self) -> dict[int, FdInfo]:
         return self.group.fds
@@ -144,6 +152,14 @@ class ThreadInfo:
             c = self._cmdline = " ".join([self.comm, *self.args]) if self.args else self.comm
         return c
 
+    def main_or_none(self) -> ThreadInfo | None:
+        """The main thread of the process, None when it is not in the table (Falco's get_main_thread)."""
+        if self.tid == self.pid:
+            return self
+        t = self.table
+        m = t.threads.get(self.pid) if t is not None else None
+        return m if m is not None and m.tid == m.pid else None
+
     def main_thread(self) -> ThreadInfo:
         t = self.table
         if t is None or self.pid == self.tid:
@@ -156,8 +172,8 @@ class ThreadInfo:
         t = self.table
         if t is None:
             return None
-        m = self.main_thread()
-        if m.ptid < 0:
+        m = self.main_or_none()
+        if m is None or m.ptid < 0:
             return None
         p = t.threads.get(m.ptid)
         if p is None:
@@ -166,6 +182,8 @@ class ThreadInfo:
                 return None
             m.ptid = np
             p = t.threads.get(np)
+        if p is not None and p.tid != p.pid:
+            p = p.main_or_none()
         if p is None or p is self or p is m:
             return None
         return p
