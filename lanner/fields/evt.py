@@ -111,9 +111,10 @@ def _res(e: Any) -> str | None:
     return EF.errno_name(v) or str(v)
 
 
-def _failed(e: Any) -> bool:
+def _failed(e: Any) -> bool | None:
+    """True for a negative return value; no value when the event has none (as Falco)."""
     v = _rawres(e)
-    return v is not None and v < 0
+    return None if v is None else v < 0
 
 
 def _open_flags(e: Any) -> int:
@@ -166,10 +167,10 @@ def _buflen(e: Any) -> int | None:
 
 def _io_dir(e: Any) -> str | None:
     fl = e.info.flags
-    if fl & T.EF_READS_FROM_FD:
-        return "r"
     if fl & T.EF_WRITES_TO_FD:
-        return "w"
+        return "write"
+    if fl & T.EF_READS_FROM_FD:
+        return "read"
     return None
 
 
@@ -279,7 +280,7 @@ def evt_class(state: Any = None) -> FieldClass:
         "evt.abspath.src": abspath_extractor("src"),
         "evt.abspath.dst": abspath_extractor("dst"),
         "evt.count": lambda e: 1,
-        "evt.count.error": lambda e: 1 if _failed(e) else 0,
+        "evt.count.error": lambda e: None if (f := _failed(e)) is None else int(f),
         "evt.count.error.file": lambda e: 1 if _failed(e) and e.info.category == "file" else 0,
         "evt.count.error.net": lambda e: 1 if _failed(e) and e.info.category == "net" else 0,
         "evt.count.error.memory": lambda e: 1 if _failed(e) and e.info.category == "memory" else 0,

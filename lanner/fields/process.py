@@ -144,7 +144,8 @@ def process_class(state: Any = None) -> FieldClass:
         "proc.pcmdline": par(lambda p: p.cmdline),
         "proc.pexe": par(lambda p: p.exe),
         "proc.pexepath": par(lambda p: p.exepath),
-        "proc.pvpid": par(lambda p: p.vpid),
+        "proc.pvpid": th(lambda t: p.vpid if t.table is not None and (p := t.table.threads.get(t.ptid)) is not None
+                         else None),
         "proc.ppid.ts": par(lambda p: p.clone_ts or None),
         "proc.ppid.duration": lambda e: (e.ts - p.clone_ts) if (t := e.thread) is not None
         and (p := t.parent()) is not None and p.clone_ts else None,
@@ -157,7 +158,7 @@ def process_class(state: Any = None) -> FieldClass:
         "proc.vmsize": th(lambda t: t.group.vmsize),
         "proc.vmrss": th(lambda t: t.group.vmrss),
         "proc.vmswap": th(lambda t: t.group.vmswap),
-        "proc.vpid": th(lambda t: t.vpid),
+        "proc.vpid": th(lambda t: t.vpid if t.vpid != -1 else None),
         "proc.sid": th(lambda t: t.sid),
         "proc.sname": leader_value("sid", lambda a: a.comm),
         "proc.sid.exe": leader_value("sid", lambda a: a.exe),

@@ -32,7 +32,7 @@ def thread_class() -> FieldClass:
 
     simple: dict[str, Extractor] = {
         "thread.tid": th(lambda t: t.tid),
-        "thread.vtid": th(lambda t: t.vtid),
+        "thread.vtid": th(lambda t: t.vtid if t.vtid != -1 else None),
         "thread.ismain": th(lambda t: t.tid == t.pid),
         "thread.cap_permitted": th(lambda t: cap_string(t.cap_permitted)),
         "thread.cap_inheritable": th(lambda t: cap_string(t.cap_inheritable)),
