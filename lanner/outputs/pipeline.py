@@ -1,16 +1,23 @@
-"""The output pipeline: alerts leave the hot path through one queue to one worker thread.
+"""The output pipeline: alerts leave the hot path through one queue, then every channel has its own.
 
-``submit`` renders the message in the caller's thread (as Falco does) and pushes it without
-blocking; a full bounded queue drops the new message and counts it. The worker hands every
-message to the channels in Falco's fixed order (file, stdout, syslog, program, http, grpc), then to
-the fan-out hub, which only enqueues per target and never waits. A watchdog reports a channel call
-that takes longer than ``output_timeout`` ms; nothing is cancelled (Falco's behaviour).
+``submit`` pushes the alert without blocking; a full bounded queue drops the new alert and counts it
+(``outputs_queue_num_drops``). A dispatcher thread renders the message once and offers it to each
+channel's :class:`~lanner.outputs.channels.worker.ChannelWorker` (its own queue and thread, in Falco's
+fixed order file, stdout, syslog, program, http, grpc), then to the fan-out hub, which only enqueues per
+target. Offering never waits, so a hung HTTP receiver holds up its own queue and nothing else. A watchdog
+reports a channel whose delivery runs longer than ``output_timeout`` ms.
+
+Per channel ``sent + failed + dropped == produced`` once the pipeline is closed. :meth:`close` stops
+intake, lets every channel drain in parallel and gives up on a channel that has been stuck on one delivery
+for ``output_timeout`` or is still busy at ``outputs_queue.flush_timeout_ms`` (default 10 s): what it still
+held is counted as dropped and reported, with every channel's counters, in the exit summary.
 
 Config keys read by :meth:`OutputPipeline.from_config`: ``json_output``, ``json_include_*``,
 ``time_format_iso_8601``, ``buffered_outputs``, ``outputs_queue.capacity``, ``output_timeout``,
 ``outputs.rate``/``outputs.max_burst`` (legacy limiter, rate 0 = off), ``stdout_output.*``,
 ``file_output.*``, ``syslog_output.*``, ``program_output.*``, ``http_output.*``, ``grpc.*``,
-``grpc_output.*`` and lanner's ``fanout`` list (see :mod:`lanner.outputs.fanout.config`).
+``grpc_output.*`` and lanner's ``outputs_queue.channel_capacity``, ``outputs_queue.flush_timeout_ms`` and
+``fanout`` list (see :mod:`lanner.outputs.fanout.config`).
 """
 
 from __future__ import annotations
@@ -19,13 +26,13 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from lanner.config import Config, ConfigError
 from lanner.core.alert import Alert
 from lanner.core.priority import Priority
 from lanner.outputs.channels.base import Channel
+from lanner.outputs.channels.worker import ChannelWorker
 from lanner.outputs.format import AlertFormatter
 from lanner.outputs.ratelimit import TokenBucket
 
@@ -34,49 +41,47 @@ log = logging.getLogger("lanner.outputs")
 _STOP = object()
 _REOPEN = object()
 _UNBOUNDED = 2**63 - 1
-
-
-@dataclass
-class ChannelStats:
-    sent: int = 0
-    failed: int = 0
-    dropped: int = 0
-    timeouts: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return {"sent": self.sent, "failed": self.failed, "dropped": self.dropped, "timeouts": self.timeouts}
+DEFAULT_FLUSH_TIMEOUT_S = 10.0
 
 
 class OutputPipeline:
-    """Queue + worker + channels (+ optional fan-out hub and gRPC server)."""
+    """Queue + dispatcher + one worker per channel (+ optional fan-out hub and gRPC server)."""
 
     def __init__(self, channels: list[Channel], *, formatter: AlertFormatter | None = None, capacity: int = 0,
                  rate: float = 0.0, max_burst: float = 1000.0, output_timeout_ms: int = 2000,
-                 fanout: Any = None) -> None:
+                 fanout: Any = None, channel_capacity: int | None = None,
+                 flush_timeout_s: float = DEFAULT_FLUSH_TIMEOUT_S) -> None:
         self.formatter = formatter or AlertFormatter()
         self.channels = list(channels)
         self.fanout = fanout
-        if fanout is not None:
-            self.channels.append(fanout)
         self.capacity = capacity
         self._q: Any = queue.Queue(maxsize=capacity) if capacity > 0 else queue.SimpleQueue()
         self._bucket = TokenBucket(rate, max_burst) if rate > 0 else None
         self.output_timeout = max(1, output_timeout_ms) / 1000.0
-        self._stats = {ch.name: ChannelStats() for ch in self.channels}
+        self.flush_timeout = flush_timeout_s
+        self.workers = [ChannelWorker(ch, capacity=self._channel_capacity(ch, channel_capacity))
+                        for ch in self.channels]
         self._lock = threading.Lock()
         self.submitted = 0
         self.accepted = 0
         self.rate_limited = 0
         self.queue_drops = 0
         self.control_drops = 0
+        self.undelivered_at_close: dict[str, int] = {}
         self._closed = False
-        self._armed: tuple[str, float, int] | None = None
-        self._seq = 0
+        self._dispatching = False
         self._stop_watchdog = threading.Event()
-        self._worker = threading.Thread(target=self._run, name="lanner-outputs", daemon=True)
+        self._dispatcher = threading.Thread(target=self._run, name="lanner-outputs", daemon=True)
         self._watchdog = threading.Thread(target=self._watch, name="lanner-outputs-watchdog", daemon=True)
-        self._worker.start()
+        self._dispatcher.start()
         self._watchdog.start()
+
+    def _channel_capacity(self, ch: Channel, configured: int | None) -> int:
+        if configured is not None:
+            return max(0, configured)
+        if self.capacity > 0:
+            return self.capacity
+        return int(getattr(ch, "queue_capacity", 0) or 0)
 
     # ---- producers -------------------------------------------------------------------------------
 
@@ -120,113 +125,113 @@ class OutputPipeline:
             with self._lock:
                 self.control_drops += 1
 
-    # ---- worker ----------------------------------------------------------------------------------
+    # ---- dispatcher ------------------------------------------------------------------------------
 
     def _run(self) -> None:
         q = self._q
-        pairs = [(ch, self._stats[ch.name]) for ch in self.channels]
+        workers = self.workers
+        fanout = self.fanout
         while True:
             item = q.get()
             if item is _STOP:
                 break
             if item is _REOPEN:
-                for ch, _ in pairs:
-                    self._call(ch, ch.reopen)
+                for w in workers:
+                    w.reopen()
                 continue
+            self._dispatching = True
             alert = item
-            msg = self.formatter.render(alert)      # off the event path: the alert carries its values
-            for ch, st in pairs:
-                self._seq += 1
-                self._armed = (ch.name, time.monotonic(), self._seq)
+            try:
+                msg = self.formatter.render(alert)      # off the event path: the alert carries its values
+            except Exception as e:  # noqa: BLE001 - one unrenderable alert must not stop the outputs
+                log.error("cannot render alert of rule %s: %s", alert.rule, e)
+                self._dispatching = False
+                continue
+            for w in workers:
+                w.offer(alert, msg)
+            if fanout is not None:
                 try:
-                    ch.deliver(alert, msg)
-                    st.sent += 1
-                except Exception as e:  # noqa: BLE001 - one channel's failure must not stop the others
-                    st.failed += 1
-                    log.error("%s: %s", ch.name, e)
-                self._armed = None
-        for ch, _ in pairs:
-            if ch is not self.fanout:     # targets drain on their own deadline, in close()
-                self._call(ch, ch.close)
-
-    def _call(self, ch: Channel, fn: Any) -> None:
-        self._seq += 1
-        self._armed = (ch.name, time.monotonic(), self._seq)
-        try:
-            fn()
-        except Exception as e:  # noqa: BLE001
-            log.error("%s: %s", ch.name, e)
-        self._armed = None
+                    fanout.deliver(alert, msg)
+                except Exception as e:  # noqa: BLE001
+                    log.error("fanout: %s", e)
+            self._dispatching = False
+        for w in workers:
+            w.stop()
 
     def _watch(self) -> None:
-        reported = -1
+        reported: dict[str, int] = {}
         period = min(0.25, self.output_timeout / 4)
         while not self._stop_watchdog.wait(period):
-            armed = self._armed
-            if armed is None:
-                continue
-            name, t0, seq = armed
-            if seq != reported and time.monotonic() - t0 > self.output_timeout:
-                reported = seq
-                st = self._stats.get(name)
-                if st is not None:
-                    st.timeouts += 1
-                log.critical('"%s" output timeout, all output channels are blocked', name)
+            for w in self.workers:
+                seq = w.busy_seq
+                if w.stuck_for() > self.output_timeout and reported.get(w.name) != seq:
+                    reported[w.name] = seq
+                    w.timeouts += 1
+                    log.critical('"%s" output timeout: that channel is blocked, the others keep going', w.name)
 
     # ---- shutdown --------------------------------------------------------------------------------
 
     def wait_idle(self, timeout: float = 5.0) -> bool:
-        """Wait until the queue is empty and the worker is between messages (tests, benchmarks)."""
+        """Wait until every queue is empty and no channel is delivering (tests, benchmarks)."""
         end = time.monotonic() + timeout
         while time.monotonic() < end:
-            if self._q.empty() and self._armed is None:
+            if self._idle():
                 time.sleep(0.01)
-                if self._q.empty() and self._armed is None:
+                if self._idle():
                     return True
             time.sleep(0.005)
         return False
 
+    def _idle(self) -> bool:
+        return self._q.empty() and not self._dispatching and all(w.idle() for w in self.workers)
+
     def close(self, timeout: float | None = None) -> None:
-        """Flush every channel and stop; a channel stuck past ``output_timeout`` loses what is queued."""
+        """Stop intake and flush every channel, within bounds: a channel stuck on one delivery for
+        ``output_timeout``, or still busy after ``timeout`` (default ``flush_timeout``), is given up and
+        what it held is counted as dropped and reported."""
         with self._lock:
             if self._closed:
                 return
             self._closed = True
-        wait = self.output_timeout if timeout is None else timeout
-        end = time.monotonic() + wait
-        stop_queued = False
-        while not stop_queued and time.monotonic() < end:
+        bound = self.flush_timeout if timeout is None else timeout
+        end = time.monotonic() + bound
+        while True:
             try:
                 self._q.put_nowait(_STOP)
-                stop_queued = True
-            except queue.Full:
+                break
+            except queue.Full:      # the dispatcher never blocks, so the queue drains quickly
+                time.sleep(0.005)
+        self._dispatcher.join()
+        pending = list(self.workers)
+        while pending:
+            now = time.monotonic()
+            for w in list(pending):
+                if w.join(0):
+                    pending.remove(w)
+                elif now >= end or w.stuck_for() > self.output_timeout:
+                    lost = w.abandon()
+                    pending.remove(w)
+                    if lost:
+                        self.undelivered_at_close[w.name] = lost
+                        log.warning("%s output blocked at shutdown: %d alerts could not be delivered", w.name,
+                                    lost)
+            if pending:
                 time.sleep(0.01)
-        if stop_queued:
-            self._worker.join(max(0.0, end - time.monotonic()))
-        if self._worker.is_alive():
-            log.warning("output channels still blocked, discarding all remaining notifications")
-            discarded = self._drain()
-            for st in self._stats.values():
-                st.dropped += discarded
-            try:
-                self._q.put_nowait(_STOP)
-            except queue.Full:
-                pass
-            self._worker.join(wait)
         self._stop_watchdog.set()
         self._watchdog.join(1.0)
         if self.fanout is not None:
             self.fanout.close()
+        self._log_summary()
 
-    def _drain(self) -> int:
-        n = 0
-        while True:
-            try:
-                item = self._q.get_nowait()
-            except queue.Empty:
-                return n
-            if item is not _STOP and item is not _REOPEN:
-                n += 1
+    def _log_summary(self) -> None:
+        for w in self.workers:
+            st = w.stats()
+            line = (f"{w.name} output: {st['produced']} alerts, {st['sent']} sent, {st['failed']} failed, "
+                    f"{st['dropped']} dropped")
+            if st["failed"] or st["dropped"]:
+                log.warning(line)
+            else:
+                log.debug(line)
 
     # ---- metrics ---------------------------------------------------------------------------------
 
@@ -239,7 +244,7 @@ class OutputPipeline:
             "outputs_queue_num_drops": self.queue_drops,
             "control_drops": self.control_drops,
             "queue": {"capacity": self.capacity or _UNBOUNDED, "size": self._q.qsize()},
-            "channels": {name: st.as_dict() for name, st in self._stats.items() if name != "fanout"},
+            "channels": {w.name: w.stats() for w in self.workers},
         }
         if self.fanout is not None:
             out["fanout"] = self.fanout.stats()
@@ -266,6 +271,12 @@ class OutputPipeline:
         capacity = config.int("outputs_queue.capacity", 0)
         if capacity < 0:
             raise ConfigError("key 'outputs_queue.capacity': must be >= 0")
+        channel_capacity = config.int("outputs_queue.channel_capacity", -1)
+        flush_ms = config.int("outputs_queue.flush_timeout_ms", int(DEFAULT_FLUSH_TIMEOUT_S * 1000))
+        if flush_ms < 0:
+            raise ConfigError("key 'outputs_queue.flush_timeout_ms': must be >= 0")
         return cls(channels, formatter=formatter, capacity=capacity, rate=rate,
                    max_burst=config.float("outputs.max_burst", 1000.0),
-                   output_timeout_ms=config.int("output_timeout", 2000), fanout=fanout)
+                   output_timeout_ms=config.int("output_timeout", 2000), fanout=fanout,
+                   channel_capacity=None if channel_capacity < 0 else channel_capacity,
+                   flush_timeout_s=flush_ms / 1000.0)

@@ -155,6 +155,7 @@ class EngineStats:
     outputs_queue_drops: Callable[[], int] = int
     outputs_by_channel: Callable[[], Mapping[str, int]] = dict
     output_errors_by_channel: Callable[[], Mapping[str, int]] = dict
+    output_drops_by_channel: Callable[[], Mapping[str, int]] = dict
     scap_counters: Callable[[], Mapping[str, int]] = dict        # libs names: n_evts, n_drops, n_drops_buffer{dir=exit,drop=open}
     engine_names: Callable[[], Mapping[str, str]] = dict          # source -> engine name (modern_bpf, source_plugin ...)
 
@@ -336,6 +337,8 @@ def engine_metrics(stats: EngineStats, *, rules_counters: bool = True, kernel_co
         out.append(Metric("outputs_sent", n, "lanner", COUNT, COUNTER, (("channel", ch),)))
     for ch, n in stats.output_errors_by_channel().items():
         out.append(Metric("outputs_errors", n, "lanner", COUNT, COUNTER, (("channel", ch),)))
+    for ch, n in stats.output_drops_by_channel().items():
+        out.append(Metric("outputs_dropped", n, "lanner", COUNT, COUNTER, (("channel", ch),)))
     return out
 
 

@@ -33,7 +33,8 @@ class Services:
             engine, events_by_source=events_by_source, scap_counters=scap_counters,
             outputs_queue_drops=lambda: (pipeline.stats().get("outputs_queue_num_drops", 0) if pipeline else 0),
             outputs_by_channel=lambda: channel_counts("sent"),
-            output_errors_by_channel=lambda: channel_counts("failed"))
+            output_errors_by_channel=lambda: channel_counts("failed"),
+            output_drops_by_channel=lambda: channel_counts("dropped"))
         self.registry = standard_registry(info, stats, self.metrics_cfg.options, plugins)
         self.web: WebServer | None = None
         self.snapshotter: MetricsSnapshotter | None = None

@@ -38,8 +38,8 @@ def _http(config: Config, formatter: AlertFormatter, buffered: bool) -> Channel:
         compress_uploads=config.bool("http_output.compress_uploads", False),
         keep_alive=config.bool("http_output.keep_alive", False),
         max_consecutive_timeouts=config.int("http_output.max_consecutive_timeouts", 5),
-        connect_timeout=_ms(config, "http_output.connect_timeout_ms", 300000),
-        timeout=_ms(config, "http_output.timeout_ms", 0))
+        connect_timeout=_ms(config, "http_output.connect_timeout_ms", 10000),
+        timeout=_ms(config, "http_output.timeout_ms", 10000))
 
 
 def _grpc(config: Config, formatter: AlertFormatter) -> Channel:

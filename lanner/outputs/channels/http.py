@@ -1,9 +1,11 @@
 """``http_output``: POST every alert's message to one URL (libcurl behaviour of Falco).
 
-The HTTP status is not checked (Falco accepts 4xx/5xx silently). Only a *timeout* is retried, up
-to ``max_consecutive_timeouts`` more times. ``compress_uploads`` asks for a compressed response
-(``TE: gzip``), the body stays plain, as in Falco. lanner adds ``connect_timeout_ms`` (default
-300000, libcurl's) and ``timeout_ms`` (default 0 = none, libcurl's) so a hanging server can be cut.
+The HTTP status is not checked (Falco accepts 4xx/5xx silently). A *timeout* is retried up to
+``max_consecutive_timeouts`` more times. ``compress_uploads`` asks for a compressed response
+(``TE: gzip``), the body stays plain, as in Falco. lanner adds ``connect_timeout_ms`` and ``timeout_ms``
+(both default 10000; 0 = none, libcurl's default) so a hanging server is cut. The channel runs on its own
+worker (see :mod:`lanner.outputs.channels.worker`): a refused connection is retried twice with backoff,
+and at most 10,000 alerts wait for a receiver that is down.
 """
 
 from __future__ import annotations
@@ -31,11 +33,13 @@ def unquote_url(url: str) -> str:
 
 class HttpChannel(Channel):
     name = "http"
+    retries = 2                 # connection refused/reset: two more attempts (a timeout retries in deliver)
+    queue_capacity = 10000      # a receiver that is down must not grow memory without bound
 
     def __init__(self, url: str, *, json_output: bool = False, user_agent: str = "falcosecurity/falco",
                  tls: TlsOptions | None = None, echo: bool = False, compress_uploads: bool = False,
                  keep_alive: bool = False, max_consecutive_timeouts: int = 5,
-                 connect_timeout: float | None = 300.0, timeout: float | None = None,
+                 connect_timeout: float | None = 10.0, timeout: float | None = 10.0,
                  echo_stream: BinaryIO | None = None) -> None:
         if not url:
             raise ChannelError("http output enabled but no url in configuration block")
@@ -62,7 +66,9 @@ class HttpChannel(Channel):
             except HttpError as e:
                 if e.timeout and attempt < self.max_timeouts:
                     continue
-                raise ChannelError(f"libcurl failed to perform call: {e} ({redact_url(self.url)})") from None
+                err = ChannelError(f"libcurl failed to perform call: {e} ({redact_url(self.url)})")
+                err.final = e.timeout       # timeouts were already retried max_consecutive_timeouts times
+                raise err from None
             self.last_status = resp.status
             if self.echo:
                 out = self._echo_stream or sys.stdout.buffer

@@ -17,6 +17,7 @@ log = logging.getLogger("lanner.outputs")
 
 class ProgramChannel(Channel):
     name = "program"
+    queue_capacity = 10000      # a program that stops reading must not grow memory without bound
 
     def __init__(self, program: str, *, keep_alive: bool = False, buffered: bool = False) -> None:
         if not program:
