@@ -16,7 +16,7 @@ import time
 from collections import deque
 from typing import Any
 
-from lanner.outputs.alert import Alert
+from lanner.core.alert import Alert
 from lanner.outputs.channels.base import Channel
 
 log = logging.getLogger("lanner.outputs")
