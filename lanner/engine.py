@@ -18,8 +18,10 @@ from lanner.core.alert import Alert
 from lanner.core.priority import Priority
 from lanner.fields import registry as reg
 from lanner.fields import types as ft
-from lanner.rules.build import AppendOutput, CompiledRule, EventTable
-from lanner.rules.ruleset import RuleLoader, Ruleset
+from lanner.rules.builder import AppendOutput, EventTable
+from lanner.rules.compiled_rule import CompiledRule
+from lanner.rules.rule_loader import RuleLoader
+from lanner.rules.ruleset import Ruleset
 
 log = logging.getLogger("lanner")
 

@@ -18,7 +18,7 @@ from lanner.core.errors import LannerError, RunError
 from lanner.core.priority import Priority
 from lanner.engine import Engine
 from lanner.logs import setup_logging
-from lanner.rules.ruleset import expand_rules_paths
+from lanner.rules.paths import expand_rules_paths
 from lanner.run.args import Args
 from lanner.run.info import dumps, system_info, version_info, version_text
 from lanner.run.runner import Runner

@@ -61,7 +61,7 @@ class RulesInfo:
 def default_rules_paths() -> tuple[str, ...]:
     from importlib import resources
 
-    from lanner.rules.ruleset import expand_rules_paths
+    from lanner.rules.paths import expand_rules_paths
     d = str(resources.files("lanner").joinpath("rules", "default"))
     return tuple(expand_rules_paths([d], strict=False))
 
@@ -166,7 +166,7 @@ class CaseRunner:
 
     def _pipeline(self, paths: tuple[str, ...], containers: Any = None) -> tuple[Pipeline | None, RulesInfo]:
         p = build_pipeline(self.config, containers)
-        from lanner.rules.ruleset import RulesFileError, expand_rules_paths
+        from lanner.rules.paths import RulesFileError, expand_rules_paths
         try:
             files = expand_rules_paths(list(paths), strict=True)
         except RulesFileError as e:

@@ -13,7 +13,7 @@ from lanner.rules.compiler import CompileError, ConditionCompiler
 from lanner.rules.parser import parse
 from lanner.rules.regex import compile_regex, glob_match
 from tests.rules.synthetic import SOURCE, SynthEvent, registry
-from tests.rules.test_loader import engine, rule
+from tests.rules.test_rule_loader import engine, rule
 
 REG = registry()
 

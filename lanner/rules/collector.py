@@ -1,21 +1,21 @@
-"""Rules loader, collect phase: YAML items into the shared state of lists, macros and rules.
+"""Collect phase of rule loading: YAML items into the shared state of lists, macros and rules.
 
 Implements rules-file.md sections 2-8 and 10: item kinds, key decoding, definitions, legacy ``append``,
 ``override`` (append/replace per key), enable-only items, exceptions and version requirements. Every
 definition, append or replace takes the next value of one global counter: a name's *position* is its
 first definition (evaluation order), its *last touch* the latest change (visibility of nested lists and
-macros). Compilation of the collected state lives in ``rules.build``.
+macros). Compilation of the collected state lives in ``rules.builder``.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
 from lanner.core.priority import Priority
+from lanner.rules.definitions import ExceptionDef, ListDef, MacroDef, PluginRequirement, RuleDef, RulesState
 from lanner.rules.reader import (
     Ctx,
     Mapping,
@@ -27,12 +27,12 @@ from lanner.rules.reader import (
     is_null,
     scalar_text,
 )
-from lanner.rules.result import Diagnostic, FileResult, LoadError, Location
+from lanner.rules.result import FileResult, Location
+from lanner.rules.versions import parse_semver, version_compatible
 from lanner.version import ENGINE_VERSION
 
 _LIST_NAME = re.compile(r"[^()\"'\s=,]+")
 _MACRO_NAME = re.compile(r"[a-zA-Z]+[a-zA-Z0-9_]*")
-_SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)")
 EXCEPTION_OPS = ("=", "==", "!=", "<", "<=", ">", ">=", "contains", "icontains", "bcontains", "startswith",
                  "bstartswith", "endswith", "glob", "iglob", "regex", "in", "intersects", "pmatch", "exists")
 MODIFIER_OPS = ("=", "==", "!=", "contains", "icontains", "bcontains", "startswith", "bstartswith", "endswith",
@@ -46,90 +46,6 @@ _RULE_KEYS = ("rule", "desc", "condition", "output", "priority", "source", "enab
 _OVERRIDE_APPEND = ("condition", "output", "desc", "tags", "exceptions")
 _OVERRIDE_REPLACE = ("condition", "output", "desc", "tags", "exceptions", "priority", "enabled", "warn_evttypes",
                      "skip-if-unknown-filter", "capture", "capture_duration")
-
-
-@dataclass
-class ListDef:
-    name: str
-    items: list[str]
-    position: int
-    last_touch: int
-    loc: Location
-    used: bool = False
-
-
-@dataclass
-class MacroDef:
-    name: str
-    condition: str
-    position: int
-    last_touch: int
-    loc: Location
-    cond_loc: Location
-    used: bool = False
-
-
-@dataclass
-class ExceptionDef:
-    name: str
-    fields: str | list[str] | None
-    comps: str | list[str] | None
-    values: list[Any]
-    loc: Location
-
-
-@dataclass
-class RuleDef:
-    name: str
-    desc: str
-    condition: str
-    output: str
-    priority: Priority
-    source: str
-    position: int
-    loc: Location
-    cond_loc: Location
-    ctx: Ctx
-    enabled: bool = True
-    tags: set[str] = field(default_factory=set)
-    exceptions: list[ExceptionDef] = field(default_factory=list)
-    warn_evttypes: bool = True
-    skip_if_unknown_filter: bool = False
-    capture: bool = False
-    capture_duration: int = 0
-
-
-@dataclass
-class PluginRequirement:
-    alternatives: list[tuple[str, str]]   # (name, version), primary first
-    loc: Location
-
-
-@dataclass
-class RulesState:
-    """Everything loaded so far, across files."""
-
-    lists: dict[str, ListDef] = field(default_factory=dict)
-    macros: dict[str, MacroDef] = field(default_factory=dict)
-    rules: dict[str, RuleDef] = field(default_factory=dict)
-    counter: int = 0
-    engine_version_required: tuple[int, int, int] = (0, 0, 0)
-    plugin_requirements: list[PluginRequirement] = field(default_factory=list)
-
-    def tick(self) -> int:
-        self.counter += 1
-        return self.counter
-
-
-def parse_semver(text: str) -> tuple[int, int, int] | None:
-    m = _SEMVER.match(text.strip())
-    if not m:
-        return None
-    return int(m.group(1)), int(m.group(2)), int(m.group(3))
-
-
-def version_compatible(have: tuple[int, int, int], need: tuple[int, int, int]) -> bool:
-    return have[0] == need[0] and have >= need
 
 
 class Collector:
@@ -640,17 +556,3 @@ def _has_modifier(comp: str) -> bool:
 
 def _valid_comp(comp: str) -> bool:
     return comp in EXCEPTION_OPS or _has_modifier(comp)
-
-
-def load_file_into(state: RulesState, filename: str, text: str, collector: Collector) -> FileResult:
-    """Collect one file; returns its result (errors stop the collection of this file)."""
-    result = FileResult(filename, text)
-    try:
-        collector.load(filename, text, result)
-    except LoadError as e:
-        result.errors.append(e.diag)
-    return result
-
-
-__all__ = ["Collector", "RulesState", "RuleDef", "MacroDef", "ListDef", "ExceptionDef", "Diagnostic",
-           "load_file_into", "parse_semver", "version_compatible"]

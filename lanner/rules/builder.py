@@ -1,4 +1,4 @@
-"""Rules loader, compile phase: the collected state becomes compiled rules (rules-file.md 9).
+"""Build phase of rule loading: the collected state becomes compiled rules (rules-file.md 9).
 
 Runs after every file, over the whole state: lists are expanded (one level) and substituted textually,
 macros parsed and expanded as sub-trees, rule conditions (with exceptions) and outputs compiled against
@@ -11,19 +11,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lanner.core.priority import Priority
 from lanner.fields import registry as reg
 from lanner.rules import ast
+from lanner.rules.compiled_rule import CompiledRule
 from lanner.rules.compiler import CompileError, ConditionCompiler
+from lanner.rules.definitions import RuleDef, RulesState
 from lanner.rules.evttype import EvtTypeError, EvtTypeInference
-from lanner.rules.loader import ExceptionDef, RuleDef, RulesState
-from lanner.rules.output import OutputCompiler, OutputError, OutputFormat
+from lanner.rules.lists import quote_item, substitute_list
+from lanner.rules.output import OutputCompiler, OutputError
 from lanner.rules.parser import ParseError, parse
-from lanner.rules.reader import Ctx
 from lanner.rules.result import Diagnostic, FileResult, LoadError, Location
+from lanner.rules.rule_exceptions import exception_condition, exception_fields
 
-_BLANKS = " \t\n\r"
-_DELIMS = _BLANKS + "(),="
 _UNKNOWN_FAMILY = ("nonexistent field", "invalid formatting token", "unknown event type", "unknown filter:")
 _DEPRECATED_OUTPUT_FIELDS = ("evt.dir", "evt.latency", "evt.latency.s", "evt.latency.ns", "evt.latency.human",
                              "evt.wait_latency")
@@ -54,65 +53,12 @@ class AppendOutput:
 
 
 @dataclass
-class CompiledRule:
-    name: str
-    desc: str
-    source: str
-    priority: Priority
-    enabled: bool
-    tags: tuple[str, ...]
-    position: int
-    condition: str                        # final condition text (with exceptions)
-    match: Callable[[Any], bool]
-    output: OutputFormat
-    evttypes: frozenset[int] | None       # None = every event type
-    code: str = ""                        # generated Python source
-    tree: ast.Node | None = None
-    capture: bool = False
-    capture_duration: int = 0
-    extra_fields: list[tuple[str, Any]] = field(default_factory=list)   # (key, OutputFormat | (fn, ref))
-    exception_fields: list[str] = field(default_factory=list)
-    fields: list[reg.FieldRef] = field(default_factory=list)
-
-
-@dataclass
 class EventTable:
     """What the compiler needs to know about event types (syscall source)."""
 
     codes_for_name: Callable[[str], frozenset[int]]
     all_codes: frozenset[int]
     is_event_name: Callable[[str], bool]
-
-
-def quote_item(v: str) -> str:
-    if " " in v and not v.startswith(("'", '"')):
-        return '"' + v + '"'
-    return v
-
-
-def substitute_list(text: str, name: str, items: list[str]) -> tuple[str, bool]:
-    """Replace every delimited occurrence of a list name by its items (rules-file.md 9.2)."""
-    sub = ", ".join(items)
-    used = False
-    start = text.find(name)
-    while start >= 0:
-        end = start + len(name)
-        if (start == 0 or text[start - 1] in _DELIMS) and (end >= len(text) or text[end] in _DELIMS):
-            while start > 0 and text[start - 1] in _BLANKS:
-                start -= 1
-            while end < len(text) and text[end] in _BLANKS:
-                end += 1
-            if not sub:
-                if start > 0 and text[start - 1] == ",":
-                    start -= 1
-                elif end < len(text) and text[end] == ",":
-                    end += 1
-            before = text[:start] + " " if start > 0 else ""
-            text = before + sub + " " + text[end:]
-            start = len(before) + len(sub)
-            used = True
-        start = text.find(name, start + 1)
-    return text, used
 
 
 class Builder:
@@ -301,7 +247,7 @@ class Builder:
             tags=tuple(sorted(rule.tags)), position=rule.position, condition=text, match=cc.fn, output=out,
             evttypes=evttypes, code=cc.source, tree=tree, capture=rule.capture,
             capture_duration=rule.capture_duration, extra_fields=extra_fields,
-            exception_fields=_exception_fields(rule.exceptions), fields=cc.fields)
+            exception_fields=exception_fields(rule.exceptions), fields=cc.fields)
 
     def _skippable(self, rule: RuleDef, message: str) -> bool:
         if rule.skip_if_unknown_filter and any(s in message for s in _UNKNOWN_FAMILY):
@@ -347,59 +293,4 @@ class Builder:
                 continue
         return out
 
-
-def _exception_fields(excs: list[ExceptionDef]) -> list[str]:
-    out: list[str] = []
-    for x in excs:
-        fs = x.fields if isinstance(x.fields, list) else ([x.fields] if x.fields else [])
-        out.extend(f for f in fs if f not in out)
-    return out
-
-
-def exception_condition(rule: RuleDef) -> str:
-    """The rule condition with its exceptions appended (rules-file.md 8.6)."""
-    if not rule.exceptions:
-        return rule.condition
-    out = "(" + rule.condition + ")"
-    for x in rule.exceptions:
-        frag = exception_fragment(x, rule)
-        if frag:
-            out += " and not " + frag
-    return out
-
-
-def _fail(rule: RuleDef, x: ExceptionDef, message: str) -> LoadError:
-    ctx: Ctx = getattr(x, "ctx", rule.ctx)
-    return ctx.error("LOAD_ERR_VALIDATE", message)
-
-
-def exception_fragment(x: ExceptionDef, rule: RuleDef) -> str:
-    if not x.values:
-        return ""
-    if not isinstance(x.fields, list):
-        comp = (x.comps if isinstance(x.comps, str) else "in").strip()
-        vals = []
-        for v in x.values:
-            if not isinstance(v, str):
-                raise _fail(rule, x, "Expected values array to contain a list of strings")
-            vals.append(quote_item(v))
-        return f"({x.fields} {comp} ({', '.join(vals)}))"
-    fields = x.fields
-    comps = x.comps if isinstance(x.comps, list) else [(x.comps or "=")] * len(fields)
-    ors = []
-    for tup in x.values:
-        if not isinstance(tup, list) or len(tup) != len(fields):
-            raise _fail(rule, x, "Fields and values lists must have equal length")
-        ands = []
-        for f, c, v in zip(fields, comps, tup, strict=True):
-            c = c.strip()
-            if isinstance(v, list):
-                val = "(" + ", ".join(quote_item(str(i)) for i in v) + ")"
-            elif c in ("in", "intersects", "pmatch") or len(c.split()) == 2:
-                val = v if v.startswith("(") else "(" + quote_item(v) + ")"
-            else:
-                val = quote_item(v)
-            ands.append(f"{f} {c} {val}")
-        ors.append("(" + " and ".join(ands) + ")")
-    return "(" + " or ".join(ors) + ")"
 
