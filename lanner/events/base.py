@@ -30,13 +30,16 @@ class PluginEvent(Event):
     """An event of a plugin-style source (k8s_audit, aws_cloudtrail ...): an opaque payload, usually JSON.
 
     ``data`` is the raw payload; ``obj`` the parsed JSON (filled lazily by the json fields);
-    ``plugin`` the name of the plugin-style source that produced it (``evt.pluginname``).
+    ``plugin`` the name of the plugin-style source that produced it (``evt.pluginname``), ``plugin_id``
+    its plugin id (0 for built-in sources).
     """
 
-    __slots__ = ("data", "obj", "plugin")
+    __slots__ = ("data", "obj", "plugin", "plugin_id")
 
-    def __init__(self, num: int, ts: int, source: str, data: bytes, plugin: str = "", obj: Any = None) -> None:
+    def __init__(self, num: int, ts: int, source: str, data: bytes, plugin: str = "", obj: Any = None,
+                 plugin_id: int = 0) -> None:
         super().__init__(num, ts, source, PLUGIN_EVENT_TYPE)
         self.data = data
         self.obj = obj
         self.plugin = plugin
+        self.plugin_id = plugin_id
