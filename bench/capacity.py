@@ -1,0 +1,263 @@
+"""Live capacity: how many events per second lanner (and, with ``--falco``, real Falco) keeps up with.
+
+For each agent, rules set and event mix, one agent runs live (real probe, real rules, JSON alerts on a
+pipe, Prometheus metrics on loopback) while a paced C generator produces the mix at rising rates, one
+step of ``--step-s`` seconds per rate. Per step the bench reads the agent's own counters
+(``falcosecurity_scap_n_evts_total``/``n_drops_total`` from /metrics) and its CPU time
+(/proc/<pid>/stat), and times every alert from the event's timestamp to the moment its line reached
+the bench. It stops a mix at the first step with drops, or when the generator cannot reach the rate.
+
+Mixes: ``open`` (open/read/close of files under /etc, 1 in 100 of /etc/shadow, which the upstream
+stable rules alert on), ``connect`` (connect/accept/close over loopback), ``exec`` (fork+exec of
+/bin/true). Printed per step: target and achieved rate, agent events/s, drops, agent CPU per 100k
+events, p50/p99 alert latency; per mix the highest rate with zero drops; the agent's peak RSS.
+
+Run as root: ``.venv/bin/python bench/capacity.py [--rules stable|all] [--mixes open,connect,exec]
+[--rates 25000,50000,100000,200000,400000] [--step-s 5] [--falco ../shared/falco/falco-ref]``.
+The upstream rules are read from ../shared/upstream/rules.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+UPSTREAM = os.path.join(os.path.dirname(ROOT), "shared", "upstream", "rules")
+RULESETS = {"stable": ["falco_rules.yaml"],
+            "all": ["falco_rules.yaml", "falco-incubating_rules.yaml", "falco-sandbox_rules.yaml"]}
+
+GEN = r"""
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+static int lfd;
+static void *acceptor(void *a) { (void)a; for (;;) { int c = accept(lfd, NULL, NULL); if (c >= 0) close(c); } return NULL; }
+int main(int argc, char **argv) {
+  const char *mix = argv[1]; double rate = atof(argv[2]), secs = atof(argv[3]);
+  long n = (long)(rate * secs), i = 0; char buf[256];
+  const char *files[] = {"/etc/hostname", "/etc/passwd", "/etc/group", "/etc/hosts", "/etc/os-release"};
+  struct sockaddr_in sa; memset(&sa, 0, sizeof sa); sa.sin_family = AF_INET; sa.sin_addr.s_addr = htonl(0x7f000001);
+  if (!strcmp(mix, "connect")) {
+    lfd = socket(AF_INET, SOCK_STREAM, 0); int one = 1; setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    bind(lfd, (struct sockaddr *)&sa, sizeof sa); socklen_t l = sizeof sa; getsockname(lfd, (struct sockaddr *)&sa, &l);
+    listen(lfd, 4096); pthread_t t; pthread_create(&t, NULL, acceptor, NULL);
+  }
+  double t0 = now();
+  for (i = 0; i < n; i++) {
+    if ((i & 15) == 0) { double due = t0 + i / rate; while (now() < due) ; if (now() - t0 > secs * 1.5) break; }
+    if (!strcmp(mix, "open")) {
+      const char *f = (i % 100 == 0) ? "/etc/shadow" : files[i % 5];
+      int fd = open(f, O_RDONLY); if (fd >= 0) { ssize_t r = read(fd, buf, sizeof buf); (void)r; close(fd); }
+    } else if (!strcmp(mix, "connect")) {
+      int s = socket(AF_INET, SOCK_STREAM, 0); connect(s, (struct sockaddr *)&sa, sizeof sa); close(s);
+    } else {
+      pid_t p = fork(); if (p == 0) { execl("/bin/true", "true", (char *)NULL); _exit(127); }
+      waitpid(p, NULL, 0);
+    }
+  }
+  printf("%ld %.6f\n", i, now() - t0);
+  return 0;
+}
+"""
+
+
+def build_generator(tmp: str) -> str:
+    src, exe = os.path.join(tmp, "capgen.c"), os.path.join(tmp, "capgen")
+    with open(src, "w") as f:
+        f.write(GEN)
+    subprocess.run(["gcc", "-O2", "-pthread", "-o", exe, src], check=True)
+    return exe
+
+
+def free_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def metrics(port: int) -> dict[str, float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("#") or " " not in line:
+            continue
+        name, val = line.rsplit(" ", 1)
+        try:
+            out[name] = float(val)
+        except ValueError:
+            pass
+    return out
+
+
+def cpu_s(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        parts = f.read().rsplit(")", 1)[1].split()
+    return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class Agent:
+    """An agent process (lanner or Falco) with metrics on a loopback port and JSON alerts on a pipe."""
+
+    def __init__(self, cmd: list[str], rules: list[str], port: int) -> None:
+        args = [*cmd]
+        for r in rules:
+            args += ["-r", r]
+        args += ["-o", "json_output=true", "-o", "metrics.enabled=true", "-o", "metrics.interval=1s",
+                 "-o", "webserver.enabled=true", "-o", "webserver.prometheus_metrics_enabled=true",
+                 "-o", f"webserver.listen_port={port}", "-o", "webserver.listen_address=127.0.0.1",
+                 "-o", "buffered_outputs=false"]
+        self.port = port
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.lat: list[tuple[float, float]] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._read, daemon=True).start()
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                metrics(port)
+                return
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"agent exited with {self.proc.returncode}: {' '.join(args)}") from None
+                time.sleep(0.5)
+        raise RuntimeError("agent did not serve /metrics within 60 s")
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            got = time.time()
+            if not line.startswith("{"):
+                continue
+            try:
+                t = json.loads(line)["time"]
+                ts = dt.datetime.fromisoformat(t[:26].rstrip("Z") + "+00:00").timestamp()
+            except (ValueError, KeyError):
+                continue
+            with self.lock:
+                self.lat.append((got, got - ts))
+
+    def latencies(self, since: float) -> list[float]:
+        with self.lock:
+            return sorted(v for t, v in self.lat if t >= since)
+
+    def stop(self) -> float:
+        rss = peak_rss_mb(self.proc.pid)
+        self.proc.terminate()
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        return rss
+
+
+def pct(vals: list[float], p: float) -> str:
+    if not vals:
+        return "-"
+    return f"{vals[min(len(vals) - 1, int(p * len(vals)))] * 1000:.0f} ms"
+
+
+def run_mix(agent: Agent, gen: str, mix: str, rates: list[int], step_s: float) -> tuple[int, list[str]]:
+    best, rows = 0, []
+    for rate in rates:
+        m0, c0, t0 = metrics(agent.port), cpu_s(agent.proc.pid), time.time()
+        out = subprocess.run([gen, mix, str(rate), str(step_s)], capture_output=True, text=True, check=True)
+        done, secs = out.stdout.split()
+        achieved = int(done) / float(secs)
+        time.sleep(1.5)
+        m1, c1 = metrics(agent.port), cpu_s(agent.proc.pid)
+        evts = m1.get("falcosecurity_scap_n_evts_total", 0) - m0.get("falcosecurity_scap_n_evts_total", 0)
+        drops = m1.get("falcosecurity_scap_n_drops_total", 0) - m0.get("falcosecurity_scap_n_drops_total", 0)
+        cpu = c1 - c0
+        lat = agent.latencies(t0)
+        per100k = f"{cpu / evts * 1e5:.3f} s" if evts else "-"
+        rows.append(f"  {mix:<8} target {rate:>7}/s achieved {achieved:>9.0f}/s  agent events {evts / step_s:>9.0f}/s  "
+                    f"drops {int(drops):>8}  CPU/100k ev {per100k:>8}  alerts {len(lat):>6}  "
+                    f"p50 {pct(lat, .5):>7} p99 {pct(lat, .99):>7}")
+        print(rows[-1], flush=True)
+        if drops > 0:
+            break
+        best = max(best, int(achieved))
+        if achieved < 0.9 * rate:
+            rows.append(f"  {mix}: generator limit reached at {achieved:.0f}/s (this machine cannot produce more)")
+            print(rows[-1], flush=True)
+            break
+    return best, rows
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rules", default="stable", choices=sorted(RULESETS))
+    ap.add_argument("--mixes", default="open,connect,exec")
+    ap.add_argument("--rates", default="25000,50000,100000,200000,400000")
+    ap.add_argument("--exec-rates", default="1000,2000,4000,8000,16000")
+    ap.add_argument("--step-s", type=float, default=5.0)
+    ap.add_argument("--falco", help="path of a Falco binary or wrapper (e.g. ../shared/falco/falco-ref) to run alike")
+    a = ap.parse_args()
+    if os.geteuid() != 0:
+        print("capacity: needs root (live probe)", file=sys.stderr)
+        return 2
+    rules = [os.path.join(UPSTREAM, f) for f in RULESETS[a.rules]]
+    missing = [r for r in rules if not os.path.exists(r)]
+    if missing:
+        print(f"capacity: upstream rules not found: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    lanner = os.path.join(ROOT, ".venv", "bin", "lanner")
+    agents = [("lanner", [lanner if os.path.exists(lanner) else shutil.which("lanner") or "lanner"])]
+    if a.falco:
+        agents.append(("falco", [a.falco]))
+    print(f"capacity: rules={a.rules} ({len(rules)} files), step {a.step_s:.0f} s per rate, {os.cpu_count()} cores; "
+          "counters from each agent's /metrics, CPU from /proc/<pid>/stat, latency = alert line received - event "
+          "time")
+    summary = []
+    with tempfile.TemporaryDirectory() as tmp:
+        gen = build_generator(tmp)
+        for name, cmd in agents:
+            for mix in a.mixes.split(","):
+                agent = Agent(cmd, rules, free_port())
+                try:
+                    time.sleep(2)
+                    rates = [int(x) for x in (a.exec_rates if mix == "exec" else a.rates).split(",")]
+                    print(f"{name} / {mix}:", flush=True)
+                    best, _ = run_mix(agent, gen, mix, rates, a.step_s)
+                finally:
+                    rss = agent.stop()
+                summary.append(f"  {name:<7} {mix:<8} highest rate with zero drops {best:>9}/s   peak RSS {rss:.0f} MB")
+    print("summary:")
+    print("\n".join(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
