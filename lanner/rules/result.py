@@ -35,6 +35,33 @@ WARNING_CODES = {
     "LOAD_UNKNOWN_KEY": "Unknown key in item definition",
 }
 
+# What Falco's JSON load results carry as a warning's "codedesc" (errors carry the short text above).
+WARNING_DESCS = {
+    "LOAD_UNKNOWN_SOURCE": "A rule has a unknown event source. This can occur when reading rules content without "
+                           "having a corresponding plugin loaded, etc. The rule will be silently ignored.",
+    "LOAD_UNSAFE_NA_CHECK": "Comparing a field value with <NA> is unsafe and can lead to unpredictable behavior of "
+                            "the rule condition. If you need to check for the existence of a field, consider using "
+                            "the 'exists' operator instead.",
+    "LOAD_NO_EVTTYPE": "A rule condition matches too many evt.type values. This has a significant performance "
+                       "penalty. Make the condition more specific by adding an evt.type field or further "
+                       "restricting the number of evt.type values in the condition.",
+    "LOAD_UNKNOWN_FILTER": "A rule condition or output refers to a field or evt.type that does not exist. This is "
+                           "normally an error, but if a rule has a skip-if-unknown-filter property, the error is "
+                           "downgraded to a warning.",
+    "LOAD_UNUSED_MACRO": "A macro is defined in the rules content but is not used by any other macro or rule.",
+    "LOAD_UNUSED_LIST": "A list is defined in the rules content but is not used by any other list, macro, or rule.",
+    "LOAD_UNKNOWN_ITEM": "An unknown top-level object is in the rules content. It will be ignored.",
+    "LOAD_DEPRECATED_ITEM": "A deprecated item is employed by lists, macros, or rules.",
+    "LOAD_WARNING_EXTENSION": "An extension item has a warning",
+    "LOAD_APPEND_NO_VALUES": "A rule exception is overriding/appending with no values",
+    "LOAD_EXCEPTION_NAME_NOT_UNIQUE": "A rule is defining multiple exceptions with the same name",
+    "LOAD_INVALID_MACRO_NAME": "A macro is defined with an invalid name",
+    "LOAD_INVALID_LIST_NAME": "A list is defined with an invalid name",
+    "LOAD_COMPILE_CONDITION": "A rule condition or output have been parsed with a warning",
+    "LOAD_UNKNOWN_KEY": "An item in the rules content contains an unrecognized key. The key will be ignored. This "
+                        "may indicate a typo or a property placed on the wrong item type.",
+}
+
 
 @dataclass(frozen=True)
 class Location:
@@ -65,7 +92,8 @@ class Diagnostic:
         return ERROR_CODES.get(self.code) or WARNING_CODES.get(self.code, "")
 
     def as_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "codedesc": self.codedesc, "message": self.message,
+        desc = WARNING_DESCS.get(self.code) or self.codedesc
+        return {"code": self.code, "codedesc": desc, "message": self.message,
                 "context": {"locations": [loc.as_dict() for loc in self.locations], "snippet": self.snippet}}
 
     def where(self) -> str:

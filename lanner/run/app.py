@@ -117,7 +117,8 @@ class App:
 
     def build_engine(self) -> None:
         from lanner.outputs.format import default_hostname
-        self.engine = Engine(self.config, hostname=default_hostname())
+        from lanner.sources.registry import configured_sources
+        self.engine = Engine(self.config, hostname=default_hostname(), sources=configured_sources(self.config))
 
     # --- rules -------------------------------------------------------------------------------
     def rules_paths(self) -> list[str]:
@@ -134,7 +135,11 @@ class App:
         entries = [str(p) for p in self.config.list(key)]
         paths = expand_rules_paths(entries, strict=False)
         if not paths and not self.config.list(key):
-            paths = expand_rules_paths([packaged_path("rules", "default")], strict=False)
+            # The packaged k8s audit rules only when the configuration loads that source (as Falco ships them
+            # with the k8saudit plugin): otherwise every one of them would be skipped with LOAD_UNKNOWN_SOURCE.
+            loaded = self.engine.sources if self.engine is not None else {"syscall"}
+            paths = [p for p in expand_rules_paths([packaged_path("rules", "default")], strict=False)
+                     if not os.path.basename(p).startswith("k8s_audit") or "k8s_audit" in loaded]
         if not paths:
             raise RunError("You must specify at least one rules file/directory via -r or a rules_files entry in "
                            "lanner.yaml")
@@ -170,6 +175,8 @@ class App:
         assert eng is not None
         for line in eng.apply_rule_selection(self.config.list("rules")):
             log.info(line)
+        if (self.args.flag("disable-rule") or self.args.flag("disable-tag")) and self.args.flag("only-tag"):
+            raise RunError("You can not specify both disabled (-D/-T) and enabled (-t) rules")
         for sub in self.args.all("disable-rule"):
             for r in eng.ruleset.rules:
                 if sub in r.name:

@@ -45,6 +45,22 @@ class PluginEntry:
 CORE_CAPABILITIES = ("container",)
 
 
+def configured_sources(config: Config) -> set[str]:
+    """Event sources a configuration loads, as Falco counts them for rules (``LOAD_UNKNOWN_SOURCE``):
+    ``syscall`` plus the source of each plugin ``load_plugins`` selects (every ``plugins`` entry when it
+    is absent). Nothing is initialised here; a name lanner does not provide adds no source."""
+    sources = {"syscall"}
+    entries = [e for e in config.list("plugins") if isinstance(e, dict) and e.get("name")]
+    names = ([str(n) for n in config.list("load_plugins")] if config.has("load_plugins")
+             else [str(e["name"]) for e in entries])
+    classes = builtin_plugin_classes()
+    for n in names:
+        cls = classes.get(n)
+        if cls is not None and cls.source:
+            sources.add(cls.source)
+    return sources
+
+
 def configured_plugins(config: Config) -> list[PluginEntry]:
     """Plugins to load, in ``load_plugins`` order (or every ``plugins`` entry when it is absent)."""
     entries = config.list("plugins")

@@ -31,6 +31,11 @@ def lanner(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -
                           timeout=timeout, env=env)
 
 
+# The k8s audit rules count only when the configuration loads their source (as in Falco).
+LOAD_K8SAUDIT = ("-o", "plugins[0].name=k8saudit", "-o", "plugins[0].library_path=libk8saudit.so",
+                 "-o", "load_plugins[]=k8saudit")
+
+
 def defined_rules() -> set[str]:
     import yaml
     names = set()
@@ -43,17 +48,22 @@ def defined_rules() -> set[str]:
 
 def test_validate_gives_no_warnings() -> None:
     args = [a for f in RULE_FILES for a in ("-V", f)]
-    p = lanner(*args)
+    p = lanner(*args, *LOAD_K8SAUDIT)
     assert p.returncode == 0, p.stderr
     assert [ln for ln in p.stdout.splitlines() if ln.strip()] == [f"{f}: Ok" for f in RULE_FILES]
     assert "warning" not in (p.stdout + p.stderr).lower()
 
 
 def test_defaults_load_when_no_rules_configured() -> None:
-    p = lanner("-L", "-o", "json_output=true")
+    p = lanner("-L", "-o", "json_output=true", *LOAD_K8SAUDIT)
     assert p.returncode == 0, p.stderr
     loaded = {r["info"]["name"] for r in json.loads(p.stdout)["rules"]}
     assert loaded == defined_rules()
+    p = lanner("-L", "-o", "json_output=true")
+    assert p.returncode == 0, p.stderr
+    rules = json.loads(p.stdout)["rules"]
+    assert rules and {r["info"]["source"] for r in rules} == {"syscall"}
+    assert "LOAD_UNKNOWN_SOURCE" not in p.stderr
 
 
 def test_every_rule_has_desc_output_priority_and_mitre_tags() -> None:
