@@ -1,7 +1,8 @@
 """The embedded webserver (``webserver.*``): ``/healthz``, ``/versions`` and Prometheus ``/metrics``.
 
-A stdlib HTTP/1.1 server whose requests run on a fixed pool of ``webserver.threadiness`` threads
-(0 = number of CPUs), optionally over TLS with one PEM file holding certificate and key. Health is
+A stdlib HTTP/1.1 server with one thread per connection, bounded (see :mod:`lanner.httpserver`), so idle
+or slow clients can never starve a health check; ``webserver.threadiness`` is read for compatibility
+but does not limit anything. Optionally over TLS with one PEM file holding certificate and key. Health is
 served from start; ``/metrics`` only once :meth:`WebServer.enable_metrics` is called (Falco registers it
 after the event sources are open) and only if metrics are enabled; anything else is 404.
 """
@@ -9,14 +10,12 @@ after the event sources are open) and only if metrics are enabled; anything else
 from __future__ import annotations
 
 import ipaddress
-import os
 import socket
 import ssl
 import threading
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,6 +24,7 @@ import orjson
 from lanner import version
 from lanner.config import Config, ConfigError
 from lanner.core.errors import LannerError
+from lanner.httpserver import DEFAULT_IDLE_TIMEOUT_S, BoundedHTTPServer
 from lanner.server.metrics import MetricsRegistry
 
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4"
@@ -88,34 +88,17 @@ def versions_document(plugin_versions: Mapping[str, str] | None = None,
     return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
 
 
-class _PooledServer(HTTPServer):
-    """HTTPServer dispatching each connection to a bounded thread pool."""
+class _Server(BoundedHTTPServer):
+    """One thread per connection (bounded), read timeout, real backlog: see :mod:`lanner.httpserver`."""
 
-    daemon_threads = True
-    allow_reuse_address = True
     app: WebServer
-    pool: ThreadPoolExecutor
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        self.pool.submit(self._work, request, client_address)
-
-    def _work(self, request: Any, client_address: Any) -> None:
-        try:
-            self.finish_request(request, client_address)
-        except Exception:
-            self.handle_error(request, client_address)
-        finally:
-            self.shutdown_request(request)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass   # a client that hangs up mid-request is not worth a traceback
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: _PooledServer
+    server: _Server
     protocol_version = "HTTP/1.1"
     server_version = "lanner"
-    timeout = 30
+    timeout = DEFAULT_IDLE_TIMEOUT_S
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         pass
@@ -165,7 +148,7 @@ class WebServer:
         self.metrics_registry = metrics
         self.metrics_allowed = metrics_allowed and config.prometheus_metrics_enabled
         self.metrics_enabled = False
-        self._server: _PooledServer | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -178,7 +161,7 @@ class WebServer:
         c = self.config
         family = socket.AF_INET6 if ":" in c.listen_address else socket.AF_INET
 
-        class Server(_PooledServer):
+        class Server(_Server):
             address_family = family
 
         try:
@@ -195,8 +178,6 @@ class WebServer:
                 raise WebServerError(f"falco_webserver: cannot load ssl_certificate {c.ssl_certificate}: {e}") from None
             srv.socket = ctx.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)
         srv.app = self
-        srv.pool = ThreadPoolExecutor(max_workers=c.threadiness or os.cpu_count() or 1,
-                                      thread_name_prefix="webserver")
         self._server = srv
         self._thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.2},
                                         name="webserver", daemon=True)
@@ -212,7 +193,6 @@ class WebServer:
             return
         srv.shutdown()
         srv.server_close()
-        srv.pool.shutdown(wait=False, cancel_futures=True)
         if self._thread is not None:
             self._thread.join(5)
             self._thread = None

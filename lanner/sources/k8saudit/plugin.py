@@ -6,7 +6,9 @@ Configured as Falco configures the k8saudit plugin::
       - name: k8saudit
         library_path: libk8saudit.so        # ignored: the source is built in
         init_config: {sslCertificate: /etc/falco/falco.pem, maxEventSize: 262144,
-                      webhookMaxBatchSize: 12582912}
+                      webhookMaxBatchSize: 12582912,
+                      # lanner only: authenticate the API server (see webhook.py)
+                      webhookBearerTokenFile: /etc/lanner/audit-token, webhookClientCA: /etc/lanner/ca.pem}
         open_params: "http://:9765/k8s-audit" # or https://..., or a file / directory path
 
 Bad input (a malformed file, a bad event in a batch) is reported through :attr:`on_error` (default: the
@@ -79,6 +81,8 @@ class K8sAuditPlugin(SourcePlugin):
         self.max_event_size = DEFAULT_MAX_EVENT_SIZE
         self.max_batch_size = DEFAULT_MAX_BATCH_SIZE
         self.custom_fields: list[CustomFieldHeader] = []
+        self.bearer_token: str | None = None
+        self.client_ca: str | None = None
         self.errors: deque[str] = deque(maxlen=1000)
         self.n_events = 0
         self.n_errors = 0
@@ -96,6 +100,27 @@ class K8sAuditPlugin(SourcePlugin):
         self.max_event_size = config_int(cfg, "maxEventSize", DEFAULT_MAX_EVENT_SIZE, self.name)
         self.max_batch_size = config_int(cfg, "webhookMaxBatchSize", DEFAULT_MAX_BATCH_SIZE, self.name)
         self.custom_fields = self._custom_fields(cfg.get("customFieldsHeaders"))
+        self.bearer_token = self._token(cfg)
+        self.client_ca = str(cfg["webhookClientCA"]) if cfg.get("webhookClientCA") else None
+
+    def _token(self, cfg: dict[str, Any]) -> str | None:
+        """lanner's ``webhookBearerToken`` / ``webhookBearerTokenFile``: the token the webhook requires."""
+        token = cfg.get("webhookBearerToken")
+        path = cfg.get("webhookBearerTokenFile")
+        if token and path:
+            raise SourceError(f"{self.name}: init_config: give webhookBearerToken or webhookBearerTokenFile, not both")
+        if path:
+            try:
+                with open(str(path), encoding="utf-8") as f:
+                    token = f.read().strip()
+            except (OSError, UnicodeDecodeError) as e:
+                raise SourceError(f"{self.name}: init_config.webhookBearerTokenFile: cannot read {path}: "
+                                  f"{getattr(e, 'strerror', None) or e}") from None
+            if not token:
+                raise SourceError(f"{self.name}: init_config.webhookBearerTokenFile: {path} is empty")
+        if token is not None and not isinstance(token, str):
+            raise SourceError(f"{self.name}: init_config.webhookBearerToken must be a string")
+        return token or None
 
     def _custom_fields(self, raw: Any) -> list[CustomFieldHeader]:
         if raw is None:
@@ -132,7 +157,8 @@ class K8sAuditPlugin(SourcePlugin):
         if params.startswith(("http://", "https://")):
             wh = AuditWebhook(params, ssl_certificate=self.ssl_certificate, max_batch_size=self.max_batch_size,
                               max_event_size=self.max_event_size, on_error=self.on_error,
-                              custom_fields=self.custom_fields)
+                              custom_fields=self.custom_fields, bearer_token=self.bearer_token,
+                              client_ca=self.client_ca)
             wh.start()
             self.webhook = wh
             return self._from_webhook(wh)

@@ -13,17 +13,23 @@ accepted (bad events skipped, each    200
 named in the body and on_error)
 other path                            404
 method other than POST                405
+bearer token configured, not given     401
 content type not application/json     400
 body larger than the limit            413
 body not JSON / not audit events      400
 event queue full for 5 s              503
 ====================================  ======
 
-Every failure is answered and logged; the server keeps serving.
+Every failure is answered and logged; the server keeps serving. Connections are served by
+:class:`lanner.httpserver.BoundedHTTPServer` (one thread each, bounded, 10 s read timeout), so idle or slow
+clients cannot starve the others. lanner's own init_config keys add authentication: ``webhookBearerToken``
+(or ``webhookBearerTokenFile``) requires ``Authorization: Bearer <token>``; ``webhookClientCA`` (https
+only) requires a client certificate signed by that CA (mTLS).
 """
 
 from __future__ import annotations
 
+import hmac
 import queue
 import re
 import socket
@@ -31,10 +37,11 @@ import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
+from lanner.httpserver import DEFAULT_IDLE_TIMEOUT_S, BoundedHTTPServer, media_type
 from lanner.sources.api import SourceError
 from lanner.sources.k8saudit.parse import (
     DEFAULT_MAX_BATCH_SIZE,
@@ -47,7 +54,6 @@ from lanner.sources.k8saudit.parse import (
 )
 
 QUEUE_TIMEOUT_S = 5.0
-REQUEST_TIMEOUT_S = 30.0
 
 
 @dataclass
@@ -101,16 +107,14 @@ def parse_url(url: str) -> WebhookAddress:
     return WebhookAddress(u.scheme, u.hostname or "", port, u.path or "/")
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class _Server(BoundedHTTPServer):
     webhook: AuditWebhook
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
-    timeout = REQUEST_TIMEOUT_S
+    timeout = DEFAULT_IDLE_TIMEOUT_S
     server_version = "lanner-k8saudit"
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
@@ -153,7 +157,11 @@ class _Handler(BaseHTTPRequestHandler):
         if urlsplit(self.path).path != wh.address.path:
             self._reply(404, "404 page not found")
             return
-        if "application/json" not in self.headers.get("Content-Type", ""):
+        if wh.bearer_token is not None and not self._authorized(wh.bearer_token):
+            wh.on_error(f"webhook request from {self.client_address[0]}: missing or wrong bearer token")
+            self._reply(401, "unauthorized")
+            return
+        if media_type(self.headers.get("Content-Type")) != "application/json":
             self._reply(400, "wrong Content Type")
             return
         body = self._read_body(wh.max_batch_size)
@@ -185,6 +193,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(200, f"accepted {len(records)} events, skipped {len(skipped)}:\n" + "\n".join(lines))
             return
         self._reply(200)
+
+    def _authorized(self, token: bytes) -> bool:
+        got = self.headers.get("Authorization", "")
+        scheme, _, value = got.partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), token)
 
     def _read_body(self, limit: int) -> bytes | None:
         te = self.headers.get("Transfer-Encoding", "").lower()
@@ -250,13 +263,18 @@ class AuditWebhook:
     def __init__(self, url: str, *, ssl_certificate: str = "/etc/falco/falco.pem",
                  max_batch_size: int = DEFAULT_MAX_BATCH_SIZE, max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
                  on_error: Callable[[str], None] = lambda msg: None,
-                 custom_fields: list[CustomFieldHeader] | None = None, queue_size: int = 10000) -> None:
+                 custom_fields: list[CustomFieldHeader] | None = None, queue_size: int = 10000,
+                 bearer_token: str | None = None, client_ca: str | None = None) -> None:
         self.address = parse_url(url)
         self.ssl_certificate = ssl_certificate
         self.max_batch_size = max_batch_size
         self.max_event_size = max_event_size
         self.on_error = on_error
         self.custom_fields = custom_fields or []
+        self.bearer_token = bearer_token.encode() if bearer_token else None
+        self.client_ca = client_ca or None
+        if self.client_ca and self.address.scheme != "https":
+            raise SourceError("k8saudit: webhookClientCA (mTLS) needs an https:// open_params URL")
         self.stats = WebhookStats()
         self._lock = threading.Lock()
         self._queue: queue.Queue[AuditRecord] = queue.Queue(queue_size)
@@ -284,6 +302,13 @@ class AuditWebhook:
             except (OSError, ssl.SSLError) as e:
                 srv.server_close()
                 raise SourceError(f"k8saudit: cannot load sslCertificate {self.ssl_certificate}: {e}") from None
+            if self.client_ca:
+                try:
+                    ctx.load_verify_locations(cafile=self.client_ca)
+                except (OSError, ssl.SSLError) as e:
+                    srv.server_close()
+                    raise SourceError(f"k8saudit: cannot load webhookClientCA {self.client_ca}: {e}") from None
+                ctx.verify_mode = ssl.CERT_REQUIRED
             srv.socket = ctx.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)
         self._server = srv
         self._thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.2},
