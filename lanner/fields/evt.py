@@ -50,7 +50,7 @@ class StateResolver(P.Resolver):
                 f = ev.fd
             else:
                 return None
-        l4 = F.L4CHAR.get(f.l4, "") if f.type in F.IP_TYPES else ""
+        l4 = F.L4CHAR.get(f.l4_effective(), "") if f.type in F.IP_TYPES else ""
         return f"<{f.typechar}{l4}>{f.name}"
 
     def fd_typechar(self, ev: Any, fd: int) -> str | None:
@@ -64,14 +64,14 @@ class StateResolver(P.Resolver):
 
     def cwd(self, ev: Any) -> str | None:
         t = ev.thread
-        return t.group.cwd if t is not None else None
+        return t.get_cwd() if t is not None else None
 
     def dirfd_path(self, ev: Any, dirfd: int) -> str | None:
         t = ev.thread
         if t is None:
             return None
         if dirfd == P.AT_FDCWD:
-            return t.group.cwd
+            return t.get_cwd()
         f = t.group.fds.get(dirfd)
         return f.name if f is not None and f.name else None
 
@@ -179,47 +179,71 @@ def _is_syslog(e: Any) -> bool:
     return f is not None and bool(e.info.flags & T.EF_WRITES_TO_FD) and f.name in ("/dev/log", "/run/systemd/journal/syslog")
 
 
-_PATH_PARAMS = {"name", "path", "pathname", "filename", "oldpath", "newpath", "linkpath"}
+# evt.abspath: (dirfd parameter, path parameter) per event, for .src/evt.abspath (0) and .dst (1)
+_ABSPATH_ARGS = {
+    "renameat": (("olddirfd", "oldpath"), ("newdirfd", "newpath")),
+    "renameat2": (("olddirfd", "oldpath"), ("newdirfd", "newpath")),
+    "linkat": (("olddir", "oldpath"), ("newdir", "newpath")),
+    "symlinkat": (("linkdirfd", "linkpath"),) * 2,
+    "openat": (("dirfd", "name"),) * 2,
+    "openat2": (("dirfd", "name"),) * 2,
+    "unlinkat": (("dirfd", "name"),) * 2,
+    "mkdirat": (("dirfd", "path"),) * 2,
+    "fchmodat": (("dirfd", "filename"),) * 2,
+    "fchownat": (("dirfd", "pathname"),) * 2,
+}
+_CATEGORY_BY_FD = {
+    F.FILE: "file", F.FILE_V2: "file", F.DIRECTORY: "file", F.IPV4_SOCK: "net", F.IPV6_SOCK: "net",
+    F.IPV4_SERVSOCK: "net", F.IPV6_SERVSOCK: "net", F.FIFO: "ipc", F.UNIX_SOCK: "ipc", F.EVENT: "ipc",
+    F.SIGNALFD: "ipc", F.INOTIFY: "ipc", F.USERFAULTFD: "ipc",
+}
+
+
+def _category(e: Any) -> str:
+    """Falco's evt.category: I/O events take the kind of their fd (file, net, ipc, unknown)."""
+    c = e.info.category
+    if c.startswith("io_"):
+        f = e.fd
+        return _CATEGORY_BY_FD.get(f.type, "unknown") if f is not None else "unknown"
+    return "IPC" if c == "ipc" else c
 
 
 def abspath_extractor(which: str) -> Extractor:
-    """``evt.abspath`` (``which`` = "") / ``.src`` / ``.dst``: dirfd-relative path made absolute."""
+    """``evt.abspath`` / ``.src`` / ``.dst`` as Falco computes them: the dirfd-relative path parameter
+    of the *at calls made absolute (``.dst`` = the second path of renameat/linkat)."""
+    slot = 1 if which == "dst" else 0
 
     def get(e: Any) -> str | None:
-        info = e.info
-        params = info.params
-        n = len(e.raw)
-        cand = []
-        for i, p in enumerate(params[:n]):
-            if p.type in (T.PT_FSRELPATH, T.PT_FSPATH) and p.name in _PATH_PARAMS | {"target"}:
-                cand.append(i)
-        if not cand:
-            return None
-        if which == "src":
-            idx = cand[0] if len(cand) > 1 else None
-        elif which == "dst":
-            idx = cand[-1] if len(cand) > 1 else None
-        else:
-            idx = cand[0] if len(cand) == 1 else None
-        if idx is None:
-            return None
-        v = e.params[idx]
-        if not isinstance(v, str):
-            return None
-        p = params[idx]
         t = e.thread
-        if v.startswith("/"):
-            return concat_path("/", v)
-        if p.dirfd is not None and p.dirfd < n:
-            dirfd = e.params[p.dirfd]
-            if dirfd != P.AT_FDCWD:
-                f = t.group.fds.get(dirfd) if t is not None and isinstance(dirfd, int) else None
-                if f is None or not f.name:
-                    return None
-                return concat_path(f.name.rstrip("/") + "/", v)
         if t is None:
             return None
-        return concat_path(t.group.cwd, v)
+        name = e.info.name
+        if name == "open_by_handle_at":
+            r = e.params[0] if e.raw else None
+            v = e.params[3] if len(e.raw) > 3 else None
+            if isinstance(r, int) and r > 0 and isinstance(v, str):
+                return concat_path("", v)
+            return None
+        args = _ABSPATH_ARGS.get(name)
+        if args is None or not e.type & 1:
+            return None
+        dname, pname = args[slot]
+        idx = e.info.index
+        di, pi = idx.get(dname), idx.get(pname)
+        n = len(e.raw)
+        if di is None or pi is None or di >= n or pi >= n:
+            return None
+        dirfd, path = e.params[di], e.params[pi]
+        if dirfd is None or path is None:
+            return None
+        if path[:1] == "/":
+            base = "."
+        elif dirfd == P.AT_FDCWD:
+            base = t.get_cwd()
+        else:
+            f = t.group.fds.get(dirfd) if isinstance(dirfd, int) else None
+            base = "<UNKNOWN>/" if f is None else f.name + "/"
+        return concat_path(base, path)
 
     return cached(f"evt.abspath.{which}", get)
 
@@ -256,7 +280,7 @@ def evt_class(state: Any = None) -> FieldClass:
     simple: dict[str, Extractor] = {
         "evt.type": _type,
         "syscall.type": lambda e: e.type_name if e.info.is_syscall else None,
-        "evt.category": lambda e: e.info.category,
+        "evt.category": _category,
         "evt.cpu": lambda e: e.cpu,
         "evt.dir": lambda e: e.info.direction,
         "evt.args": cached("evt.args", lambda e: e.args_str(resolver)),

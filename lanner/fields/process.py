@@ -89,14 +89,16 @@ def process_class(state: Any = None) -> FieldClass:
         return max(0, e.ts - t.clone_ts)
 
     def loginshellid(e: Any) -> int | None:
+        """pid of the eldest ancestor (main thread first) whose name ends in "sh"."""
         t = e.thread
-        if t is None:
+        m = t.main_or_none() if t is not None else None
+        if m is None:
             return None
         found = None
-        for a in (t, *t.ancestors()):
-            if a.comm in _SHELLS:
+        for a in (m, *m.ancestors()):
+            if a.comm.endswith("sh"):
                 found = a.pid
-        return found if found is not None else 0
+        return found
 
     def leader_value(attr: str, fn: Callable[[ThreadInfo], Any]) -> Extractor:
         def get(e: Any) -> Any:
@@ -107,17 +109,45 @@ def process_class(state: Any = None) -> FieldClass:
             return fn(lead) if lead is not None else ""
         return get
 
+    def alive_in_group(t: ThreadInfo) -> int:
+        """Live threads of the process (Falco's thread-group count; 0 for a thread of no known process)."""
+        if t.pid < 0 or t.ptid < 0 or t.table is None:
+            return 0
+        threads = t.table.threads
+        return sum(1 for m in t.group.members if (o := threads.get(m)) is not None and not o.dead)
+
     def nchilds(e: Any) -> int | None:
+        """Falco's proc.nchilds: the threads of the process other than a live main thread."""
         t = e.thread
-        if t is None or state is None:
+        if t is None:
             return None
-        return sum(1 for o in state.threads.threads.values() if o.ptid == t.tid and not o.dead)
+        n = alive_in_group(t)
+        if n == 0:
+            return 0
+        m = t.main_or_none()
+        return n - 1 if m is not None and not m.dead else n
+
+    def fdopencount(e: Any) -> int | None:
+        t = e.thread
+        if t is None:
+            return None
+        m = t.main_or_none()
+        return len(m.group.fds) if m is not None else 0
+
+    def fdlimit(e: Any) -> int | None:
+        t = e.thread
+        if t is None:
+            return None
+        m = t.main_or_none()
+        return m.group.fdlimit if m is not None else 0
 
     def fdusage(e: Any) -> float | None:
         t = e.thread
-        if t is None or not t.group.fdlimit:
-            return None
-        return 100.0 * len(t.group.fds) / t.group.fdlimit
+        m = t.main_or_none() if t is not None else None
+        if m is None or m.group.fdlimit <= 0:
+            return None if t is None else 0.0
+        n = len(m.group.fds)
+        return min(100.0, 100.0 * n / m.group.fdlimit)
 
     def ctime_minus(e: Any, base: str) -> int | None:
         t = e.thread
@@ -135,9 +165,7 @@ def process_class(state: Any = None) -> FieldClass:
         "proc.cmdline": th(lambda t: t.cmdline),
         "proc.exeline": th(lambda t: " ".join([t.exe, *t.args])),
         "proc.cwd": th(lambda t: t.get_cwd()),
-        "proc.nthreads": th(lambda t: sum(1 for m in t.group.members
-                                            if (o := t.table.threads.get(m)) is not None and not o.dead)
-                            if t.table is not None else 1),
+        "proc.nthreads": th(alive_in_group),
         "proc.nchilds": nchilds,
         "proc.ppid": par(lambda p: p.pid),
         "proc.pname": par(lambda p: p.comm),
@@ -152,8 +180,8 @@ def process_class(state: Any = None) -> FieldClass:
         "proc.pid.ts": th(lambda t: t.clone_ts or None),
         "proc.loginshellid": loginshellid,
         "proc.duration": duration,
-        "proc.fdopencount": th(lambda t: len(t.group.fds)),
-        "proc.fdlimit": th(lambda t: t.group.fdlimit),
+        "proc.fdopencount": fdopencount,
+        "proc.fdlimit": fdlimit,
         "proc.fdusage": fdusage,
         "proc.vmsize": th(lambda t: t.group.vmsize),
         "proc.vmrss": th(lambda t: t.group.vmrss),

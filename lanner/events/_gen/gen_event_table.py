@@ -28,9 +28,21 @@ _HEX_NAMES = {"addr", "ip", "request", "argument", "source", "peer", "mask", "ke
               "cap_inheritable", "cap_permitted", "cap_effective", "dev", "semflg", "error"}
 _OCT_MODE_EVENTS = {"open", "openat", "openat2", "creat"}
 _INT_TYPES = {"INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"}
+# Formats the heuristic below gets wrong, checked one by one against the rendering of Falco 0.44.1
+# (libs 0.25.4): (event, parameter) -> format.
+_FORMAT_FIXES = {
+    ("brk", "res"): "HEX", ("fcntl", "arg"): "HEX",
+    ("accept4", "flags"): "HEX", ("mkdir", "mode"): "HEX", ("mkdirat", "mode"): "HEX",
+    ("ptrace", "addr"): "HEX", ("ptrace", "data"): "HEX", ("seccomp", "flags"): "HEX",
+    ("io_uring_register", "arg"): "HEX", ("pidfd_getfd", "flags"): "HEX",
+    ("ppoll", "sigmask"): "DEC", ("io_uring_enter", "sig"): "DEC",
+}
 
 
 def _print_format(event: str, pname: str, ptype: str) -> str:
+    fix = _FORMAT_FIXES.get((event, pname))
+    if fix is not None:
+        return fix
     if ptype == "MODE":
         return "OCT"
     if ptype in ("FLAGS8", "FLAGS16", "FLAGS32", "SIGSET"):

@@ -17,7 +17,8 @@ store reset and ``on_section(reader)`` called (also for the first section) so st
 Events returned: every record that survives the upgrader, in file order. The seven enter types
 of event-model 1.2 and STATE_ONLY records come with ``ev.hidden = True`` (state only, never rules).
 An exit event whose thread's previous delivered event was its matching hidden enter gets it in
-``ev.enter``.
+``ev.enter`` (a successful execveat ends with an execve exit). The container, user, group and async
+records that open a capture are hidden too: Falco applies them as initial state.
 
 Memory stays constant: blocks are parsed from a sliding 1 MiB buffer. Any invalid or truncated
 input raises :class:`ScapError` naming the file and the (decompressed) byte offset of the block.
@@ -56,6 +57,10 @@ _EV2 = struct.Struct("<QQIHI")
 _EV1 = struct.Struct("<QQIH")
 _NPARAM_FMT: dict[tuple[int, bool], struct.Struct] = {}
 _PROGRESS_STEP = 4 << 20
+# Falco applies the container/user/group/async records that open a capture before the first event
+# and never shows them to rules (its "initial state" events).
+_INITIAL_STATE_TYPES = frozenset({324, 354, 356, 358, 360, 402})
+_EXECVEAT_E, _EXECVE_X = 330, 293
 
 
 def _lens_struct(n: int, large: bool) -> struct.Struct:
@@ -283,6 +288,7 @@ class ScapReader:
         conv = self._conv
         last_enter = self._last_enter
         hidden_enter = T.STATE_ONLY_ENTER_TYPES
+        initial = self.num == 0
         while blk is not None:
             btype, off, data = blk
             if btype not in B.EVENT_BLOCKS:
@@ -300,11 +306,16 @@ class ScapReader:
             if ev is None:
                 continue
             etype = ev.type
+            if initial:
+                if etype in _INITIAL_STATE_TYPES:
+                    ev.hidden = True
+                else:
+                    initial = False
             if etype in hidden_enter:
                 last_enter[ev.tid] = ev
             elif etype & 1 and last_enter:
                 prev = last_enter.pop(ev.tid, None)
-                if prev is not None and prev.type == etype - 1:
+                if prev is not None and (prev.type == etype - 1 or (prev.type == _EXECVEAT_E and etype == _EXECVE_X)):
                     ev.enter = prev
             self.num += 1
             ev.num = self.num
