@@ -52,11 +52,58 @@ def test_dry_run_prints_every_step_and_changes_nothing(tmp_path):
     assert not any(s.startswith("apt-get") for s in steps)        # --root implies --no-apt
 
 
-def test_dry_run_on_a_host_plans_the_debian_packages(tmp_path):
+WANTED = ["python3", "python3-venv", "libbpf1", "ca-certificates", "clang", "llvm", "libbpf-dev", "bpftool", "gcc",
+          "libc6-dev"]
+
+
+def planned_packages(out: str) -> list[str] | None:
+    """The packages of the dry run's apt-get install line (None when it plans none)."""
+    lines = [ln for ln in out.splitlines() if ln.startswith("+ ") and " apt-get install " in ln]
+    if not lines:
+        return None
+    assert len(lines) == 1, lines
+    return lines[0].split("--no-install-recommends", 1)[1].split()
+
+
+def with_dpkg_query(tmp_path: Path, installed: bool) -> dict[str, str]:
+    """An environment whose dpkg-query reports every package installed, or none."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    status = "install ok installed" if installed else "unknown ok not-installed"
+    (bin_dir / "dpkg-query").write_text(f"#!/bin/sh\necho '{status}'\n")
+    (bin_dir / "dpkg-query").chmod(0o755)
+    return dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}")
+
+
+def install_env(env: dict[str, str], *args: str) -> str:
+    p = subprocess.run(["bash", str(INSTALL), *args], capture_output=True, text=True, timeout=60, env=env)
+    assert p.returncode == 0, p.stdout + p.stderr
+    return p.stdout
+
+
+def test_dry_run_plans_every_debian_package_when_none_is_installed(tmp_path):
+    env = with_dpkg_query(tmp_path, installed=False)
+    out = install_env(env, "--dry-run", "--prefix", str(tmp_path / "venv"))
+    assert planned_packages(out) == WANTED
+    assert "+ apt-get update -q" in out.splitlines()
+    out = install_env(env, "--dry-run", "--no-build-probe", "--prefix", str(tmp_path / "venv"))
+    assert planned_packages(out) == WANTED[:4]
+
+
+def test_dry_run_plans_nothing_when_every_package_is_installed(tmp_path):
+    out = install_env(with_dpkg_query(tmp_path, installed=True), "--dry-run", "--prefix", str(tmp_path / "venv"))
+    assert planned_packages(out) is None
+    assert f"Debian packages already installed: {' '.join(WANTED)}" in out
+    assert not any(ln.startswith("+ apt-get") for ln in out.splitlines())
+
+
+def test_dry_run_on_this_host_plans_exactly_the_missing_packages(tmp_path):
+    def missing(p: str) -> bool:
+        q = subprocess.run(["dpkg-query", "-W", "-f=${Status}", p], capture_output=True, text=True)
+        return q.stdout.strip() != "install ok installed"
     out = install("--dry-run", "--prefix", str(tmp_path / "venv")).stdout
-    planned = " ".join(ln for ln in out.splitlines() if "apt-get install" in ln)
-    installed = "Debian packages already installed" in out
-    assert installed or all(p in planned for p in ("python3-venv", "libbpf1", "clang", "bpftool"))
+    need = [p for p in WANTED if missing(p)]
+    assert planned_packages(out) == (need or None)
 
 
 def test_staged_install_lays_out_config_rules_unit_and_command(tmp_path):

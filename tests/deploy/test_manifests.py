@@ -5,6 +5,8 @@ webserver's health endpoint, the Service exposes the container's ports."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -138,10 +140,25 @@ def test_probes_and_service_match_the_webserver(tmp_path):
     assert {(p["port"], p["targetPort"]) for p in svc["spec"]["ports"]} == {(8765, "http"), (9765, "audit-webhook")}
 
 
-def test_rules_configmap_files_are_valid_rules_documents():
+def test_rules_configmap_files_are_valid_rules_documents(tmp_path):
+    """Each rules file of the ConfigMap, and the example rule its comments show, validates (``lanner -V``)
+    after the default rules, as the agent loads them."""
+    defaults = sorted(str(p) for p in (ROOT / "lanner" / "rules" / "default").glob("*.yaml"))
+    files = []
     for name, text in manifest("ConfigMap", "lanner-rules")["data"].items():
         assert name.endswith(".yaml")
-        assert isinstance(yaml.safe_load(text), list), name
+        (tmp_path / name).write_text(text)
+        files.append(str(tmp_path / name))
+        example = [ln[2:] for ln in text.splitlines() if ln.startswith("# ") and ln[2:].startswith(("-", " "))]
+        if example:
+            (tmp_path / f"example-{name}").write_text("\n".join(example) + "\n")
+            assert yaml.safe_load((tmp_path / f"example-{name}").read_text())[0]["rule"]
+            files.append(str(tmp_path / f"example-{name}"))
+    assert len(files) >= 2
+    args = [a for f in [*defaults, *files] for a in ("-V", f)]
+    p = subprocess.run([sys.executable, "-m", "lanner", *args], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert [ln for ln in p.stdout.splitlines() if ln.strip()][-len(files):] == [f"{f}: Ok" for f in files]
 
 
 def test_audit_policy_and_webhook_config():

@@ -86,10 +86,21 @@ def test_compile_errors(cond: str, message: str) -> None:
     assert message in ei.value.message
 
 
-def test_compile_ok_corner_cases() -> None:
-    for cond in ("test.str > 1", "test.str regex '/home/.*/dev'", "test.net in (127.0.0.1/32)",
-                 "test.buf startswith test", "test.either == anyof (127.0.0.1)", 'test.buf = "\\x00"'):
-        ConditionCompiler(REG, SOURCE).compile(parse(cond))
+CORNER_CASES = [   # conditions that compile, each with a value that matches and one that does not
+    ("test.str > 1", {"test.str": "10"}, {"test.str": "0"}),                   # string order, not numeric
+    ("test.str regex '/home/.*/dev'", {"test.str": "/home/u/dev"}, {"test.str": "/home/u/dev/x"}),  # whole value
+    ("test.net in (127.0.0.1/32)", {"test.net": ["ip:127.0.0.1"]}, {"test.net": ["ip:127.0.0.2"]}),
+    ("test.buf startswith test", {"test.buf": b"testing"}, {"test.buf": b"xtest"}),
+    ("test.either == anyof (127.0.0.1)", {"test.either": ["ip:10.0.0.1", "ip:127.0.0.1"]},
+     {"test.either": ["ip:10.0.0.1"]}),
+    ('test.buf = "\\x00"', {"test.buf": b"\x00"}, {"test.buf": b"\\x00"}),           # the escape is one NUL byte
+]
+
+
+@pytest.mark.parametrize("cond,match,other", CORNER_CASES, ids=[c[0] for c in CORNER_CASES])
+def test_compile_ok_corner_cases(cond: str, match: dict[str, Any], other: dict[str, Any]) -> None:
+    assert evaluate(cond, match) is True
+    assert evaluate(cond, other) is False
 
 
 WARNINGS = [

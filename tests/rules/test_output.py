@@ -48,7 +48,7 @@ def test_rendering_by_type() -> None:
     msg, fields = render("%test.bool %test.list %test.buf %test.double %evt.time",
                          test__bool=False, test__list=["a", "b"], test__buf=b"ab\x00\xffc", test__double=2.25)
     parts = msg.split(" ")
-    assert parts[:4] == ["false", "(a,b)", "ab..c", "2.2"] or parts[:4] == ["false", "(a,b)", "ab..c", "2.3"]
+    assert parts[:4] == ["false", "(a,b)", "ab..c", "2.2"]     # 2.25 is exact in binary: %.1f rounds it to even
     assert fields["evt.time"] == 1_700_000_000_123_456_789
 
 

@@ -57,7 +57,9 @@ def containerd(docker_engine):  # noqa: F811
                 break
             except grpc.RpcError:
                 if time.monotonic() > deadline or proc.poll() is not None:
-                    pytest.skip("containerd's CRI did not come up")
+                    # containerd is installed (checked above): not coming up is a failure, not a skip
+                    with open(os.path.join(d, "log"), errors="replace") as f:
+                        pytest.fail("containerd's CRI did not come up:\n" + f.read()[-3000:])
                 time.sleep(0.2)
         build_rootfs_image(docker_engine, "lanner-test/busybox:1.0")
         tar = os.path.join(d, "images.tar")
@@ -104,7 +106,10 @@ def test_cri_pod_container_metadata(containerd):
     with open(f"/proc/{pid}/cgroup") as f:
         cg = [(ln.split(":", 2)[1], ln.rstrip("\n").split(":", 2)[2]) for ln in f]
     assert ContainerIdResolver().id_for(cg) == cid[:12]
-    assert parse_cgroups([f"memory={cg[0][1]}"])
+    assert ContainerIdResolver().full_id_for(cg) == cid
+    event_form = parse_cgroups([f"{c.split(',')[0].removeprefix('name=')}={p}" for c, p in cg])     # as the probe reports them
+    assert event_form == [(c.split(",")[0].removeprefix("name="), p) for c, p in cg]
+    assert ContainerIdResolver().id_for(event_form) == cid[:12]
 
     mgr = ContainerManager([CriEngine(sock)], watch_events=False, refresh_interval=0)
     with mgr:
