@@ -150,9 +150,7 @@ def test_upstream_rules_validate_without_errors() -> None:
 
 # Where lanner's alerts on the reference captures still differ from Falco's: (capture, rule, field) ->
 # (Falco's value, lanner's). Exact, so that a fix (or a new difference) fails the test until updated.
-KNOWN_DIFFERENCES = {
-    ("test_ipv6_client.scap", "Unexpected UDP Traffic", "proc.exepath"): ("", "<NA>"),   # thread without exepath
-}
+KNOWN_DIFFERENCES: dict[tuple[str, str, str], tuple] = {}
 
 
 def _json_alerts(out: str) -> list[dict]:
