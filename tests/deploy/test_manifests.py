@@ -42,7 +42,7 @@ def container_spec() -> dict:
 @pytest.mark.parametrize("version", K8S_VERSIONS)
 @pytest.mark.parametrize("path", MANIFESTS, ids=lambda p: p.name)
 def test_manifest_validates_against_kubernetes_schema(path, version):
-    kv = pytest.importorskip("kubernetes_validate")
+    import kubernetes_validate as kv
     objs = load_objects(path)
     assert objs
     for obj in objs:
@@ -50,7 +50,7 @@ def test_manifest_validates_against_kubernetes_schema(path, version):
 
 
 def test_validator_rejects_a_misspelt_field():
-    kv = pytest.importorskip("kubernetes_validate")
+    import kubernetes_validate as kv
     ds = manifest("DaemonSet")
     ds["spec"]["template"]["spec"]["hostPid"] = True
     with pytest.raises(kv.ValidationError):
@@ -143,7 +143,7 @@ def test_probes_and_service_match_the_webserver(tmp_path):
 def test_rules_configmap_files_are_valid_rules_documents(tmp_path):
     """Each rules file of the ConfigMap, and the example rule its comments show, validates (``lanner -V``)
     after the default rules, as the agent loads them."""
-    defaults = sorted(str(p) for p in (ROOT / "lanner" / "rules" / "default").glob("*.yaml"))
+    defaults = sorted(str(p) for p in (ROOT / "lanner" / "rules" / "default").glob("*.yaml") if "k8s" not in p.name)
     files = []
     for name, text in manifest("ConfigMap", "lanner-rules")["data"].items():
         assert name.endswith(".yaml")
@@ -158,7 +158,8 @@ def test_rules_configmap_files_are_valid_rules_documents(tmp_path):
     args = [a for f in [*defaults, *files] for a in ("-V", f)]
     p = subprocess.run([sys.executable, "-m", "lanner", *args], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert p.returncode == 0, p.stdout + p.stderr
-    assert [ln for ln in p.stdout.splitlines() if ln.strip()][-len(files):] == [f"{f}: Ok" for f in files]
+    verdicts = {ln.split(": ", 1)[0]: ln.split(": ", 1)[1] for ln in p.stdout.splitlines() if ln.startswith("/")}
+    assert {f: verdicts.get(f, "").split(",")[0] for f in files} == {f: "Ok" for f in files}, p.stdout
 
 
 def test_audit_policy_and_webhook_config():

@@ -189,7 +189,8 @@ def docker_engine() -> Iterator[DockerEngine]:
         eng = start_dockerd(root)
     except (RuntimeError, OSError) as e:
         shutil.rmtree(root, ignore_errors=True)
-        pytest.skip(f"could not start dockerd: {e}")
+        # root and dockerd are here: an engine that does not start is a failure, not a skip
+        pytest.fail(f"could not start dockerd: {e}")
     try:
         yield eng
     finally:

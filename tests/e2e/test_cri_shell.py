@@ -16,14 +16,12 @@ import os
 import shutil
 import uuid
 
+import grpc  # noqa: E402
 import pytest
 
+from lanner.state.runtimes import cri_api_pb2 as pb  # noqa: E402
 from tests.e2e.harness import LannerProcess, require_live, run_in_pty, user_config
 from tests.state.runtimes.test_cri_containerd import containerd  # noqa: F401  (module fixture)
-
-grpc = pytest.importorskip("grpc")
-
-from lanner.state.runtimes import cri_api_pb2 as pb  # noqa: E402
 
 POD_NAME, POD_NS, POD_UID = "orders-api-6c9b7-kq2zd", "orders", "a3c1e0b2-5d4f-4e6a-9b8c-1d2e3f4a5b6c"
 

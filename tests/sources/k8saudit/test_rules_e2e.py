@@ -8,11 +8,10 @@ import os
 
 import pytest
 
+import lanner.engine as engine_mod  # noqa: E402
 from lanner.config import Config
 from lanner.sources.k8saudit import K8sAuditPlugin
 from tests.conftest import shared_path
-
-engine_mod = pytest.importorskip("lanner.engine")
 
 EXPECTED = {
     "anonymous_creates_namespace_foo.json": ["Anonymous Request Allowed"],

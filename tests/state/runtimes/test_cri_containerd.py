@@ -12,16 +12,14 @@ import subprocess
 import tempfile
 import time
 
+import grpc  # noqa: E402
 import pytest
-
-from tests.docker.infra import build_rootfs_image, docker_engine, stop_pid, unmount_under  # noqa: F401
-
-grpc = pytest.importorskip("grpc")
 
 from lanner.state.cgroups import ContainerIdResolver, parse_cgroups  # noqa: E402
 from lanner.state.containers import ContainerManager  # noqa: E402
 from lanner.state.runtimes import cri_api_pb2 as pb  # noqa: E402
 from lanner.state.runtimes.cri import CriClient, CriEngine  # noqa: E402
+from tests.docker.infra import build_rootfs_image, docker_engine, stop_pid, unmount_under  # noqa: F401
 
 CONFIG = """version = 2
 root = "{d}/root"
