@@ -10,64 +10,115 @@ from lanner.fields import types as ft
 from lanner.fields.registry import Extractor, FieldClass, FieldDef, cached, fdef
 from lanner.state import fds as F
 
-# event name -> (name param, source param, target param); dirfd comes from the param table
-_ONE = {"mkdir": "path", "mkdirat": "path", "rmdir": "path", "unlink": "path", "unlinkat": "name",
-        "open": "name", "openat": "name", "openat2": "name", "creat": "name", "chmod": "filename",
-        "fchmodat": "filename", "chown": "path", "lchown": "path", "fchownat": "pathname", "mknod": "path",
-        "mknodat": "path", "open_by_handle_at": "path", "access": "name", "newfstatat": "path",
-        "chdir": "path", "chroot": "path", "execve": "filename", "umount": "name", "umount2": "name",
-        "mount": "dir"}
-_TWO = {"rename": ("oldpath", "newpath"), "renameat": ("oldpath", "newpath"),
-        "renameat2": ("oldpath", "newpath"), "link": ("oldpath", "newpath"), "linkat": ("oldpath", "newpath"),
-        "symlink": ("target", "linkpath"), "symlinkat": ("target", "linkpath")}
+# Falco's table: event -> (success check, name param, source param, target param); None = not set.
+# Success: "res" = return value 0, "fd" = fd parameter other than -1. A "@fd" parameter is fd.name.
+_FSPATH = {
+    "mkdir": ("res", "path", None, None), "mkdirat": ("res", "path", None, None),
+    "rmdir": ("res", "path", None, None), "unlink": ("res", "path", None, None),
+    "unlinkat": ("res", "name", None, None), "open": ("fd", "name", None, None),
+    "openat": ("fd", "name", None, None), "openat2": ("fd", "name", None, None),
+    "fchmodat": ("res", "filename", None, None), "chmod": ("res", "filename", None, None),
+    "fchmod": ("res", "@fd", None, None), "chown": ("res", "path", None, None),
+    "lchown": ("res", "path", None, None), "fchown": ("res", "@fd", None, None),
+    "fchownat": ("res", "pathname", None, None), "quotactl": ("res", "special", None, None),
+    "rename": ("res", None, "oldpath", "newpath"), "renameat": ("res", None, "oldpath", "newpath"),
+    "renameat2": ("res", None, "oldpath", "newpath"), "link": ("res", None, "newpath", "oldpath"),
+    "linkat": ("res", None, "newpath", "oldpath"), "symlink": ("res", None, "linkpath", "target"),
+    "symlinkat": ("res", None, "linkpath", "target"), "mount": ("res", None, "dev", "dir"),
+    "umount": ("res", "name", None, None), "umount2": ("res", "name", None, None),
+}
+# events whose fd is their dirfd: a relative path is taken against that directory
+_DIRFD_EVENTS = frozenset({"newfstatat", "fchownat", "fchmodat", "mkdirat", "unlinkat", "mknodat"})
+_NAME, _SOURCE, _TARGET = 1, 2, 3
 
 
-def _param(e: Any, pname: str, absolute: bool) -> str | None:
+def _raw_param(e: Any, pname: str) -> Any:
     i = e.info.index.get(pname)
     if i is None or i >= len(e.raw):
         return None
-    v = e.params[i]
-    if not isinstance(v, str):
+    return e.params[i]
+
+
+def _succeeded(e: Any, check: str) -> bool:
+    v = _raw_param(e, check)
+    if not isinstance(v, int):
+        return False
+    return v == 0 if check == "res" else v != -1
+
+
+def _dirfd_dir(e: Any) -> str:
+    f = e.fd
+    if f is None or f.type != F.DIRECTORY:
+        return "<UNKNOWN>"
+    return f.name if not f.name or f.name.endswith("/") else f.name + "/"
+
+
+def _path(e: Any, slot: int, absolute: bool) -> str | None:
+    """fs.path.* as Falco extracts it (a successful call of the events in its table)."""
+    if not e.type & 1:
         return None
-    p = e.info.params[i]
-    if not absolute or v.startswith("/") or p.type not in (T.PT_FSPATH, T.PT_FSRELPATH, T.PT_CHARBUF):
-        return F.normalize(v) if absolute and v.startswith("/") else v
-    if pname == "target":
+    row = _FSPATH.get(e.info.name)
+    if row is None or not _succeeded(e, row[0]):
+        return None
+    pname = row[slot]
+    if pname is None:
+        return None
+    if pname == "@fd":
+        f = e.fd
+        v = f.name if f is not None and e.thread is not None else None
+    else:
+        v = _raw_param(e, pname)
+    if v is None:
+        return None
+    if not isinstance(v, str):
+        v = P.render_plain(e.info.params[e.info.index[pname]], v)
+    if not absolute:
         return v
     t = e.thread
     if t is None:
         return None
-    base = t.group.cwd
-    if p.dirfd is not None and p.dirfd < len(e.raw):
-        d = e.params[p.dirfd]
-        if isinstance(d, int) and d != P.AT_FDCWD:
-            f = t.group.fds.get(d)
-            if f is None or not f.name:
-                return None
-            base = f.name.rstrip("/") + "/"
+    if v[:1] == "/":
+        return F.concat_path("", v)
+    name = e.info.name
+    if name in ("openat", "openat2"):
+        f = e.fd
+        return F.concat_path("", f.name if f is not None else "<UNKNOWN>")
+    if name in _DIRFD_EVENTS:
+        base = _dirfd_dir(e)
+    elif name == "symlinkat":
+        base = _dirfd_dir(e) if slot == _SOURCE else "<UNKNOWN>"
+    elif name == "renameat2":
+        d = _raw_param(e, "newdirfd" if slot == _TARGET else "olddirfd")
+        base = _parse_dirfd(t, v, d) if slot != _NAME else "<UNKNOWN>"
+    else:
+        base = t.get_cwd()
     return F.concat_path(base, v)
 
 
-def fspath_class() -> FieldClass:
-    def one(absolute: bool) -> Extractor:
-        def get(e: Any) -> Any:
-            pn = _ONE.get(e.info.name)
-            return _param(e, pn, absolute) if pn is not None else None
-        return get
+def _parse_dirfd(t: Any, name: str, dirfd: Any) -> str:
+    if name[:1] == "/":
+        return "."
+    if dirfd == P.AT_FDCWD:
+        return t.get_cwd()
+    f = t.group.fds.get(dirfd) if isinstance(dirfd, int) else None
+    if f is None:
+        return "<UNKNOWN>"
+    return f.name if not f.name or f.name.endswith("/") else f.name + "/"
 
-    def two(which: int, absolute: bool) -> Extractor:
+
+def fspath_class() -> FieldClass:
+    def make(slot: int, absolute: bool) -> Extractor:
         def get(e: Any) -> Any:
-            pair = _TWO.get(e.info.name)
-            return _param(e, pair[which], absolute) if pair is not None else None
+            return _path(e, slot, absolute)
         return get
 
     ex: dict[str, Extractor] = {
-        "fs.path.name": cached("fs.path.name", one(True)),
-        "fs.path.nameraw": one(False),
-        "fs.path.source": cached("fs.path.source", two(0, True)),
-        "fs.path.sourceraw": two(0, False),
-        "fs.path.target": cached("fs.path.target", two(1, True)),
-        "fs.path.targetraw": two(1, False),
+        "fs.path.name": cached("fs.path.name", make(_NAME, True)),
+        "fs.path.nameraw": make(_NAME, False),
+        "fs.path.source": cached("fs.path.source", make(_SOURCE, True)),
+        "fs.path.sourceraw": make(_SOURCE, False),
+        "fs.path.target": cached("fs.path.target", make(_TARGET, True)),
+        "fs.path.targetraw": make(_TARGET, False),
     }
     fields = [
         fdef("fs.path.name", ft.CHARBUF, "absolute path of a single-path filesystem syscall"),
