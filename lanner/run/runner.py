@@ -18,6 +18,7 @@ from lanner.core.priority import Priority
 from lanner.engine import Engine
 from lanner.outputs.pipeline import OutputPipeline
 from lanner.run.args import Args
+from lanner.run.drops import DropMonitor
 from lanner.run.live import run_live, scap_counters
 from lanner.server.services import Services
 from lanner.sources.api import SourceError
@@ -166,6 +167,8 @@ class Runner:
         process = self.engine.process
         sprocess, spost = state.process, state.post_process
         n = 0
+        # A capture has no driver counters (Falco reports 0 events, 0 drops): only simulate_drops fires.
+        drops = DropMonitor(self.config, self.pipeline, ebpf=False)
         try:
             for ev in reader:
                 if self.stop.is_set():
@@ -173,6 +176,9 @@ class Runner:
                 if first_ts is None:
                     first_ts = ev.ts
                 elif self.duration_ns is not None and ev.ts - first_ts > self.duration_ns:
+                    break
+                drops.check(ev.ts, 0, 0)
+                if drops.exit_requested:
                     break
                 sprocess(ev)
                 if ev.type in (324, 402):
@@ -185,8 +191,11 @@ class Runner:
             reader.close()
             if progress is not None:
                 progress.done()
+            stats.extra.update({"drop_detected": drops.detected, "drop_actions": drops.actions_taken})
         stats.events = n
         stats.cpu_s = time.process_time() - start_cpu
+        if drops.exit_requested:
+            raise RunError("Drop manager internal error")
 
     def _live_loop(self, stats: LoopStats) -> None:
         log.info("Opening 'syscall' source with modern BPF probe.")
