@@ -15,7 +15,9 @@ from typing import Any
 import yaml
 
 from lanner.core.priority import Priority
+from lanner.rules import operators
 from lanner.rules.definitions import ExceptionDef, ListDef, MacroDef, PluginRequirement, RuleDef, RulesState
+from lanner.rules.operators import MODIFIERS, Rhs
 from lanner.rules.reader import (
     Ctx,
     Mapping,
@@ -33,10 +35,6 @@ from lanner.version import ENGINE_VERSION
 
 _LIST_NAME = re.compile(r"[^()\"'\s=,]+")
 _MACRO_NAME = re.compile(r"[a-zA-Z]+[a-zA-Z0-9_]*")
-EXCEPTION_OPS = ("=", "==", "!=", "<", "<=", ">", ">=", "contains", "icontains", "bcontains", "startswith",
-                 "bstartswith", "endswith", "glob", "iglob", "regex", "in", "intersects", "pmatch", "exists")
-MODIFIER_OPS = ("=", "==", "!=", "contains", "icontains", "bcontains", "startswith", "bstartswith", "endswith",
-                "glob", "iglob", "regex")
 _APPEND_DEPRECATED = ("'append' key is deprecated. Add an 'append' entry (e.g. 'condition: append') under "
                       "'override' instead.")
 _APPEND_CONFLICT = ("Keys 'override' and 'append: true' cannot be used together. Add an 'append' entry (e.g. "
@@ -514,7 +512,7 @@ class Collector:
             elif isinstance(exc.comps, list):
                 raise ctx.error("LOAD_ERR_VALIDATE", "Fields and comps must both be strings")
             c = exc.comps.strip()
-            if c not in ("in", "pmatch", "intersects") and not _has_modifier(c):
+            if not _takes_list(c) and not _has_modifier(c):
                 raise ctx.error("LOAD_ERR_VALIDATE", "When fields is a single value, comps must be one of (in, "
                                                      "pmatch, intersects) or a modifier operator (e.g. startswith "
                                                      "oneof)")
@@ -551,8 +549,17 @@ class Collector:
 
 def _has_modifier(comp: str) -> bool:
     parts = comp.split()
-    return len(parts) == 2 and parts[0] in MODIFIER_OPS and parts[1] in ("oneof", "anyof", "allof")
+    if len(parts) != 2 or parts[1] not in MODIFIERS:
+        return False
+    op = operators.get(parts[0])
+    return op is not None and op.exceptions and op.modifiers
+
+
+def _takes_list(comp: str) -> bool:
+    op = operators.get(comp)
+    return op is not None and op.exceptions and op.rhs is Rhs.LIST
 
 
 def _valid_comp(comp: str) -> bool:
-    return comp in EXCEPTION_OPS or _has_modifier(comp)
+    op = operators.get(comp)
+    return (op is not None and op.exceptions) or _has_modifier(comp)

@@ -16,9 +16,10 @@ from typing import Any
 from lanner.core.errors import LannerError
 from lanner.fields import registry as reg
 from lanner.fields import types as ft
-from lanner.rules import ast, values
+from lanner.rules import ast, operators, values
+from lanner.rules.operators import Literal, Operator
 from lanner.rules.parser import _RX_FIELD
-from lanner.rules.regex import RegexError, compile_regex, glob_match, iglob_match
+from lanner.rules.regex import glob_match, iglob_match
 
 WARN_COMPILE = "LOAD_COMPILE_CONDITION"
 WARN_NA = "LOAD_UNSAFE_NA_CHECK"
@@ -34,20 +35,8 @@ DEPRECATED_FIELDS = {
     "evt.wait_latency": _DEPRECATED_LATENCY,
 }
 
-_STR_ONLY_OPS = ("contains", "icontains", "startswith", "endswith", "glob", "iglob", "regex", "pmatch")
-_NUM_CMP = ("<", "<=", ">", ">=")
-_EQ = ("=", "==", "!=")
-_LIST_OPS = ("in", "intersects")
 _KIND_MSG = {"numeric": "numeric", "bool": "numeric", "string": "string", "buffer": "buffer",
              "ip": "ip address and network"}
-_ALLOWED = {
-    "numeric": frozenset(("exists",) + _EQ + _NUM_CMP + _LIST_OPS),
-    "bool": frozenset(("exists",) + _EQ + _LIST_OPS),
-    "string": frozenset(("exists",) + _EQ + _NUM_CMP + _LIST_OPS + _STR_ONLY_OPS),
-    "buffer": frozenset(("exists", "contains", "bcontains", "startswith", "bstartswith", "endswith")
-                        + _EQ + _LIST_OPS),
-    "ip": frozenset(("exists",) + _EQ + _LIST_OPS),
-}
 _LIST_FIELD_TYPES = frozenset({ft.CHARBUF, ft.FSPATH, ft.FSRELPATH, ft.UINT64, ft.RELTIME, ft.ABSTIME, ft.BOOL,
                                ft.IPADDR, ft.IPNET, ft.INT64, ft.UINT32, ft.INT32, ft.UINT16, ft.PORT})
 _SINGLE_ARG_TRANSFORMERS = ("tolower", "toupper", "b64", "basename", "len")
@@ -284,33 +273,32 @@ class ConditionCompiler:
                                    "supported by event code search", node.pos)
         if isinstance(node.lhs, ast.Transformer) and _is_evt_type(node.lhs):
             raise CompileError("event code search does not support evt.type checks with transformers", node.pos)
-        self._check_operator(lhs, op, node)
-        if op == "exists":
+        oper = self._check_operator(lhs, op, node)
+        if oper.rhs is operators.Rhs.NONE:
             return self._exists(lhs)
         if isinstance(node.rhs, ast.Transformer):
-            return self._field_compare(lhs, op, node)
-        self._literal_warnings(lhs, op, node)
-        consts = self._rhs_literals(lhs, node)
+            return self._field_compare(lhs, oper, node)
+        self._literal_warnings(lhs, oper, node)
+        consts = self._rhs_literals(lhs, oper, node)
         if node.modifier is not None:
-            return self._modifier_check(lhs, op, node.modifier, consts, node)
-        return self._literal_check(lhs, op, consts, node)
+            return self._modifier_check(lhs, oper, node.modifier, consts, node)
+        return self._literal_check(lhs, oper, consts, node)
 
-    def _check_operator(self, lhs: Operand, op: str, node: ast.Check) -> None:
+    def _check_operator(self, lhs: Operand, op: str, node: ast.Check) -> Operator:
+        oper = operators.get(op)
+        kind = lhs.kind
         if lhs.is_list:
-            if op not in ("exists", "in", "intersects"):
+            if oper is None or not oper.list_fields:
                 raise CompileError(f"filter error: '{op}' operator not supported list filters", node.pos)
             if lhs.type not in _LIST_FIELD_TYPES:
                 raise CompileError(f"list filters are not supported for type '{lhs.type}'", node.pos)
-            return
-        kind = lhs.kind
-        if op not in _ALLOWED[kind] or (node.modifier and op not in _EQ and kind != "string"
-                                        and not (kind == "buffer" and op in ("contains", "bcontains",
-                                                                             "startswith", "bstartswith",
-                                                                             "endswith"))):
+            return oper
+        if oper is None or kind not in oper.kinds:
             raise CompileError(f"filter error: '{op}' operator not supported for {_KIND_MSG[kind]} filters",
                                node.pos)
-        if lhs.mode == "either" and op not in ("exists", "=", "==", "!=", "in", "intersects"):
+        if lhs.mode == "either" and not oper.either_fields:
             raise CompileError(f"filter error: '{op}' operator not supported for field '{lhs.label}'", node.pos)
+        return oper
 
     def _exists(self, lhs: Operand) -> str:
         if lhs.mode == "ancestors":
@@ -319,24 +307,22 @@ class ConditionCompiler:
             return f"bool({lhs.code})"
         return f"({lhs.code} is not None)"
 
-    def _rhs_literals(self, lhs: Operand, node: ast.Check) -> list[Any]:
+    def _rhs_literals(self, lhs: Operand, oper: Operator, node: ast.Check) -> list[Any]:
         """Converted right-hand values (one for scalar operators, many for lists)."""
         rhs = node.rhs
         items = rhs.items if isinstance(rhs, ast.ListValue) else [rhs]
         texts = [i.text for i in items]  # type: ignore[union-attr]
-        op = node.op
         target = lhs.type
         out = []
         for t in texts:
             try:
-                if op in ("bcontains", "bstartswith"):
+                if oper.literal is Literal.HEX:
                     out.append(values.hex_bytes(t))
                     continue
                 if lhs.ref is not None and lhs.ref.fdef.name in ("evt.type", "syscall.type") and \
                         self.is_event_name is not None and not self.is_event_name(t):
                     raise CompileError(f"unknown event type {t}", node.pos)
-                if op in ("glob", "iglob", "regex", "pmatch", "contains", "icontains", "startswith",
-                          "endswith") and lhs.kind == "string":
+                if oper.literal is Literal.TEXT and lhs.kind == "string":
                     if "\x00" in t:
                         raise values.FilterValueError("filter error: filter value cannot contain a NUL byte (\\x00)")
                     out.append(t)
@@ -346,43 +332,26 @@ class ConditionCompiler:
                 raise CompileError(str(e), node.pos) from None
         return out
 
-    def _op_template(self, lhs: Operand, op: str, c: Any, *, field_rhs: bool = False) -> tuple[Any, str]:
+    def _op_template(self, lhs: Operand, oper: Operator, c: Any, *, field_rhs: bool = False) -> tuple[Any, str]:
         """(prepared constant, template) for one comparison; template uses {v} and {c}."""
-        kind = lhs.kind
-        if op in ("=", "=="):
-            if lhs.type == ft.IPNET:
-                return c, "{v} in {c}"
-            return c, "{v} == {c}"
-        if op == "!=":
-            if lhs.type == ft.IPNET:
-                return c, "{v} not in {c}"
-            return c, "{v} != {c}"
-        if op in _NUM_CMP:
-            return c, "{v} " + op + " {c}"
-        if op == "contains" or op == "bcontains":
-            return c, "{c} in {v}"
-        if op == "icontains":
-            if field_rhs:
-                return c, "_lower({c}) in _lower({v})"
-            return values.ascii_lower(c), "{c} in _lower({v})"
-        if op in ("startswith", "bstartswith"):
-            return c, "{v}.startswith({c})"
-        if op == "endswith":
-            return c, "{v}.endswith({c})"
-        if op in ("glob", "iglob"):
-            if field_rhs:
-                return c, "_" + op + "({c}, {v})"
-            return values.glob_regex(c, op == "iglob"), "{c}.fullmatch({v}) is not None"
-        if op == "regex":
+        t = oper.template
+        if t is None:
+            raise CompileError(f"filter error: '{oper.spelling}' operator not supported for {_KIND_MSG[lhs.kind]} "
+                               "filters")
+        if field_rhs:
+            return c, t.field or t.value
+        if lhs.type == ft.IPNET and t.ipnet is not None:
+            return c, t.ipnet
+        if t.prepare is not None:
             try:
-                return compile_regex(c), "{c}({v})"
-            except RegexError as e:
-                raise CompileError(f"invalid regex pattern: {e}") from None
-        raise CompileError(f"filter error: '{op}' operator not supported for {_KIND_MSG[kind]} filters")
+                return t.prepare(c), t.value
+            except values.FilterValueError as e:
+                raise CompileError(str(e)) from None
+        return c, t.value
 
-    def _literal_check(self, lhs: Operand, op: str, consts: list[Any], node: ast.Check) -> str:
-        if op in _LIST_OPS or op == "pmatch":
-            if op == "pmatch":
+    def _literal_check(self, lhs: Operand, oper: Operator, consts: list[Any], node: ast.Check) -> str:
+        if oper.membership:
+            if oper.membership == "path":
                 pm = self._name("p", values.PathMatcher(consts))
                 elem = f"{pm}({{v}})"
             elif lhs.type == ft.IPNET:
@@ -393,37 +362,39 @@ class ConditionCompiler:
                 elem = f"{{v}} in {s}"
             if lhs.is_list:
                 v = self._var()
-                agg = "all" if op == "in" else "any"
-                return f"(bool({v} := {lhs.code}) and {agg}({elem.format(v='x')} for x in {v}))"
-            return self._apply(lhs, elem, negative=False)
+                return f"(bool({v} := {lhs.code}) and {oper.list_match}({elem.format(v='x')} for x in {v}))"
+            return self._apply(lhs, elem)
         try:
-            c, tpl = self._op_template(lhs, op, consts[0])
+            c, tpl = self._op_template(lhs, oper, consts[0])
         except CompileError as e:
             raise CompileError(e.message, node.pos) from None
         cname = self._name("c", c)
-        return self._apply(lhs, tpl.replace("{c}", cname), negative=(op == "!="))
+        positive = None
+        if oper.negates and lhs.mode == "either":
+            positive = self._op_template(lhs, operators.get(oper.negates), c)[1].replace("{c}", cname)  # type: ignore[arg-type]
+        return self._apply(lhs, tpl.replace("{c}", cname), positive)
 
-    def _apply(self, lhs: Operand, tpl: str, *, negative: bool) -> str:
-        """Apply a one-value template to the operand, honouring ancestor / either-side semantics."""
+    def _apply(self, lhs: Operand, tpl: str, positive: str | None = None) -> str:
+        """Apply a one-value template to the operand, honouring ancestor / either-side semantics
+        (``positive``: the template of the operator a negative one negates, for either-side fields)."""
         if lhs.mode == "ancestors":
             return f"any(x is not None and {tpl.format(v='x')} for x in ({lhs.code} or ()))"
         if lhs.mode == "either":
             v = self._var()
-            if negative:
-                pos_tpl = tpl.replace(" != ", " == ").replace(" not in ", " in ")
+            if positive is not None:
                 return (f"(({v} := {lhs.code}) is not None and "
-                        f"not any(x is not None and {pos_tpl.format(v='x')} for x in {v}))")
+                        f"not any(x is not None and {positive.format(v='x')} for x in {v}))")
             return f"(({v} := {lhs.code}) is not None and any(x is not None and {tpl.format(v='x')} for x in {v}))"
         v = self._var()
         return f"(({v} := {lhs.code}) is not None and {tpl.format(v=v)})"
 
-    def _modifier_check(self, lhs: Operand, op: str, modifier: str, consts: list[Any],
+    def _modifier_check(self, lhs: Operand, oper: Operator, modifier: str, consts: list[Any],
                         node: ast.Check) -> str:
         prepared = []
         tpl = "False"
         for c in consts:
             try:
-                p, tpl = self._op_template(lhs, op, c)
+                p, tpl = self._op_template(lhs, oper, c)
             except CompileError as e:
                 raise CompileError(e.message, node.pos) from None
             prepared.append(p)
@@ -438,9 +409,9 @@ class ConditionCompiler:
             test = f"all({one} for _k in {cs})"
         else:
             test = count + " == 1"
-        return self._apply(lhs, test, negative=False)
+        return self._apply(lhs, test)
 
-    def _field_compare(self, lhs: Operand, op: str, node: ast.Check) -> str:
+    def _field_compare(self, lhs: Operand, oper: Operator, node: ast.Check) -> str:
         rnode = node.rhs
         assert isinstance(rnode, ast.Transformer)
         if rnode.name == "val":
@@ -451,8 +422,8 @@ class ConditionCompiler:
             rhs = self._field(rnode.args[0])
         else:
             rhs = self._transformer(rnode)
-        if op in ("pmatch", "regex"):
-            raise CompileError(f"filter error: '{op}' operator does not support field-to-field comparisons",
+        if not oper.field_rhs:
+            raise CompileError(f"filter error: '{oper.spelling}' operator does not support field-to-field comparisons",
                                node.pos)
         for side in (lhs, rhs):
             if side.mode or (side.ref is not None and reg.NO_RHS in side.ref.fdef.flags) or side.type == ft.IPNET:
@@ -462,28 +433,24 @@ class ConditionCompiler:
             raise CompileError(f"field '{lhs.label}' has type '{lhs.type}' while the right-hand side field "
                                f"'{rhs.label}' has incompatible type '{rhs.type}'", node.pos)
         w = self._var()
-        if op in _LIST_OPS:
-            if lhs.is_list:
-                v = self._var()
-                agg = "all" if op == "in" else "any"
-                return (f"(bool({v} := {lhs.code}) and bool({w} := {rhs.code}) and "
-                        f"{agg}(x in {w} for x in {v}))")
-            tpl = "{v} == {c}"
-        else:
-            _, tpl = self._op_template(lhs, op, None, field_rhs=True)
+        if oper.list_match and lhs.is_list:
+            v = self._var()
+            return (f"(bool({v} := {lhs.code}) and bool({w} := {rhs.code}) and "
+                    f"{oper.list_match}(x in {w} for x in {v}))")
+        _, tpl = self._op_template(lhs, oper, None, field_rhs=True)
         v = self._var()
         return (f"(({v} := {lhs.code}) is not None and ({w} := {rhs.code}) is not None and "
                 f"{tpl.format(v=v, c=w)})")
 
     # --- warnings ----------------------------------------------------------------------------
-    def _literal_warnings(self, lhs: Operand, op: str, node: ast.Check) -> None:
+    def _literal_warnings(self, lhs: Operand, oper: Operator, node: ast.Check) -> None:
         rhs = node.rhs
         items = rhs.items if isinstance(rhs, ast.ListValue) else [rhs]
         for item in items:
             if not isinstance(item, ast.Value):
                 continue
             t = item.text
-            if op == "regex" and _regex_is_trivial(t):
+            if oper.spelling == "regex" and _regex_is_trivial(t):
                 self._warn(WARN_COMPILE, f"regex check with '{t}' may be optimized with simpler operators such "
                                          "as '=', 'contains', 'startswith', 'endswith'")
             squeezed = "".join(t.split())
@@ -492,7 +459,7 @@ class ConditionCompiler:
             elif _TRANSFORMER_LITERAL.match(squeezed):
                 self._warn(WARN_COMPILE,
                            f"'{squeezed}' may be a valid field transformer misused as a const string value")
-            if t == "<NA>" and op in ("=", "==", "!=", "in", "intersects", "pmatch") and _is_plugin_json(node.lhs):
+            if t == "<NA>" and oper.warn_na and _is_plugin_json(node.lhs):
                 self._warn(WARN_NA, "Unsafe <NA> comparison in condition")
 
     def _warn(self, code: str, msg: str) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from lanner.core.errors import LannerError
 from lanner.rules import ast
+from lanner.rules.operators import Meaning, meaning_of
 
 ALL: frozenset[int] | None = None  # sentinel: every event type
 
@@ -87,16 +88,16 @@ class EvtTypeInference:
         if isinstance(node.rhs, ast.Transformer):
             raise EvtTypeError("right-hand field comparisons on evt.type/syscall.type checks are not supported "
                                "by event code search", node.pos)
-        op = node.op
-        if op == "exists":
+        meaning = meaning_of(node.op)
+        if meaning is Meaning.EXISTS:
             return frozenset() if neg else ALL
         if node.modifier is not None:
             return ALL
         names = _rhs_texts(node.rhs)
-        if op in ("=", "==", "in") or (op == "intersects"):
+        if meaning is Meaning.EQUAL:
             s = self._names(names)
             return self._complement(s) if neg else s
-        if op == "!=":
+        if meaning is Meaning.NOT_EQUAL:
             s = self._names(names)
             return s if neg else self._complement(s)
         return ALL
@@ -106,11 +107,14 @@ class EvtTypeInference:
         if not all(t.isdigit() for t in texts):
             return ALL
         nums = [int(t) for t in texts]
-        op = node.op
+        m = meaning_of(node.op)
+        first = nums[0] if nums else None
         impossible = possible = False
-        if op in ("=", "==") and nums == [0] or op == "<" and nums and nums[0] in (0, 1) or op == "<=" and nums == [0] or op == "in" and all(n == 0 for n in nums):
+        if (m is Meaning.EQUAL and all(n == 0 for n in nums) or m is Meaning.LESS and first in (0, 1)
+                or m is Meaning.LESS_EQUAL and nums == [0]):
             impossible = True
-        elif op == "!=" and nums == [0] or op == ">" and nums == [0] or op == ">=" and nums and nums[0] in (0, 1):
+        elif (m is Meaning.NOT_EQUAL and nums == [0] or m is Meaning.GREATER and nums == [0]
+              or m is Meaning.GREATER_EQUAL and first in (0, 1)):
             possible = True
         if impossible:
             return ALL if neg else frozenset()

@@ -11,7 +11,8 @@ import re
 import sys
 
 from lanner.core.errors import LannerError
-from lanner.rules import ast
+from lanner.rules import ast, operators
+from lanner.rules.operators import MODIFIERS, Operator, Rhs
 
 _BLANKS = " \t\b\r\n"
 _RX_NOT = re.compile(r"not[ \t\b\r\n]+")
@@ -22,17 +23,8 @@ _RX_HEX = re.compile(r"0[xX][0-9a-fA-F]+")
 _RX_NUM = re.compile(r"[+-]?[0-9]+\.?[0-9]*(?:[eE][+-][0-9]+)?")
 _RX_BARE = re.compile(r"[^()\"'\s=,]+")
 
-UNARY_OPS = ("exists",)
-NUM_OPS = ("<=", "<", ">=", ">")
-# A trailing space means "must be followed by at least one blank".
-STR_OPS = ("==", "=", "!=", "glob ", "iglob ", "contains ", "icontains ", "bcontains ", "startswith ",
-           "bstartswith ", "endswith ", "regex ")
-LIST_OPS = ("intersects", "in", "pmatch")
-MODIFIERS = ("oneof", "anyof", "allof")
 _TRANSFORMER_PREFIXES = tuple(t + "(" for t in ast.TRANSFORMERS)
 _KEYWORDS = ("and", "or", "not")
-
-ALL_OPERATORS = tuple(o.strip() for o in UNARY_OPS + NUM_OPS + STR_OPS + LIST_OPS)
 
 
 class ParseError(LannerError):
@@ -192,18 +184,17 @@ class Parser:
             j += 1
         return None
 
-    def lex_op(self, ops: tuple[str, ...]) -> str | None:
-        for op in ops:
-            if op.endswith(" "):
-                word = op[:-1]
-                if self.text.startswith(word, self.i):
+    def lex_op(self) -> Operator | None:
+        """The operator at the cursor, in table order; a word operator must be followed by blanks."""
+        for op in operators.all_operators():
+            if op.blank_after:
+                if self.text.startswith(op.spelling, self.i):
                     save = self.pos()
-                    self.lex_str(word)
+                    self.lex_str(op.spelling)
                     if self.lex_blank():
-                        return word
+                        return op
                     self._restore(save)
-                    return None
-            elif self.lex_str(op):
+            elif self.lex_str(op.spelling):
                 return op
         return None
 
@@ -388,28 +379,21 @@ class Parser:
     def parse_condition(self, lhs: ast.Node, pos: ast.Pos) -> ast.Check:
         self._enter()
         self.lex_blank()
-        if self.lex_op(UNARY_OPS):
-            self._leave()
-            return ast.Check(lhs, "exists", None, None, pos)
-        self.lex_blank()
-        if (op := self.lex_op(NUM_OPS)) is not None:
-            rhs = self.parse_num_value()
-            check = ast.Check(lhs, op, rhs, None, pos)
-        elif (op := self.lex_op(STR_OPS)) is not None:
-            modifier = self.lex_modifier(op)
-            if modifier is not None:
-                rhs = self.parse_modifier_list()
-            else:
-                rhs = self.parse_str_value()
-            check = ast.Check(lhs, op, rhs, modifier, pos)
-        elif (op := self.lex_op(LIST_OPS)) is not None:
-            rhs = self.parse_list_value()
-            check = ast.Check(lhs, op, rhs, None, pos)
-        else:
-            ops = ", ".join(f"'{o}'" for o in ALL_OPERATORS)
+        op = self.lex_op()
+        if op is None:
+            ops = ", ".join(f"'{o}'" for o in operators.spellings())
             raise ParseError(f"expected a valid check operator: one of {ops}", self.pos())
+        modifier = None
+        rhs: ast.Node | None = None
+        if op.rhs is Rhs.NUMBER:
+            rhs = self.parse_num_value()
+        elif op.rhs is Rhs.VALUE:
+            modifier = self.lex_modifier(op.spelling)
+            rhs = self.parse_modifier_list() if modifier is not None else self.parse_str_value()
+        elif op.rhs is Rhs.LIST:
+            rhs = self.parse_list_value()
         self._leave()
-        return check
+        return ast.Check(lhs, op.spelling, rhs, modifier, pos)
 
     def lex_modifier(self, op: str) -> str | None:
         """``oneof``/``anyof``/``allof`` after a string operator, only when followed by blanks and a list."""

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from lanner.rules import ast
+from lanner.rules.operators import NEGATION, Meaning, meaning_of
 
 # class masks: two dimensions, flags (bits 0-2) and result (bits 3-4); an event matches a mask when it
 # shares a bit with it in both dimensions (an open has one or more flag bits and one result bit)
@@ -201,7 +202,7 @@ class OpenPushdown:
     def _not(self, c: ast.Node) -> frozenset[OpenPred]:
         if isinstance(c, ast.Not):
             return self._e(c.child)
-        if isinstance(c, ast.Check) and _field(c.lhs) == "evt.type" and c.op in ("=", "in"):
+        if isinstance(c, ast.Check) and _field(c.lhs) == "evt.type" and meaning_of(c.op) is Meaning.EQUAL:
             vals = _values(c.rhs)
             if vals is not None:
                 codes = set()
@@ -210,21 +211,24 @@ class OpenPushdown:
                 if self.open_codes <= codes:
                     return BOTTOM
         if isinstance(c, ast.Check):
-            inv = {"=": "!=", "!=": "=", "<": ">=", ">=": "<", ">": "<=", "<=": ">"}.get(c.op)
+            inv = NEGATION.get(meaning_of(c.op))  # type: ignore[arg-type]
             name = _field(c.lhs)
             if inv and name in ("fd.num", "evt.rawres", "evt.res", "evt.failed") or (
                     inv and name and name.startswith("evt.is_open_")):
-                return self._check(ast.Check(c.lhs, inv, c.rhs, c.modifier, c.pos))
+                return self._check(c, inv)
         return TOP
 
-    def _check(self, c: ast.Check) -> frozenset[OpenPred]:
+    def _check(self, c: ast.Check, op: Meaning | None = None) -> frozenset[OpenPred]:
+        """Open events for which the check can be true; ``op`` overrides the meaning of its operator
+        (a negated check)."""
         name = _field(c.lhs)
         if name is None or c.modifier is not None:
             return TOP
-        op = c.op
+        if op is None:
+            op = meaning_of(c.op)
         vals = _values(c.rhs)
         if name == "evt.type":
-            if op in ("=", "in") and vals is not None:
+            if op is Meaning.EQUAL and vals is not None:
                 codes: set[int] = set()
                 for v in vals:
                     codes |= self.codes_for_name(v)
@@ -232,7 +236,7 @@ class OpenPushdown:
             return TOP
         if vals is None:
             return TOP
-        if name.startswith("evt.is_open_") and op == "=" and len(vals) == 1:
+        if name.startswith("evt.is_open_") and op is Meaning.EQUAL and len(vals) == 1:
             t = _truth(vals[0])
             cls = {"evt.is_open_read": READ, "evt.is_open_write": WRITE, "evt.is_open_create": CREATE,
                    "evt.is_open_exec": CREATE}.get(name)
@@ -243,54 +247,54 @@ class OpenPushdown:
             return self._result_check(op, vals)
         if name == "evt.res" and len(vals) == 1:
             v = vals[0]
-            if op == "=" and v == "SUCCESS":
+            if op is Meaning.EQUAL and v == "SUCCESS":
                 return frozenset({OpenPred(SUCCESS)})
-            if op == "!=" and v == "SUCCESS" or op in ("=", "startswith") and v.startswith("E"):
+            if op is Meaning.NOT_EQUAL and v == "SUCCESS" or op in (Meaning.EQUAL, Meaning.PREFIX) and v.startswith("E"):
                 return frozenset({OpenPred(FAILED)})
             return TOP
-        if name == "evt.failed" and op == "=" and len(vals) == 1:
+        if name == "evt.failed" and op is Meaning.EQUAL and len(vals) == 1:
             t = _truth(vals[0])
             return frozenset({OpenPred(FAILED if t else SUCCESS)}) if t is not None else TOP
         if name in _NAME_FIELDS:
             return self._path_check(op, vals, directory=False)
         if name in _DIR_FIELDS:
             return self._path_check(op, vals, directory=True)
-        if name in _RAW_FIELDS and op in ("contains", "glob") and len(vals) == 1:
+        if name in _RAW_FIELDS and op in (Meaning.CONTAINS, Meaning.GLOB) and len(vals) == 1:
             v = vals[0]
             if "../" in v or "/.." in v or "/./" in v or "//" in v:
                 return frozenset({OpenPred(ALL_CLASSES, NONNORM)})
-            if op == "glob" and v.startswith("/"):
+            if op is Meaning.GLOB and v.startswith("/"):
                 return self._prefixes([_glob_prefix(v)])
         return TOP
 
     @staticmethod
-    def _result_check(op: str, vals: list[str]) -> frozenset[OpenPred]:
+    def _result_check(op: Meaning | None, vals: list[str]) -> frozenset[OpenPred]:
         nums = [_int(v) for v in vals]
         if any(x is None for x in nums):
             return TOP
         cls = 0
         for x in nums:  # each value: which results can satisfy "field op x"
             assert x is not None
-            if op in ("=", "in"):
+            if op is Meaning.EQUAL:
                 cls |= FAILED if x < 0 else SUCCESS
-            elif op in (">=", ">"):
+            elif op in (Meaning.GREATER_EQUAL, Meaning.GREATER):
                 cls |= SUCCESS if x >= 0 else ALL_CLASSES
-            elif op in ("<", "<="):
-                cls |= FAILED if (x <= 0 if op == "<" else x < 0) else ALL_CLASSES
+            elif op in (Meaning.LESS, Meaning.LESS_EQUAL):
+                cls |= FAILED if (x <= 0 if op is Meaning.LESS else x < 0) else ALL_CLASSES
             else:
                 return TOP
         return frozenset({OpenPred(cls)})
 
-    def _path_check(self, op: str, vals: list[str], directory: bool) -> frozenset[OpenPred]:
-        if op in ("=", "in"):
+    def _path_check(self, op: Meaning | None, vals: list[str], directory: bool) -> frozenset[OpenPred]:
+        if op is Meaning.EQUAL:
             if directory:
                 return self._prefixes([v.rstrip("/") + "/" for v in vals])
             return frozenset(OpenPred(ALL_CLASSES, EXACT, v) if len(v.encode()) <= MAX_PATH_BYTES
                              else OpenPred(ALL_CLASSES, PREFIX, v.encode()[:MAX_PATH_BYTES].decode(errors="ignore"))
                              for v in vals)
-        if op in ("startswith", "pmatch"):
+        if op is Meaning.PREFIX:
             return self._prefixes(vals)
-        if op == "glob" and len(vals) == 1:
+        if op is Meaning.GLOB and len(vals) == 1:
             return self._prefixes([_glob_prefix(vals[0])])
         return TOP
 

@@ -3,8 +3,10 @@ through the same parser, compiler and event-type inference as the condition itse
 
 from __future__ import annotations
 
+from lanner.rules import operators
 from lanner.rules.definitions import ExceptionDef, RuleDef
 from lanner.rules.lists import quote_item
+from lanner.rules.operators import Rhs
 from lanner.rules.reader import Ctx
 from lanner.rules.result import LoadError
 
@@ -56,10 +58,15 @@ def exception_fragment(x: ExceptionDef, rule: RuleDef) -> str:
             c = c.strip()
             if isinstance(v, list):
                 val = "(" + ", ".join(quote_item(str(i)) for i in v) + ")"
-            elif c in ("in", "intersects", "pmatch") or len(c.split()) == 2:
+            elif _takes_list(c) or len(c.split()) == 2:
                 val = v if v.startswith("(") else "(" + quote_item(v) + ")"
             else:
                 val = quote_item(v)
             ands.append(f"{f} {c} {val}")
         ors.append("(" + " and ".join(ands) + ")")
     return "(" + " or ".join(ors) + ")"
+
+
+def _takes_list(comp: str) -> bool:
+    op = operators.get(comp)
+    return op is not None and op.rhs is Rhs.LIST
