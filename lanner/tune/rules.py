@@ -19,7 +19,7 @@ class RuleFacts:
 
 def load_rules(paths: list[str]) -> dict[str, RuleFacts]:
     """Rule name -> facts; TuneError with the loader's own message when a file does not load."""
-    from lanner.rules.ruleset import RulesFileError, expand_rules_paths
+    from lanner.rules.paths import RulesFileError, expand_rules_paths
     from lanner.testing.pipeline import build_pipeline
     try:
         files = expand_rules_paths(list(paths), strict=True)
