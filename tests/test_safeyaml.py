@@ -3,13 +3,12 @@ tags and alias bombs are ConfigErrors naming the file and position, never traceb
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import yaml
 
 from lanner import safeyaml
 from lanner.config import ConfigError, load_config, parse_option
+from tests.conftest import finishes
 
 
 def config_error(tmp_path, data: bytes) -> str:
@@ -41,9 +40,7 @@ def test_alias_bomb_in_config(tmp_path) -> None:
     for c in "bcdefghi":
         lines.append(f"{c}: &{c} [" + ",".join([f"*{prev}"] * 10) + "]")
         prev = c
-    t0 = time.monotonic()
-    msg = config_error(tmp_path, ("\n".join(lines) + "\n").encode())
-    assert time.monotonic() - t0 < 1.0
+    msg = finishes(lambda: config_error(tmp_path, ("\n".join(lines) + "\n").encode()))   # 10^9 items expanded
     assert "aliases expand to more than" in msg
 
 

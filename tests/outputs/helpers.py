@@ -131,7 +131,7 @@ class RecordingServer:
     def url(self) -> str:
         return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
-    def wait_for(self, n: int, timeout: float = 5.0) -> list[Request]:
+    def wait_for(self, n: int, timeout: float = 30.0) -> list[Request]:
         end = time.monotonic() + timeout
         while time.monotonic() < end and len(self.requests) < n:
             time.sleep(0.01)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import socket
-import time
 from pathlib import Path
 
 from lanner.config import Config
 from lanner.outputs.format import AlertFormatter
 from lanner.outputs.pipeline import OutputPipeline
+from tests.conftest import finishes
 from tests.outputs.helpers import RecordingServer, make_alert
 
 
@@ -29,15 +29,13 @@ def test_down_and_hanging_targets_do_not_block(http_server: RecordingServer, tmp
              "timeout_ms": 300, "retries": 1, "backoff_ms": 5, "queue_capacity": 10},
         ]}), AlertFormatter(json_output=True, hostname="h"))
     try:
-        t0 = time.monotonic()
-        for i in range(n):
-            assert p.submit(make_alert(i))
-        submit_time = time.monotonic() - t0
-        assert len(http_server.wait_for(n, timeout=10)) == n
+        # waiting on "hang" (0.3 s timeout, one retry) would make these submits take minutes
+        accepted = finishes(lambda: [p.submit(make_alert(i)) for i in range(n)], within=30)
+        assert accepted == [True] * n
+        assert len(http_server.wait_for(n, timeout=30)) == n
     finally:
         p.close()
         hang.close()
-    assert submit_time < 1.0, f"submitting {n} alerts took {submit_time:.2f}s"
     assert out.read_text().count("\n") == n
     st = p.stats()
     assert st["channels"]["file"]["sent"] == n and st["outputs_queue_num_drops"] == 0

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 import pytest
 
 from lanner.rules.compiler import CompileError, ConditionCompiler
 from lanner.rules.parser import parse
 from lanner.rules.regex import compile_regex, glob_match
+from tests.conftest import finishes
 from tests.rules.synthetic import SOURCE, SynthEvent, registry
 from tests.rules.test_rule_loader import engine, rule
 
@@ -66,9 +66,7 @@ def test_local_tag_ignored_as_falco_does() -> None:
 def test_alias_bomb_refused_quickly(tmp_path) -> None:
     data = alias_bomb()
     assert len(data) < 1024
-    t0 = time.monotonic()
-    msg = load_error(data, tmp_path)
-    assert time.monotonic() - t0 < 1.0
+    msg = finishes(lambda: load_error(data, tmp_path))         # expanded, it would not fit in memory
     assert "aliases expand to more than" in msg
 
 
@@ -102,11 +100,10 @@ def evaluate(cond: str, values: dict) -> bool:
 
 
 def test_redos_regex_is_linear() -> None:
-    t0 = time.monotonic()
-    assert evaluate("test.str regex '(a+)+$'", {"test.str": "a" * 26 + "!"}) is False
-    assert evaluate("test.str regex '(a+)+$'", {"test.str": "a" * 100_000 + "!"}) is False
-    assert evaluate("test.str regex '(a+)+$'", {"test.str": "a" * 100_000}) is True
-    assert time.monotonic() - t0 < 1.0
+    # a backtracking engine needs ~2^n steps here: years for n = 100000, not seconds
+    assert finishes(lambda: evaluate("test.str regex '(a+)+$'", {"test.str": "a" * 26 + "!"})) is False
+    assert finishes(lambda: evaluate("test.str regex '(a+)+$'", {"test.str": "a" * 100_000 + "!"})) is False
+    assert finishes(lambda: evaluate("test.str regex '(a+)+$'", {"test.str": "a" * 100_000})) is True
 
 
 @pytest.mark.parametrize("pattern,reason", [
@@ -140,6 +137,4 @@ def test_glob_against_val_field(cond: str, values: dict, expected: bool) -> None
 
 
 def test_glob_pattern_from_event_data_cannot_backtrack() -> None:
-    t0 = time.monotonic()
-    assert glob_match("*a" * 40 + "*b", "a" * 20_000) is False
-    assert time.monotonic() - t0 < 1.0
+    assert finishes(lambda: glob_match("*a" * 40 + "*b", "a" * 20_000)) is False   # backtracking: exponential

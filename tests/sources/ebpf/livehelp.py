@@ -74,7 +74,7 @@ class LiveRunner:
         if self.thread is not None:
             self.thread.join(10)
 
-    def wait_alert(self, pred, timeout: float = 2.0):
+    def wait_alert(self, pred, timeout: float = 30.0):
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             for a in list(self.alerts):

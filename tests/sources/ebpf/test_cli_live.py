@@ -48,7 +48,7 @@ def start(tmp_path):
     pytest.fail("lanner did not start live capture:\n" + "".join(seen[-20:]))
 
 
-def read_alert(p, pred, timeout: float = 2.0):
+def read_alert(p, pred, timeout: float = 30.0):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         r, _, _ = select.select([p.stdout], [], [], max(0.0, end - time.monotonic()))

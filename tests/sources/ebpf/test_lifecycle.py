@@ -36,7 +36,7 @@ def _prog_ids(bpftool: str) -> set[int]:
     return {o["id"] for o in json.loads(out) if (o.get("name", "") or "").startswith("lanner_")}
 
 
-def wait_gone(bpftool: str, mine: set, timeout: float = 3.0) -> set:
+def wait_gone(bpftool: str, mine: set, timeout: float = 30.0) -> set:
     """The objects of ``mine`` still present after up to ``timeout`` seconds."""
     end = time.monotonic() + timeout
     while True:

@@ -29,7 +29,7 @@ def live():
     src.close()
 
 
-def collect(src, pred, timeout=2.0):
+def collect(src, pred, timeout=30.0):
     """Events matching pred seen within timeout seconds."""
     end = time.monotonic() + timeout
     while True:

@@ -42,7 +42,7 @@ class Running:
             if self._stop.is_set():
                 return
 
-    def wait_for(self, n: int, timeout: float = 5.0) -> list[PluginEvent]:
+    def wait_for(self, n: int, timeout: float = 30.0) -> list[PluginEvent]:
         with self._cv:
             self._cv.wait_for(lambda: len(self.events) >= n, timeout)
             return list(self.events)
