@@ -45,6 +45,8 @@ def test_down_and_hanging_targets_do_not_block(http_server: RecordingServer, tmp
         assert s["sent"] + s["failed"] + s["dropped"] == n, (name, s)
     assert fo["good"]["sent"] == n
     # what "down" had not yet tried when shutdown's deadline came is dropped, the rest failed after retries
-    assert fo["down"]["sent"] == 0 and fo["down"]["failed"] > 0 and 0 < fo["down"]["retries"] <= 2 * fo["down"]["failed"]
+    # (2 retries per failed alert, plus those of the one alert in flight when shutdown dropped it)
+    assert fo["down"]["sent"] == 0 and fo["down"]["failed"] > 0
+    assert 0 < fo["down"]["retries"] <= 2 * fo["down"]["failed"] + 2
     assert fo["hang"]["sent"] == 0 and fo["hang"]["dropped"] >= n - 20
     assert [r.json()["output_fields"]["n"] for r in http_server.requests] == list(range(n))
