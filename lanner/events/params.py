@@ -43,6 +43,7 @@ from typing import NamedTuple
 from lanner.core.errors import LannerError
 from lanner.events import flags as _flags
 from lanner.events import table as T
+from lanner.events.paths import concat_path
 from lanner.events.syscalls import native_name
 
 AF_UNIX, AF_INET, AF_INET6 = 1, 2, 10
@@ -367,10 +368,11 @@ class Resolver:
         return None
 
     def cwd(self, ev) -> str | None:
+        """Working directory of the event's thread, with its trailing slash."""
         return None
 
     def dirfd_path(self, ev, dirfd: int) -> str | None:
-        """Directory path of ``dirfd`` (AT_FDCWD -> cwd), without trailing slash."""
+        """Base directory of ``dirfd`` with its trailing slash ("" when the fd is unknown)."""
         return self.cwd(ev) if dirfd == AT_FDCWD else None
 
     def user_name(self, ev, uid: int) -> str | None:
@@ -543,18 +545,18 @@ def render_resolved(p: T.ParamInfo, v, ev=None, resolver: Resolver = NO_STATE, p
             return ""
         name = resolver.user_name(ev, v) if pt == T.PT_UID else resolver.group_name(ev, v)
         return name or "<NA>"
-    if pt == T.PT_FSPATH:
-        if v.startswith("/") or ev is None:
+    if pt == T.PT_FSPATH or pt == T.PT_FSRELPATH:
+        if not v or v.startswith("/") or v == "<NA>" or ev is None:
             return ""
-        cwd = resolver.cwd(ev)
-        return join_path(cwd, v) if cwd is not None else ""
-    if pt == T.PT_FSRELPATH:
-        if v.startswith("/") or ev is None or params is None or p.dirfd is None:
-            return ""
-        dirfd = params[p.dirfd] if p.dirfd < len(params) else None
-        if dirfd is None:
-            return ""
-        base = resolver.dirfd_path(ev, dirfd)
+        base = None
+        if pt == T.PT_FSRELPATH and params is not None and p.dirfd is not None:
+            dirfd = params[p.dirfd] if p.dirfd < len(params) else None
+            if isinstance(dirfd, int) and dirfd != AT_FDCWD:
+                base = resolver.dirfd_path(ev, dirfd)
+                if base is None:
+                    return ""
+        if base is None:
+            base = resolver.cwd(ev)
         return join_path(base, v) if base is not None else ""
     if pt == T.PT_DYN:
         if v.value is None:
@@ -564,18 +566,8 @@ def render_resolved(p: T.ParamInfo, v, ev=None, resolver: Resolver = NO_STATE, p
 
 
 def join_path(base: str, rel: str) -> str:
-    """``base`` + ``/`` + ``rel`` normalised the way fd.name is (collapse ``//``, ``.``, ``..``)."""
-    full = rel if rel.startswith("/") else base.rstrip("/") + "/" + rel
-    out: list[str] = []
-    for part in full.split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if out:
-                out.pop()
-            continue
-        out.append(part)
-    return "/" + "/".join(out)
+    """A path argument resolved against its base directory, as libsinsp resolves it."""
+    return concat_path(base, rel)
 
 
 def render_arg(p: T.ParamInfo, v, ev=None, resolver: Resolver = NO_STATE, params: list | None = None) -> str:

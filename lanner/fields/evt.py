@@ -73,7 +73,9 @@ class StateResolver(P.Resolver):
         if dirfd == P.AT_FDCWD:
             return t.get_cwd()
         f = t.group.fds.get(dirfd)
-        return f.name if f is not None and f.name else None
+        if f is None or not f.name:
+            return ""
+        return f.name if f.name.endswith("/") else f.name + "/"
 
     def user_name(self, ev: Any, uid: int) -> str | None:
         if self.state is None:

@@ -710,23 +710,31 @@ class StateEngine:
         path = _str(_p(p, 1))
         if path is None:
             return
-        new = concat_path(t.group.cwd, path)
-        t.group.cwd = new if new.endswith("/") else new + "/"
+        self._update_cwd(t, path)
+
+    @staticmethod
+    def _update_cwd(t: ThreadInfo, path: str) -> None:
+        """Falco's cwd change: stored on the main thread (none known: no change), a relative path
+        taken against the calling thread's own cwd (a secondary thread has none)."""
+        m = t.main_or_none()
+        if m is None:
+            return
+        new = concat_path(t.group.cwd if m is t else "", path)
+        m.group.cwd = new if new.endswith("/") else new + "/"
 
     def _on_fchdir(self, evt: Any, t: ThreadInfo | None) -> None:
         if t is None or _int(_p(evt.params, 0), -1) < 0:
             return
         f = evt.fd
-        if f is not None and f.name:
-            t.group.cwd = f.name if f.name.endswith("/") else f.name + "/"
+        if f is not None:
+            self._update_cwd(t, f.name)
 
     def _on_getcwd(self, evt: Any, t: ThreadInfo | None) -> None:
         p = evt.params
         if t is None or _int(_p(p, 0), -1) < 0:
             return
         path = _str(_p(p, 1))
-        if path:
-            t.group.cwd = path if path.endswith("/") else path + "/"
+        self._update_cwd(t, path or "")
 
     def _on_chroot(self, evt: Any, t: ThreadInfo | None) -> None:
         p = evt.params
@@ -1079,6 +1087,7 @@ class StateEngine:
         if evt.info.name == "dup3" and _int(_p(p, 3)) & O_CLOEXEC:
             f.openflags |= O_CLOEXEC
         t.group.fds[res] = f
+        evt.fd, evt.fdnum = f, res
         if res == 0:
             t.flags |= PIPE_DST
         elif res == 1:
@@ -1095,6 +1104,7 @@ class StateEngine:
             f = old.copy()
             f.openflags = (f.openflags & ~O_CLOEXEC) | (O_CLOEXEC if cmd == F_DUPFD_CLOEXEC else 0)
             t.group.fds[res] = f
+            evt.fd, evt.fdnum = f, res
         elif cmd == F_SETFD:
             if _int(_p(p, 3)) & 1:
                 old.openflags |= O_CLOEXEC

@@ -9,8 +9,9 @@ end (for a listening socket only ``dip/dport`` are set), so ``fd.cip`` = ``sip``
 from __future__ import annotations
 
 import ipaddress
-import posixpath
 from typing import Any
+
+from lanner.events.paths import MAX_PATH, concat_path, normalize  # noqa: F401 - re-exported
 
 # scap fd types (event-model 6.2)
 UNKNOWN, FILE, DIRECTORY, IPV4_SOCK, IPV6_SOCK, IPV4_SERVSOCK, IPV6_SERVSOCK = 0, 1, 2, 3, 4, 5, 6
@@ -41,7 +42,6 @@ ROLE_NONE, ROLE_CLIENT, ROLE_SERVER = 0, 1, 2
 
 O_CLOEXEC = 0x1000
 O_DIRECTORY = 0x400
-MAX_PATH = 1024
 
 
 class FdInfo:
@@ -109,32 +109,6 @@ class FdInfo:
 
 
 # ---------------------------------------------------------------------------------------------- paths
-
-def normalize(path: str) -> str:
-    """Collapse ``//``, ``./``, ``a/../`` and drop a trailing ``/`` of an absolute path."""
-    if not path:
-        return ""
-    p = posixpath.normpath(path)
-    if p.startswith("//"):
-        p = "/" + p.lstrip("/")
-    return p
-
-
-def concat_path(directory: str, name: str) -> str:
-    """Falco's concatenation of a directory (with trailing ``/``) and a path given to a syscall."""
-    if not name:
-        return ""
-    if name[0] == "/":
-        out = normalize(name)
-    elif not directory or directory[0] != "/":
-        # unknown base (e.g. "<UNKNOWN>"): keep it textually, normalise what follows
-        out = directory + name
-    else:
-        out = normalize(directory + name)
-    if len(out) > MAX_PATH:
-        return "/DIR_TOO_LONG/FILENAME_TOO_LONG"
-    return out
-
 
 def dirname(name: str) -> str:
     """``fd.directory``: the part before the last ``/`` (``/`` for top-level entries)."""
@@ -458,12 +432,21 @@ def update_from_tuple(fd: FdInfo, t: Tuple, interfaces: Any) -> bool:
     """Falco's update of an fd from a send/recv tuple; False when the tuple is invalid or changed nothing."""
     fam = t.family
     if fam == AF_INET:
-        if fd.type == IPV4_SERVSOCK:
-            pass  # the server's protocol carries over (kept in ``l4``)
+        if fd.type == IPV6_SERVSOCK:
+            # Falco reads the protocol through its IPv4 view of the IPv6 server address
+            fd.l4 = fd.dip.packed[12] if fd.dip is not None else L4_UNKNOWN
         fd.type = IPV4_SOCK
         if not set_addresses(fd, t.sip, t.sport, t.dip, t.dport):
             return False
     elif fam == AF_INET6:
+        if fd.type in SERVER_TYPES:
+            # Falco keeps the server type and its server view now reads bytes of the tuple
+            s, d = t.sip.packed, t.dip.packed
+            if fd.type == IPV4_SERVSOCK:
+                fd.dip, fd.dport, fd.l4 = ipaddress.IPv4Address(s[:4]), int.from_bytes(s[4:6], "little"), s[6]
+            else:
+                fd.dip, fd.dport, fd.l4 = t.sip, int.from_bytes(d[:2], "little"), d[2]
+            return True
         fd.type = IPV6_SOCK
         if not set_addresses(fd, t.sip, t.sport, t.dip, t.dport):
             return False

@@ -20,7 +20,7 @@ class _State(P.Resolver):
         return "bash" if pid == 1 else None
 
     def cwd(self, ev):
-        return "/home/u"
+        return "/home/u/"
 
     def user_name(self, ev, uid):
         return "root" if uid == 0 else None

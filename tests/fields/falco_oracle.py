@@ -114,7 +114,17 @@ def write_golden(captures: list[Path]) -> None:
     print(f"wrote {n} alerts of {len(captures)} captures to {GOLDEN}")
 
 
+def synthetic_capture(directory: Path) -> Path:
+    """The state-walk capture (see ``synthetic_capture``), written into ``directory``."""
+    from tests.fields import synthetic_capture as S
+
+    return S.build(directory / S.NAME)
+
+
 if __name__ == "__main__":
+    import tempfile
+
     if sys.argv[1:] != ["--write-golden"]:
         raise SystemExit(__doc__)
-    write_golden(sorted((SHARED / "captures").glob("*.scap")))
+    with tempfile.TemporaryDirectory() as d:
+        write_golden([*sorted((SHARED / "captures").glob("*.scap")), synthetic_capture(Path(d))])

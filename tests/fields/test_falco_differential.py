@@ -1,6 +1,7 @@
 """lanner against real Falco 0.44.1 on every reference capture, field by field.
 
-Two checks per capture in ``../shared/captures``:
+Two checks per capture in ``../shared/captures`` and for the state-walk capture this suite writes
+(``synthetic_capture.py``: paths, descriptors, sockets and threads the reference captures leave out):
 
 - the recorded expectations (``data/falco_golden.jsonl.gz``: what the reference Falco printed for the
   probe rules of ``data/falco_diff_rules.yaml``) — needs only the captures;
@@ -10,6 +11,7 @@ Two checks per capture in ``../shared/captures``:
 
 from __future__ import annotations
 
+import tempfile
 from functools import cache
 from pathlib import Path
 
@@ -17,20 +19,28 @@ import pytest
 
 from tests.conftest import SHARED, shared_path
 from tests.fields import falco_oracle as O
+from tests.fields import synthetic_capture as S
 
-CAPTURES = sorted(p.name for p in (SHARED / "captures").glob("*.scap")) or ["<no captures>"]
-
-
-def _capture(name: str) -> Path:
-    return shared_path("captures", name)
+CAPTURES = sorted(p.name for p in (SHARED / "captures").glob("*.scap")) + [S.NAME]
 
 
 @cache
-def _lanner(name: str, with_diff_rules: bool) -> list[list]:
-    rules = [O.RULES]
-    if with_diff_rules:
-        rules.append(shared_path("compat", "diff", "rules.yaml"))
-    return [O.compact(a) for a in O.replay(O.lanner_cmd(), _capture(name), rules)]
+def _synthetic() -> Path:
+    return O.synthetic_capture(Path(tempfile.mkdtemp(prefix="lanner-walk-")))
+
+
+def _capture(name: str) -> Path:
+    return _synthetic() if name == S.NAME else shared_path("captures", name)
+
+
+def _rules() -> list[Path]:
+    # the diff harness's rules first: Falco's evt.abspath (in ours, last) changes later fd fields
+    return [shared_path("compat", "diff", "rules.yaml"), O.RULES]
+
+
+@cache
+def _lanner(name: str) -> list[list]:
+    return [O.compact(a) for a in O.replay(O.lanner_cmd(), _capture(name), _rules())]
 
 
 @cache
@@ -38,9 +48,11 @@ def _golden() -> dict[str, list[list]]:
     return O.load_golden()
 
 
+_OUR_RULES = {"fd_fields", "proc_fields", "args_fields", "abspath_fields"}
+
+
 def _ours(alerts: list[list]) -> list[list]:
-    names = {"fd_fields", "proc_fields", "args_fields"}
-    return [a for a in alerts if a[1] in names]
+    return [a for a in alerts if a[1] in _OUR_RULES]
 
 
 @pytest.mark.parametrize("name", CAPTURES)
@@ -50,14 +62,14 @@ def test_fields_match_recorded_falco_alerts(name):
     if expected is None:
         pytest.skip(f"no recorded Falco alerts for {name} (refresh with python -m tests.fields.falco_oracle "
                     f"--write-golden)")
-    got = _ours(_lanner(name, True))
+    got = _ours(_lanner(name))
     diffs = O.differences(expected, got)
     assert not diffs, f"{name}: {len(expected)} Falco alerts, differences:\n" + "\n".join(diffs)
 
 
 def test_recorded_alerts_cover_every_probe_rule():
     rules_seen = {a[1] for alerts in _golden().values() for a in alerts}
-    assert rules_seen == {"fd_fields", "proc_fields", "args_fields"}
+    assert rules_seen == _OUR_RULES and S.NAME in _golden()
     assert sum(len(a) for a in _golden().values()) > 3000
 
 
@@ -80,7 +92,6 @@ def test_fields_match_falco_replaying_now(name):
     reason = O.falco_usable()
     if reason:
         pytest.skip(reason)
-    rules = [O.RULES, shared_path("compat", "diff", "rules.yaml")]
-    expected = [O.compact(a) for a in O.replay([str(O.FALCO_REF)], cap, rules)]
-    diffs = O.differences(expected, _lanner(name, True))
+    expected = [O.compact(a) for a in O.replay([str(O.FALCO_REF)], cap, _rules())]
+    diffs = O.differences(expected, _lanner(name))
     assert not diffs, f"{name}: {len(expected)} Falco alerts, differences:\n" + "\n".join(diffs)
