@@ -25,6 +25,13 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         pass
 
+    def setup(self) -> None:
+        super().setup()
+        try:      # headers and body are two writes: without this each reply waits for a delayed ACK
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+
     def _serve(self) -> None:
         body = b""
         n = self.headers.get("Content-Length")
@@ -60,6 +67,7 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 256          # many agents, each opening a connection per alert
     app: ConsoleApp
 
     def handle_error(self, request: Any, client_address: Any) -> None:

@@ -60,12 +60,13 @@ def wait_http(url: str, timeout: float = 30) -> None:
 class Console:
     """``lanner console`` as a child process."""
 
-    def __init__(self, tmp: Path, store: str, token: str, rules: Path | None = None, port: int = 0) -> None:
+    def __init__(self, tmp: Path, store: str, token: str, rules: Path | None = None, port: int = 0,
+                 extra: tuple[str, ...] = ()) -> None:
         self.port = port or free_port()
         self.token = token
         self.log = tmp / f"console-{self.port}.log"
         args = [sys.executable, "-m", "lanner", "console", "--port", str(self.port), "--store", store,
-                "--token", token]
+                "--token", token, *extra]
         if rules is not None:
             args += ["-r", str(rules)]
         with open(self.log, "ab") as log:
