@@ -372,6 +372,8 @@ class PushdownPlan:
         self.entries, self.classes = self._merge()
 
     def _merge(self) -> tuple[tuple[OpenPred, ...] | None, int]:
+        if self.blockers:
+            return None, ALL_CLASSES
         if not self.per_rule:
             return (), 0
         union: set[OpenPred] = set()

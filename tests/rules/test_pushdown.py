@@ -112,6 +112,12 @@ def test_file_fields_on_fd_events_disable_pushdown():
     assert plan.entries is None and plan.blockers
 
 
+def test_file_fields_on_fd_events_disable_pushdown_without_open_rules():
+    plan = PD.plan([rule("tmp writes", "evt.type=write and fd.name startswith /tmp",
+                         frozenset(T.codes_for_name("write")))])
+    assert plan.entries is None and plan.blockers
+
+
 def test_no_open_rules_means_drop_every_open():
     plan = PD.plan([rule("exec only", "evt.type=execve", frozenset(T.codes_for_name("execve")))])
     assert plan.entries == ()
