@@ -22,7 +22,7 @@ from lanner.rules.paths import expand_rules_paths
 from lanner.run.args import Args
 from lanner.run.info import dumps, system_info, version_info, version_text
 from lanner.run.runner import Runner
-from lanner.run.syscalls import IGNORED_SYSCALLS
+from lanner.run.syscalls import IGNORED_SYSCALLS_ORDER
 
 log = logging.getLogger("lanner")
 
@@ -49,7 +49,7 @@ class App:
             return 0
         if a.flag("ignored-events"):
             print("Ignored syscall(s):")
-            for n in IGNORED_SYSCALLS:
+            for n in IGNORED_SYSCALLS_ORDER:
                 print(f"- {n}")
             print()
             return 0

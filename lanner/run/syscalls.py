@@ -51,14 +51,11 @@ _FD_CREATORS = frozenset({"open", "openat", "openat2", "creat", "socket", "accep
                           "memfd_create", "userfaultfd", "dup", "dup2", "dup3"})
 _NET = frozenset({"connect", "accept", "accept4", "bind", "listen", "sendto", "sendmsg", "recvfrom", "recvmsg"})
 
-#: high-volume I/O syscalls left out of the capture unless ``base_syscalls.all`` (``-A``, ``-i`` lists them)
-IGNORED_SYSCALLS = frozenset(("read", "write", "readv", "writev", "pread", "pwrite", "preadv", "pwritev", "recv", "send",
-                    "recvfrom", "sendto", "recvmsg", "sendmsg", "recvmmsg", "sendmmsg", "poll", "ppoll", "select",
-                    "pselect6", "epoll_wait", "epoll_pwait", "futex", "nanosleep", "clock_nanosleep", "lseek",
-                    "llseek", "splice", "io_uring_enter", "getdents", "getdents64", "fstat", "stat", "lstat",
-                    "newfstatat", "mmap", "munmap", "mprotect", "brk", "sched_yield", "getpid", "gettid",
-                    "getuid", "geteuid", "getgid", "getegid", "getppid", "getcwd", "access", "rt_sigaction",
-                    "rt_sigprocmask", "rt_sigreturn", "ioctl", "fcntl"))
+#: high-volume I/O syscalls left out of the capture unless ``base_syscalls.all`` (``-A``): Falco 0.44's
+#: set, in the order its ``-i`` lists them (recvfrom, sendto, recvmsg... are captured when rules need them)
+IGNORED_SYSCALLS_ORDER = ("sendfile", "preadv", "readv", "pread", "recv", "send", "pwritev", "writev", "write",
+                          "pwrite", "read")
+IGNORED_SYSCALLS = frozenset(IGNORED_SYSCALLS_ORDER)
 
 @dataclass
 class FilterPlan:
