@@ -38,6 +38,8 @@ HANDLED: dict[str, int] = {
     "unshare": 285, "accept4": 389, "dup3": 365, "pipe2": 393, "setns": 241, "finit_module": 413,
     "renameat2": 319, "memfd_create": 405, "bpf": 369, "execveat": 331, "userfaultfd": 321,
     "clone3": 335, "openat2": 327, "dup": 367, "dup2": 363, "pipe": 61,
+    "pread64": 113, "pwrite64": 115, "readv": 117, "writev": 119, "preadv": 121, "pwritev": 123,
+    "sendmmsg": 51, "recvmmsg": 55,
 }
 
 # evt.type names that differ from the syscall name

@@ -17,6 +17,11 @@ global hook sees it; ``tracepoint`` accepts that loss (with a warning), ``auto``
 filter while running re-attaches the tracepoints (a syscall without tracepoint is then not captured,
 with a warning: the global program is not loaded in tracepoint mode). In tracepoint mode the ``seen``/``skipped`` counters count only the
 syscalls attached.
+
+32-bit syscalls (x86_64 only): the probe recognises a task in an ia32 syscall, maps its number through
+the ``lanner_ia32`` table filled here from :mod:`lanner.sources.ebpf.ia32`, and reads its arguments
+from the ia32 registers. The kernel's per-syscall tracepoints never fire for ia32 syscalls, so
+tracepoint mode also attaches a small global ``sys_exit`` hook that returns at once for native ones.
 """
 
 from __future__ import annotations
@@ -33,7 +38,9 @@ from pathlib import Path
 
 from lanner.core.errors import LannerError
 from lanner.events.syscalls import X86_64
+from lanner.sources.ebpf import build as _build
 from lanner.sources.ebpf import filters as F
+from lanner.sources.ebpf.ia32 import IA32_TO_NATIVE
 from lanner.sources.ebpf.libbpf import Libbpf, LibbpfError
 from lanner.sources.ebpf.tracefs import Tracefs, TracefsError, unimplemented
 
@@ -51,6 +58,7 @@ COUNTER_NAMES = ("seen", "emitted", "drops_full", "filtered", "drops_large", "sk
 ATTACH_MODES = ("auto", "tp_btf", "tracepoint")
 GLOBAL_PROG = "lanner_sys_exit"
 TRACEPOINT_PROG = "lanner_tp_exit"
+IA32_PROG = "lanner_ia32_exit"
 _PERF_EVENT_OPEN = {"x86_64": 298, "aarch64": 241}
 _PERF_TYPE_TRACEPOINT = 2
 _PERF_FLAG_FD_CLOEXEC = 8
@@ -113,8 +121,24 @@ def preflight() -> None:
     if not BTF.exists():
         raise ProbeError(f"{BTF} is missing: the kernel has no BTF (CONFIG_DEBUG_INFO_BTF=y is required "
                          "for the CO-RE probe)")
-    if not OBJ.exists():
-        raise ProbeError(f"{OBJ} is missing: build it with `python -m lanner.sources.ebpf.build`")
+
+
+def fresh_object() -> None:
+    """Rebuild the packaged probe when it no longer matches its source (edited ``probe.bpf.c``, new
+    libbpf headers, another kernel): an old object must not run silently. Without a compiler, an
+    existing object is used with a warning; a missing one is an error naming the build command."""
+    why = _build.stale(OBJ.parent)
+    if why is None:
+        return
+    try:
+        _build.build(OBJ.parent)
+    except (_build.BuildError, OSError) as e:
+        if not OBJ.exists():
+            raise ProbeError(f"{OBJ} is missing and cannot be built ({e}): install the build tools, then run "
+                             "`python -m lanner.sources.ebpf.build`") from None
+        log.warning("The probe %s may not match its source (%s) and cannot be rebuilt here: %s", OBJ, why, e)
+        return
+    log.info("Rebuilt the probe %s: %s", OBJ, why)
 
 
 class Ring:
@@ -214,11 +238,15 @@ class Probe:
         self.ncpu = 0
         self.filter = F.KernelFilter()
         self._fds: dict[str, int] = {}
+        #: 32-bit (ia32) syscalls are captured: x86_64 only (the table maps ia32 numbers)
+        self.ia32 = platform.machine() == "x86_64"
 
     # -------------------------------------------------------------- lifecycle
 
     def open(self, kfilter: F.KernelFilter | None = None) -> Probe:
         preflight()
+        if self.obj_path == OBJ:
+            fresh_object()
         try:
             self.lib = Libbpf()
         except LibbpfError as e:
@@ -241,24 +269,32 @@ class Probe:
             self._map("lanner_rb", resize=self.ring_bytes)
             self.mode, self.mode_reason = self._choose_mode(kf)
             progs = self._programs()
-            for name in (GLOBAL_PROG, TRACEPOINT_PROG):
+            for name in (GLOBAL_PROG, TRACEPOINT_PROG, IA32_PROG):
                 if name not in progs:
                     raise ProbeError(f"program {name} missing from {self.obj_path} (rebuild the probe)")
-            # only the hook in use is loaded: each program costs verifier time
+            # only the hook in use is loaded: each program costs verifier time. The global hook sees
+            # 32-bit syscalls itself; the per-syscall tracepoints never fire for them, so tracepoint
+            # mode adds a small global hook that returns at once for native syscalls
             lib.bpf_program__set_autoload(progs[GLOBAL_PROG], self.mode == "tp_btf")
             lib.bpf_program__set_autoload(progs[TRACEPOINT_PROG], self.mode == "tracepoint")
+            lib.bpf_program__set_autoload(progs[IA32_PROG], self.mode == "tracepoint" and self.ia32)
             self._tp_prog = progs[TRACEPOINT_PROG] if self.mode == "tracepoint" else None
             if self._tp_prog is not None:
                 _raise_nofile(4096)  # two fds (perf event + link) per attached syscall
             rc = lib.bpf_object__load(obj)
             if rc:
                 raise ProbeError(f"the kernel rejected the probe: {Libbpf.errno_msg(rc)}\n{lib.last_log(40)}")
-            for name in ("lanner_rb", "lanner_sc", "lanner_cfg", "lanner_cnt", "lanner_scratch", "lanner_supp"):
+            for name in ("lanner_rb", "lanner_sc", "lanner_cfg", "lanner_cnt", "lanner_scratch", "lanner_supp",
+                         "lanner_ia32"):
                 self._fds[name] = lib.bpf_map__fd(self._map(name))
+            if self.ia32:
+                self._fill_ia32()
             self.apply_filter(kf)
             self.ring = Ring(lib, self._fds["lanner_rb"], self.ring_bytes, self.use_drain_helper)
             for name, prog in progs.items():
                 if name == TRACEPOINT_PROG or (name == GLOBAL_PROG and self.mode != "tp_btf"):
+                    continue
+                if name == IA32_PROG and not (self.mode == "tracepoint" and self.ia32):
                     continue
                 link = lib.bpf_program__attach(prog)
                 if not link:
@@ -413,6 +449,13 @@ class Probe:
         rc = self.lib.bpf_map_update_elem(self._fds[name], ctypes.byref(k), ctypes.byref(value), 0)
         if rc:
             raise ProbeError(f"update of map {name}[{key}] failed: {Libbpf.errno_msg(rc)}")
+
+    def _fill_ia32(self) -> None:
+        """ia32 syscall number -> native number + 1 (0 = no counterpart) for the probe's 32-bit path."""
+        for ia32_nr, name in IA32_TO_NATIVE.items():
+            nr = F.NR_BY_NAME.get(name)
+            if nr is not None and ia32_nr < NR_SYSCALLS:
+                self._update("lanner_ia32", ia32_nr, ctypes.c_uint32(nr + 1))
 
     def apply_filter(self, kf: F.KernelFilter) -> None:
         """Push a KernelFilter down to the kernel (can be called while attached)."""
