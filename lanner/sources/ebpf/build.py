@@ -1,19 +1,26 @@
 """Build the eBPF probe object and the ring-drain helper shipped in this package directory.
 
-Run as ``python -m lanner.sources.ebpf.build``. Steps: ``vmlinux.h`` from the running kernel's BTF
-(``bpftool btf dump``), falling back to a committed copy ``vmlinux_<arch>.h`` when
-``/sys/kernel/btf/vmlinux`` is absent; ``clang -target bpf`` compiles ``probe.bpf.c`` into
-``probe.bpf.o``; ``cc -shared`` compiles ``drain.c`` into ``_drain.so``. A missing tool is named with the
-Debian package that provides it.
+Run as ``python -m lanner.sources.ebpf.build`` (``--if-changed``: only when the inputs changed). Steps:
+``vmlinux.h`` from the running kernel's BTF (``bpftool btf dump``), falling back to a committed copy
+``vmlinux_<arch>.h`` when ``/sys/kernel/btf/vmlinux`` is absent; ``clang -target bpf`` compiles
+``probe.bpf.c`` into ``probe.bpf.o``; ``cc -shared`` compiles ``drain.c`` into ``_drain.so``. A missing
+tool is named with the Debian package that provides it.
+
+A built object must match its source: the build records, beside the objects, a hash of every input
+(``probe.bpf.c``, ``drain.c``, the libbpf headers, the kernel BTF or committed header the probe is
+compiled against, the compiler flags). :func:`stale` compares it with the inputs as they are now, and
+:func:`ensure_built` rebuilds when they differ, so an edited probe is never run from an old object.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from lanner.core.errors import LannerError
@@ -59,27 +66,88 @@ def vmlinux_header(out_dir: Path, arch: str) -> Path:
     return dest
 
 
-def build(out_dir: Path = HERE, keep_header: bool = False) -> tuple[Path, Path]:
+BPF_HEADERS = Path("/usr/include/bpf")
+PROBE_HEADERS = ("bpf_helpers.h", "bpf_helper_defs.h", "bpf_tracing.h", "bpf_core_read.h", "bpf_endian.h")
+OBJ_NAME, SO_NAME, HASH_NAME = "probe.bpf.o", "_drain.so", "probe.bpf.hash"
+CLANG_FLAGS = ("-O2", "-g", "-target", "bpf", "-Wno-incompatible-pointer-types-discards-qualifiers")
+CC_FLAGS = ("-O2", "-shared", "-fPIC")
+
+
+def _arch() -> str:
     machine = platform.machine()
     arch = ARCHES.get(machine)
     if arch is None:
         raise BuildError(f"unsupported architecture {machine} (supported: {', '.join(ARCHES)})")
-    if not Path("/usr/include/bpf/bpf_helpers.h").exists():
-        raise BuildError("/usr/include/bpf/bpf_helpers.h missing: install the Debian package 'libbpf-dev'")
+    return arch
+
+
+def input_hash(arch: str | None = None) -> str:
+    """sha256 over everything the objects are built from: sources, headers, kernel BTF, flags."""
+    arch = arch or _arch()
+    h = hashlib.sha256()
+
+    def part(label: str, data: bytes) -> None:
+        h.update(f"{label}\0{len(data)}\0".encode())
+        h.update(data)
+
+    part("flags", " ".join(CLANG_FLAGS + (f"-D__TARGET_ARCH_{arch}",) + CC_FLAGS).encode())
+    for name in ("probe.bpf.c", "drain.c"):
+        part(name, (HERE / name).read_bytes())
+    for name in PROBE_HEADERS:
+        f = BPF_HEADERS / name
+        part(name, f.read_bytes() if f.exists() else b"")
+    kernel = BTF if BTF.exists() else HERE / f"vmlinux_{arch}.h"
+    part("kernel", kernel.read_bytes() if kernel.exists() else b"")
+    return h.hexdigest()
+
+
+def stale(out_dir: Path = HERE) -> str | None:
+    """Why the objects in ``out_dir`` must be rebuilt (missing, no recorded hash, inputs changed), or
+    None when they match their inputs."""
+    for name in (OBJ_NAME, SO_NAME):
+        if not (out_dir / name).exists():
+            return f"{name} is missing"
+    rec = out_dir / HASH_NAME
+    if not rec.exists():
+        return f"{OBJ_NAME} has no recorded input hash ({HASH_NAME})"
+    try:
+        now = input_hash()
+    except (BuildError, OSError) as e:
+        return f"its inputs cannot be read ({e})"
+    if rec.read_text().strip() != now:
+        return "its sources, headers, kernel BTF or build flags changed since it was built"
+    return None
+
+
+def ensure_built(out_dir: Path = HERE) -> str | None:
+    """Build when :func:`stale` says so; returns the reason it rebuilt, None when it was up to date."""
+    why = stale(out_dir)
+    if why is not None:
+        build(out_dir)
+    return why
+
+
+def build(out_dir: Path = HERE, keep_header: bool = False) -> tuple[Path, Path]:
+    arch = _arch()
+    if not (BPF_HEADERS / "bpf_helpers.h").exists():
+        raise BuildError(f"{BPF_HEADERS / 'bpf_helpers.h'} missing: install the Debian package 'libbpf-dev'")
     clang = _tool("clang")
     cc = shutil.which("cc") or _tool("cc")
-    build_dir = out_dir / "_build"
-    build_dir.mkdir(exist_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    digest = input_hash(arch)
+    # a private directory: agents starting together may rebuild at the same time
+    build_dir = Path(tempfile.mkdtemp(prefix="_build", dir=out_dir))
     vmlinux_header(build_dir, arch)
-    obj = out_dir / "probe.bpf.o"
+    obj = out_dir / OBJ_NAME
     # build next to the target and rename: a failed build leaves the previous object in place
-    _run([clang, "-O2", "-g", "-target", "bpf", f"-D__TARGET_ARCH_{arch}", "-I", str(build_dir),
-          "-Wno-incompatible-pointer-types-discards-qualifiers",
+    _run([clang, *CLANG_FLAGS, f"-D__TARGET_ARCH_{arch}", "-I", str(build_dir),
           "-c", str(HERE / "probe.bpf.c"), "-o", str(build_dir / obj.name)], "clang (probe.bpf.c)")
-    so = out_dir / "_drain.so"
-    _run([cc, "-O2", "-shared", "-fPIC", "-o", str(build_dir / so.name), str(HERE / "drain.c")], "cc (drain.c)")
+    so = out_dir / SO_NAME
+    _run([cc, *CC_FLAGS, "-o", str(build_dir / so.name), str(HERE / "drain.c")], "cc (drain.c)")
+    (build_dir / HASH_NAME).write_text(digest + "\n")
     os.replace(build_dir / obj.name, obj)
     os.replace(build_dir / so.name, so)
+    os.replace(build_dir / HASH_NAME, out_dir / HASH_NAME)
     if keep_header and arch:
         shutil.copyfile(build_dir / "vmlinux.h", HERE / f"vmlinux_{arch}.h")
     shutil.rmtree(build_dir, ignore_errors=True)
@@ -89,8 +157,14 @@ def build(out_dir: Path = HERE, keep_header: bool = False) -> tuple[Path, Path]:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     try:
+        if "--if-changed" in args:
+            why = stale()
+            if why is None:
+                print(f"{HERE / OBJ_NAME} is up to date")
+                return 0
+            print(f"rebuilding: {why}")
         obj, so = build(keep_header="--save-header" in args)
-    except BuildError as e:
+    except (BuildError, OSError) as e:
         print(f"lanner ebpf build: {e}", file=sys.stderr)
         return 1
     print(f"built {obj} and {so}")
