@@ -61,7 +61,7 @@ def test_compiled_probe_is_built_on_open_and_loads(tmp_path: Path, monkeypatch: 
     obj = tmp_path / build.OBJ_NAME
     monkeypatch.setattr(loader, "OBJ", obj)
     probe = loader.Probe(obj_path=obj, attach="tp_btf")
-    probe.open(KernelFilter(events=frozenset({"openat"}), extra_state=False))
+    probe.open(KernelFilter(events=frozenset({"openat"})))
     try:
         assert build.stale(tmp_path) is None
         target = tmp_path / "opened-by-child"

@@ -31,6 +31,25 @@ def lanner_objects(bpftool: str) -> set[tuple[str, int]]:
     return ids
 
 
+def held_by(pid: int) -> set[tuple[str, int]]:
+    """(kind, id) of the BPF programs, maps and links process ``pid`` holds open (its fdinfo), so other
+    lanner agents on the host do not count."""
+    ids = set()
+    for fd in os.listdir(f"/proc/{pid}/fdinfo"):
+        try:
+            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                text = f.read()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            key, _, val = line.partition(":")
+            if key in ("prog_id", "map_id", "link_id") and "link_id" in text and key != "link_id":
+                continue  # a link's fdinfo also names its program
+            if key in ("prog_id", "map_id", "link_id"):
+                ids.add((key[:-3], int(val)))
+    return ids
+
+
 def _prog_ids(bpftool: str) -> set[int]:
     out = subprocess.run([bpftool, "-j", "prog", "show"], capture_output=True, text=True).stdout or "[]"
     return {o["id"] for o in json.loads(out) if (o.get("name", "") or "").startswith("lanner_")}
@@ -76,7 +95,7 @@ def test_nothing_left_after_kill(sig, attach):
         assert (ready, mode) == ("ready", attach)
         if attach == "tracepoint":      # the filter's syscalls plus the state set, each its own perf link
             assert int(n_tp) > 30
-        mine = lanner_objects(bpftool) - base
+        mine = held_by(p.pid) & (lanner_objects(bpftool) - base)
         kinds = {k for k, _ in mine}
         assert kinds == {"prog", "map", "link"}, mine
         if attach == "tracepoint":
