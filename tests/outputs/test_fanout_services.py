@@ -1,23 +1,26 @@
-"""Socket fan-out targets against real servers: redis-server, nats-server, a local SMTP server; Kafka
-against a protocol-level fake broker (no Kafka broker is packaged in Debian)."""
+"""Socket fan-out targets against real servers started by the tests: redis-server, nats-server, an SMTP
+server with authentication (aiosmtpd) and Kafka brokers (librdkafka's built-in mock cluster, which speaks
+the Kafka protocol over loopback), with a consumer reading the records back."""
 
 from __future__ import annotations
 
-import asyncio
 import json
+import logging
+import re
 import socket
-import struct
 import subprocess
-import threading
+import sys
 import time
+import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 from email import message_from_bytes
 
 import pytest
 
-from lanner.config import Config
+from lanner.config import Config, ConfigError
 from lanner.core.priority import Priority
-from lanner.outputs.fanout.kafka import crc32c, varint
+from lanner.outputs.fanout.kafka import producer_config
 from lanner.outputs.fanout.redis import RedisTarget
 from lanner.outputs.format import AlertFormatter
 from lanner.outputs.pipeline import OutputPipeline
@@ -111,181 +114,219 @@ def test_nats_publish() -> None:
     assert bad.stats()["fanout"]["nats"]["failed"] == 1
 
 
+@dataclass
+class Mail:
+    sender: str
+    rcpts: list[str]
+    data: bytes
+    login: bytes | None
+
+
 class SmtpServer:
-    """A tiny SMTP server (asyncio) accepting everything and recording messages."""
+    """aiosmtpd on loopback: AUTH PLAIN/LOGIN checked against one user, mail only after a good login."""
 
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], bytes]] = []
-        self.loop = asyncio.new_event_loop()
-        self.ready = threading.Event()
-        threading.Thread(target=self._main, daemon=True).start()
-        self.ready.wait(5)
+    def __init__(self, user: str = "alerts", password: str = "s3cret") -> None:
+        from aiosmtpd.controller import Controller
+        from aiosmtpd.smtp import AuthResult, LoginPassword
 
-    def _main(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.server = self.loop.run_until_complete(asyncio.start_server(self._client, "127.0.0.1", 0))
-        self.port = self.server.sockets[0].getsockname()[1]
-        self.ready.set()
-        self.loop.run_forever()
+        self.messages: list[Mail] = []
+        self.logins: list[tuple[bytes, bool]] = []
+        server = self
 
-    async def _client(self, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        w.write(b"220 test ESMTP\r\n")
-        sender, rcpts = "", []
-        while line := await r.readline():
-            cmd = line.decode().strip()
-            up = cmd.upper()
-            if up.startswith(("EHLO", "HELO")):
-                w.write(b"250-test\r\n250 AUTH PLAIN\r\n")
-            elif up.startswith("AUTH"):
-                w.write(b"235 ok\r\n")
-            elif up.startswith("MAIL FROM:"):
-                sender = cmd[10:].strip("<> ")
-                w.write(b"250 ok\r\n")
-            elif up.startswith("RCPT TO:"):
-                rcpts.append(cmd[8:].strip("<> "))
-                w.write(b"250 ok\r\n")
-            elif up == "DATA":
-                w.write(b"354 go\r\n")
-                data = b""
-                while (ln := await r.readline()) != b".\r\n":
-                    data += ln[1:] if ln.startswith(b"..") else ln
-                self.messages.append((sender, rcpts, data))
-                w.write(b"250 queued\r\n")
-            elif up == "QUIT":
-                w.write(b"221 bye\r\n")
-                await w.drain()
-                break
-            else:
-                w.write(b"250 ok\r\n")
-            await w.drain()
-        w.close()
+        def authenticate(_srv, _session, _envelope, mechanism, data) -> AuthResult:
+            ok = (isinstance(data, LoginPassword) and data.login == user.encode()
+                  and data.password == password.encode())
+            server.logins.append((data.login if isinstance(data, LoginPassword) else b"", ok))
+            return AuthResult(success=ok, handled=False, auth_data=data)
+
+        class Handler:
+            async def handle_DATA(self, _srv, session, envelope) -> str:
+                login = session.auth_data.login if session.authenticated else None
+                server.messages.append(Mail(envelope.mail_from, list(envelope.rcpt_tos), envelope.content, login))
+                return "250 Message accepted"
+
+        self.port = free_port()
+        with warnings.catch_warnings():      # AUTH without TLS: loopback only, on purpose
+            warnings.simplefilter("ignore", UserWarning)
+            self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port,
+                                         authenticator=authenticate, auth_required=True, auth_require_tls=False)
+        self.controller.start()
 
     def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.controller.stop()
 
 
-def test_smtp_mail() -> None:
+def smtp_target(port: int, **kw) -> dict:
+    return {"type": "smtp", "address": f"127.0.0.1:{port}", "from": "falco@example.org",
+            "to": ["soc@example.org", "oncall@example.org"], "retries": 0, **kw}
+
+
+def test_smtp_mail_after_authentication() -> None:
     srv = SmtpServer()
     try:
-        p = run([{"type": "smtp", "address": f"127.0.0.1:{srv.port}", "from": "falco@example.org",
-                  "to": ["soc@example.org", "oncall@example.org"], "user": "u", "password": "p"}],
-                [make_alert(4, Priority.ERROR)])
+        p = run([smtp_target(srv.port, user="alerts", password="s3cret")], [make_alert(4, Priority.ERROR)])
     finally:
         srv.stop()
     assert p.stats()["fanout"]["smtp"]["sent"] == 1
-    sender, rcpts, data = srv.messages[0]
-    assert sender == "falco@example.org" and rcpts == ["soc@example.org", "oncall@example.org"]
-    m = message_from_bytes(data)
+    assert srv.logins == [(b"alerts", True)]
+    [mail] = srv.messages
+    assert mail.sender == "falco@example.org" and mail.rcpts == ["soc@example.org", "oncall@example.org"]
+    assert mail.login == b"alerts"
+    m = message_from_bytes(mail.data)
     assert m["Subject"] == "[Error] Test rule"
+    assert m["From"] == "falco@example.org" and m["To"] == "soc@example.org, oncall@example.org"
     body = m.get_payload()
     assert "Error alert number 4 proc=bash" in body and "proc.name: bash" in body
 
 
-class FakeKafkaBroker:
-    """Decodes Produce v3 requests (RecordBatch v2, CRC-32C checked) and acknowledges them."""
+def test_smtp_wrong_password_is_a_permanent_failure() -> None:
+    srv = SmtpServer()
+    try:
+        p = run([smtp_target(srv.port, user="alerts", password="wrong", retries=3)], [make_alert()])
+    finally:
+        srv.stop()
+    st = p.stats()["fanout"]["smtp"]
+    assert (st["sent"], st["failed"], st["retries"]) == (0, 1, 0)       # bad credentials: not retried
+    assert srv.logins == [(b"alerts", False)] * 2 and srv.messages == []   # smtplib tries PLAIN, then LOGIN
 
-    def __init__(self, error_code: int = 0) -> None:
-        self.records: list[tuple[str, int, bytes | None, bytes]] = []
-        self.error_code = error_code
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen()
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
 
-    def _serve(self) -> None:
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._conn, args=(c,), daemon=True).start()
+def test_smtp_without_login_is_refused_by_a_server_requiring_auth() -> None:
+    srv = SmtpServer()
+    try:
+        p = run([smtp_target(srv.port)], [make_alert()])
+    finally:
+        srv.stop()
+    assert p.stats()["fanout"]["smtp"]["failed"] == 1
+    assert srv.logins == [] and srv.messages == []
 
-    @staticmethod
-    def _read(c: socket.socket, n: int) -> bytes:
-        buf = b""
-        while len(buf) < n:
-            chunk = c.recv(n - len(buf))
-            if not chunk:
-                raise EOFError
-            buf += chunk
-        return buf
 
-    def _conn(self, c: socket.socket) -> None:
+class MockKafka:
+    """A Kafka cluster from librdkafka's mock (``test.mock.num.brokers``): real brokers on loopback ports,
+    owned by a client kept open for the test; ``bootstrap`` is their address list."""
+
+    def __init__(self, brokers: int = 3) -> None:
+        from confluent_kafka import Producer
+
+        lines: list[str] = []
+
+        class Grab(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                lines.append(record.getMessage())
+
+        log = logging.getLogger(f"lanner-test-mock-kafka-{id(self)}")
+        log.addHandler(Grab())
+        log.setLevel(logging.DEBUG)
+        log.propagate = False
+        self.owner = Producer({"test.mock.num.brokers": brokers, "bootstrap.servers": "unused:1", "logger": log})
+        deadline = time.monotonic() + 30
+        found = None
+        while found is None and time.monotonic() < deadline:
+            self.owner.poll(0.1)
+            found = next((m for ln in lines if (m := re.search(r"replaced with (\S+)", ln))), None)
+        assert found is not None, lines
+        self.bootstrap = found.group(1).rstrip(",")
+
+    def read(self, topic: str, n: int, timeout: float = 30) -> list:
+        """The first ``n`` records of ``topic`` (all partitions), read by a consumer of its own."""
+        from confluent_kafka import Consumer
+        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"reader-{time.monotonic_ns()}",
+                      "auto.offset.reset": "earliest", "enable.auto.commit": False})
         try:
-            while True:
-                size, = struct.unpack(">i", self._read(c, 4))
-                req = self._read(c, size)
-                api, ver, corr, clen = struct.unpack_from(">hhih", req, 0)
-                assert (api, ver) == (0, 3)
-                pos = 10 + clen
-                _txn, acks, _timeout, _nt, tlen = struct.unpack_from(">hhiih", req, pos)
-                pos += 14
-                topic = req[pos:pos + tlen].decode()
-                pos += tlen
-                _np, part, blen = struct.unpack_from(">iii", req, pos)
-                pos += 12
-                batch = req[pos:pos + blen]
-                _base, length, _epoch, magic, crc = struct.unpack_from(">qiibI", batch, 0)
-                assert magic == 2 and length == len(batch) - 12
-                assert crc32c(batch[21:]) == crc, "bad record batch CRC"
-                rec = batch[61:]
-                key, value = self._record(rec)
-                self.records.append((topic, part, key, value))
-                if acks:
-                    body = struct.pack(">ii", corr, 1) + struct.pack(">h", tlen) + topic.encode()
-                    body += struct.pack(">iihqq", 1, part, self.error_code, len(self.records) - 1, -1)
-                    body += struct.pack(">i", 0)
-                    c.sendall(struct.pack(">i", len(body)) + body)
-        except (EOFError, OSError):
+            c.subscribe([topic])
+            out: list = []
+            deadline = time.monotonic() + timeout
+            while len(out) < n and time.monotonic() < deadline:
+                m = c.poll(0.2)
+                if m is not None and not m.error():
+                    out.append(m)
+            return out
+        finally:
             c.close()
 
-    @staticmethod
-    def _record(rec: bytes) -> tuple[bytes | None, bytes]:
-        def rd(pos: int) -> tuple[int, int]:
-            shift = z = 0
-            while True:
-                b = rec[pos]
-                pos += 1
-                z |= (b & 0x7F) << shift
-                shift += 7
-                if not b & 0x80:
-                    return (z >> 1) ^ -(z & 1), pos
-        _len, pos = rd(0)
-        pos += 1
-        _ts, pos = rd(pos)
-        _off, pos = rd(pos)
-        klen, pos = rd(pos)
-        key = None if klen < 0 else rec[pos:pos + klen]
-        pos += max(klen, 0)
-        vlen, pos = rd(pos)
-        return key, rec[pos:pos + vlen]
 
-    def stop(self) -> None:
-        self.sock.close()
+@pytest.fixture(scope="module")
+def kafka() -> Iterator[MockKafka]:
+    yield MockKafka()
 
 
-def test_kafka_crc32c_and_varint() -> None:
-    assert crc32c(b"123456789") == 0xE3069283
-    assert varint(0) == b"\x00" and varint(-1) == b"\x01" and varint(150) == b"\xac\x02"
+def test_kafka_records_read_back_by_a_consumer(kafka: MockKafka) -> None:
+    p = run([{"type": "kafka", "address": kafka.bootstrap, "topic": "falco-alerts", "key": "{rule}",
+              "linger_ms": 20, "batch_size": 50}], [make_alert(i) for i in range(40)])
+    st = p.stats()["fanout"]["kafka"]
+    assert (st["produced"], st["sent"], st["failed"], st["dropped"]) == (40, 40, 0, 0)
+    records = kafka.read("falco-alerts", 40)
+    assert len(records) == 40
+    assert {r.key() for r in records} == {b"Test rule"}
+    assert len({r.partition() for r in records}) == 1            # one key, one partition
+    assert [json.loads(r.value())["output_fields"]["n"] for r in records] == list(range(40))
+    first = json.loads(records[0].value())
+    assert first["rule"] == "Test rule" and first["hostname"] == "node1" and first["priority"] == "Warning"
 
 
-def test_kafka_produce_to_fake_broker() -> None:
-    broker = FakeKafkaBroker()
-    try:
-        p = run([{"type": "kafka", "address": f"127.0.0.1:{broker.port}", "topic": "falco-alerts",
-                  "partition": 2, "key": "{rule}"}], [make_alert(i) for i in range(3)])
-    finally:
-        broker.stop()
+def test_kafka_explicit_partition_and_no_key(kafka: MockKafka) -> None:
+    p = run([{"type": "kafka", "address": kafka.bootstrap, "topic": "falco-p2", "partition": 2}],
+            [make_alert(i) for i in range(3)])
     assert p.stats()["fanout"]["kafka"]["sent"] == 3
-    assert [(t, pt, k) for t, pt, k, _ in broker.records] == [("falco-alerts", 2, b"Test rule")] * 3
-    assert [json.loads(v)["output_fields"]["n"] for *_, v in broker.records] == [0, 1, 2]
+    records = kafka.read("falco-p2", 3)
+    assert [(r.partition(), r.key()) for r in records] == [(2, None)] * 3
 
 
-def test_kafka_broker_error_is_reported() -> None:
-    broker = FakeKafkaBroker(error_code=87)          # INVALID_RECORD: not retriable
-    try:
-        p = run([{"type": "kafka", "address": f"127.0.0.1:{broker.port}", "retries": 2}], [make_alert()])
-    finally:
-        broker.stop()
-    assert p.stats()["fanout"]["kafka"]["failed"] == 1 and len(broker.records) == 1
+def test_kafka_unknown_partition_fails_each_alert(kafka: MockKafka) -> None:
+    p = run([{"type": "kafka", "address": kafka.bootstrap, "topic": "falco-alerts", "partition": 999,
+              "timeout_ms": 2000, "retries": 0}], [make_alert(i) for i in range(2)])
+    st = p.stats()["fanout"]["kafka"]
+    assert (st["sent"], st["failed"]) == (0, 2)
+
+
+def test_kafka_unreachable_brokers_are_retried_then_failed() -> None:
+    port = free_port()
+    p = run([{"type": "kafka", "address": f"127.0.0.1:{port}", "timeout_ms": 500, "retries": 1, "backoff_ms": 10}],
+            [make_alert()])
+    st = p.stats()["fanout"]["kafka"]
+    assert (st["sent"], st["failed"], st["retries"]) == (0, 1, 1)
+
+
+def test_kafka_options_map_to_librdkafka() -> None:
+    conf = producer_config("k", {"address": "b1:9093,b2:9093", "tls": True, "ca_cert": "/ca.pem",
+                                 "client_cert": "/c.pem", "client_key": "/k.pem", "sasl_mechanism": "scram-sha-512",
+                                 "sasl_username": "lanner", "sasl_password": "pw", "acks": 1, "linger_ms": 50,
+                                 "batch_size": 100, "compression": "zstd", "librdkafka": {"retries": 7}})
+    assert conf == {
+        "bootstrap.servers": "b1:9093,b2:9093", "client.id": "lanner", "acks": "1", "linger.ms": 50,
+        "batch.num.messages": 100, "compression.type": "zstd", "message.timeout.ms": 10000,
+        "socket.timeout.ms": 10000, "enable.idempotence": False, "sasl.mechanism": "SCRAM-SHA-512",
+        "sasl.username": "lanner", "sasl.password": "pw", "security.protocol": "sasl_ssl",
+        "ssl.ca.location": "/ca.pem", "ssl.certificate.location": "/c.pem", "ssl.key.location": "/k.pem",
+        "retries": 7}
+    assert producer_config("k", {"sasl_mechanism": "PLAIN", "sasl_username": "u"})["security.protocol"] == \
+        "sasl_plaintext"
+    assert producer_config("k", {})["security.protocol"] == "plaintext"
+    assert producer_config("k", {})["acks"] == "all"
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"acks": 2}, "fanout k: acks must be 0, 1, -1 or all, got 2"),
+    ({"compression": "brotli"}, "fanout k: compression must be one of none, gzip, snappy, lz4, zstd"),
+    ({"sasl_mechanism": "GSSAPI"}, "fanout k: sasl_mechanism must be one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512"),
+    ({"sasl_mechanism": "PLAIN"}, "fanout k: sasl_mechanism PLAIN needs sasl_username and sasl_password"),
+    ({"librdkafka": ["x"]}, "fanout k: librdkafka must be a mapping"),
+])
+def test_kafka_bad_options_name_the_option(options: dict, message: str) -> None:
+    with pytest.raises(ValueError) as ei:
+        producer_config("k", options)
+    assert str(ei.value).startswith(message)
+
+
+def test_kafka_sasl_credentials_from_the_environment(kafka: MockKafka, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lanner.outputs.fanout.config import resolve_secrets
+    monkeypatch.setenv("LANNER_TEST_KAFKA_PW", "from-env")
+    opts = resolve_secrets("fanout[0] (k)", {"sasl_mechanism": "PLAIN", "sasl_username": "u",
+                                             "sasl_password_env": "LANNER_TEST_KAFKA_PW"})
+    assert producer_config("k", opts)["sasl.password"] == "from-env"
+
+
+def test_kafka_without_the_library_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "confluent_kafka", None)      # as if lanner[kafka] were not installed
+    with pytest.raises(ConfigError) as ei:
+        OutputPipeline.from_config(Config(data={"fanout": [{"type": "kafka", "name": "k"}]}), AlertFormatter())
+    assert "the kafka target needs the confluent-kafka library: pip install 'lanner[kafka]'" in str(ei.value)

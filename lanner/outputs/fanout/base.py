@@ -35,6 +35,7 @@ class Target:
     """A backend. Subclasses set ``type_name`` and implement ``send``; options come from config."""
 
     type_name = "target"
+    max_batch = 1          # > 1: the worker hands up to this many queued alerts to send_batch at once
 
     def __init__(self, name: str, options: dict[str, Any]) -> None:
         self.name = name
@@ -43,6 +44,17 @@ class Target:
     def send(self, event: dict[str, Any], alert: Alert) -> None:
         """Deliver one alert. ``event`` is Falco's JSON alert (output_fields incl. extra fields)."""
         raise NotImplementedError
+
+    def send_batch(self, items: list[tuple[dict[str, Any], Alert]]) -> list[Exception | None]:
+        """Deliver several alerts; one outcome per item (None = delivered), for backends that batch."""
+        out: list[Exception | None] = []
+        for event, alert in items:
+            try:
+                self.send(event, alert)
+                out.append(None)
+            except Exception as e:  # noqa: BLE001 - reported per item
+                out.append(e)
+        return out
 
     def close(self) -> None:
         """Release connections."""
@@ -68,7 +80,7 @@ class TargetWorker:
         self._cond = threading.Condition()
         self._stopping = False
         self._abandoned = False
-        self._busy = False
+        self._inflight = 0
         self._deadline: float | None = None
         self.produced = 0
         self.sent = 0
@@ -99,17 +111,18 @@ class TargetWorker:
                     self._cond.wait()
                 if not self._q:
                     return
-                event, alert = self._q.popleft()
-                self._busy = True
-            ok = self._deliver(event, alert)
+                batch = [self._q.popleft() for _ in range(min(len(self._q), max(1, self.target.max_batch)))]
+                self._inflight = len(batch)
+            if len(batch) == 1:
+                sent = int(self._deliver(*batch[0]))
+            else:
+                sent = self._deliver_batch(batch)
             with self._cond:
-                self._busy = False
+                self._inflight = 0
                 abandoned = self._abandoned
                 if not abandoned:
-                    if ok:
-                        self.sent += 1
-                    else:
-                        self.failed += 1
+                    self.sent += sent
+                    self.failed += len(batch) - sent
                 self._cond.notify_all()
             if abandoned:          # close() gave up on us: release the target from this thread
                 self._close_target()
@@ -139,9 +152,41 @@ class TargetWorker:
                 return False
         return False
 
+    def _deliver_batch(self, batch: list[tuple[dict[str, Any], Alert]]) -> int:
+        """Send a batch, retrying the items that failed transiently; returns how many were delivered."""
+        pending, sent, delay = batch, 0, self.backoff
+        for attempt in range(self.retries + 1):
+            try:
+                outcomes = self.target.send_batch(pending)
+            except Exception as e:  # noqa: BLE001 - the whole batch shares the outcome
+                outcomes = [e] * len(pending)
+            retry: list[tuple[dict[str, Any], Alert]] = []
+            last: Exception | None = None
+            for item, err in zip(pending, outcomes, strict=True):
+                if err is None:
+                    sent += 1
+                elif isinstance(err, TransientError):
+                    retry.append(item)
+                    last = err
+                else:
+                    log.error("fanout %s (%s): %s", self.name, self.target.type_name, err)
+            if not retry:
+                return sent
+            late = self._deadline is not None and time.monotonic() + delay > self._deadline
+            if attempt == self.retries or late:
+                log.error("fanout %s (%s): giving up on %d alert(s) after %d attempts: %s", self.name,
+                          self.target.type_name, len(retry), attempt + 1, last)
+                return sent
+            self.retried += len(retry)
+            log.debug("fanout %s: retrying %d alert(s) in %.2fs: %s", self.name, len(retry), delay, last)
+            time.sleep(delay)
+            delay = min(delay * 2, self.max_backoff)
+            pending = retry
+        return sent
+
     def idle(self) -> bool:
         with self._cond:
-            return not self._q and not self._busy
+            return not self._q and not self._inflight
 
     def close(self, deadline: float) -> None:
         """Let the worker drain until ``deadline`` (monotonic); what is left counts as dropped."""
@@ -153,7 +198,7 @@ class TargetWorker:
         with self._cond:
             if self._thread.is_alive():
                 self._abandoned = True
-                self.dropped += len(self._q) + (1 if self._busy else 0)
+                self.dropped += len(self._q) + self._inflight
                 self._q.clear()
                 return
         self._close_target()
