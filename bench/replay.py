@@ -1,8 +1,8 @@
 """Benchmark: capture replay with the full upstream rules (stable + incubating + sandbox).
 
 Writes a capture of N events (default 1,000,000) of the realistic mix of bench/workload.py with lanner's
-ScapWriter (gzip) into a temp dir, then replays it exactly as ``lanner -e`` does (ScapReader -> state engine
--> rules -> alerts rendered; no output channel I/O). Reports events/s per core (events / CPU seconds of
+ScapWriter (gzip) into a temp dir, then replays it through the loop ``lanner -e`` uses (lanner.run.loop:
+ScapReader -> Engine.process: state -> rules -> alerts rendered; no output channel I/O). Reports events/s per core (events / CPU seconds of
 the replay loop), wall time, alerts, and the process's peak RSS (getrusage) after the replay.
 Run: ``.venv/bin/python bench/replay.py [N]``
 """
@@ -13,6 +13,7 @@ import os
 import resource
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from workload import write_capture  # noqa: E402
 
 from lanner.config import Config  # noqa: E402
 from lanner.engine import Engine  # noqa: E402
+from lanner.run.loop import LoopStats, replay_batches, run_loop  # noqa: E402
 from lanner.sources.scap import ScapReader  # noqa: E402
 
 RULES = Path(__file__).resolve().parent.parent.parent / "shared" / "upstream" / "rules"
@@ -42,20 +44,19 @@ def main() -> None:
         eng = Engine(Config({}))
         assert eng.load_rules_files([str(RULES / f) for f in FILES])
         state = eng.state
-        process, sproc, spost = eng.process, state.process, state.post_process
+        alerts = [0]
+
+        def count(_a: object) -> None:
+            alerts[0] += 1
+        eng.on_alert = count
+        stats = LoopStats("syscall")
         w0, c0 = time.perf_counter(), time.process_time()
-        count = alerts = 0
         with ScapReader(path, on_section=state.seed_from_capture) as r:
-            for ev in r:
-                sproc(ev)
-                if not ev.hidden:
-                    count += 1
-                    alerts += len(process(ev))
-                spost(ev)
+            run_loop(eng, replay_batches(r), threading.Event(), stats)
         cpu, wall = time.process_time() - c0, time.perf_counter() - w0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"replay: {count} events, {alerts} alerts, {wall:.1f} s wall, {cpu:.1f} s CPU -> "
-          f"{count / cpu:,.0f} events/s per core; peak RSS {rss:.0f} MiB; threads in table "
+    print(f"replay: {stats.events} events, {alerts[0]} alerts, {wall:.1f} s wall, {cpu:.1f} s CPU -> "
+          f"{stats.events / cpu:,.0f} events/s per core; peak RSS {rss:.0f} MiB; threads in table "
           f"{len(state.threads)}")
 
 

@@ -16,12 +16,15 @@ from typing import Any
 from lanner.config import Config, ConfigError
 from lanner.core.alert import Alert
 from lanner.core.priority import Priority
+from lanner.events.base import PLUGIN_EVENT_TYPE, PluginEvent
+from lanner.events.syscall import SyscallEvent
 from lanner.fields import registry as reg
 from lanner.fields import types as ft
 from lanner.rules.builder import AppendOutput, EventTable
 from lanner.rules.compiled_rule import CompiledRule
 from lanner.rules.rule_loader import RuleLoader
 from lanner.rules.ruleset import Ruleset
+from lanner.state.containers import apply_container_event
 
 log = logging.getLogger("lanner")
 
@@ -140,7 +143,10 @@ class Engine:
                                  static, self.config.bool("buffer_format_base64", False))
         self.ruleset = Ruleset([], self.events.all_codes, self.min_priority)
         self.stats = Stats()
+        #: every alert as it is made (the output pipeline)
         self.on_alert: Callable[[Alert], None] | None = None
+        #: every alert with its event, before the post-rule state removals (``lanner test`` reads fields here)
+        self.on_match: Callable[[Alert, Any], None] | None = None
 
     # --- rules -------------------------------------------------------------------------------
     def load_rules_files(self, paths: Iterable[str]) -> bool:
@@ -175,8 +181,37 @@ class Engine:
         return logs
 
     # --- evaluation --------------------------------------------------------------------------
-    def process(self, e: Any) -> list[Alert]:
-        """Evaluate the rules for one event; returns the alerts (and hands them to ``on_alert``)."""
+    def process(self, e: SyscallEvent | PluginEvent) -> list[Alert]:
+        """One event through the whole engine, for every caller (run, ``lanner test``, bench, tests):
+        state update, container events, the rules, then the state removals the rules had to see first.
+        Returns the alerts (each also handed to ``on_alert``/``on_match`` as it is made)."""
+        state = self.state
+        code = e.type
+        if state is None or code == PLUGIN_EVENT_TYPE:
+            return self.evaluate(e)
+        state.process(e)
+        if (code == 324 or code == 402) and self.containers is not None:
+            apply_container_event(e, self.containers)
+        out: list[Alert] = []
+        if not e.hidden:
+            self.stats.events += 1
+            rules = self.ruleset.syscall_index.get(code)
+            if rules:
+                for r in rules:
+                    try:
+                        matched = r.match(e)
+                    except Exception:  # noqa: BLE001 - a broken extractor must never stop the agent
+                        self.stats.eval_errors += 1
+                        continue
+                    if matched:
+                        out.append(self.alert(r, e))
+                        if not self.match_all:
+                            break
+        state.post_process(e)
+        return out
+
+    def evaluate(self, e: Any) -> list[Alert]:
+        """The rules alone for one event whose state (if any) the caller keeps; returns the alerts."""
         self.stats.events += 1
         rules = self.ruleset.candidates(e.source, e.type)
         if not rules:
@@ -209,4 +244,6 @@ class Engine:
         st.by_rule[r.name] = st.by_rule.get(r.name, 0) + 1
         if self.on_alert is not None:
             self.on_alert(a)
+        if self.on_match is not None:
+            self.on_match(a, e)
         return a

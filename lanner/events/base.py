@@ -36,6 +36,9 @@ class PluginEvent(Event):
 
     __slots__ = ("data", "obj", "plugin", "plugin_id")
 
+    #: plugin events always reach the rules (syscall events may be state-only)
+    hidden = False
+
     def __init__(self, num: int, ts: int, source: str, data: bytes, plugin: str = "", obj: Any = None,
                  plugin_id: int = 0) -> None:
         super().__init__(num, ts, source, PLUGIN_EVENT_TYPE)

@@ -51,6 +51,7 @@ class Ruleset:
                 idx.setdefault(c, []).append(r)
         self.index = {s: {c: tuple(v) for c, v in d.items()} for s, d in by_source.items()}
         self.plugin_rules = {s: tuple(v) for s, v in any_type.items()}
+        self.syscall_index: dict[int, tuple[CompiledRule, ...]] = self.index.get("syscall", {})
 
     def candidates(self, source: str, code: int) -> tuple[CompiledRule, ...]:
         if source == "syscall":

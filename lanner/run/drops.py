@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from lanner.config import Config, ConfigError
 from lanner.config_drops import DropConfigError, DropSettings, drop_settings
 from lanner.core.priority import Priority
+from lanner.events.syscall import SyscallEvent
 
 log = logging.getLogger("lanner")
 
@@ -107,3 +109,14 @@ class DropMonitor:
                 log.critical("%s", msg)
                 log.critical("Exiting.")
                 self.exit_requested = True
+
+
+def drop_checked(events: Iterable[SyscallEvent], drops: DropMonitor) -> Iterator[SyscallEvent]:
+    """A capture's events with the drop check before each (only ``simulate_drops`` can fire on a capture);
+    ends early when an ``exit`` action asks to."""
+    check = drops.check
+    for ev in events:
+        check(ev.ts, 0, 0)
+        if drops.exit_requested:
+            return
+        yield ev

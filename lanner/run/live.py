@@ -7,16 +7,19 @@ import gc
 import logging
 import os
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from lanner.config import Config, ConfigError
 from lanner.core.errors import RunError
 from lanner.core.priority import Priority
-from lanner.events import table as T
+from lanner.events.syscall import SyscallEvent
 from lanner.run.drops import TIMEOUT_RULE, DropMonitor
+from lanner.run.loop import LoopStats, run_loop
 from lanner.run.syscalls import derive_filter
 from lanner.sources.api import SourceError
 from lanner.sources.ebpf.procscan import ProcEntry
+from lanner.sources.ebpf.source import LiveSyscallSource
 
 log = logging.getLogger("lanner")
 
@@ -51,20 +54,6 @@ def boot_time_ns() -> int:
 
 
 # ------------------------------------------------------------------------------ the loop
-def _state_for(runner: Any) -> Any:
-    st = getattr(runner, "state", None) or getattr(runner.engine, "state", None)
-    if st is not None:
-        return st
-    from lanner.state.engine import StateEngine, proc_alive
-    cfg = runner.config
-    st = StateEngine(thread_table_size=cfg.int("falco_libs.thread_table_size", 262144),
-                     purge_interval_s=cfg.int("falco_libs.thread_table_auto_purging_interval_s", 300),
-                     thread_timeout_s=cfg.int("falco_libs.thread_table_auto_purging_thread_timeout_s", 300),
-                     alive=proc_alive)
-    log.warning("live: the engine has no state engine attached; fields read a private one")
-    return st
-
-
 def _ring_bytes(config: Config) -> int:
     preset = config.int("engine.modern_ebpf.buf_size_preset", 4)
     if preset not in PRESETS:
@@ -74,7 +63,6 @@ def _ring_bytes(config: Config) -> int:
 
 def run_live(runner: Any, stats: Any) -> None:
     """Capture live syscalls until ``runner.stop`` is set or ``runner.duration_ns`` elapses."""
-    from lanner.sources.ebpf.source import LiveSyscallSource
     config: Config = runner.config
     engine = runner.engine
     plan = derive_filter(engine, config)
@@ -87,7 +75,9 @@ def run_live(runner: Any, stats: Any) -> None:
     for line in plan.pushdown_report:
         say("live push-down: %s", line)
     host_root = os.environ.get("HOST_ROOT", "/") or "/"
-    state = _state_for(runner)
+    state = engine.state
+    if state is None:
+        raise RunError("live capture needs an engine with a state engine")
     if hasattr(state, "boot_ts") and not state.boot_ts:
         state.boot_ts = boot_time_ns()
     drops = DropMonitor(config, getattr(runner, "pipeline", None))
@@ -96,7 +86,6 @@ def run_live(runner: Any, stats: Any) -> None:
         raise ConfigError("syscall_event_timeouts.max_consecutives must be a positive integer")
     src = LiveSyscallSource(plan.kfilter, host_root=host_root, ring_bytes=_ring_bytes(config),
                             attach=plan.attach)
-    start_cpu = time.process_time()
     try:
         src.open()
     except SourceError as e:
@@ -112,13 +101,14 @@ def run_live(runner: Any, stats: Any) -> None:
         # the seeded tables are long-lived: keep them out of every future GC pass
         gc.collect()
         gc.freeze()
-        _loop(runner, stats, src, state, drops, max_timeouts)
+        run_loop(engine, live_batches(runner, stats, src, drops, max_timeouts), runner.stop, stats)
     finally:
         c = src.counters()
         src.close()
         runner.live_source = None
-        stats.cpu_s = time.process_time() - start_cpu
         _fill_stats(stats, c, drops)
+    if drops.exit_requested:
+        raise RunError("Drop manager internal error")
 
 
 def _fill_stats(stats: Any, c: dict[str, int], drops: DropMonitor) -> None:
@@ -130,25 +120,19 @@ def _fill_stats(stats: Any, c: dict[str, int], drops: DropMonitor) -> None:
                         "userspace_drops": c["userspace_drops"]})
 
 
-def _loop(runner: Any, stats: Any, src: Any, state: Any, drops: DropMonitor, max_timeouts: int) -> None:
-    engine = runner.engine
-    ruleset = engine.ruleset
-    # event codes with at least one candidate rule: the others only update state
-    has_rules = bytearray(len(T.EVENTS))
-    for code in range(len(T.EVENTS)):
-        if ruleset.candidates("syscall", code):
-            has_rules[code] = 1
-    process, sprocess, spost = engine.process, state.process, state.post_process
-    stop = runner.stop
+def live_batches(runner: Any, stats: LoopStats, src: LiveSyscallSource, drops: DropMonitor,
+                 max_timeouts: int) -> Iterator[list[SyscallEvent] | None]:
+    """The probe's events as they are polled, until ``runner.duration_ns`` of wall time passed or the drop
+    monitor asks to exit; while idle: Falco's consecutive-timeouts notification, and once a second the
+    drop check."""
     deadline = None if not runner.duration_ns else time.monotonic_ns() + runner.duration_ns
     interval = src.poll_interval
     timeouts = 0
     first_ts = None
     last_check = time.monotonic()
-    n = 0
-    while not stop.is_set():
+    while True:
         if deadline is not None and time.monotonic_ns() >= deadline:
-            break
+            return
         evs = src.poll()
         if not evs:
             timeouts += 1
@@ -160,28 +144,20 @@ def _loop(runner: Any, stats: Any, src: Any, state: Any, drops: DropMonitor, max
                 last_check = now
                 _drop_check(src, drops, time.time_ns(), stats)
                 if drops.exit_requested:
-                    break
+                    return
             time.sleep(interval)
+            yield None
             continue
         timeouts = 0
         if first_ts is None:
             first_ts = evs[0].ts
-        for ev in evs:
-            sprocess(ev)
-            if not ev.hidden and has_rules[ev.type]:
-                process(ev)
-            spost(ev)
-        n += len(evs)
-        engine.stats.events += len(evs) - sum(1 for ev in evs if has_rules[ev.type] and not ev.hidden)
-        stats.events = n
+        yield evs
         now = time.monotonic()
         if now - last_check >= 1.0:
             last_check = now
             _drop_check(src, drops, evs[-1].ts, stats)
             if drops.exit_requested:
-                break
-    if drops.exit_requested:
-        raise RunError("Drop manager internal error")
+                return
 
 
 def _drop_check(src: Any, drops: DropMonitor, ts: int, stats: Any) -> None:

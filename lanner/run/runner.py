@@ -9,36 +9,27 @@ import os
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from lanner.config import Config
 from lanner.core.errors import LannerError, RunError
 from lanner.core.priority import Priority
 from lanner.engine import Engine
+from lanner.events.syscall import SyscallEvent
 from lanner.outputs.pipeline import OutputPipeline
 from lanner.run.args import Args
-from lanner.run.drops import DropMonitor
+from lanner.run.drops import DropMonitor, drop_checked
 from lanner.run.live import run_live, scap_counters
+from lanner.run.loop import LoopStats, plugin_batches, replay_batches, run_loop, within
 from lanner.server.services import Services
 from lanner.sources.api import SourceError
 from lanner.sources.registry import configured_plugins
 from lanner.sources.scap.reader import ScapReader
-from lanner.state.containers import apply_container_event, build_engines, parse_container_settings
+from lanner.state.containers import build_engines, parse_container_settings
 
 log = logging.getLogger("lanner")
 
 KINDS = ("kmod", "modern_ebpf", "replay", "nodriver")
-
-
-@dataclass
-class LoopStats:
-    source: str
-    events: int = 0
-    cpu_s: float = 0.0
-    drops: int = 0
-    driver_events: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Runner:
@@ -148,52 +139,27 @@ class Runner:
                 return {"n_evts": s.driver_events or s.events, "n_drops": s.drops}
         return {}
 
-    def _deliver(self, e: Any) -> None:
-        self.engine.process(e)
-
     def _replay_loop(self, stats: LoopStats) -> None:
         path = self.config.str("engine.replay.capture_file")
         log.info("Replaying events from the capture file: %s", path)
-        state = self.engine.state
         progress = _Progress(path) if sys.stderr.isatty() else None
         try:
-            reader = ScapReader(path, progress=progress, on_section=state.seed_from_capture)
+            reader = ScapReader(path, progress=progress, on_section=self.engine.state.seed_from_capture)
         except (OSError, SourceError) as e:
             raise RunError(f"Could not open trace filename {path} for reading: {e}") from None
         self.engine.hostname = self.engine.hostname or ""
-        start_cpu = time.process_time()
-        first_ts = None
-        containers = self.engine.containers
-        process = self.engine.process
-        sprocess, spost = state.process, state.post_process
-        n = 0
         # A capture has no driver counters (Falco reports 0 events, 0 drops): only simulate_drops fires.
         drops = DropMonitor(self.config, self.pipeline, ebpf=False)
+        events: Iterable[SyscallEvent] = reader if self.duration_ns is None else within(reader, self.duration_ns)
+        if drops.simulate:
+            events = drop_checked(events, drops)
         try:
-            for ev in reader:
-                if self.stop.is_set():
-                    break
-                if first_ts is None:
-                    first_ts = ev.ts
-                elif self.duration_ns is not None and ev.ts - first_ts > self.duration_ns:
-                    break
-                drops.check(ev.ts, 0, 0)
-                if drops.exit_requested:
-                    break
-                sprocess(ev)
-                if ev.type in (324, 402):
-                    apply_container_event(ev, containers)
-                if not ev.hidden:
-                    n += 1
-                    process(ev)
-                spost(ev)
+            run_loop(self.engine, replay_batches(events), self.stop, stats)
         finally:
             reader.close()
             if progress is not None:
                 progress.done()
             stats.extra.update({"drop_detected": drops.detected, "drop_actions": drops.actions_taken})
-        stats.events = n
-        stats.cpu_s = time.process_time() - start_cpu
         if drops.exit_requested:
             raise RunError("Drop manager internal error")
 
@@ -218,19 +184,10 @@ class Runner:
         log.info("Opening '%s' source with plugin '%s'", stats.source, entry.name)
         plugin = entry.plugin
         assert plugin is not None
-        start_cpu = time.process_time()
-        process = self.engine.process
         try:
-            for ev in plugin.open(entry.open_params):
-                if self.stop.is_set():
-                    break
-                if ev is None:
-                    continue
-                stats.events += 1
-                process(ev)
+            run_loop(self.engine, plugin_batches(plugin, entry.open_params), self.stop, stats)
         finally:
             plugin.close()
-            stats.cpu_s = time.process_time() - start_cpu
 
     # --- control -----------------------------------------------------------------------------
     def reopen_outputs(self) -> None:

@@ -13,11 +13,14 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from lanner.core.alert import Alert
 from lanner.core.errors import LannerError
+from lanner.events.syscall import SyscallEvent
+from lanner.run.loop import LoopStats, run_loop
 from lanner.run.syscalls import STATE_EVENTS
 from lanner.testing.pipeline import Pipeline
 
@@ -107,24 +110,24 @@ class LiveCapture:
             self._thread.join(5)
         self.source.close()
 
+    def _batches(self) -> Iterator[list[SyscallEvent] | None]:
+        """The probe's events as polled; records when everything up to a moment went through the engine
+        (``drain`` waits on that)."""
+        while True:
+            polled_at = time.time_ns()
+            evs = self.source.poll()
+            if not evs:
+                self._idle_at = polled_at
+                time.sleep(0.01)
+                yield None
+                continue
+            yield evs
+            self._processed_ts = evs[-1].ts
+
     def _loop(self) -> None:
-        st = self.pipeline.state
-        eng = self.pipeline.engine
+        self.pipeline.engine.on_match = self._keep
         try:
-            while not self._stop.is_set():
-                polled_at = time.time_ns()
-                evs = self.source.poll()
-                if not evs:
-                    self._idle_at = polled_at
-                    time.sleep(0.01)
-                    continue
-                for ev in evs:
-                    st.process(ev)
-                    if not getattr(ev, "hidden", False):
-                        for a in eng.process(ev):
-                            self._keep(a, ev)
-                    st.post_process(ev)
-                    self._processed_ts = ev.ts
+            run_loop(self.pipeline.engine, self._batches(), self._stop, LoopStats("syscall"))
         except Exception as e:  # noqa: BLE001 - reported as a case error, never a hang
             log.exception("live capture loop failed")
             self.errors.append(f"live capture loop failed: {e!r}")

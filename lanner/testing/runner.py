@@ -15,12 +15,17 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from lanner.config import Config
+from lanner.core.alert import Alert
+from lanner.run.loop import LoopStats, plugin_batches, replay_batches, run_loop
+from lanner.sources.k8saudit.plugin import K8sAuditPlugin
+from lanner.sources.scap.reader import ScapReader
 from lanner.testing.cases import Case
 from lanner.testing.pipeline import Pipeline, build_pipeline
 
@@ -208,43 +213,35 @@ class CaseRunner:
         assert p is not None
         names = self._fields_of([case])
         fired: list[Fired] = []
-        seen = [0]
+        stats = LoopStats(case.kind)
 
-        def feed(ev: Any) -> None:
-            seen[0] += 1
-            for a in p.engine.process(ev):
-                fired.append(Fired(a.rule, a.message, p.values(a.source, names, ev)))
+        def matched(a: Alert, ev: Any) -> None:
+            fired.append(Fired(a.rule, a.message, p.values(a.source, names, ev)))
+        p.engine.on_match = matched
         try:
             if case.kind == "capture":
                 if not os.path.isfile(case.path):
                     return CaseResult(case, SKIP, note=f"capture file {case.path} not found")
-                self._replay(p, case.path, feed)
+                self._replay(p, case.path, stats)
             else:
-                self._audit(case, feed)
+                self._audit(p, case, stats)
         except Exception as e:  # noqa: BLE001 - a broken input is this case's error, not the run's
             return CaseResult(case, ERROR, [f"{case.kind} input failed: {e}"], fired,
                               seconds=time.monotonic() - t0)
         problems = judge(case, fired, known)
-        return CaseResult(case, FAIL if problems else PASS, problems, fired, f"{seen[0]} events",
+        return CaseResult(case, FAIL if problems else PASS, problems, fired, f"{stats.events} events",
                           time.monotonic() - t0)
 
     @staticmethod
-    def _replay(p: Pipeline, path: str, feed: Callable[[Any], None]) -> None:
-        from lanner.sources.scap.reader import ScapReader
-        st = p.state
-        reader = ScapReader(path, on_section=st.seed_from_capture)
+    def _replay(p: Pipeline, path: str, stats: LoopStats) -> None:
+        reader = ScapReader(path, on_section=p.state.seed_from_capture)
         try:
-            for ev in reader:
-                st.process(ev)
-                if not getattr(ev, "hidden", False):
-                    feed(ev)
-                st.post_process(ev)
+            run_loop(p.engine, replay_batches(reader), threading.Event(), stats)
         finally:
             reader.close()
 
     @staticmethod
-    def _audit(case: Case, feed: Callable[[Any], None]) -> None:
-        from lanner.sources.k8saudit.plugin import K8sAuditPlugin
+    def _audit(p: Pipeline, case: Case, stats: LoopStats) -> None:
         errors: list[str] = []
         plugin = K8sAuditPlugin()
         plugin.init(None)
@@ -258,9 +255,7 @@ class CaseRunner:
                     f.write(json.dumps(ev) + "\n")
             path = tmp
         try:
-            for ev in plugin.open(path):
-                if ev is not None:
-                    feed(ev)
+            run_loop(p.engine, plugin_batches(plugin, path), threading.Event(), stats)
         finally:
             plugin.close()
             if tmp:
