@@ -11,10 +11,15 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS alerts (id BIGSERIAL PRIMARY KEY, time_ns BIGINT NOT NULL, rule TEXT NOT NULL, "
     "priority TEXT NOT NULL, prio INTEGER NOT NULL, source TEXT, hostname TEXT, image TEXT, namespace TEXT, pod TEXT, "
     "container TEXT, tags TEXT, output TEXT, fields JSONB)",
-    "CREATE INDEX IF NOT EXISTS alerts_time ON alerts (time_ns)",
+    "CREATE INDEX IF NOT EXISTS alerts_time_priority ON alerts (time_ns, priority)",
+    "CREATE INDEX IF NOT EXISTS alerts_time_rule ON alerts (time_ns, rule)",
+    "CREATE INDEX IF NOT EXISTS alerts_priority ON alerts (priority)",
+    "CREATE INDEX IF NOT EXISTS alerts_hostname ON alerts (hostname)",
+    "CREATE INDEX IF NOT EXISTS alerts_container ON alerts (container)",
     "CREATE INDEX IF NOT EXISTS alerts_rule ON alerts (rule)",
     "CREATE TABLE IF NOT EXISTS alert_tags (alert_id BIGINT NOT NULL, tag TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS alert_tags_id ON alert_tags (alert_id)",
+    "CREATE INDEX IF NOT EXISTS alert_tags_tag ON alert_tags (tag)",
     "CREATE TABLE IF NOT EXISTS rules (name TEXT PRIMARY KEY, descr TEXT, tags TEXT, priority TEXT, source TEXT)",
 )
 

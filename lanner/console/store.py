@@ -182,6 +182,8 @@ class SqlStore:
 
     def _rows(self, sql: str, args: list[Any] | tuple = ()) -> list[tuple]:
         with self.lock:
+            if self.conn is None:
+                raise StoreError("the store is closed")
             cur = self.conn.cursor()
             cur.execute(sql, args)
             out = cur.fetchall()
@@ -232,7 +234,9 @@ class SqlStore:
             raise StoreError(f"unknown breakdown {dim!r} (one of {', '.join(DIMENSIONS)})")
         where, args = self._where(f)
         p = self.ph
-        if dim == "tag":
+        if dim == "tag" and not where:
+            sql = f"SELECT tag, COUNT(*) AS n FROM alert_tags GROUP BY tag ORDER BY n DESC, tag LIMIT {p}"
+        elif dim == "tag":
             sql = (f"SELECT t.tag, COUNT(*) AS n FROM alert_tags t "
                    f"WHERE t.alert_id IN (SELECT id FROM alerts{where}) GROUP BY t.tag ORDER BY n DESC, t.tag LIMIT {p}")
         else:
@@ -285,10 +289,17 @@ CREATE TABLE IF NOT EXISTS alerts (
     id INTEGER PRIMARY KEY AUTOINCREMENT, time_ns INTEGER NOT NULL, rule TEXT NOT NULL, priority TEXT NOT NULL,
     prio INTEGER NOT NULL, source TEXT, hostname TEXT, image TEXT, namespace TEXT, pod TEXT, container TEXT,
     tags TEXT, output TEXT, fields TEXT);
-CREATE INDEX IF NOT EXISTS alerts_time ON alerts (time_ns);
 CREATE INDEX IF NOT EXISTS alerts_rule ON alerts (rule);
+CREATE INDEX IF NOT EXISTS alerts_time_priority ON alerts (time_ns, priority);
+CREATE INDEX IF NOT EXISTS alerts_time_rule ON alerts (time_ns, rule);
+CREATE INDEX IF NOT EXISTS alerts_priority ON alerts (priority);
+CREATE INDEX IF NOT EXISTS alerts_hostname ON alerts (hostname);
+CREATE INDEX IF NOT EXISTS alerts_image ON alerts (image);
+CREATE INDEX IF NOT EXISTS alerts_container ON alerts (container);
+CREATE INDEX IF NOT EXISTS alerts_pod ON alerts (namespace, pod);
 CREATE TABLE IF NOT EXISTS alert_tags (alert_id INTEGER NOT NULL, tag TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS alert_tags_id ON alert_tags (alert_id);
+CREATE INDEX IF NOT EXISTS alert_tags_tag ON alert_tags (tag);
 CREATE TABLE IF NOT EXISTS rules (name TEXT PRIMARY KEY, descr TEXT, tags TEXT, priority TEXT, source TEXT);
 """
 
