@@ -34,6 +34,8 @@ def seed_state(state: Any, snapshot: list[ProcEntry], host_root: str = "/") -> i
     if users is not None and hasattr(users, "load_host_files"):
         root = host_root.rstrip("/")
         users.load_host_files(f"{root}/etc/passwd", f"{root}/etc/group")
+    if hasattr(state, "load_host_interfaces"):
+        state.load_host_interfaces(host_root)
     n = 0
     for e in snapshot:
         state.seed_thread(e, link=False)

@@ -228,6 +228,12 @@ class StateEngine:
         if not normalized:
             self.fixup_seeded_sockets()
 
+    def load_host_interfaces(self, host_root: str = "") -> None:
+        """Live capture: this machine's interface addresses decide the local end of sockets."""
+        from lanner.state.interfaces import host_interfaces
+
+        self.interfaces = host_interfaces(host_root)
+
     def seed_thread(self, rec: Any, link: bool = True) -> ThreadInfo:
         """Add one thread from a process-list record (capture block, or a /proc scan).
 
