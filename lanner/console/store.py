@@ -221,6 +221,23 @@ class SqlStore:
         d["output_fields"] = raw if isinstance(raw, dict) else json.loads(raw)
         return d
 
+    def documents(self, f: Filter, batch: int = 5000) -> Any:
+        """Every matching alert as a Falco-like JSON document (oldest first), read in batches."""
+        where, args = self._where(f)
+        p = self.ph
+        last = 0
+        while True:
+            cond = (where + " AND " if where else " WHERE ") + f"id > {p}"
+            rows = self._rows(f"SELECT id, rule, priority, source, hostname, tags, output, fields FROM alerts{cond} "
+                              f"ORDER BY id LIMIT {p}", [*args, last, batch])
+            for aid, rule, prio, src, host, tags, out, fields in rows:
+                yield {"rule": rule, "priority": prio, "source": src, "hostname": host, "output": out,
+                       "tags": [t for t in (tags or "").split(",") if t],
+                       "output_fields": fields if isinstance(fields, dict) else json.loads(fields)}
+                last = aid
+            if len(rows) < batch:
+                return
+
     def count(self, f: Filter) -> int:
         where, args = self._where(f)
         return int(self._rows(f"SELECT COUNT(*) FROM alerts{where}", args)[0][0])

@@ -67,3 +67,49 @@ def read_alerts(paths: list[str]) -> AlertSet:
                             "json_include_output_fields_property: true)")
         out.files.append(path)
     return out
+
+
+def read_store(url: str, since_s: float = 0.0) -> AlertSet:
+    """The alerts of a console store (SQLite file or postgresql:// URL), optionally only the last seconds."""
+    import time
+
+    from lanner.console.store import Filter, StoreError, open_store
+    try:
+        store = open_store(url)
+    except StoreError as e:
+        raise TuneError(str(e)) from None
+    try:
+        f = Filter(since_ns=time.time_ns() - int(since_s * 1e9) if since_s else 0)
+        out = AlertSet(alerts=[d for d in store.documents(f) if d.get("source") != "internal"], files=[url])
+    finally:
+        store.close()
+    if not out.alerts:
+        raise TuneError(f"{url}: the console store holds no alerts" + (" in that time" if since_s else ""))
+    return out
+
+
+def read_live(rules: list[str], seconds: int, config: str = "") -> AlertSet:
+    """Run lanner live for ``seconds`` with ``rules`` (root, real probe) and collect its JSON alerts."""
+    import subprocess
+    import sys
+    args = [sys.executable, "-m", "lanner", "-o", "json_output=true", "-o", "stdout_output.enabled=true",
+            "-o", "json_include_output_fields_property=true", "-M", str(int(seconds))]
+    if config:
+        args += ["-c", config]
+    for r in rules:
+        args += ["-r", r]
+    p = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 300)
+    if p.returncode != 0:
+        raise TuneError(f"live run failed (exit {p.returncode}): {p.stderr.strip()[-1000:]}")
+    out = AlertSet(files=[f"live run of {seconds}s"])
+    for line in p.stdout.splitlines():
+        try:
+            d = json.loads(line)
+        except json.JSONDecodeError:
+            out.skipped_lines += 1
+            continue
+        if _usable(d) and d.get("source") != "internal":
+            out.alerts.append(d)
+    if not out.alerts:
+        raise TuneError(f"the live run of {seconds}s raised no alerts")
+    return out

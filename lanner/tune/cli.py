@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from lanner.tune.alerts import TuneError, read_alerts
+from lanner.tune.alerts import AlertSet, TuneError, read_alerts, read_live, read_store
 from lanner.tune.override import render
 from lanner.tune.propose import propose
 from lanner.tune.report import render_report
@@ -27,7 +27,13 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lanner tune", description=(
         "Propose the narrowest Falco exceptions that silence the given alerts, check them against the rules' "
         "test cases, and write them as an override file."))
-    p.add_argument("alerts", nargs="+", metavar="ALERTS", help="JSON alert files (lanner/Falco json_output)")
+    p.add_argument("alerts", nargs="*", metavar="ALERTS", help="JSON alert files (lanner/Falco json_output)")
+    p.add_argument("--store", action="append", default=[], metavar="URL",
+                   help="also read the alerts of a console store (SQLite file or postgresql:// URL)")
+    p.add_argument("--since", type=float, default=0.0, metavar="SECONDS", help="with --store: only the last seconds")
+    p.add_argument("--live", type=int, default=0, metavar="SECONDS",
+                   help="also run lanner live that long with the rules (root) and tune its alerts")
+    p.add_argument("-c", dest="config", default="", help="configuration file for --live")
     p.add_argument("-r", "--rules", action="append", required=True, metavar="RULES",
                    help="rules file(s) or directories that raised the alerts, in load order")
     p.add_argument("--out", required=True, metavar="OVERRIDE.yaml", help="override file to write")
@@ -54,7 +60,14 @@ def main(argv: Sequence[str]) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     say = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
     try:
-        alerts = read_alerts(args.alerts)
+        if not (args.alerts or args.store or args.live):
+            raise TuneError("give alert files, --store URL or --live SECONDS")
+        alerts = read_alerts(args.alerts) if args.alerts else AlertSet()
+        for extra in [read_store(u, args.since) for u in args.store] + \
+                ([read_live(args.rules, args.live, args.config)] if args.live else []):
+            alerts.alerts += extra.alerts
+            alerts.files += extra.files
+            alerts.skipped_lines += extra.skipped_lines
         rules = load_rules(args.rules)
         proposals, notes = propose(alerts.by_rule(), rules, max_values=max(1, args.max_values))
         case_paths = args.cases or default_cases()

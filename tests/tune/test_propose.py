@@ -50,3 +50,23 @@ def test_declared_exception_gets_the_values_and_override_loads(tmp_path) -> None
     assert p.load([*default_rules_paths(), str(path)]) == []
     cond = next(r.condition for r in p.engine.loader.rules if r.name == "Read Shadow or Sudoers File")
     assert "backupd" in cond and "/etc/gshadow" in cond
+
+
+def test_tune_reads_a_console_store(tmp_path, capsys) -> None:
+    from lanner.console.record import from_alert_json
+    from lanner.console.store import SQLiteStore
+    from lanner.tune.cli import main
+    db = tmp_path / "console.db"
+    s = SQLiteStore(str(db))
+    doc = {"rule": "Read Shadow or Sudoers File", "priority": "Warning", "time": "2026-01-01T00:00:00Z",
+           "output_fields": {"proc.name": "backupd", "fd.name": "/etc/gshadow"}}
+    s.add([from_alert_json(doc)] * 3)
+    s.close()
+    out = tmp_path / "o.yaml"
+    rc = main(["--store", str(db), *[x for r in default_rules_paths() for x in ("-r", r)], "--out", str(out),
+               "--no-verify"])
+    text = capsys.readouterr().out
+    assert rc == 0 and "3 alerts from 1 rule(s); the override removes 3 (100%)" in text
+    assert '["backupd", "/etc/gshadow"]   # removes 3 alerts' in out.read_text()
+    assert main(["-r", "x.yaml", "--out", str(out)]) == 2
+    assert "give alert files, --store URL or --live SECONDS" in capsys.readouterr().err

@@ -41,6 +41,8 @@ rm -rf /var/log/lanner-tune
 # a shared group directory
 mkdir shared && chmod g+s shared
 # a shell alias added to root's profile (and removed again)
+had=no; [ -e /root/.bashrc ] && had=yes
 cp /root/.bashrc .bashrc.saved 2> /dev/null || : > .bashrc.saved
 echo "alias ll='ls -l'" >> /root/.bashrc
 cp .bashrc.saved /root/.bashrc
+[ "$had" = yes ] || rm -f /root/.bashrc
