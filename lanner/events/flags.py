@@ -26,7 +26,22 @@ _EXTRA_TABLES: dict[str, tuple[str, tuple[tuple[str, int], ...]]] = {
                                  ("SPLICE_F_GIFT", 8))),
     "mlockall_flags": ("FLAGS32", (("MCL_CURRENT", 1), ("MCL_FUTURE", 2), ("MCL_ONFAULT", 4))),
     "mlock2_flags": ("FLAGS32", (("MLOCK_ONFAULT", 1),)),
-    "semget_flags": ("FLAGS32", (("IPC_EXCL", 2), ("IPC_CREAT", 1))),
+    "semget_flags": ("FLAGS32", (("IPC_EXCL", 1 << 14), ("IPC_CREAT", 1 << 13))),
+    "semctl_commands": ("FLAGS16", (
+        ("IPC_STAT", 1), ("IPC_SET", 2), ("IPC_RMID", 4), ("IPC_INFO", 8), ("SEM_INFO", 16), ("SEM_STAT", 32),
+        ("GETALL", 64), ("GETNCNT", 128), ("GETPID", 256), ("GETVAL", 512), ("GETZCNT", 1024), ("SETALL", 2048),
+        ("SETVAL", 4096))),
+    # Linux SOL_SOCKET option numbers, in the order Falco looks them up
+    "sockopt_options": ("ENUMFLAGS8", tuple(zip(
+        ("SO_COOKIE SO_MEMINFO SO_PEERGROUPS SO_ATTACH_BPF SO_INCOMING_CPU SO_BPF_EXTENSIONS "
+         "SO_MAX_PACING_RATE SO_BUSY_POLL SO_SELECT_ERR_QUEUE SO_LOCK_FILTER SO_NOFCS SO_PEEK_OFF SO_WIFI_STATUS "
+         "SO_RXQ_OVFL SO_DOMAIN SO_PROTOCOL SO_TIMESTAMPING SO_MARK SO_TIMESTAMPNS SO_PASSSEC SO_PEERSEC "
+         "SO_ACCEPTCONN SO_TIMESTAMP SO_PEERNAME SO_DETACH_FILTER SO_ATTACH_FILTER SO_BINDTODEVICE "
+         "SO_SECURITY_ENCRYPTION_NETWORK SO_SECURITY_ENCRYPTION_TRANSPORT SO_SECURITY_AUTHENTICATION "
+         "SO_SNDTIMEO SO_RCVTIMEO SO_SNDLOWAT SO_RCVLOWAT SO_PEERCRED SO_PASSCRED SO_REUSEPORT SO_BSDCOMPAT "
+         "SO_LINGER SO_PRIORITY SO_NO_CHECK SO_OOBINLINE SO_KEEPALIVE SO_RCVBUFFORCE SO_SNDBUFFORCE SO_RCVBUF "
+         "SO_SNDBUF SO_BROADCAST SO_DONTROUTE SO_ERROR SO_TYPE SO_REUSEADDR SO_DEBUG UNKNOWN").split(),
+        (*range(53, 33, -1), *range(31, 8, -1), 33, 32, *range(8, -1, -1)), strict=True))),
     "semop_flags": ("FLAGS16", (("IPC_NOWAIT", 1), ("SEM_UNDO", 2))),
 }
 
