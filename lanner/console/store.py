@@ -221,6 +221,14 @@ class SqlStore:
         d["output_fields"] = raw if isinstance(raw, dict) else json.loads(raw)
         return d
 
+    def recent_documents(self, f: Filter, n: int) -> list[dict[str, Any]]:
+        """The newest ``n`` matching alerts as JSON documents (rule, priority, output_fields)."""
+        where, args = self._where(f)
+        rows = self._rows(f"SELECT rule, priority, source, fields FROM alerts{where} ORDER BY id DESC LIMIT {self.ph}",
+                          [*args, n])
+        return [{"rule": r, "priority": p, "source": s,
+                 "output_fields": fl if isinstance(fl, dict) else json.loads(fl)} for r, p, s, fl in rows]
+
     def documents(self, f: Filter, batch: int = 5000) -> Any:
         """Every matching alert as a Falco-like JSON document (oldest first), read in batches."""
         where, args = self._where(f)

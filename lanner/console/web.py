@@ -160,6 +160,8 @@ class ConsoleApp:
             name = (q.get("name") or [""])[-1]
             r = self.store.rule(name)
             return _json(200, r) if r else _json(404, {"error": f"rule {name!r} is not in the catalog"})
+        if sub == "api/noise":
+            return _json(200, self._noise(Filter.from_query(q), _int(q, "limit", 20000)))
         if sub == "api/stats":
             return _json(200, {"store": self.store.name, "ingest": self.ingestor.stats(),
                                "uptime_s": round(time.time() - self.started, 1)})
@@ -180,6 +182,26 @@ class ConsoleApp:
             self.ingestor.wait_change(version, min(left, 1.0))
         return _json(200, {"alerts": rows, "last_id": max([after, *[r["id"] for r in rows]])
                            if after else self.store.last_id()})
+
+    def _noise(self, f: Filter, limit: int) -> dict[str, Any]:
+        """The tuner's proposals for the newest alerts (unverified: ``lanner tune --store`` checks them
+        against the test cases and writes the override)."""
+        from lanner.tune.propose import propose
+        from lanner.tune.rules import RuleFacts
+        docs = self.store.recent_documents(f, max(1, min(limit, 100000)))
+        by_rule: dict[str, list[dict[str, Any]]] = {}
+        for d in docs:
+            if d["source"] != "internal":
+                by_rule.setdefault(d["rule"], []).append(d)
+        facts = {r: RuleFacts(r, by_rule[r][0]["source"]) for r in by_rule}
+        props, notes = propose(by_rule, facts)
+        rules = []
+        for r in sorted(by_rule, key=lambda r: -len(by_rule[r]))[:15]:
+            mine = [{"exception": p.name, "when": p.describe(v), "removes": v.removes} for p in props if p.rule == r
+                    for v in p.values]
+            rules.append({"rule": r, "alerts": len(by_rule[r]), "removes": sum(x["removes"] for x in mine),
+                          "proposals": mine})
+        return {"alerts": len(docs), "rules": rules, "notes": notes}
 
     def _ingest(self, headers: Mapping[str, str], body: bytes) -> Response:
         if len(body) > self.max_body:

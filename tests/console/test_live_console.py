@@ -152,8 +152,12 @@ def test_browser_live_stream_filters_chart(live: LiveSetup, tmp_path: Path) -> N
         _wait(lambda: "console test rule" in drv.find_element(By.ID, "d-rule-info").text, 10, "the rule description")
         shot("detail")
 
-        drv.set_window_size(390, 844)                       # a phone
         drv.find_element(By.ID, "d-close").click()
+        drv.find_element(By.ID, "noise-btn").click()           # the tuner's proposals, in the console
+        _wait(lambda: "proc.name = cat" in drv.find_element(By.ID, "noise").text, 20, "noise proposals")
+        shot("noise")
+
+        drv.set_window_size(390, 844)                       # a phone
         drv.find_element(By.ID, "clear").click()
         _wait(lambda: len(rows()) >= 4 and int(drv.find_element(By.ID, "total").text) >= 4, 10, "the unfiltered page")
         width = drv.execute_script("return document.documentElement.scrollWidth")

@@ -180,6 +180,31 @@
     } catch (e) { box.textContent = e.message; }
   }
 
+  // ---- noise (the tuner's proposals) -----------------------------------------------------------
+  async function noise() {
+    const box = $("#noise");
+    box.textContent = "…";
+    const r = await api("api/noise");
+    box.textContent = "";
+    if (!r.rules.length) { box.textContent = "no alerts"; return; }
+    const max = Math.max(...r.rules.map((x) => x.alerts));
+    const W = 600, LH = 20, L = 230;
+    const svg = el("svg:svg", { viewBox: "0 0 " + W + " " + (r.rules.length * LH + 4), class: "noise-chart" });
+    r.rules.forEach((x, i) => {
+      const y = 2 + i * LH, tw = (W - L - 50) * x.alerts / max, rw = (W - L - 50) * x.removes / max;
+      svg.append(el("svg:text", { x: L - 6, y: y + 13, "text-anchor": "end", text: x.rule.length > 34 ? x.rule.slice(0, 33) + "…" : x.rule }));
+      svg.append(el("svg:rect", { x: L, y: y + 2, width: tw.toFixed(1), height: 14, fill: "#cfd8dc" }));
+      svg.append(el("svg:rect", { x: L, y: y + 2, width: rw.toFixed(1), height: 14, fill: "#43a047" }));
+      svg.append(el("svg:text", { x: (L + tw + 4).toFixed(1), y: y + 13, text: x.removes + "/" + x.alerts }));
+    });
+    box.append(svg);
+    const tb = el("tbody");
+    for (const x of r.rules) for (const p of x.proposals)
+      tb.append(el("tr", {}, el("td", { text: x.rule }), el("td", { class: "out", text: p.when }), el("td", { text: String(p.removes) })));
+    box.append(el("div", { class: "table-wrap" }, el("table", { id: "noise-table" },
+      el("thead", {}, el("tr", {}, el("th", { text: "Rule" }), el("th", { text: "Exception" }), el("th", { text: "Removes" }))), tb)));
+  }
+
   // ---- filters and live stream ------------------------------------------------------------------
   function readForm() {
     state.filters = {};
@@ -255,6 +280,7 @@
     $("#clear").addEventListener("click", () => { state.filters = {}; state.fields = {}; writeForm(); reload(); });
     $("#d-close").addEventListener("click", () => { $("#detail").hidden = true; });
     $("#more").addEventListener("click", () => older().catch((e) => showError(e.message)));
+    $("#noise-btn").addEventListener("click", () => noise().catch((e) => showError(e.message)));
     for (const b of document.querySelectorAll(".toggle button")) {
       b.addEventListener("click", () => {
         state.mode = b.dataset.mode;
