@@ -58,6 +58,17 @@ class PostgresStore(SqlStore):
     def json_text(self, key: str) -> str:
         return f"(fields->>'{key}')"
 
+    def _insert_batch(self, cur: Any, rows: list[tuple]) -> list[int]:
+        cur.executemany("INSERT INTO alerts (time_ns, rule, priority, prio, source, hostname, image, namespace, pod, "
+                        "container, tags, output, fields) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s::jsonb) "
+                        "RETURNING id", rows, returning=True)
+        ids = []
+        while True:
+            ids.append(int(cur.fetchone()[0]))
+            if not cur.nextset():
+                break
+        return ids
+
     def _insert_alert(self, cur: Any, row: tuple) -> int:
         cur.execute("INSERT INTO alerts (time_ns, rule, priority, prio, source, hostname, image, namespace, pod, "
                     "container, tags, output, fields) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s::jsonb) "

@@ -89,21 +89,25 @@ class SqlStore:
         self.conn.commit()
 
     # writing ------------------------------------------------------------------------------------
+    @staticmethod
+    def _row(r: Record) -> tuple:
+        return (r.time_ns, r.rule, r.priority, r.rank, r.source, r.hostname, r.image, r.namespace, r.pod,
+                r.container, "," + ",".join(r.tags) + "," if r.tags else "", r.output,
+                json.dumps(r.fields, default=str, separators=(",", ":")))
+
+    def _insert_batch(self, cur: Any, rows: list[tuple]) -> list[int]:
+        return [self._insert_alert(cur, row) for row in rows]
+
     def add(self, records: list[Record]) -> list[int]:
         """Insert a batch in one transaction; the new ids, in order."""
-        ids = []
         p = self.ph
         with self.lock:
             cur = self.conn.cursor()
             try:
-                for r in records:
-                    row = (r.time_ns, r.rule, r.priority, r.rank, r.source, r.hostname, r.image, r.namespace,
-                           r.pod, r.container, "," + ",".join(r.tags) + "," if r.tags else "", r.output,
-                           json.dumps(r.fields, default=str, separators=(",", ":")))
-                    aid = self._insert_alert(cur, row)
-                    ids.append(aid)
-                    for t in r.tags:
-                        cur.execute(f"INSERT INTO alert_tags (alert_id, tag) VALUES ({p}, {p})", (aid, t))
+                ids = self._insert_batch(cur, [self._row(r) for r in records])
+                tags = [(aid, t) for aid, r in zip(ids, records, strict=True) for t in r.tags]
+                if tags:
+                    cur.executemany(f"INSERT INTO alert_tags (alert_id, tag) VALUES ({p}, {p})", tags)
                 self._commit()
             except Exception:
                 self.conn.rollback()
