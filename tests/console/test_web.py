@@ -169,3 +169,29 @@ def test_agent_channel_never_waits_for_the_store(tmp_path) -> None:
     stuck.gate.set()
     assert app.ingestor.flush(10) and app.ingestor.stored == 50 - errors
     ch.close()
+
+
+def test_agent_mount_on_the_webserver_over_tls(tmp_path) -> None:
+    """The agent's console is served by lanner's webserver, with the webserver's TLS settings."""
+    from lanner.server.webserver import WebServer, WebServerConfig
+    pki = make_pki(tmp_path / "pki")
+    pem = tmp_path / "server.pem"
+    pem.write_bytes(pki.server_cert.read_bytes() + pki.server_key.read_bytes())
+    store = SQLiteStore(":memory:")
+    ing = Ingestor(store)
+    app = ConsoleApp(store, ing, Access(token="t"), max_wait=5.0)
+    web = WebServer(WebServerConfig(enabled=True, listen_address="127.0.0.1", listen_port=0, ssl_enabled=True,
+                                    ssl_certificate=str(pem)), mounts={app.prefix: app.handle})
+    web.start()
+    try:
+        ctx = ssl.create_default_context(cafile=str(pki.ca))
+        base = f"https://127.0.0.1:{web.port}"
+        assert req(base + "/ui/", context=ctx)[0] == 401
+        st, _, body = req(base + "/ui/app.js", auth="Bearer t", context=ctx)
+        assert st == 200 and b"api/alerts" in body
+        assert req(base + "/ui/api/alerts", auth="Bearer t", context=ctx)[0] == 200
+        assert req(base + "/healthz", context=ctx)[0] == 200           # the webserver's own routes untouched
+        assert req(base + "/uix", context=ctx)[0] == 404
+    finally:
+        web.stop()
+        ing.close()
