@@ -1,5 +1,7 @@
-"""Live-capture overhead of lanner, side by side with the bar Falco 0.44.1 (modern eBPF, stable rules)
-set on this kind of machine.
+"""Live-capture overhead of lanner and, with ``--falco PATH``, of real Falco measured alike.
+
+Without ``--falco`` the Falco figures printed are references, not measurements: the bar Falco 0.44.1
+(modern eBPF, stable rules) set on this kind of machine in issue 4, labelled as such.
 
 Modes: no agent; lanner (probe + state engine + the real rules engine with the upstream stable rules,
 kernel filter and open push-down derived from them), once per syscall hook named by ``--attach``
@@ -9,27 +11,34 @@ and reports its CPU time, peak RSS and the probe counters when told to stop.
 
 Workloads: open/close loop (C, N pairs of /etc/hostname), getppid loop (C, no rule needs it: the
 pure hook cost), shell loop (``true; ls; cat`` K times), compiling M small C files with cc.
-Figures: median wall time of R interleaved rounds and its ratio to no agent; agent CPU seconds per
-million syscalls run through the probe (its ``seen`` counter: every syscall with the global tp_btf
+Figures: median wall time of R rounds and its ratio to no agent; each workload runs once unmeasured
+first (warm caches), then every round runs the modes in a rotated order (round r starts with mode r), so
+no mode always runs first. Agent CPU seconds per million syscalls run through the probe (its ``seen`` counter: every syscall with the global tp_btf
 hook, only the attached ones with per-syscall tracepoints); agent peak RSS; alert latency (``cat
 /etc/shadow`` started -> alert in the agent); highest open rate of a rule-matched file sustained with
-zero drops. Run as root: ``.venv/bin/python bench/live_overhead.py [--quick] [--rounds=N] [--only=open]
-[--attach=tp_btf,tracepoint]``.
+zero drops. ``--falco PATH`` (e.g. ../shared/falco/falco-ref) adds a mode running that Falco live with
+the same rules: wall time, its CPU seconds per million events it counted, peak RSS and drops (from its
+/metrics). Run as root: ``.venv/bin/python bench/live_overhead.py [--quick] [--rounds=N] [--only=open]
+[--attach=tp_btf,tracepoint] [--falco=PATH]``.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RULES = os.path.join(os.path.dirname(ROOT), "shared", "upstream", "rules", "falco_rules.yaml")
-FALCO_BAR = {"open/close loop": 1.88, "getppid loop": 1.64, "shell loop": 1.20, "compile C files": 1.14}
+# Reference figures, not measured by this script: Falco 0.44.1's slowdowns on this machine kind (issue 4).
+FALCO_REFERENCE = {"open/close loop": 1.88, "getppid loop": 1.64, "shell loop": 1.20, "compile C files": 1.14}
+FALCO_REFERENCE_RSS_MB = 69
+FALCO_REFERENCE_SOURCE = "Falco 0.44.1 reference figures from issue 4 (not measured in this run)"
 
 PROGS = {
     "openloop": r"""
@@ -131,10 +140,97 @@ class Agent:
         return out
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _metrics(port: int) -> dict[str, float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("#") or " " not in line:
+            continue
+        name, val = line.rsplit(" ", 1)
+        try:
+            out[name] = float(val)
+        except ValueError:
+            pass
+    return out
+
+
+def _cpu_s(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        parts = f.read().rsplit(")", 1)[1].split()
+    return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _peak_rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class FalcoAgent:
+    """Real Falco, live, with the same rules; its counters come from its /metrics endpoint."""
+
+    def __init__(self, path: str) -> None:
+        for attempt in range(3):       # a busy machine sometimes makes the kernel refuse the BPF load (EAGAIN)
+            try:
+                self._start(path)
+                return
+            except RuntimeError as e:
+                why = e
+                time.sleep(1 + attempt)
+        raise SystemExit(f"falco did not start ({path}): {why}")
+
+    def _start(self, path: str) -> None:
+        self.port = _free_port()
+        self.p = subprocess.Popen(
+            [path, "-r", RULES, "-o", "json_output=true", "-o", "metrics.enabled=true", "-o", "metrics.interval=1s",
+             "-o", "webserver.enabled=true", "-o", "webserver.prometheus_metrics_enabled=true",
+             "-o", f"webserver.listen_port={self.port}", "-o", "webserver.listen_address=127.0.0.1"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                self.m0 = _metrics(self.port)
+                break
+            except OSError:
+                if self.p.poll() is not None or time.monotonic() > deadline:
+                    if self.p.poll() is None:
+                        self.p.kill()
+                    raise RuntimeError(f"exit {self.p.wait()}") from None
+                time.sleep(0.25)
+        time.sleep(0.5)
+        self.m0, self.c0 = _metrics(self.port), _cpu_s(self.p.pid)
+
+    def stop(self) -> dict:
+        m1, c1, rss = _metrics(self.port), _cpu_s(self.p.pid), _peak_rss_mb(self.p.pid)
+        self.p.terminate()
+        try:
+            self.p.wait(30)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+
+        def delta(k: str) -> float:
+            return m1.get(k, 0) - self.m0.get(k, 0)
+        evts = delta("falcosecurity_scap_n_evts_total")
+        return {"cpu": c1 - self.c0, "rss_mb": rss, "events": int(evts), "hook": "falco",
+                "extra": {"kernel_seen": int(evts), "kernel_drops": int(delta("falcosecurity_scap_n_drops_total"))}}
+
+
+FALCO_PATH = ""
+
+
 def measure(mode: str, work) -> tuple[float, dict]:
     if mode == "none":
         return work(), {}
-    a = Agent(mode)
+    a = FalcoAgent(FALCO_PATH) if mode == "falco" else Agent(mode)
     try:
         dt = work()
         time.sleep(0.1)
@@ -204,17 +300,25 @@ def main() -> None:
     attaches = next((a.split("=", 1)[1].split(",") for a in sys.argv[1:] if a.startswith("--attach=")), ["auto"])
     if any(m not in ("auto", "tp_btf", "tracepoint") for m in attaches):
         sys.exit("--attach takes auto, tp_btf, tracepoint (comma-separated)")
-    modes = ["none", *attaches, "unfiltered"]
+    global FALCO_PATH
+    FALCO_PATH = next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--falco=")), "")
+    if FALCO_PATH and not os.access(FALCO_PATH, os.X_OK):
+        sys.exit(f"--falco: {FALCO_PATH} is not an executable")
+    modes = ["none", *attaches, "unfiltered", *(["falco"] if FALCO_PATH else [])]
     if only:
         workloads = {k: v for k, v in workloads.items() if any(o in k for o in only)}
     table = []
     for name, work in workloads.items():
+        work()                                      # warm-up, not measured
         res: dict[str, list] = {m: [] for m in modes}
-        for _ in range(rounds):
-            for mode in res:
+        orders = []
+        for r in range(rounds):
+            order = modes[r % len(modes):] + modes[:r % len(modes)]
+            orders.append(",".join(order))
+            for mode in order:
                 res[mode].append(measure(mode, work))
         base = sorted(r[0] for r in res["none"])[len(res["none"]) // 2]
-        print(f"\n{name}: no agent {base:.3f}s")
+        print(f"\n{name}: no agent {base:.3f}s  (round orders: {' / '.join(orders)})")
         row = [name, base]
         for mode in modes[1:]:
             runs = sorted(res[mode], key=lambda r: r[0])
@@ -223,8 +327,9 @@ def main() -> None:
             seen = max(ex.get("kernel_seen", 0), 1)
             drops = ex.get("kernel_drops", 0) + ex.get("userspace_drops", 0)
             label = f"{mode} [{st.get('hook')}]"
-            print(f"  lanner {label:24s}: {dt:.3f}s ({dt / base:.2f}x)  agent CPU {st['cpu']:.2f}s = "
-                  f"{st['cpu'] / seen * 1e6:.2f}s per 1M syscalls  events {st['events']:,}  "
+            who, per = ("falco ", "events counted") if mode == "falco" else ("lanner", "syscalls")
+            print(f"  {who} {label:24s}: {dt:.3f}s ({dt / base:.2f}x)  agent CPU {st['cpu']:.2f}s = "
+                  f"{st['cpu'] / seen * 1e6:.2f}s per 1M {per}  events {st['events']:,}  "
                   f"kernel-filtered {ex.get('kernel_filtered', 0):,}  drops {drops:,}  "
                   f"syscalls seen {seen:,}  RSS {st['rss_mb']:.0f} MB")
             row += [dt / base, st["cpu"] / seen * 1e6, drops, st["rss_mb"]]
@@ -236,23 +341,25 @@ def main() -> None:
     rate2, lines = (0, []) if only else max_rate(d, quick, f"{d}/written.tmp", "w", attaches[0])
     print("\nhighest rate with zero drops, events kept for rules but no alert (paced write-opens in /tmp):")
     print("\n".join(lines))
-    falco = shutil.which("falco")
-    print("\nFalco column: the bar measured on this kind of machine (issue 4); "
-          + (f"a falco binary exists at {falco} but this script does not run it" if falco
-             else "falco is not installed here"))
-    cols = " | ".join(f"lanner ({m})" for m in attaches)
-    pad = " |" * (len(attaches) + 1)
-    print(f"\n| workload | Falco 0.44.1 | {cols} | lanner, no kernel filter | lanner CPU s / 1M probed syscalls |")
-    print("|---|---|" + "---|" * (len(attaches) + 2))
+    measured = [*attaches, "unfiltered", *(["falco"] if FALCO_PATH else [])]
+    names = {"unfiltered": "lanner, no kernel filter", "falco": f"Falco measured ({FALCO_PATH})"}
+    cols = " | ".join(names.get(m, f"lanner ({m})") for m in measured)
+    pad = " |" * len(measured)
+    print(f"\nMeasured in this run: {', '.join(names.get(m, 'lanner ' + m) for m in measured)}."
+          f"\nReference column (not measured): {FALCO_REFERENCE_SOURCE}"
+          + ("" if FALCO_PATH else "; give --falco=PATH to measure a Falco binary side by side"))
+    print(f"\n| workload | {cols} | lanner CPU s / 1M probed syscalls | reference: Falco 0.44.1 (issue 4) |")
+    print("|---|" + "---|" * (len(measured) + 2))
     for row in table:
-        vals = " | ".join(f"{row[2 + 4 * i]:.2f}x" for i in range(len(attaches) + 1))
-        print(f"| {row[0]} | {FALCO_BAR[row[0]]:.2f}x | {vals} | {row[3]:.2f} |")
-    rss = max(r[5] for r in table) if table else 0
-    print(f"| agent peak RSS | 69 MB | {rss:.0f} MB{pad}")
-    print(f"| alert latency ({attaches[0]}) | ~0.1 s | {lat:.3f} s{pad}" if lat is not None
-          else f"| alert latency | ~0.1 s | no alert{pad}")
-    print(f"| max zero-drop rate, alert per open ({attaches[0]}) | | {rate:,} ev/s{pad}")
-    print(f"| max zero-drop rate, no alerts ({attaches[0]}) | | {rate2:,} ev/s{pad}")
+        vals = " | ".join(f"{row[2 + 4 * i]:.2f}x" for i in range(len(measured)))
+        print(f"| {row[0]} | {vals} | {row[3]:.2f} | {FALCO_REFERENCE[row[0]]:.2f}x |")
+    rss = " | ".join(f"{max(r[5 + 4 * i] for r in table):.0f} MB" for i in range(len(measured))) if table else ""
+    print(f"| agent peak RSS | {rss} | | {FALCO_REFERENCE_RSS_MB} MB |")
+    print(f"| alert latency (lanner {attaches[0]}) | {lat:.3f} s{pad} | ~0.1 s |" if lat is not None
+          else f"| alert latency (lanner {attaches[0]}) | no alert{pad} | ~0.1 s |")
+    if not only:
+        print(f"| max zero-drop rate, alert per open (lanner {attaches[0]}) | {rate:,} ev/s{pad} | |")
+        print(f"| max zero-drop rate, no alerts (lanner {attaches[0]}) | {rate2:,} ev/s{pad} | |")
 
 
 if __name__ == "__main__":
