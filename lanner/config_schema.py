@@ -84,6 +84,7 @@ LANNER_KEYS: dict[str, Any] = {
     "grpc_output": {"enabled": "bool", "max_queued": "int"},
     "outputs": {"rate": "num", "max_burst": "num"},
     "outputs_queue": {"channel_capacity": "int", "flush_timeout_ms": "int"},
+    "security": {"drop_capabilities": "bool", "file_mode": "str", "socket_mode": "str"},
     "http_output": {"timeout_ms": "int", "connect_timeout_ms": "int"},
     "syslog_output": {"facility": "any", "ident": "str", "socket": "str"},
     "engine": {"modern_ebpf": {"attach": "any", "kernel_filter": "bool", "open_pushdown": "bool"}},

@@ -17,7 +17,9 @@ from lanner.config import Config, load_config
 from lanner.core.errors import LannerError, RunError
 from lanner.core.priority import Priority
 from lanner.engine import Engine
+from lanner.filemodes import write_private
 from lanner.logs import setup_logging
+from lanner.outputs.channels.factory import file_mode
 from lanner.rules.paths import expand_rules_paths
 from lanner.run.args import Args
 from lanner.run.info import dumps, system_info, version_info, version_text
@@ -320,12 +322,15 @@ class App:
         eng = self.engine
         assert eng is not None
         duration = self.args.get("duration")
+        if self.config.str("engine.kind", "modern_ebpf").strip().lower() not in ("replay", "nodriver") and \
+                self.config.bool("security.drop_capabilities", True):
+            from lanner.privileges import drop_unneeded
+            drop_unneeded()      # before Runner starts any thread: capabilities are per thread
         runner = Runner(self.config, eng, self.args, self.stop, duration_s=int(duration) if duration else None)
         pidfile = self.args.get("pidfile")
         if pidfile:
             try:
-                with open(pidfile, "w") as f:
-                    f.write(str(os.getpid()))
+                write_private(pidfile, str(os.getpid()), file_mode(self.config))
             except OSError:
                 log.error("Could not write pid to pidfile %s. Exiting.", pidfile)
                 return 255

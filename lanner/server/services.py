@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from lanner.config import Config
+from lanner.outputs.channels.factory import file_mode
 from lanner.server.metrics import FalcoInfo, engine_stats, standard_registry
 from lanner.server.snapshot import MetricsConfig, MetricsSnapshotter
 from lanner.server.webserver import WebServer, WebServerConfig
@@ -52,7 +53,7 @@ class Services:
             if self.metrics_cfg.output_rule or self.metrics_cfg.output_file:
                 emit = pipeline.submit if pipeline is not None else None
                 self.snapshotter = MetricsSnapshotter(self.metrics_cfg, self.registry, info, stats,
-                                                      sources=sources, emit=emit)
+                                                      sources=sources, emit=emit, file_mode=file_mode(config))
                 self.snapshotter.start()
 
     def sources_opened(self) -> None:

@@ -22,6 +22,7 @@ from lanner import version
 from lanner.config import Config, ConfigError
 from lanner.core.alert import Alert
 from lanner.core.priority import Priority
+from lanner.filemodes import DEFAULT_FILE_MODE, open_append
 from lanner.server.metrics import (
     INFO,
     MEMORY_KIB,
@@ -106,8 +107,10 @@ class MetricsSnapshotter:
     """Builds snapshot maps and delivers them every interval (see module doc)."""
 
     def __init__(self, cfg: MetricsConfig, registry: MetricsRegistry, info: FalcoInfo, stats: EngineStats,
-                 *, sources: Callable[[], Iterable[str]], emit: Callable[[Alert], None] | None = None) -> None:
+                 *, sources: Callable[[], Iterable[str]], emit: Callable[[Alert], None] | None = None,
+                 file_mode: int = DEFAULT_FILE_MODE) -> None:
         self.cfg = cfg
+        self.file_mode = file_mode
         self.registry = registry
         self.info = info
         self.stats = stats
@@ -176,7 +179,7 @@ class MetricsSnapshotter:
                                 hostname=self.info.hostname))
             if self.cfg.output_file:
                 line = orjson.dumps({"output_fields": m, "sample": self.sample}) + b"\n"
-                with open(self.cfg.output_file, "ab") as f:
+                with open_append(self.cfg.output_file, self.file_mode, binary=True) as f:
                     f.write(line)
         return maps
 

@@ -5,13 +5,28 @@ from __future__ import annotations
 import logging
 import os
 
-from lanner.config import Config
+from lanner.config import Config, ConfigError
 from lanner.core.errors import HttpError
+from lanner.filemodes import DEFAULT_FILE_MODE, DEFAULT_SOCKET_MODE, ModeError, parse_mode
 from lanner.outputs.channels.base import Channel, ChannelError
 from lanner.outputs.format import AlertFormatter
 from lanner.outputs.httpclient import TlsOptions
 
 log = logging.getLogger("lanner.outputs")
+
+
+def file_mode(config: Config) -> int:
+    try:
+        return parse_mode(config.raw("security.file_mode"), "security.file_mode", DEFAULT_FILE_MODE)
+    except ModeError as e:
+        raise ConfigError(str(e)) from None
+
+
+def socket_mode(config: Config) -> int:
+    try:
+        return parse_mode(config.raw("security.socket_mode"), "security.socket_mode", DEFAULT_SOCKET_MODE)
+    except ModeError as e:
+        raise ConfigError(str(e)) from None
 
 
 def _ms(config: Config, key: str, default: int) -> float | None:
@@ -51,7 +66,7 @@ def _grpc(config: Config, formatter: AlertFormatter) -> Channel:
         private_key=config.str("grpc.private_key", "/etc/falco/certs/server.key"),
         cert_chain=config.str("grpc.cert_chain", "/etc/falco/certs/server.crt"),
         root_certs=config.str("grpc.root_certs", "/etc/falco/certs/ca.crt"),
-        queue=ResponseQueue(config.int("grpc_output.max_queued", 0)))
+        queue=ResponseQueue(config.int("grpc_output.max_queued", 0)), socket_mode=socket_mode(config))
     server.start()
     return GrpcChannel(server, formatter.hostname)
 
@@ -71,7 +86,7 @@ def build_channels(config: Config, formatter: AlertFormatter, buffered: bool) ->
     makers = [
         ("file_output", lambda: FileChannel(config.str("file_output.filename", ""),
                                             keep_alive=config.str("file_output.keep_alive", "false") == "true",
-                                            buffered=buffered)),
+                                            buffered=buffered, mode=file_mode(config))),
         ("stdout_output", lambda: StdoutChannel(buffered=buffered)),
         ("syslog_output", lambda: SyslogChannel(
             socket_path=config.str("syslog_output.socket", os.environ.get("LANNER_SYSLOG_SOCKET", "/dev/log")),

@@ -146,8 +146,10 @@ class GrpcServer:
     """The gRPC server (outputs + version services)."""
 
     def __init__(self, bind_address: str, *, threadiness: int = 0, private_key: str = "", cert_chain: str = "",
-                 root_certs: str = "", queue: ResponseQueue | None = None, fields_checksum: str = "") -> None:
+                 root_certs: str = "", queue: ResponseQueue | None = None, fields_checksum: str = "",
+                 socket_mode: int = 0o660) -> None:
         self.bind_address = bind_address
+        self.socket_mode = socket_mode
         self.threadiness = threadiness or os.cpu_count() or 1
         self.queue = queue or ResponseQueue()
         self._stopping = threading.Event()
@@ -176,6 +178,12 @@ class GrpcServer:
     def start(self) -> None:
         log.info("Starting gRPC server at %s", self.bind_address)
         self._server.start()
+        if self.bind_address.startswith("unix://"):
+            path = self.bind_address[len("unix://"):]
+            try:
+                os.chmod(path, self.socket_mode)        # not the umask's 0755: only owner and group connect
+            except OSError as e:
+                log.warning("gRPC socket %s: cannot set mode %o: %s", path, self.socket_mode, e.strerror)
 
     def stop(self, grace: float = 1.0) -> None:
         self._stopping.set()

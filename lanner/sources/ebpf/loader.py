@@ -116,8 +116,11 @@ def _raise_nofile(n: int) -> None:
 
 def preflight() -> None:
     """Refuse early, with an actionable message, where the probe cannot work."""
-    if os.geteuid() != 0:
-        raise ProbeError("live capture needs root (CAP_BPF + CAP_PERFMON): run lanner as root")
+    from lanner.privileges import missing_for_live_capture
+    missing = missing_for_live_capture()
+    if missing:
+        raise ProbeError(f"live capture needs {', '.join(missing)} (run as root, or grant CAP_BPF, CAP_PERFMON, "
+                         "CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH)")
     if not BTF.exists():
         raise ProbeError(f"{BTF} is missing: the kernel has no BTF (CONFIG_DEBUG_INFO_BTF=y is required "
                          "for the CO-RE probe)")
