@@ -24,6 +24,7 @@ from lanner.rules.builder import AppendOutput, EventTable
 from lanner.rules.compiled_rule import CompiledRule
 from lanner.rules.rule_loader import RuleLoader
 from lanner.rules.ruleset import Ruleset
+from lanner.sources.registry import plugin_field_classes
 from lanner.state.containers import apply_container_event
 
 log = logging.getLogger("lanner")
@@ -32,12 +33,11 @@ def default_registry(state: Any, containers: Any, hostname: str = "",
                      static_fields: dict[str, str] | None = None) -> reg.FieldRegistry:
     """Every field class lanner serves: generic event fields, syscall classes bound to the state engine,
     container/k8s metadata, the plugin-style sources' classes, and ``static.*``."""
-    from lanner.fields import cloudtrail, container, json, k8s, k8saudit
+    from lanner.fields import cloudtrail, container, k8s, k8saudit
     from lanner.fields.syscall_classes import generic_field_classes, syscall_field_classes
     info = {"k8saudit": k8saudit.event_info, "cloudtrail": cloudtrail.event_info}
-    classes = [*generic_field_classes(hostname, plugin_info=info), *syscall_field_classes(state), container.field_class(containers),
-               k8s.field_class(containers), *k8saudit.field_classes(), *json.field_classes(),
-               *cloudtrail.field_classes()]
+    classes = [*generic_field_classes(hostname, plugin_info=info), *syscall_field_classes(state),
+               container.field_class(containers), k8s.field_class(containers), *plugin_field_classes()]
     registry = reg.FieldRegistry(classes)
     if static_fields is not None:
         registry.add(static_field_class(static_fields))

@@ -261,8 +261,3 @@ def event_info(e: Any) -> str | None:
     """``evt.plugininfo`` of a CloudTrail event (the ``ct.info`` summary)."""
     r = record(e)
     return None if r is None else info(r)
-
-
-def field_classes() -> list[FieldClass]:
-    """The provider hook the engine's default registry calls."""
-    return [field_class()]

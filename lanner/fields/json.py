@@ -175,14 +175,6 @@ def _bind(f: FieldDef, arg: str | None) -> Extractor:
     return factory(arg)
 
 
-#: event sources the json plugin extracts from (every JSON-payload source lanner has)
-JSON_SOURCES = ("k8s_audit", "aws_cloudtrail")
-
-
-def field_class(sources: tuple[str, ...] = JSON_SOURCES) -> FieldClass:
+def field_class(sources: tuple[str, ...]) -> FieldClass:
+    """The json class over ``sources`` (the json plugin's ``extract_sources``)."""
     return FieldClass("json", "Fields of any JSON payload (json plugin)", sources, FIELDS, _bind)
-
-
-def field_classes() -> list[FieldClass]:
-    """The provider hook the engine's default registry calls."""
-    return [field_class()]

@@ -445,8 +445,3 @@ def event_info(e: Any) -> str | None:
     if not data:
         return None
     return data.decode("utf-8", "replace")
-
-
-def field_classes() -> list[FieldClass]:
-    """The provider hook the engine's default registry calls."""
-    return [field_class()]

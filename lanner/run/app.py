@@ -25,6 +25,7 @@ from lanner.run.args import Args
 from lanner.run.info import dumps, system_info, version_info, version_text
 from lanner.run.runner import Runner
 from lanner.run.syscalls import IGNORED_SYSCALLS_ORDER
+from lanner.sources.registry import builtin_plugins, plugin_versions
 
 log = logging.getLogger("lanner")
 
@@ -163,14 +164,9 @@ class App:
         if not ok:
             bad = eng.loader.results[-1]
             raise RunError(bad.verbose())
-        errs = eng.loader.check_plugin_requirements(self.plugin_versions())
+        errs = eng.loader.check_plugin_requirements(plugin_versions())
         if errs:
             raise RunError("\n".join(errs))
-
-    def plugin_versions(self) -> dict[str, str]:
-        """Capabilities lanner provides natively, answered as the plugins Falco would load."""
-        return {"container": "0.6.0", "k8saudit": "0.18.0", "json": "0.7.0", "cloudtrail": "0.14.0",
-                "k8saudit-eks": "0.12.0", "k8saudit-gke": "0.6.0", "k8saudit-aks": "0.6.0", "k8saudit-ovh": "0.6.0"}
 
     def select_rules(self) -> None:
         eng = self.engine
@@ -305,7 +301,6 @@ class App:
         return 0
 
     def list_plugins(self) -> int:
-        from lanner.sources.registry import builtin_plugins
         plugins = builtin_plugins()
         print(f"{len(plugins)} Plugins Loaded:\n")
         for p in plugins:

@@ -24,7 +24,7 @@ from lanner.run.live import run_live, scap_counters
 from lanner.run.loop import LoopStats, plugin_batches, replay_batches, run_loop, within
 from lanner.server.services import Services
 from lanner.sources.api import SourceError
-from lanner.sources.registry import configured_plugins
+from lanner.sources.registry import configured_plugins, plugin_versions
 from lanner.sources.scap.reader import ScapReader
 from lanner.state.containers import build_engines, parse_container_settings
 
@@ -125,7 +125,8 @@ class Runner:
 
     def _start_webserver(self) -> None:
         plugins = [p.plugin for p in self.plugins if p.plugin is not None]
-        versions = {p.name: (p.plugin.version if p.plugin else "0.6.0") for p in self.plugins}
+        known = plugin_versions()
+        versions = {p.name: p.plugin.version if p.plugin else known[p.name] for p in self.plugins}
         self.webserver = Services(
             self.config, self.engine, sources=lambda: self.sources,
             events_by_source=lambda: {s.source: s.events for s in self.loops},

@@ -11,6 +11,8 @@ from typing import Any
 from lanner.fields import json as json_fields
 from lanner.fields.registry import FieldClass
 from lanner.sources.api import SourcePlugin
+from lanner.sources.cloudtrail.plugin import SOURCE as CLOUDTRAIL
+from lanner.sources.k8saudit.plugin import SOURCE as K8S_AUDIT
 from lanner.sources.k8saudit.plugin import parse_init_config
 
 
@@ -19,7 +21,8 @@ class JsonPlugin(SourcePlugin):
     version = "0.7.0"
     description = "Extract values from any JSON payload with JSON pointers"
     source = ""
-    extract_sources = json_fields.JSON_SOURCES
+    #: the JSON-payload sources of lanner's other plugins
+    extract_sources = (K8S_AUDIT, CLOUDTRAIL)
 
     def init(self, init_config: Any) -> None:
         parse_init_config(init_config, self.name)   # validates; the plugin has no options

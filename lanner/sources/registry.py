@@ -10,27 +10,53 @@ from dataclasses import dataclass
 from typing import Any
 
 from lanner.config import Config, ConfigError
+from lanner.fields.registry import FieldClass
 from lanner.sources.api import SourcePlugin
 
 
+class ContainerPlugin(SourcePlugin):
+    """Falco's ``container`` plugin: lanner's state engine and runtime look-ups provide its capability
+    (container and k8s metadata fields over syscall events), so this object only carries its facts."""
+
+    name = "container"
+    version = "0.6.0"
+    description = "Container and Kubernetes metadata of syscall events (built into lanner's state engine)"
+    extract_sources = ("syscall",)
+
+
+def _variant(base: type[SourcePlugin], name: str, version: str) -> type[SourcePlugin]:
+    """A Falco plugin lanner serves with ``base`` (the k8saudit variants of the managed clusters)."""
+    return type(f"{base.__name__}_{name.replace('-', '_')}", (base,), {"name": name, "version": version})
+
+
 def builtin_plugin_classes() -> dict[str, type[SourcePlugin]]:
+    """Every plugin name lanner provides natively -> its class (name, version, source, fields)."""
     from lanner.sources.cloudtrail.plugin import CloudTrailPlugin
     from lanner.sources.json_plugin import JsonPlugin
     from lanner.sources.k8saudit.plugin import K8sAuditPlugin
     classes: dict[str, type[SourcePlugin]] = {c.name: c for c in (K8sAuditPlugin, JsonPlugin, CloudTrailPlugin)}
-    for alias in ("k8saudit-eks", "k8saudit-gke", "k8saudit-aks", "k8saudit-ovh"):
-        classes[alias] = K8sAuditPlugin
+    for alias, version in (("k8saudit-eks", "0.12.0"), ("k8saudit-gke", "0.6.0"), ("k8saudit-aks", "0.6.0"),
+                           ("k8saudit-ovh", "0.6.0")):
+        classes[alias] = _variant(K8sAuditPlugin, alias, version)
+    classes[ContainerPlugin.name] = ContainerPlugin
     return classes
 
 
 def builtin_plugins() -> list[SourcePlugin]:
-    seen = set()
-    out = []
-    for cls in builtin_plugin_classes().values():
-        if cls not in seen:
-            seen.add(cls)
-            out.append(cls())
-    return out
+    """The built-in plugins ``--list-plugins`` prints: one per capability (the k8saudit variants and the
+    container capability are served by these)."""
+    classes = builtin_plugin_classes()
+    return [classes[n]() for n in ("k8saudit", "json", "cloudtrail")]
+
+
+def plugin_versions() -> dict[str, str]:
+    """Plugin name -> version of every plugin lanner provides (``required_plugin_versions``, ``/versions``)."""
+    return {name: cls.version for name, cls in builtin_plugin_classes().items()}
+
+
+def plugin_field_classes() -> list[FieldClass]:
+    """The field classes the built-in plugins extract (k8saudit, cloudtrail, json over their sources)."""
+    return [c for p in builtin_plugins() for c in p.field_classes()]
 
 
 @dataclass
@@ -42,7 +68,7 @@ class PluginEntry:
 
 
 # Plugins whose capability lives in lanner's core rather than as a source plugin.
-CORE_CAPABILITIES = ("container",)
+CORE_CAPABILITIES = (ContainerPlugin.name,)
 
 
 def configured_sources(config: Config) -> set[str]:

@@ -1,14 +1,8 @@
-"""Engines for test runs: a rules engine whose syscall fields read a state engine this module owns.
-
-The test command drives events itself (capture reader, live probe, audit files), so it needs the
-state engine that feeds the syscall field extractors; when the engine builds its own (``engine.state``)
-that one is used.
-"""
+"""Engines for test runs: the run's engine (with its state engine), plus field look-ups by name so a
+case can check the values of the fields it names. Events go through ``lanner.run.loop`` as in a run."""
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,18 +10,9 @@ from typing import Any
 from lanner.config import Config
 from lanner.engine import Engine
 from lanner.fields import registry as reg
+from lanner.state.engine import StateEngine
 
 log = logging.getLogger("lanner")
-
-# Field classes that do not depend on syscall state: (module, function), called without arguments.
-_STATELESS = (
-    ("lanner.fields.container", "field_class"),
-    ("lanner.fields.k8s", "field_class"),
-    ("lanner.fields.k8saudit", "field_classes"),
-    ("lanner.fields.json", "field_classes"),
-    ("lanner.fields.cloudtrail", "field_classes"),
-)
-
 
 @dataclass
 class Pipeline:
@@ -60,55 +45,11 @@ class Pipeline:
         return [r.verbose() for r in self.engine.loader.results if not r.successful]
 
 
-def _call(module: str, func: str, *args: Any) -> list[reg.FieldClass]:
-    try:
-        mod = importlib.import_module(module)
-    except ImportError as e:
-        log.debug("field provider %s unavailable: %s", module, e)
-        return []
-    fn = getattr(mod, func, None)
-    if fn is None:
-        return []
-    got = fn(*args)
-    return list(got) if isinstance(got, (list, tuple)) else [got]
-
-
-def _registry(state: Any) -> reg.FieldRegistry:
-    registry = reg.FieldRegistry()
-    seen: set[tuple[str, str]] = set()
-    classes = _call("lanner.fields.syscall_classes", "generic_field_classes")
-    classes += _call("lanner.fields.syscall_classes", "syscall_field_classes", state)
-    for module, func in _STATELESS:
-        classes += _call(module, func)
-    for c in classes:
-        key = (c.name, ",".join(c.sources))
-        if key not in seen:
-            seen.add(key)
-            registry.add(c)
-    return registry
-
-
 def build_pipeline(config: Config | None = None, containers: Any = None) -> Pipeline:
-    """An engine whose syscall fields are bound to a fresh ``StateEngine`` (and ``containers``, a
-    ``ContainerManager`` for container metadata, when given)."""
-    from lanner.state.engine import StateEngine
-    config = config or Config()
-    params = inspect.signature(Engine.__init__).parameters
-    if "state" in params:
-        state = StateEngine()
-        kw: dict[str, Any] = {"state": state}
-        if containers is not None and "containers" in params:
-            kw["containers"] = containers
-        eng = Engine(config, **kw)
-        return Pipeline(eng, getattr(eng, "state", state))
-    try:
-        eng = Engine(config)
-    except TypeError:
-        eng = None
-    if eng is not None and getattr(eng, "state", None) is not None:
-        return Pipeline(eng, eng.state)
-    state = StateEngine()
-    return Pipeline(Engine(config, registry=_registry(state)), state)
+    """An engine with its own fresh state engine (and ``containers``, a ``ContainerManager`` for container
+    metadata, when given), built exactly as a run builds its engine."""
+    eng = Engine(config or Config(), state=StateEngine(), containers=containers)
+    return Pipeline(eng, eng.state)
 
 
 def bind_field(pipeline: Pipeline, source: str, name: str) -> Any:

@@ -10,7 +10,7 @@ from lanner.fields import cloudtrail
 from lanner.fields import json as jf
 from lanner.fields.registry import FieldRegistry
 
-REG = FieldRegistry([cloudtrail.field_class(), jf.field_class()])
+REG = FieldRegistry([cloudtrail.field_class(), jf.field_class(("aws_cloudtrail",))])
 
 CONSOLE_LOGIN = {
     "eventVersion": "1.08", "eventID": "e-1", "eventTime": "2024-01-02T03:04:05Z",

@@ -9,7 +9,7 @@ from lanner.events.base import PluginEvent
 from lanner.fields import json as jf
 from lanner.fields.registry import FieldError, FieldRegistry
 
-REG = FieldRegistry([jf.field_class()])
+REG = FieldRegistry([jf.field_class(("k8s_audit", "aws_cloudtrail"))])
 DOC = {"a/b": 1, "m~n": "tilde", "": "empty-key", "arr": [10, {"x": None}, "s"], "obj": {"k": True},
        "f": 1.5, "s": "héllo", "nested": {"deep": {"er": [1, 2]}}}
 

@@ -14,7 +14,7 @@ from lanner.fields.registry import DEPRECATED, FieldError, FieldRegistry
 from lanner.sources.k8saudit.files import read_file
 from tests.conftest import shared_path
 
-REG = FieldRegistry([k8saudit.field_class(), json_fields.field_class()])
+REG = FieldRegistry([k8saudit.field_class(), json_fields.field_class(("k8s_audit",))])
 
 
 def get(evt: PluginEvent, name: str, arg: str | None = None):

@@ -58,7 +58,7 @@ def records_of(doc: Any) -> list[Any] | None:
 
 class CloudTrailPlugin(SourcePlugin):
     name = "cloudtrail"
-    version = "0.10.0"
+    version = "0.14.0"
     description = "AWS CloudTrail records from local log files"
     source = SOURCE
     extract_sources = (SOURCE,)
