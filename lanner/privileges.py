@@ -71,10 +71,15 @@ def names_of(mask: int) -> set[str]:
     return {CAP_NAMES.get(i, f"cap_{i}") for i in range(64) if mask >> i & 1}
 
 
-def missing_for_live_capture() -> list[str]:
-    """The live-capture capabilities the process does not hold in its effective set."""
+def missing_for_live_capture() -> tuple[list[str], list[str]]:
+    """(missing to load the probe at all, missing for a complete /proc view) in the effective set.
+    CAP_SYS_ADMIN stands in for CAP_BPF and CAP_PERFMON (older kernels and container engines that do not
+    know the newer names grant it instead)."""
     eff = capability_sets()["effective"]
-    return ["CAP_" + c.upper() for c in LIVE_CAPTURE if c not in eff]
+    admin = "sys_admin" in eff
+    fatal = ["CAP_" + c.upper() for c in PROBE_ONLY if c not in eff and not admin]
+    partial = ["CAP_" + c.upper() for c in LIVE_CAPTURE if c not in PROBE_ONLY and c not in eff]
+    return fatal, partial
 
 
 class _Header(ctypes.Structure):
@@ -136,8 +141,9 @@ def drop_unneeded(keep_probe: bool = True) -> set[str]:
     all sets. Called from the main thread before lanner starts any other thread, so every thread and every
     program it starts inherits the reduced sets (capabilities are per thread)."""
     keep = set(LIVE_CAPTURE) if keep_probe else set(LIVE_CAPTURE) - set(PROBE_ONLY)
-    if _last_cap() < CAP_NUMBERS["bpf"]:
-        keep.add("sys_admin")       # kernels before 5.8 have no CAP_BPF/CAP_PERFMON: bpf needs CAP_SYS_ADMIN
+    eff = capability_sets()["effective"]
+    if _last_cap() < CAP_NUMBERS["bpf"] or not set(PROBE_ONLY) <= eff:
+        keep.add("sys_admin")       # no CAP_BPF/CAP_PERFMON (old kernel, or granted as CAP_SYS_ADMIN)
     try:
         dropped = limit_to(keep)
     except PrivilegeError as e:

@@ -142,3 +142,15 @@ def test_live_capture_as_root_drops_everything_else(world_dir: Path) -> None:
         assert caps["ambient"] == set() and caps["inheritable"] == set()
     finally:
         stop(p)
+
+
+@pytest.mark.parametrize("effective,fatal,partial", [
+    (NEEDED, [], []),
+    ({"sys_admin", "sys_ptrace"}, [], ["CAP_DAC_READ_SEARCH"]),      # an engine granting SYS_ADMIN for BPF
+    ({"bpf", "sys_ptrace", "dac_read_search"}, ["CAP_PERFMON"], []),
+    (set(), ["CAP_BPF", "CAP_PERFMON"], ["CAP_SYS_PTRACE", "CAP_DAC_READ_SEARCH"]),
+])
+def test_what_live_capture_misses(monkeypatch: pytest.MonkeyPatch, effective: set[str], fatal: list[str],
+                                  partial: list[str]) -> None:
+    monkeypatch.setattr(privileges, "capability_sets", lambda pid="self": {"effective": set(effective)})
+    assert privileges.missing_for_live_capture() == (fatal, partial)

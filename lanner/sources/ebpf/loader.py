@@ -117,10 +117,13 @@ def _raise_nofile(n: int) -> None:
 def preflight() -> None:
     """Refuse early, with an actionable message, where the probe cannot work."""
     from lanner.privileges import missing_for_live_capture
-    missing = missing_for_live_capture()
-    if missing:
-        raise ProbeError(f"live capture needs {', '.join(missing)} (run as root, or grant CAP_BPF, CAP_PERFMON, "
+    fatal, partial = missing_for_live_capture()
+    if fatal:
+        raise ProbeError(f"live capture needs {', '.join(fatal)} (run as root, or grant CAP_BPF, CAP_PERFMON, "
                          "CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH)")
+    if partial:
+        log.warning("live capture without %s: processes of other users are seen without their open files, "
+                    "executable path or working directory until they act", ", ".join(partial))
     if not BTF.exists():
         raise ProbeError(f"{BTF} is missing: the kernel has no BTF (CONFIG_DEBUG_INFO_BTF=y is required "
                          "for the CO-RE probe)")
