@@ -6,6 +6,7 @@ that would silence a must-fire case of the default rules' cases is refused, nami
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import shutil
 import subprocess
@@ -29,30 +30,36 @@ def lanner(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
                           timeout=timeout)
 
 
-def run_workloads(tmp: Path, rules: list[str], name: str) -> list[dict]:
-    """Run workloads.sh live under ``rules``; the alerts its processes raised (marked by an env variable)."""
-    token = secrets.token_hex(8)
+def run_workloads(tmp: Path, rules: list[str], name: str, repeat: int = 1) -> tuple[list[list[dict]], int]:
+    """Run workloads.sh ``repeat`` times live under ``rules``; per run, the alerts its processes raised
+    (marked by an environment variable the alerts carry as an extra output field), and how many times
+    the agent reported dropped events (lost clone/exec events leave processes without parent or cwd)."""
     cfg = user_config(tmp, append_output=[{"extra_fields": [MARK]}])
-    args = ["-c", str(cfg)]
+    args = ["-c", str(cfg), "-v"]
     for r in rules:
         args += ["-r", r]
     agent = LannerProcess(args, tmp / f"{name}.log")
+    tokens = [secrets.token_hex(8) for _ in range(repeat)]
     try:
         agent.wait_live()
-        shutil.rmtree(WORKDIR, ignore_errors=True)
-        WORKDIR.mkdir()
-        env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root",
-               "W": str(WORKDIR), "PY": sys.executable, "LANNER_TUNE_RUN": token}
-        p = subprocess.run(["sh", str(DATA / "workloads.sh")], env=env, capture_output=True, text=True, timeout=120)
-        assert p.returncode == 0, p.stderr[-2000:]
-        subprocess.run(["cat", "/etc/shadow"], env={**env, "LANNER_TUNE_RUN": "end-" + token},
-                       stdout=subprocess.DEVNULL, check=True)
-        assert agent.wait_alert(lambda a: a["output_fields"].get(MARK) == "end-" + token, 120), agent.describe()
+        for token in tokens:
+            shutil.rmtree(WORKDIR, ignore_errors=True)
+            WORKDIR.mkdir()
+            env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root",
+                   "W": str(WORKDIR), "PY": sys.executable, "LANNER_TUNE_RUN": token}
+            p = subprocess.run(["sh", str(DATA / "workloads.sh")], env=env, capture_output=True, text=True,
+                               timeout=120)
+            assert p.returncode == 0, p.stderr[-2000:]
+            subprocess.run(["cat", "/etc/shadow"], env={**env, "LANNER_TUNE_RUN": "end-" + token},
+                           stdout=subprocess.DEVNULL, check=True)
+            assert agent.wait_alert(lambda a, t=token: a["output_fields"].get(MARK) == "end-" + t, 120), \
+                agent.describe()
         time.sleep(0.5)                                  # events of other CPUs' buffers
     finally:
         agent.stop()
         shutil.rmtree(WORKDIR, ignore_errors=True)
-    return [a for a in agent.alerts if a["output_fields"].get(MARK) == token]
+    m = re.search(r"event drop detected: (\d+) occurrences", agent.log())
+    return [[a for a in agent.alerts if a["output_fields"].get(MARK) == t] for t in tokens], int(m.group(1)) if m else 0
 
 
 def test_tuned_workloads_stay_quiet_and_attacks_still_fire(tmp_path: Path) -> None:
@@ -64,10 +71,11 @@ def test_tuned_workloads_stay_quiet_and_attacks_still_fire(tmp_path: Path) -> No
     attacks = tmp_path / "attacks.yaml"
     attacks.write_text((DATA / "attacks.yaml").read_text().replace("@UPSTREAM@", str(up)))
 
-    before = run_workloads(tmp_path, rules, "before")
+    runs, _ = run_workloads(tmp_path, rules, "before", repeat=2)  # tuned on two runs of the same work
+    before = runs[0] + runs[1]
     by_rule = Counter(a["rule"] for a in before)
     print(f"\nworkload alerts before tuning: {len(before)} {dict(by_rule)}")
-    assert len(before) >= 10 and len(by_rule) >= 4, "the workloads no longer raise the upstream rules' noise"
+    assert min(len(r) for r in runs) >= 10 and len(by_rule) >= 4, "the workloads no longer raise the upstream rules' noise"
     alerts = tmp_path / "alerts.json"
     alerts.write_text("".join(json.dumps(a) + "\n" for a in before))
 
@@ -81,10 +89,17 @@ def test_tuned_workloads_stay_quiet_and_attacks_still_fire(tmp_path: Path) -> No
     assert "<svg" in html and "Noisiest rules" in html and "User mgmt binaries" in html
     print(f"override: {override}\nreport: {report}")
 
-    after = run_workloads(tmp_path, [*rules, str(override)], "after")
+    for attempt in range(3):                 # a run with dropped events measures the drops, not the override
+        after_runs, drops = run_workloads(tmp_path, [*rules, str(override)], f"after-{attempt}")
+        after = after_runs[0]
+        if not drops:
+            break
+        print(f"after-run {attempt}: the agent dropped events {drops} time(s) (machine busy); measuring again")
+    else:
+        pytest.skip("the agent dropped events in 3 runs: this machine is too busy to measure the override")
     (tmp_path / "after.json").write_text("".join(json.dumps(a) + "\n" for a in after))
     print(f"workload alerts after tuning: {len(after)} {dict(Counter(a['rule'] for a in after))}")
-    removed = 1 - len(after) / len(before)
+    removed = 1 - len(after) / (len(before) / 2)
     print(f"removed: {100 * removed:.0f}% of the workloads' alerts")
     assert removed >= 0.9
 
