@@ -102,7 +102,7 @@ class Runner:
                     self.exit_code = 1
                     self.stop.set()
                 except Exception as e:  # noqa: BLE001 - a source that dies stops lanner with the reason
-                    log.exception("%s source stopped", s.source)
+                    log.debug("%s source stopped", s.source, exc_info=True)
                     errors.append(f"{s.source} source stopped: {type(e).__name__}: {e}")
                     self.exit_code = 1
                     self.stop.set()

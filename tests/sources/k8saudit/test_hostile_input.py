@@ -87,3 +87,22 @@ def test_plugin_counts_errors() -> None:
     p.init({})
     p.on_error("x")
     assert p.metrics()["n_errors"] == 1
+
+
+def test_a_source_that_dies_stops_lanner_non_zero_with_the_reason(tmp_path) -> None:
+    f = tmp_path / "audit.json"
+    f.write_text(json.dumps(event("one")))
+    rules = tmp_path / "r.yaml"
+    rules.write_text("- rule: pod created\n  desc: d\n  condition: ka.verb=create\n"
+                     "  output: created %ka.target.name\n  priority: WARNING\n  source: k8s_audit\n")
+    boom = ("import sys\nimport lanner.sources.k8saudit.plugin as p\n"
+            "def _event(self, num, rec):\n    raise KeyError('unexpected')\n"
+            "p.K8sAuditPlugin._event = _event\nfrom lanner.cli import main\nsys.exit(main())\n")
+    cmd = [sys.executable, "-c", boom, "-r", str(rules), "-o", "webserver.enabled=false",
+           "-o", "plugins[0].name=k8saudit", "-o", "plugins[0].library_path=libk8saudit.so",
+           "-o", f"plugins[0].open_params={f}", "-o", "load_plugins[0]=k8saudit", "-o", "engine.kind=nodriver"]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    out = p.stdout + p.stderr
+    assert p.returncode == 1, out
+    assert "k8s_audit source stopped: KeyError: 'unexpected'" in out
+    assert "Traceback" not in out
