@@ -232,6 +232,14 @@ class OutputPipeline:
                 log.warning(line)
             else:
                 log.debug(line)
+        if self.fanout is not None:
+            for name, st in self.fanout.stats().items():
+                line = (f"fanout {name} ({st.get('type', '?')}): {st['produced']} alerts, {st['sent']} sent, "
+                        f"{st['failed']} failed, {st['dropped']} dropped")
+                if st["failed"] or st["dropped"]:
+                    log.warning(line)
+                else:
+                    log.debug(line)
 
     # ---- metrics ---------------------------------------------------------------------------------
 

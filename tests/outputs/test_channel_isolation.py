@@ -125,3 +125,24 @@ def test_per_channel_counters_reach_metrics() -> None:
     assert got[("outputs_sent", "file")] == 0 and got[("outputs_sent", "http")] == 0
     for ch in p.stats()["channels"].values():
         assert ch["sent"] + ch["failed"] + ch["dropped"] == ch["produced"] == 4
+
+
+def test_fanout_losses_are_reported_at_exit(caplog) -> None:
+    import logging
+
+    from lanner.config import Config
+    from lanner.outputs.format import AlertFormatter
+    from lanner.outputs.pipeline import OutputPipeline
+    from tests.outputs.helpers import make_alert
+
+    p = OutputPipeline.from_config(Config(data={
+        "fanout_close_timeout_ms": 2000,
+        "fanout": [{"type": "webhook", "name": "down", "url": "http://127.0.0.1:1/x", "retries": 0}]}),
+        AlertFormatter(hostname="h"), require_output=False)
+    with caplog.at_level(logging.WARNING, "lanner.outputs"):
+        for i in range(5):
+            p.submit(make_alert(i))
+        p.close()
+    st = p.stats()["fanout"]["down"]
+    assert st["produced"] == 5 and st["sent"] == 0 and st["failed"] + st["dropped"] == 5
+    assert f"fanout down (webhook): 5 alerts, 0 sent, {st['failed']} failed, {st['dropped']} dropped" in caplog.text
