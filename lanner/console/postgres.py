@@ -43,6 +43,12 @@ class PostgresStore(SqlStore):
             raise StoreError("webui.store is a postgresql:// URL but the psycopg package is not installed "
                              "(pip install 'lanner[postgres]')") from None
         self.url = url
+        self._psycopg = psycopg
+        self._connect()
+
+    def _connect(self) -> None:
+        psycopg = self._psycopg
+        url = self.url
         try:
             self.conn = psycopg.connect(url, connect_timeout=10)
             with self.conn.cursor() as cur:
@@ -54,6 +60,25 @@ class PostgresStore(SqlStore):
         except psycopg.Error as e:
             raise StoreError(f"webui.store {_redact(url)}: cannot open PostgreSQL database: "
                              f"{str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}") from None
+
+    def _again(self, fn: Any, *args: Any) -> Any:
+        """Run ``fn``; if the server went away (restart, failover), connect again and run it once more."""
+        try:
+            return fn(*args)
+        except self._psycopg.OperationalError:
+            with self.lock:
+                try:
+                    self.conn.close()
+                except Exception:  # noqa: BLE001 - the old connection is dead anyway
+                    pass
+                self._connect()
+            return fn(*args)
+
+    def add(self, records: list[Any]) -> list[int]:
+        return self._again(super().add, records)
+
+    def _rows(self, sql: str, args: Any = ()) -> list[tuple]:
+        return self._again(super()._rows, sql, args)
 
     def json_text(self, key: str) -> str:
         return f"(fields->>'{key}')"

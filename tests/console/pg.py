@@ -8,7 +8,7 @@ import pwd
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -26,8 +26,9 @@ def pg_bin() -> Path:
 
 
 @contextmanager
-def postgres_server() -> Iterator[str]:
-    """Yields a ``postgresql://`` URL of a running throwaway server; stops and deletes it afterwards."""
+def postgres_server() -> Iterator[tuple[str, Callable[[], None]]]:
+    """Yields the ``postgresql://`` URL of a running throwaway server and a function restarting it;
+    stops and deletes it afterwards."""
     if os.geteuid() != 0:
         pytest.skip("needs root (to run the server as the postgres user)")
     try:
@@ -49,9 +50,13 @@ def postgres_server() -> Iterator[str]:
         p = as_pg(str(b / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8")
         assert p.returncode == 0, p.stdout + p.stderr
         opts = f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off -c synchronous_commit=off"
-        p = as_pg(str(b / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(root / "server.log"), "-w", "start")
-        assert p.returncode == 0, p.stdout + p.stderr + (root / "server.log").read_text(errors="replace")
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+
+        def ctl(action: str) -> None:
+            p = as_pg(str(b / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(root / "server.log"), "-m", "fast",
+                      "-w", action)
+            assert p.returncode == 0, p.stdout + p.stderr + (root / "server.log").read_text(errors="replace")
+        ctl("start")
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres", lambda: ctl("restart")
     finally:
         as_pg(str(b / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
         shutil.rmtree(root, ignore_errors=True)

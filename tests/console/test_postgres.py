@@ -28,10 +28,15 @@ RULE = """
 
 
 @pytest.fixture(scope="module")
-def pg_url():
+def pg():
     pytest.importorskip("psycopg")
-    with postgres_server() as url:
-        yield url
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture
+def pg_url(pg) -> str:
+    return pg[0]
 
 
 def agent(tmp: Path, host: str, console: Console, capture: Path, rules: Path) -> int:
@@ -78,3 +83,20 @@ def test_two_agents_one_console_restart_loses_nothing(pg_url: str, tmp_path: Pat
     finally:
         c2.stop()
     print(f"\nfleet: agent-a {n_a} + agent-b {n_b} alerts stored in PostgreSQL across a console restart")
+
+
+def test_store_reconnects_after_a_server_restart(pg) -> None:
+    from lanner.console.postgres import PostgresStore
+    from lanner.console.record import from_alert_json
+    from lanner.console.store import Filter
+    url, restart = pg
+    store = PostgresStore(url)
+    try:
+        doc = {"rule": "Reconnect", "priority": "Error", "time": "2026-01-01T00:00:00Z"}
+        store.add([from_alert_json(doc)])
+        restart()                                   # the connection the store holds is now dead
+        assert store.count(Filter(rule="Reconnect")) == 1
+        store.add([from_alert_json(doc)])
+        assert store.count(Filter(rule="Reconnect")) == 2
+    finally:
+        store.close()
