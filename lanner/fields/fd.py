@@ -221,7 +221,7 @@ def fd_class(state: Any = None) -> FieldClass:
     def types(arg: str | None) -> Extractor:
         def get(e: Any) -> Any:
             t = e.thread
-            if t is None:
+            if t is None or not e.info.flags & _FD_FLAGS:
                 return None
             if arg is None:
                 return sorted({F.TYPENAME.get(f.type, "<NA>") for f in t.group.fds.values()}) or None
@@ -235,7 +235,7 @@ def fd_class(state: Any = None) -> FieldClass:
             t = e.thread
             if v is None or t is None:
                 return None
-            return f"{t.container_id or 'host'}:{v}"
+            return f"{t.container_id}:{v}"
         return get
 
     def pair(a: Extractor, b: Extractor) -> Extractor:
@@ -284,7 +284,7 @@ def fd_class(state: Any = None) -> FieldClass:
         "fd.lnet": lambda e: tuple(x for x in (lr(e, True, False),) if x is not None),
         "fd.rnet": lambda e: tuple(x for x in (lr(e, False, False),) if x is not None),
         "fd.connected": fdv(lambda f: f.connected),
-        "fd.name_changed": lambda e: bool(e.cache.get("__fd_name_changed", False)) if e.fd is not None else None,
+        "fd.name_changed": fdv(lambda f: f.name != f.oldname),
         "fd.cip.name": lambda e: None,
         "fd.sip.name": lambda e: None,
         "fd.lip.name": lambda e: None,

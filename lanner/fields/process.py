@@ -127,6 +127,14 @@ def process_class(state: Any = None) -> FieldClass:
         m = t.main_or_none()
         return n - 1 if m is not None and not m.dead else n
 
+    def ppid_duration(e: Any) -> int | None:
+        """ns since the parent process started; Falco, not knowing that start, reads the open-fd count."""
+        t = e.thread
+        p = t.parent() if t is not None else None
+        if p is None:
+            return None
+        return e.ts - p.clone_ts if p.clone_ts else fdopencount(e)
+
     def fdopencount(e: Any) -> int | None:
         t = e.thread
         if t is None:
@@ -163,7 +171,7 @@ def process_class(state: Any = None) -> FieldClass:
         "proc.exe": th(lambda t: t.exe),
         "proc.name": th(lambda t: t.comm),
         "proc.cmdline": th(lambda t: t.cmdline),
-        "proc.exeline": th(lambda t: " ".join([t.exe, *t.args])),
+        "proc.exeline": th(lambda t: t.exe + " " + " ".join(t.args)),
         "proc.cwd": th(lambda t: t.get_cwd()),
         "proc.nthreads": th(alive_in_group),
         "proc.nchilds": nchilds,
@@ -174,9 +182,9 @@ def process_class(state: Any = None) -> FieldClass:
         "proc.pexepath": par(lambda p: p.exepath),
         "proc.pvpid": th(lambda t: p.vpid if t.table is not None and (p := t.table.threads.get(t.ptid)) is not None
                          else None),
-        "proc.ppid.ts": par(lambda p: p.clone_ts or None),
-        "proc.ppid.duration": lambda e: (e.ts - p.clone_ts) if (t := e.thread) is not None
-        and (p := t.parent()) is not None and p.clone_ts else None,
+        "proc.ppid.ts": th(lambda t: p.clone_ts if t.table is not None and (p := t.table.threads.get(t.ptid))
+                           is not None else None),
+        "proc.ppid.duration": ppid_duration,
         "proc.pid.ts": th(lambda t: t.clone_ts or None),
         "proc.loginshellid": loginshellid,
         "proc.duration": duration,
@@ -208,14 +216,14 @@ def process_class(state: Any = None) -> FieldClass:
         "proc.is_exe_upper_layer": th(lambda t: t.exe_upper_layer),
         "proc.is_exe_lower_layer": th(lambda t: t.exe_lower_layer),
         "proc.is_exe_from_memfd": th(lambda t: t.exe_from_memfd),
-        "proc.exe_ino": th(lambda t: t.exe_ino),
-        "proc.exe_ino.ctime": th(lambda t: t.exe_ino_ctime),
-        "proc.exe_ino.mtime": th(lambda t: t.exe_ino_mtime),
+        "proc.exe_ino": th(lambda t: t.exe_ino or None),
+        "proc.exe_ino.ctime": th(lambda t: t.exe_ino_ctime or None),
+        "proc.exe_ino.mtime": th(lambda t: t.exe_ino_mtime or None),
         "proc.exe_ino.ctime_duration_proc_start": lambda e: ctime_minus(e, "proc"),
         "proc.exe_ino.ctime_duration_pidns_start": lambda e: ctime_minus(e, "pidns"),
-        "proc.pidns_init_start_ts": th(lambda t: t.pidns_init_start_ts),
+        "proc.pidns_init_start_ts": th(lambda t: t.pidns_init_start_ts or None),
         "proc.cmdnargs": th(lambda t: len(t.args)),
-        "proc.cmdlenargs": th(lambda t: sum(len(a) for a in t.args) + max(0, len(t.args) - 1)),
+        "proc.cmdlenargs": th(lambda t: sum(len(a) for a in t.args)),
         "proc.stdin.type": th(lambda t: _std(t, 0, "type")),
         "proc.stdin.name": th(lambda t: _std(t, 0, "name")),
         "proc.stdout.type": th(lambda t: _std(t, 1, "type")),
@@ -242,9 +250,9 @@ def process_class(state: Any = None) -> FieldClass:
             if arg is None:
                 def anyof(e: Any) -> Any:
                     t = e.thread
-                    if t is None:
+                    if t is None or t.main_or_none() is None:
                         return None
-                    return [value(a) for a in t.ancestors()]
+                    return [value(a) for a in t.ancestors()] or None
                 return anyof
             if not arg.isdigit():
                 raise FieldError(f"field '{fname}' expects a numeric index as argument but got: {arg}")
@@ -259,7 +267,10 @@ def process_class(state: Any = None) -> FieldClass:
 
     def bind_aenv(arg: str | None) -> Extractor:
         if arg is None or arg.isdigit():
-            n = int(arg) if arg is not None else 1
+            n = int(arg) if arg is not None else 0
+            if n == 0:
+                # as Falco: without a name (or with [0]) the process's own environment
+                return th(lambda t: " ".join(t.group.env))
             return bind_ancestor(lambda a: " ".join(a.group.env), "proc.aenv")(str(n))
 
         def get(e: Any) -> Any:

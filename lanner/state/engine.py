@@ -109,6 +109,8 @@ def strlist(v: Any) -> list[str] | None:
     if v is None:
         return None
     if isinstance(v, (list, tuple)):
+        if len(v) == 1 and not v[0]:
+            return None  # a lone NUL: no arguments, as libsinsp splits it
         return [x if isinstance(x, str) else bytes(x).decode("utf-8", "surrogateescape") for x in v]
     if isinstance(v, (bytes, bytearray, memoryview)):
         s = bytes(v).decode("utf-8", "surrogateescape")
@@ -119,7 +121,7 @@ def strlist(v: Any) -> list[str] | None:
     parts = s.split("\0")
     if parts and parts[-1] == "":
         parts.pop()
-    return parts
+    return parts if parts != [""] else None
 
 
 def _tid(v: int) -> int:
@@ -194,6 +196,8 @@ class StateEngine:
                 h = self._on_enter_store
             elif e.name in ("procexit", "useradded", "userdeleted", "groupadded", "groupdeleted"):
                 h = handlers[e.name]
+            elif e.name == "switch":
+                h = self._on_switch
             self._dispatch.append(h)
             self._fdparam.append(fdp)
             self._placeholder.append(e.name not in _NO_PLACEHOLDER and e.origin in ("SYSCALL", "TRACEPOINT", ""))
@@ -402,7 +406,9 @@ class StateEngine:
                 if fdp < len(raw) and raw[fdp]:
                     n = int.from_bytes(raw[fdp], "little", signed=True)
                     evt.fdnum = n
-                    evt.fd = t.group.fds.get(n)
+                    f = evt.fd = t.group.fds.get(n)
+                    if f is not None:
+                        f.oldname = f.name
         h = self._dispatch[code]
         if h is not None:
             h(evt, t)
@@ -825,6 +831,17 @@ class StateEngine:
         if target is not None:
             target.group.fdlimit = v
 
+    def _on_switch(self, evt: Any, t: ThreadInfo | None) -> None:
+        """A context switch carries the thread's page faults and the process's memory sizes."""
+        p = evt.params
+        if t is None or len(p) < 6 or p[5] is None:
+            return
+        t.pfmajor, t.pfminor = _int(p[1]), _int(p[2])
+        m = t.main_or_none()
+        if m is not None:
+            g = m.group
+            g.vmsize, g.vmrss, g.vmswap = _int(p[3]), _int(p[4]), _int(p[5])
+
     def _on_vm(self, evt: Any, t: ThreadInfo | None) -> None:
         if t is None:
             return
@@ -1237,7 +1254,6 @@ class StateEngine:
         tup = parse_tuple(_p(p, ti))
         if tup is None:
             return
-        old = f.name
         if not F.update_from_tuple(f, tup, self.interfaces):
             return
         if f.type in F.SOCK_TYPES:
@@ -1248,8 +1264,6 @@ class StateEngine:
             f.name = f.render_tuple_name()
         else:
             f.name = F.render_tuple(tup)
-        if f.name != old:
-            evt.cache["__fd_name_changed"] = True
 
 
 def proc_alive(tid: int) -> bool:

@@ -48,7 +48,7 @@ class FdInfo:
     """One open descriptor."""
 
     __slots__ = ("type", "name", "nameraw", "openflags", "dev", "ino", "l4", "sip", "dip", "sport", "dport",
-                 "role", "connected", "usrc", "udst", "pid", "cloned")
+                 "role", "connected", "usrc", "udst", "pid", "cloned", "oldname")
 
     def __init__(self, type_: int, name: str = "", openflags: int = 0) -> None:
         self.type = type_
@@ -68,6 +68,8 @@ class FdInfo:
         self.udst = 0
         self.pid = 0
         self.cloned = False
+        # the name when an event last looked this fd up (fd.name_changed compares it with name)
+        self.oldname = ""
 
     def copy(self) -> FdInfo:
         c = FdInfo.__new__(FdInfo)
