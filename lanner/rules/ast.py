@@ -5,6 +5,7 @@ character (used in error messages)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,23 +16,30 @@ class Pos:
 
 
 class Node:
+    """Base of every node; ``_fields`` names the attributes holding child nodes (a node or a list of
+    nodes), in source order, for the generic walk of ``rules.visitor``."""
+
     __slots__ = ()
+    _fields: ClassVar[tuple[str, ...]] = ()
 
 
 @dataclass(slots=True)
 class And(Node):
+    _fields: ClassVar[tuple[str, ...]] = ("children",)
     children: list[Node]
     pos: Pos = field(default_factory=Pos)
 
 
 @dataclass(slots=True)
 class Or(Node):
+    _fields: ClassVar[tuple[str, ...]] = ("children",)
     children: list[Node]
     pos: Pos = field(default_factory=Pos)
 
 
 @dataclass(slots=True)
 class Not(Node):
+    _fields: ClassVar[tuple[str, ...]] = ("child",)
     child: Node
     pos: Pos = field(default_factory=Pos)
 
@@ -55,6 +63,7 @@ class Field(Node):
 class Transformer(Node):
     """``name(args...)``; ``val`` is represented as a transformer too (RHS only)."""
 
+    _fields: ClassVar[tuple[str, ...]] = ("args",)
     name: str
     args: list[Node]
     pos: Pos = field(default_factory=Pos)
@@ -74,6 +83,7 @@ class Value(Node):
 class ListValue(Node):
     """A literal list ``(a, b, c)``, or a list used inside transformer arguments."""
 
+    _fields: ClassVar[tuple[str, ...]] = ("items",)
     items: list[Node]
     pos: Pos = field(default_factory=Pos)
 
@@ -82,6 +92,7 @@ class ListValue(Node):
 class Check(Node):
     """``lhs op [modifier] rhs``; ``rhs`` is None for ``exists``."""
 
+    _fields: ClassVar[tuple[str, ...]] = ("lhs", "rhs")
     lhs: Node                    # Field or Transformer
     op: str
     rhs: Node | None = None      # Value, ListValue, Field-valued Transformer
@@ -90,3 +101,17 @@ class Check(Node):
 
 
 TRANSFORMERS = ("tolower", "toupper", "b64", "basename", "len", "join", "concat", "getopt")
+
+
+def plain_field(node: Node | None) -> str | None:
+    """The name of a field written without argument nor transformer, else None."""
+    return node.name if type(node) is Field and node.arg is None else None
+
+
+def literal_texts(node: Node | None) -> list[str] | None:
+    """The texts of a literal value or of a list of literal values, else None."""
+    if type(node) is Value:
+        return [node.text]
+    if type(node) is ListValue and all(type(i) is Value for i in node.items):
+        return [i.text for i in node.items]  # type: ignore[attr-defined]
+    return None

@@ -22,6 +22,7 @@ from lanner.rules.output import OutputCompiler, OutputError
 from lanner.rules.parser import ParseError, parse
 from lanner.rules.result import Diagnostic, FileResult, LoadError, Location
 from lanner.rules.rule_exceptions import exception_condition, exception_fields
+from lanner.rules.visitor import NodeTransformer
 
 _UNKNOWN_FAMILY = ("nonexistent field", "invalid formatting token", "unknown event type", "unknown filter:")
 _DEPRECATED_OUTPUT_FIELDS = ("evt.dir", "evt.latency", "evt.latency.s", "evt.latency.ns", "evt.latency.human",
@@ -162,32 +163,12 @@ class Builder:
         if name in stack:
             raise LoadError(Diagnostic("LOAD_ERR_VALIDATE", f"reference loop in macro '{name}'",
                                        [Location("rules content", "", mac.loc.name), mac.loc], ""))
-        tree = self._expand(self._macro_trees[name], stack + (name,), mac.last_touch,
-                            [Location("rules content", "", mac.loc.name), mac.loc, mac.cond_loc],
-                            mac.condition)
+        tree = MacroExpander(self, stack + (name,), mac.last_touch,
+                             [Location("rules content", "", mac.loc.name), mac.loc, mac.cond_loc],
+                             mac.condition).visit(self._macro_trees[name])
         self._expanded[name] = tree
         return tree
 
-    def _expand(self, node: ast.Node, stack: tuple[str, ...], owner_touch: int | None, base: list[Location],
-                text: str) -> ast.Node:
-        """Replace macro references by their expanded trees. ``owner_touch`` None = a rule (sees every macro)."""
-        if isinstance(node, ast.MacroRef):
-            mac = self.state.macros.get(node.name)
-            if mac is None or (owner_touch is not None and mac.position >= owner_touch):
-                raise self._cond_error(base, text, CompileError(f"Undefined macro '{node.name}' used in filter.",
-                                                                node.pos), "LOAD_ERR_VALIDATE")
-            if node.name in stack:
-                raise LoadError(Diagnostic("LOAD_ERR_VALIDATE", f"reference loop in macro '{node.name}'",
-                                           base[:2], ""))
-            mac.used = True
-            return self._expand_macro(node.name, stack)
-        if isinstance(node, ast.And):
-            return ast.And([self._expand(c, stack, owner_touch, base, text) for c in node.children], node.pos)
-        if isinstance(node, ast.Or):
-            return ast.Or([self._expand(c, stack, owner_touch, base, text) for c in node.children], node.pos)
-        if isinstance(node, ast.Not):
-            return ast.Not(self._expand(node.child, stack, owner_touch, base, text), node.pos)
-        return node
 
     # --- rules -------------------------------------------------------------------------------
     def _rule_base(self, rule: RuleDef) -> list[Location]:
@@ -219,7 +200,7 @@ class Builder:
             tree = parse(text, 1000)
         except ParseError as e:
             raise self._cond_error(cbase, text, e) from None
-        tree = self._expand(tree, (), None, cbase, text)
+        tree = MacroExpander(self, (), None, cbase, text).visit(tree)
         is_syscall = rule.source == "syscall"
         compiler = ConditionCompiler(self.registry, rule.source,
                                      self.events.is_event_name if is_syscall else None)
@@ -294,3 +275,30 @@ class Builder:
         return out
 
 
+class MacroExpander(NodeTransformer):
+    """Replaces macro references by their expanded trees (checks hold no macro reference). ``owner_touch``
+    is the last touch of the macro being expanded (it sees only macros defined before), None for a rule
+    (sees every macro); ``stack`` the macros being expanded, to report reference loops."""
+
+    def __init__(self, builder: Builder, stack: tuple[str, ...], owner_touch: int | None, base: list[Location],
+                 text: str) -> None:
+        self.builder = builder
+        self.stack = stack
+        self.owner_touch = owner_touch
+        self.base = base
+        self.text = text
+
+    def visit_MacroRef(self, node: ast.MacroRef) -> ast.Node:
+        b = self.builder
+        mac = b.state.macros.get(node.name)
+        if mac is None or (self.owner_touch is not None and mac.position >= self.owner_touch):
+            raise b._cond_error(self.base, self.text, CompileError(f"Undefined macro '{node.name}' used in filter.",
+                                                                   node.pos), "LOAD_ERR_VALIDATE")
+        if node.name in self.stack:
+            raise LoadError(Diagnostic("LOAD_ERR_VALIDATE", f"reference loop in macro '{node.name}'",
+                                       self.base[:2], ""))
+        mac.used = True
+        return b._expand_macro(node.name, self.stack)
+
+    def visit_Check(self, node: ast.Check) -> ast.Node:
+        return node

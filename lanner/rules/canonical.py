@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lanner.rules import ast
+from lanner.rules.visitor import NodeVisitor
 
 _NEEDS_QUOTES = set(" \t\r\n\"'=\\(),")
 
@@ -23,27 +24,44 @@ def _arg(arg: str | None) -> str:
     return f"[{arg}]"
 
 
-def canonical(node: ast.Node) -> str:
-    if isinstance(node, ast.And):
-        return "(" + " and ".join(canonical(c) for c in node.children) + ")"
-    if isinstance(node, ast.Or):
-        return "(" + " or ".join(canonical(c) for c in node.children) + ")"
-    if isinstance(node, ast.Not):
-        return "not " + canonical(node.child)
-    if isinstance(node, ast.MacroRef):
+class _Printer(NodeVisitor):
+    def visit_And(self, node: ast.And) -> str:
+        return "(" + " and ".join(self.visit(c) for c in node.children) + ")"
+
+    def visit_Or(self, node: ast.Or) -> str:
+        return "(" + " or ".join(self.visit(c) for c in node.children) + ")"
+
+    def visit_Not(self, node: ast.Not) -> str:
+        return "not " + self.visit(node.child)
+
+    def visit_MacroRef(self, node: ast.MacroRef) -> str:
         return node.name
-    if isinstance(node, ast.Field):
+
+    def visit_Field(self, node: ast.Field) -> str:
         return node.name + _arg(node.arg)
-    if isinstance(node, ast.Transformer):
-        return f"{node.name}(" + ",".join(canonical(a) for a in node.args) + ")" + _arg(node.arg)
-    if isinstance(node, ast.Value):
+
+    def visit_Transformer(self, node: ast.Transformer) -> str:
+        return f"{node.name}(" + ",".join(self.visit(a) for a in node.args) + ")" + _arg(node.arg)
+
+    def visit_Value(self, node: ast.Value) -> str:
         return quote(node.text)
-    if isinstance(node, ast.ListValue):
-        return "(" + ", ".join(canonical(i) for i in node.items) + ")"
-    if isinstance(node, ast.Check):
-        lhs = canonical(node.lhs)
+
+    def visit_ListValue(self, node: ast.ListValue) -> str:
+        return "(" + ", ".join(self.visit(i) for i in node.items) + ")"
+
+    def visit_Check(self, node: ast.Check) -> str:
+        lhs = self.visit(node.lhs)
         if node.rhs is None:
             return f"{lhs} {node.op}"
         mod = f"{node.modifier} " if node.modifier else ""
-        return f"{lhs} {node.op} {mod}{canonical(node.rhs)}"
-    raise TypeError(type(node).__name__)
+        return f"{lhs} {node.op} {mod}{self.visit(node.rhs)}"
+
+    def generic_visit(self, node: ast.Node, *args: object) -> str:
+        raise TypeError(type(node).__name__)
+
+
+_PRINTER = _Printer()
+
+
+def canonical(node: ast.Node) -> str:
+    return _PRINTER.visit(node)

@@ -20,6 +20,7 @@ from lanner.rules import ast, operators, values
 from lanner.rules.operators import Literal, Operator
 from lanner.rules.parser import _RX_FIELD
 from lanner.rules.regex import glob_match, iglob_match
+from lanner.rules.visitor import NodeVisitor, operand_field_names
 
 WARN_COMPILE = "LOAD_COMPILE_CONDITION"
 WARN_NA = "LOAD_UNSAFE_NA_CHECK"
@@ -82,10 +83,11 @@ class CompiledCondition:
     warnings: list[tuple[str, str]] = field(default_factory=list)
 
 
-class ConditionCompiler:
+class ConditionCompiler(NodeVisitor):
     """Compile conditions of one event source against a field registry.
 
     ``is_event_name(name)`` validates ``evt.type``/``syscall.type`` literals (None: accept anything).
+    Boolean nodes visit to Python source text, operand nodes (fields, transformers) to an ``Operand``.
     """
 
     def __init__(self, registry: reg.FieldRegistry, source: str,
@@ -129,19 +131,36 @@ class ConditionCompiler:
 
     # --- boolean structure -------------------------------------------------------------------
     def expr(self, node: ast.Node) -> str:
-        if isinstance(node, ast.And):
-            return "(" + " and ".join(self.expr(c) for c in node.children) + ")"
-        if isinstance(node, ast.Or):
-            return "(" + " or ".join(self.expr(c) for c in node.children) + ")"
-        if isinstance(node, ast.Not):
-            return f"(not {self.expr(node.child)})"
-        if isinstance(node, ast.Check):
-            return self.check(node)
-        if isinstance(node, ast.MacroRef):
-            raise CompileError(f"Undefined macro '{node.name}' used in filter.", node.pos)
-        raise CompileError(f"unexpected node {type(node).__name__}")
+        code = self.visit(node)
+        if not isinstance(code, str):
+            raise CompileError(f"unexpected node {type(node).__name__}")
+        return code
+
+    def visit_And(self, node: ast.And) -> str:
+        return "(" + " and ".join(self.expr(c) for c in node.children) + ")"
+
+    def visit_Or(self, node: ast.Or) -> str:
+        return "(" + " or ".join(self.expr(c) for c in node.children) + ")"
+
+    def visit_Not(self, node: ast.Not) -> str:
+        return f"(not {self.expr(node.child)})"
+
+    def visit_MacroRef(self, node: ast.MacroRef) -> str:
+        raise CompileError(f"Undefined macro '{node.name}' used in filter.", node.pos)
+
+    def visit_Check(self, node: ast.Check) -> str:
+        return self.check(node)
+
+    def generic_visit(self, node: ast.Node, *args: Any) -> Any:
+        raise CompileError("expected a field or a field transformer", getattr(node, "pos", None))
 
     # --- operands ----------------------------------------------------------------------------
+    def visit_Field(self, node: ast.Field) -> Operand:
+        return self._field(node)
+
+    def visit_Transformer(self, node: ast.Transformer) -> Operand:
+        return self._transformer(node)
+
     def _field(self, node: ast.Field) -> Operand:
         try:
             ref = self.registry.resolve(self.source, node.name, node.arg)
@@ -172,11 +191,10 @@ class ConditionCompiler:
         return Operand(f"{fname}(e)", ftype, f.is_list, ref, mode, label)
 
     def _operand(self, node: ast.Node) -> Operand:
-        if isinstance(node, ast.Field):
-            return self._field(node)
-        if isinstance(node, ast.Transformer):
-            return self._transformer(node)
-        raise CompileError("expected a field or a field transformer", getattr(node, "pos", None))
+        op = self.visit(node)
+        if not isinstance(op, Operand):
+            raise CompileError("expected a field or a field transformer", getattr(node, "pos", None))
+        return op
 
     def _transformer(self, node: ast.Transformer) -> Operand:
         name = node.name
@@ -477,19 +495,11 @@ def _looks_like_field(text: str) -> bool:
 
 
 def _is_evt_type(node: ast.Node) -> bool:
-    if isinstance(node, ast.Field):
-        return node.name in ("evt.type", "syscall.type")
-    if isinstance(node, ast.Transformer):
-        return any(_is_evt_type(a) for a in node.args)
-    return False
+    return any(n in ("evt.type", "syscall.type") for n in operand_field_names(node))
 
 
 def _is_plugin_json(node: ast.Node) -> bool:
-    if isinstance(node, ast.Field):
-        return node.name.startswith(("ka.", "jevt."))
-    if isinstance(node, ast.Transformer):
-        return any(_is_plugin_json(a) for a in node.args)
-    return False
+    return any(n.startswith(("ka.", "jevt.")) for n in operand_field_names(node))
 
 
 def _regex_is_trivial(pattern: str) -> bool:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from lanner.core.errors import LannerError
 from lanner.rules import ast
 from lanner.rules.operators import Meaning, meaning_of
+from lanner.rules.visitor import NodeVisitor, operand_field_names
 
 ALL: frozenset[int] | None = None  # sentinel: every event type
 
@@ -37,14 +38,14 @@ def _union(a: frozenset[int] | None, b: frozenset[int] | None) -> frozenset[int]
     return a | b
 
 
-class EvtTypeInference:
+class EvtTypeInference(NodeVisitor):
     def __init__(self, codes_for_name: Callable[[str], frozenset[int]], all_codes: frozenset[int]) -> None:
         self.codes_for_name = codes_for_name
         self.all_codes = all_codes
 
     def infer(self, node: ast.Node) -> frozenset[int] | None:
         """Codes the condition may match; None means every event type."""
-        return self._e(node, False)
+        return self.visit(node, False)
 
     def count(self, codes: frozenset[int] | None) -> int:
         return len(self.all_codes) if codes is None else len(codes)
@@ -58,21 +59,27 @@ class EvtTypeInference:
     def _complement(self, s: frozenset[int]) -> frozenset[int]:
         return self.all_codes - s
 
-    def _e(self, node: ast.Node, neg: bool) -> frozenset[int] | None:
-        if isinstance(node, ast.Not):
-            return self._e(node.child, not neg)
-        if isinstance(node, ast.And | ast.Or):
-            parts = [self._e(c, neg) for c in node.children]
-            use_inter = isinstance(node, ast.And) != neg
-            acc = parts[0]
-            for p in parts[1:]:
-                acc = _inter(acc, p) if use_inter else _union(acc, p)
-            return acc
-        if isinstance(node, ast.Check):
-            return self._check(node, neg)
+    # ``neg``: the node sits under an odd number of ``not`` (De Morgan pushes negation to the checks)
+    def visit_Not(self, node: ast.Not, neg: bool) -> frozenset[int] | None:
+        return self.visit(node.child, not neg)
+
+    def visit_And(self, node: ast.And, neg: bool) -> frozenset[int] | None:
+        return self._combine(node.children, neg, intersect=not neg)
+
+    def visit_Or(self, node: ast.Or, neg: bool) -> frozenset[int] | None:
+        return self._combine(node.children, neg, intersect=neg)
+
+    def generic_visit(self, node: ast.Node, *args: object) -> frozenset[int] | None:
         return ALL
 
-    def _check(self, node: ast.Check, neg: bool) -> frozenset[int] | None:
+    def _combine(self, children: list[ast.Node], neg: bool, *, intersect: bool) -> frozenset[int] | None:
+        parts = [self.visit(c, neg) for c in children]
+        acc = parts[0]
+        for p in parts[1:]:
+            acc = _inter(acc, p) if intersect else _union(acc, p)
+        return acc
+
+    def visit_Check(self, node: ast.Check, neg: bool) -> frozenset[int] | None:
         lhs = node.lhs
         if isinstance(lhs, ast.Transformer):
             if _mentions_evt_type(lhs):
@@ -124,16 +131,8 @@ class EvtTypeInference:
 
 
 def _rhs_texts(rhs: ast.Node | None) -> list[str]:
-    if isinstance(rhs, ast.ListValue):
-        return [i.text for i in rhs.items if isinstance(i, ast.Value)]
-    if isinstance(rhs, ast.Value):
-        return [rhs.text]
-    return []
+    return ast.literal_texts(rhs) or []
 
 
 def _mentions_evt_type(node: ast.Node) -> bool:
-    if isinstance(node, ast.Field):
-        return node.name in ("evt.type", "syscall.type")
-    if isinstance(node, ast.Transformer):
-        return any(_mentions_evt_type(a) for a in node.args)
-    return False
+    return any(n in ("evt.type", "syscall.type") for n in operand_field_names(node))

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from lanner.rules import ast
 from lanner.rules.operators import NEGATION, Meaning, meaning_of
+from lanner.rules.visitor import NodeVisitor, field_names
 
 # class masks: two dimensions, flags (bits 0-2) and result (bits 3-4); an event matches a mask when it
 # shares a bit with it in both dimensions (an open has one or more flag bits and one result bit)
@@ -133,20 +134,6 @@ def _narrowness(s: frozenset[OpenPred]) -> int:
     return min(score[p.kind] * 1000 + len(p.value) for p in s)
 
 
-def _field(n: ast.Node) -> str | None:
-    if isinstance(n, ast.Field) and n.arg is None:
-        return n.name
-    return None
-
-
-def _values(n: ast.Node | None) -> list[str] | None:
-    if isinstance(n, ast.Value):
-        return [n.text]
-    if isinstance(n, ast.ListValue) and all(isinstance(i, ast.Value) for i in n.items):
-        return [i.text for i in n.items]  # type: ignore[union-attr]
-    return None
-
-
 def _int(s: str) -> int | None:
     try:
         return int(s, 0)
@@ -166,7 +153,7 @@ def _glob_prefix(pat: str) -> str:
     return pat
 
 
-class OpenPushdown:
+class OpenPushdown(NodeVisitor):
     """Analyse compiled rules; ``plan(rules)`` gives the keep-entries and a per-rule report."""
 
     def __init__(self, open_codes: Iterable[int], codes_for_name) -> None:
@@ -178,55 +165,62 @@ class OpenPushdown:
         """Over-approximation of the open events for which ``node`` can be true."""
         if node is None:
             return TOP
-        return self._e(node)
+        return self.visit(node, False)
 
-    def _e(self, n: ast.Node) -> frozenset[OpenPred]:
-        if isinstance(n, ast.And):
-            acc = TOP
-            for c in n.children:
-                acc = _meet(acc, self._e(c))
-                if not acc:
-                    return BOTTOM
-            return acc
-        if isinstance(n, ast.Or):
-            out: set[OpenPred] = set()
-            for c in n.children:
-                out |= self._e(c)
-            return frozenset(out)
-        if isinstance(n, ast.Not):
-            return self._not(n.child)
-        if isinstance(n, ast.Check):
-            return self._check(n)
+    # ``neg``: the node sits under an odd number of ``not``; negated and/or are not analysed (widen)
+    def visit_And(self, n: ast.And, neg: bool) -> frozenset[OpenPred]:
+        if neg:
+            return TOP
+        acc = TOP
+        for c in n.children:
+            acc = _meet(acc, self.visit(c, False))
+            if not acc:
+                return BOTTOM
+        return acc
+
+    def visit_Or(self, n: ast.Or, neg: bool) -> frozenset[OpenPred]:
+        if neg:
+            return TOP
+        out: set[OpenPred] = set()
+        for c in n.children:
+            out |= self.visit(c, False)
+        return frozenset(out)
+
+    def visit_Not(self, n: ast.Not, neg: bool) -> frozenset[OpenPred]:
+        return self.visit(n.child, not neg)
+
+    def visit_Check(self, c: ast.Check, neg: bool) -> frozenset[OpenPred]:
+        return self._not(c) if neg else self._check(c)
+
+    def generic_visit(self, n: ast.Node, *args: object) -> frozenset[OpenPred]:
         return TOP
 
-    def _not(self, c: ast.Node) -> frozenset[OpenPred]:
-        if isinstance(c, ast.Not):
-            return self._e(c.child)
-        if isinstance(c, ast.Check) and _field(c.lhs) == "evt.type" and meaning_of(c.op) is Meaning.EQUAL:
-            vals = _values(c.rhs)
+    def _not(self, c: ast.Check) -> frozenset[OpenPred]:
+        name = ast.plain_field(c.lhs)
+        meaning = meaning_of(c.op)
+        if name == "evt.type" and meaning is Meaning.EQUAL:
+            vals = ast.literal_texts(c.rhs)
             if vals is not None:
                 codes = set()
                 for v in vals:
                     codes |= self.codes_for_name(v)
                 if self.open_codes <= codes:
                     return BOTTOM
-        if isinstance(c, ast.Check):
-            inv = NEGATION.get(meaning_of(c.op))  # type: ignore[arg-type]
-            name = _field(c.lhs)
-            if inv and name in ("fd.num", "evt.rawres", "evt.res", "evt.failed") or (
-                    inv and name and name.startswith("evt.is_open_")):
-                return self._check(c, inv)
+        inv = NEGATION.get(meaning) if meaning is not None else None
+        if inv and name in ("fd.num", "evt.rawres", "evt.res", "evt.failed") or (
+                inv and name and name.startswith("evt.is_open_")):
+            return self._check(c, inv)
         return TOP
 
     def _check(self, c: ast.Check, op: Meaning | None = None) -> frozenset[OpenPred]:
         """Open events for which the check can be true; ``op`` overrides the meaning of its operator
         (a negated check)."""
-        name = _field(c.lhs)
+        name = ast.plain_field(c.lhs)
         if name is None or c.modifier is not None:
             return TOP
         if op is None:
             op = meaning_of(c.op)
-        vals = _values(c.rhs)
+        vals = ast.literal_texts(c.rhs)
         if name == "evt.type":
             if op is Meaning.EQUAL and vals is not None:
                 codes: set[int] = set()
@@ -333,20 +327,8 @@ def _uses_file_fields(r) -> bool:
         if n:
             names.add(n)
     if not names and r.tree is not None:
-        names = set(_tree_fields(r.tree))
+        names = set(field_names(r.tree))
     return bool(names & set(_FILE_FIELDS))
-
-
-def _tree_fields(n: ast.Node):
-    if isinstance(n, ast.Field):
-        yield n.name
-    for attr in ("children", "items", "args"):
-        for c in getattr(n, attr, None) or ():
-            yield from _tree_fields(c)
-    for attr in ("child", "lhs", "rhs"):
-        c = getattr(n, attr, None)
-        if isinstance(c, ast.Node):
-            yield from _tree_fields(c)
 
 
 _FD_EVENT_NAMES = ("read", "write", "pread", "pwrite", "readv", "writev", "preadv", "pwritev", "fchmod",
