@@ -6,10 +6,12 @@ Run as ``python -m lanner.sources.ebpf.build`` (``--if-changed``: only when the 
 ``probe.bpf.c`` into ``probe.bpf.o``; ``cc -shared`` compiles ``drain.c`` into ``_drain.so``. A missing
 tool is named with the Debian package that provides it.
 
-A built object must match its source: the build records, beside the objects, a hash of every input
-(``probe.bpf.c``, ``drain.c``, the libbpf headers, the kernel BTF or committed header the probe is
-compiled against, the compiler flags). :func:`stale` compares it with the inputs as they are now, and
-:func:`ensure_built` rebuilds when they differ, so an edited probe is never run from an old object.
+A built object must match its source: the build records, beside the objects, a hash of the project's
+inputs (``probe.bpf.c``, ``drain.c``, the committed ``vmlinux_<arch>.h``, the compiler flags).
+:func:`stale` compares it with the inputs as they are now, and :func:`ensure_built` rebuilds when they
+differ, so an edited probe is never run from an old object. The host's libbpf headers and kernel BTF
+are left out on purpose: the object is CO-RE (relocated at load for the running kernel), so a host with
+another kernel, or without the build headers, runs it as it is.
 """
 
 from __future__ import annotations
@@ -67,7 +69,6 @@ def vmlinux_header(out_dir: Path, arch: str) -> Path:
 
 
 BPF_HEADERS = Path("/usr/include/bpf")
-PROBE_HEADERS = ("bpf_helpers.h", "bpf_helper_defs.h", "bpf_tracing.h", "bpf_core_read.h", "bpf_endian.h")
 OBJ_NAME, SO_NAME, HASH_NAME = "probe.bpf.o", "_drain.so", "probe.bpf.hash"
 CLANG_FLAGS = ("-O2", "-g", "-target", "bpf", "-Wno-incompatible-pointer-types-discards-qualifiers")
 CC_FLAGS = ("-O2", "-shared", "-fPIC")
@@ -82,7 +83,7 @@ def _arch() -> str:
 
 
 def input_hash(arch: str | None = None) -> str:
-    """sha256 over everything the objects are built from: sources, headers, kernel BTF, flags."""
+    """sha256 over the project inputs the objects are built from: sources, committed header, flags."""
     arch = arch or _arch()
     h = hashlib.sha256()
 
@@ -91,13 +92,9 @@ def input_hash(arch: str | None = None) -> str:
         h.update(data)
 
     part("flags", " ".join(CLANG_FLAGS + (f"-D__TARGET_ARCH_{arch}",) + CC_FLAGS).encode())
-    for name in ("probe.bpf.c", "drain.c"):
-        part(name, (HERE / name).read_bytes())
-    for name in PROBE_HEADERS:
-        f = BPF_HEADERS / name
+    for name in ("probe.bpf.c", "drain.c", f"vmlinux_{arch}.h"):
+        f = HERE / name
         part(name, f.read_bytes() if f.exists() else b"")
-    kernel = BTF if BTF.exists() else HERE / f"vmlinux_{arch}.h"
-    part("kernel", kernel.read_bytes() if kernel.exists() else b"")
     return h.hexdigest()
 
 
@@ -115,7 +112,7 @@ def stale(out_dir: Path = HERE) -> str | None:
     except (BuildError, OSError) as e:
         return f"its inputs cannot be read ({e})"
     if rec.read_text().strip() != now:
-        return "its sources, headers, kernel BTF or build flags changed since it was built"
+        return "its sources, header or build flags changed since it was built"
     return None
 
 

@@ -48,6 +48,10 @@ def test_stale_names_what_changed(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert "changed since it was built" in build.stale(pkg)
     (pkg / build.HASH_NAME).write_text(build.input_hash() + "\n")
     assert build.stale(pkg) is None
+    with open(pkg / "vmlinux_x86.h", "a") as f:
+        f.write("\n")
+    assert "changed since it was built" in build.stale(pkg)
+    (pkg / build.HASH_NAME).write_text(build.input_hash() + "\n")
     monkeypatch.setattr(build, "CLANG_FLAGS", build.CLANG_FLAGS + ("-DEXTRA",))
     assert "changed since it was built" in build.stale(pkg)
     (pkg / build.OBJ_NAME).unlink()
