@@ -72,3 +72,24 @@ def test_operator_without_meaning_widens_the_analyses(bendswith: Operator) -> No
     tree = parse("evt.type = open and fd.name bendswith 2f")
     assert OpenPushdown(opens, T.codes_for_name).analyse(tree) == TOP
     assert OpenPushdown(opens, T.codes_for_name).analyse(parse("evt.type = open and fd.name startswith /etc/")) != TOP
+
+
+def test_no_operator_list_outside_the_table() -> None:
+    """No module keeps its own collection of operator spellings (a tuple, list, set or dict key set naming
+    two or more operators): they read the table, so adding an operator stays a one-file change."""
+    import ast as pyast
+
+    import lanner.rules
+
+    words = {s for s in operators.spellings() if s.isalpha()}
+    found = []
+    for path in sorted(Path(lanner.rules.__file__).parent.glob("*.py")):
+        if path.name == "operators.py":
+            continue
+        for node in pyast.walk(pyast.parse(path.read_text())):
+            elts = node.elts if isinstance(node, pyast.Tuple | pyast.List | pyast.Set) else (
+                node.keys if isinstance(node, pyast.Dict) else [])
+            names = {e.value for e in elts if isinstance(e, pyast.Constant) and e.value in words}
+            if len(names) >= 2:
+                found.append(f"{path.name}:{node.lineno} {sorted(names)}")
+    assert not found, found
