@@ -104,25 +104,24 @@ def fd_class(state: Any = None) -> FieldClass:
             return fn(f)
         return get
 
+    # fast paths first: the state engine sets fd/fdnum only on fd events of a known thread
     def num(e: Any) -> Any:
-        if not _fd_event(e):
-            return None
         n = e.fdnum
-        return n if n is not None else -1
+        if n is not None:
+            return n
+        return -1 if _fd_event(e) else None
 
     def name(e: Any) -> str | None:
-        if not _fd_event(e):
-            return None
         f = e.fd
-        return f.name if f is not None else _name_from_event(e)
+        if f is not None:
+            return f.name
+        return _name_from_event(e) if _fd_event(e) else None
 
     def typechar(e: Any) -> str | None:
-        if not _fd_event(e):
-            return None
         f = e.fd
         if f is not None:
             return f.typechar
-        return _TYPECHAR_BY_EVENT.get(e.info.name, "o")
+        return _TYPECHAR_BY_EVENT.get(e.info.name, "o") if _fd_event(e) else None
 
     def directory(e: Any) -> str | None:
         if not _fd_event(e):
