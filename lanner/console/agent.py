@@ -40,6 +40,8 @@ def console_for(config: Config) -> ConsoleApp:
                        retention=Retention(max_age_s=s.max_age_s, max_alerts=s.max_alerts))
         app = ConsoleApp(store, ing, Access(s.token, s.user, s.password), prefix=s.path, max_wait=5.0)
         _open[id(config)] = (config, app)
+        if not config.bool("webserver.enabled", False):
+            log.warning("webui.enabled but webserver.enabled is false: alerts are stored, the page is not served")
         log.info("Console: alerts stored in %s (%s), page at %s", s.store if "://" not in s.store else store.name,
                  store.name, app.prefix)
         return app

@@ -125,8 +125,11 @@ def in_fake_container(script: str) -> tuple[str, subprocess.CompletedProcess]:
     container without starting a container engine. Returns the 12-character container id."""
     cid = secrets.token_hex(32)
     made = []
-    for ctl in ("pids", "memory", "cpu"):
-        d = Path(f"/sys/fs/cgroup/{ctl}/docker/{cid}")
+    roots = [f"/sys/fs/cgroup/{ctl}" for ctl in ("pids", "memory", "cpu")]
+    if Path("/sys/fs/cgroup/cgroup.controllers").exists():           # cgroup v2 only
+        roots = ["/sys/fs/cgroup"]
+    for root in roots:
+        d = Path(f"{root}/docker/{cid}")
         try:
             d.mkdir(parents=True)
             made.append(d)
@@ -147,8 +150,8 @@ def in_fake_container(script: str) -> tuple[str, subprocess.CompletedProcess]:
 
 
 def cleanup_cgroups() -> None:
-    for ctl in ("pids", "memory", "cpu"):
-        d = Path(f"/sys/fs/cgroup/{ctl}/docker")
+    for root in ("/sys/fs/cgroup/pids", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/cpu", "/sys/fs/cgroup"):
+        d = Path(f"{root}/docker")
         if d.is_dir():
             try:
                 os.rmdir(d)
