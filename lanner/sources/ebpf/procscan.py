@@ -9,12 +9,15 @@ snapshot exactly as it loads a capture's. ``host_root`` is prefixed to every pat
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import socket
 import struct
 from dataclasses import dataclass, field
 
 from lanner.sources.scap import records as R
+
+_log = logging.getLogger("lanner")
 
 _ANON = {"[eventfd]": R.FD_EVENT, "[signalfd]": R.FD_SIGNALFD, "[eventpoll]": R.FD_EVENTPOLL,
          "inotify": R.FD_INOTIFY, "[timerfd]": R.FD_TIMERFD, "bpf-map": R.FD_BPF, "bpf-prog": R.FD_BPF,
@@ -42,6 +45,14 @@ def _read(path: str, limit: int = 65536) -> bytes:
             return f.read(limit)
     except OSError:
         return b""
+
+
+def _num(text: str, index: int, base: int = 10, *, default: int) -> int:
+    """Field ``index`` of a /proc line's value as a number, or ``default`` when it is not one."""
+    try:
+        return int(text.split()[index], base)
+    except (IndexError, ValueError):
+        return default
 
 
 def _linux_open_flags_to_ppm(f: int) -> int:
@@ -107,9 +118,14 @@ class ProcScanner:
         return sorted(int(d) for d in os.listdir(self.proc) if d.isdigit())
 
     def scan(self) -> list[ProcEntry]:
+        """Every process that parses; one whose /proc entries are malformed is left out (logged), never
+        the end of the scan."""
         out: list[ProcEntry] = []
         for pid in self.pids():
-            out.extend(self.scan_process(pid))
+            try:
+                out.extend(self.scan_process(pid))
+            except (ValueError, IndexError) as e:
+                _log.warning("skipping process %d: malformed entry under %s/%d: %s", pid, self.proc, pid, e)
         return out
 
     def scan_process(self, pid: int) -> list[ProcEntry]:
@@ -146,25 +162,18 @@ class ProcScanner:
         for line in _read(f"{base}/status").decode(errors="replace").splitlines():
             k, _, v = line.partition(":")
             status[k] = v.strip()
-        if "Uid" in status:
-            e.uid = int(status["Uid"].split()[1])
-        if "Gid" in status:
-            e.gid = int(status["Gid"].split()[1])
+        # a malformed status line leaves its value at the default; the rest of the entry still counts
+        e.uid = _num(status.get("Uid", ""), 1, default=e.uid)
+        e.gid = _num(status.get("Gid", ""), 1, default=e.gid)
         for k, attr in (("CapInh", "cap_inheritable"), ("CapPrm", "cap_permitted"), ("CapEff", "cap_effective")):
-            if k in status:
-                setattr(e, attr, int(status[k], 16))
+            setattr(e, attr, _num(status.get(k, ""), 0, 16, default=getattr(e, attr)))
         for k, attr in (("VmSize", "vmsize_kb"), ("VmRSS", "vmrss_kb"), ("VmSwap", "vmswap_kb")):
-            if k in status:
-                setattr(e, attr, int(status[k].split()[0]))
-        ns = status.get("NSpid", "").split()
-        e.vtid = int(ns[-1]) if ns else tid
-        nsp = status.get("NSpgid", "").split()
-        if nsp:
-            e.vpgid = int(nsp[-1])
-        ntg = status.get("NStgid", "").split()
-        e.vpid = int(ntg[-1]) if ntg else pid
+            setattr(e, attr, _num(status.get(k, ""), 0, default=getattr(e, attr)))
+        e.vtid = _num(status.get("NSpid", ""), -1, default=tid)
+        e.vpgid = _num(status.get("NSpgid", ""), -1, default=e.vpgid)
+        e.vpid = _num(status.get("NStgid", ""), -1, default=pid)
         if tid != pid:
-            e.ptid = int(status.get("PPid", e.ptid) or e.ptid)
+            e.ptid = _num(status.get("PPid", ""), 0, default=e.ptid)
         cmd = _read(f"{base}/cmdline").split(b"\0")
         if cmd and cmd[-1] == b"":
             cmd.pop()
@@ -202,6 +211,8 @@ class ProcScanner:
                 v = line.split()[3]
                 e.fdlimit = int(v) if v.isdigit() else -1
         for line in _read(f"{base}/cgroup").decode(errors="replace").splitlines():
+            if line.count(":") < 2:
+                continue
             _, ctrls, path = line.split(":", 2)
             names = ctrls.split(",") if ctrls else ["cpuset", "cpu", "cpuacct", "memory", "pids", "blkio"]
             e.cgroups.extend(f"{n.removeprefix('name=')}={path}" for n in names)
