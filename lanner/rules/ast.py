@@ -115,3 +115,8 @@ def literal_texts(node: Node | None) -> list[str] | None:
     if type(node) is ListValue and all(type(i) is Value for i in node.items):
         return [i.text for i in node.items]  # type: ignore[attr-defined]
     return None
+
+
+def items_of(node: Node | None) -> list[Node]:
+    """The items of a list, or the node itself as the only item."""
+    return node.items if type(node) is ListValue else [node]  # type: ignore[list-item]

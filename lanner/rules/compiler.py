@@ -328,7 +328,7 @@ class ConditionCompiler(NodeVisitor):
     def _rhs_literals(self, lhs: Operand, oper: Operator, node: ast.Check) -> list[Any]:
         """Converted right-hand values (one for scalar operators, many for lists)."""
         rhs = node.rhs
-        items = rhs.items if isinstance(rhs, ast.ListValue) else [rhs]
+        items = ast.items_of(rhs)
         texts = [i.text for i in items]  # type: ignore[union-attr]
         target = lhs.type
         out = []
@@ -463,12 +463,12 @@ class ConditionCompiler(NodeVisitor):
     # --- warnings ----------------------------------------------------------------------------
     def _literal_warnings(self, lhs: Operand, oper: Operator, node: ast.Check) -> None:
         rhs = node.rhs
-        items = rhs.items if isinstance(rhs, ast.ListValue) else [rhs]
+        items = ast.items_of(rhs)
         for item in items:
             if not isinstance(item, ast.Value):
                 continue
             t = item.text
-            if oper.spelling == "regex" and _regex_is_trivial(t):
+            if oper.warn_plain_pattern and _regex_is_trivial(t):
                 self._warn(WARN_COMPILE, f"regex check with '{t}' may be optimized with simpler operators such "
                                          "as '=', 'contains', 'startswith', 'endswith'")
             squeezed = "".join(t.split())

@@ -93,6 +93,7 @@ class Operator:
     meaning: Meaning | None = None
     blank_after: bool = False                       # a word operator: blanks must follow it
     warn_na: bool = False                           # comparing a plugin JSON field with "<NA>" warns
+    warn_plain_pattern: bool = False                # a pattern with no special character warns (regex)
 
     @property
     def modifiers(self) -> bool:
@@ -146,7 +147,7 @@ _TABLE: list[Operator] = [
     Operator("bstartswith", Rhs.VALUE, _BUF, Template("{v}.startswith({c})"), Literal.HEX, blank_after=True),
     Operator("endswith", Rhs.VALUE, _TEXTUAL, Template("{v}.endswith({c})"), Literal.TEXT, blank_after=True),
     Operator("regex", Rhs.VALUE, _STR, Template("{c}({v})", prepare=_regex), Literal.TEXT, field_rhs=False,
-             blank_after=True),
+             blank_after=True, warn_plain_pattern=True),
     Operator("intersects", Rhs.LIST, ALL_KINDS, Template("{v} == {c}"), list_fields=True, either_fields=True,
              membership="set", list_match="any", meaning=Meaning.EQUAL, warn_na=True),
     Operator("in", Rhs.LIST, ALL_KINDS, Template("{v} == {c}"), list_fields=True, either_fields=True,
