@@ -11,8 +11,7 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS alerts (id BIGSERIAL PRIMARY KEY, time_ns BIGINT NOT NULL, rule TEXT NOT NULL, "
     "priority TEXT NOT NULL, prio INTEGER NOT NULL, source TEXT, hostname TEXT, image TEXT, namespace TEXT, pod TEXT, "
     "container TEXT, tags TEXT, output TEXT, fields JSONB)",
-    "CREATE INDEX IF NOT EXISTS alerts_time_priority ON alerts (time_ns, priority)",
-    "CREATE INDEX IF NOT EXISTS alerts_time_rule ON alerts (time_ns, rule)",
+    "CREATE INDEX IF NOT EXISTS alerts_time_priority_rule ON alerts (time_ns, priority, rule)",
     "CREATE INDEX IF NOT EXISTS alerts_priority ON alerts (priority)",
     "CREATE INDEX IF NOT EXISTS alerts_hostname ON alerts (hostname)",
     "CREATE INDEX IF NOT EXISTS alerts_container ON alerts (container)",
