@@ -54,12 +54,20 @@ def parse_rfc3339_ns(s: str) -> int:
         return 0
 
 
+def _obj(v: Any) -> dict[str, Any]:
+    return v if isinstance(v, dict) else {}
+
+
+def _list(v: Any) -> list[Any]:
+    return v if isinstance(v, list) else []
+
+
 def image_repo_tag_digest(image_doc: dict[str, Any] | None, config_image: str) -> tuple[str, str, str]:
     """Repository, tag and registry digest of an image, preferring the image's own records."""
     repo = tag = digest = ""
-    if image_doc:
+    if isinstance(image_doc, dict):
         digests = []
-        for rd in image_doc.get("RepoDigests") or []:
+        for rd in _list(image_doc.get("RepoDigests")):
             if not isinstance(rd, str) or rd.count("@") != 1:
                 continue
             r, d = rd.split("@")
@@ -70,7 +78,7 @@ def image_repo_tag_digest(image_doc: dict[str, Any] | None, config_image: str) -
                 break
         if not digest and len(digests) == 1:
             digest = digests[0]
-        for rt in image_doc.get("RepoTags") or []:
+        for rt in _list(image_doc.get("RepoTags")):
             if not isinstance(rt, str):
                 continue
             r, t, _ = split_image(rt)
@@ -127,9 +135,10 @@ class DockerEngine:
         return self.to_info(doc)
 
     def to_info(self, doc: dict[str, Any]) -> ContainerInfo:
-        cfg = doc.get("Config") or {}
-        host = doc.get("HostConfig") or {}
-        net = doc.get("NetworkSettings") or {}
+        """A container from an inspect document; members of the wrong JSON type count as absent."""
+        if not isinstance(doc, dict):
+            raise HttpError(f"{self.socket}: container inspect answer is not an object", status=200)
+        cfg, host, net = _obj(doc.get("Config")), _obj(doc.get("HostConfig")), _obj(doc.get("NetworkSettings"))
         full_id = str(doc.get("Id", ""))
         name = str(doc.get("Name", "")).lstrip("/")
         config_image = str(cfg.get("Image") or "")
@@ -142,11 +151,11 @@ class DockerEngine:
                 log.debug("%s: image %s: %s", self.socket, image_ref, e)
         repo, tag, digest = image_repo_tag_digest(image_doc, config_image)
         image_id = image_ref.split(":", 1)[1] if ("/" not in image_ref and ":" in image_ref) else ""
-        labels = {str(k): str(v) for k, v in (cfg.get("Labels") or {}).items()
+        labels = {str(k): str(v) for k, v in _obj(cfg.get("Labels")).items()
                   if len(str(v)) <= self.label_max_len}
         ip = str(net.get("IPAddress") or "")
         if not ip:
-            for n in (net.get("Networks") or {}).values():
+            for n in _obj(net.get("Networks")).values():
                 if isinstance(n, dict) and n.get("IPAddress"):
                     ip = str(n["IPAddress"])
                     break
@@ -154,12 +163,12 @@ class DockerEngine:
         if not ip and netmode.startswith("container:"):
             try:
                 other = self._get(f"/containers/{urllib.parse.quote(netmode[10:])}/json")
-                ip = str((other.get("NetworkSettings") or {}).get("IPAddress") or "")
+                ip = str(_obj(_obj(other).get("NetworkSettings")).get("IPAddress") or "")
             except (HttpError, OSError):
                 pass
         mounts = [Mount(str(m.get("Source", "")), str(m.get("Destination", "")), str(m.get("Mode", "")),
                         bool(m.get("RW", True)), str(m.get("Propagation", "")))
-                  for m in doc.get("Mounts") or [] if isinstance(m, dict)]
+                  for m in _list(doc.get("Mounts")) if isinstance(m, dict)]
         is_sandbox = "k8s_POD" in name or labels.get("io.kubernetes.docker.type") == "podsandbox"
         sandbox_id = labels.get(K8S_SANDBOX_LABEL, full_id if is_sandbox else "")
         return ContainerInfo(
@@ -170,7 +179,7 @@ class DockerEngine:
             host_ipc=host.get("IpcMode") == "host", pod_sandbox_id=sandbox_id,
             pod_sandbox_labels=dict(labels) if is_sandbox else {},
             created_ns=parse_rfc3339_ns(str(doc.get("Created") or "")), is_pod_sandbox=is_sandbox,
-            user=str(cfg.get("User") or ""), env=[str(e) for e in cfg.get("Env") or []],
+            user=str(cfg.get("User") or ""), env=[str(e) for e in _list(cfg.get("Env"))],
         )
 
     def watch(self, stop: threading.Event, *, on_start: Callable[[str], None],
@@ -185,8 +194,12 @@ class DockerEngine:
             for ev in lines:
                 if stop.is_set():
                     return
+                if not isinstance(ev, dict):
+                    continue
                 action = ev.get("Action") or ev.get("status")
-                cid = (ev.get("Actor") or {}).get("ID") or ev.get("id")
+                cid = _obj(ev.get("Actor")).get("ID") or ev.get("id")
+                if not isinstance(cid, str):
+                    continue
                 if not cid:
                     continue
                 if action == "destroy":
