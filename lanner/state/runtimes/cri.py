@@ -220,7 +220,8 @@ class CriEngine:
             pod_sandbox_id=sandbox_id or s.id,
             pod_sandbox_labels=self._labels(sbs.labels) if sbs is not None else {},
             cni_json=_cni_json(sb_info), created_ns=s.created_at,
-            env=[f"{e.get('key')}={e.get('value')}" for e in envs if isinstance(e, dict)],
+            env=[f"{e['key']}={e.get('value') or ''}" for e in (envs if isinstance(envs, list) else [])
+                 if isinstance(e, dict) and isinstance(e.get("key"), str)],
         )
 
     def sandbox_info(self, kind: str, sb: Any) -> ContainerInfo:
