@@ -834,8 +834,10 @@ static __always_inline void put_unix_path(struct lw_writer *w, struct sock *sk, 
 	*total += n;
 }
 
-/* outbound: local->remote; inbound: remote->local */
-static __always_inline void w_socktuple(struct lw_writer *w, struct sock *sk, int inbound)
+/* outbound: local->remote; inbound: remote->local. An unconnected (UDP) socket has no remote port:
+ * the remote end then comes from the caller's address argument `uaddr` (sendto/recvfrom address,
+ * msghdr name), as Falco's modern probe takes it. */
+static __always_inline void w_socktuple(struct lw_writer *w, struct sock *sk, int inbound, const void *uaddr)
 {
 	if (!sk) {
 		w_empty(w);
@@ -849,6 +851,12 @@ static __always_inline void w_socktuple(struct lw_writer *w, struct sock *sk, in
 		u32 da = BPF_CORE_READ(sk, __sk_common.skc_daddr);
 		u16 sp = BPF_CORE_READ(sk, __sk_common.skc_num);
 		u16 dp = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+		if (!dp && uaddr) {
+			struct sockaddr_in sin = {};
+			bpf_probe_read_user(&sin, sizeof(sin), uaddr);
+			da = sin.sin_addr.s_addr;
+			dp = bpf_ntohs(sin.sin_port);
+		}
 		b[OFF(o)] = 2;
 		if (inbound) {
 			*(u32 *)&b[OFF(o + 1)] = da; *(u16 *)&b[OFF(o + 5)] = dp;
@@ -863,6 +871,12 @@ static __always_inline void w_socktuple(struct lw_writer *w, struct sock *sk, in
 		struct in6_addr da = BPF_CORE_READ(sk, __sk_common.skc_v6_daddr);
 		u16 sp = BPF_CORE_READ(sk, __sk_common.skc_num);
 		u16 dp = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+		if (!dp && uaddr) {
+			struct sockaddr_in6 s6 = {};
+			bpf_probe_read_user(&s6, sizeof(s6), uaddr);
+			__builtin_memcpy(&da, &s6.sin6_addr, 16);
+			dp = bpf_ntohs(s6.sin6_port);
+		}
 		b[OFF(o)] = 10;
 		if (inbound) {
 			__builtin_memcpy(&b[OFF(o + 1)], &da, 16); *(u16 *)&b[OFF(o + 17)] = dp;
@@ -1474,13 +1488,13 @@ static long mmsg_step(u64 i, struct mmsg_ctx *m)
 		u64 total = iov_total(msg.iov, msg.iovlen, m->compat);
 		w_u32(&w, (u32)total);
 		w_iov(&w, msg.iov, msg.iovlen, wr_len(mlen, total, m->snap), m->compat);
-		w_socktuple(&w, fd_sock(t, m->fd), 0);
+		w_socktuple(&w, fd_sock(t, m->fd), 0, (void *)msg.name);
 	} else {
 		if (!w_begin(&w, cfg, 55, 6))
 			return 1;
 		w_u64(&w, mlen); w_u64(&w, m->fd); w_u32(&w, mlen);
 		w_iov(&w, msg.iov, msg.iovlen, rd_len(mlen, m->snap), m->compat);
-		w_socktuple(&w, fd_sock(t, m->fd), 1);
+		w_socktuple(&w, fd_sock(t, m->fd), 1, (void *)msg.name);
 		if (msg.control && msg.controllen)
 			w_ubuf(&w, (void *)msg.control, msg.controllen, MAX_PATH - 1);
 		else
@@ -1599,7 +1613,7 @@ static __always_inline void emit_syscall(struct lw_config *cfg, struct lw_counte
 		if (!w_begin(&w, cfg, code, 4)) return;
 		w_u64(&w, res);
 		if (res == 0 || res == -115)
-			w_socktuple(&w, fd_sock(t, fd), 0);
+			w_socktuple(&w, fd_sock(t, fd), 0, NULL);
 		else
 			w_empty(&w);
 		w_u64(&w, fd); w_usockaddr(&w, (void *)A(1), (u32)A(2));
@@ -1614,7 +1628,7 @@ static __always_inline void emit_syscall(struct lw_config *cfg, struct lw_counte
 		if (!w_begin(&w, cfg, code, code == 389 ? 6 : 5)) return;
 		w_u64(&w, res);
 		if (res >= 0)
-			w_socktuple(&w, fd_sock(t, res), 1);
+			w_socktuple(&w, fd_sock(t, res), 1, NULL);
 		else
 			w_empty(&w);
 		u32 ql = 0, qm = 0;
@@ -1632,14 +1646,14 @@ static __always_inline void emit_syscall(struct lw_config *cfg, struct lw_counte
 		if (!w_begin(&w, cfg, code, 5)) return;
 		w_u64(&w, res); w_ubuf(&w, (void *)A(1), wr_len(res, A(2), snap), snap);
 		w_u64(&w, fd); w_u32(&w, (u32)A(2));
-		w_socktuple(&w, fd_sock(t, fd), 0);
+		w_socktuple(&w, fd_sock(t, fd), 0, (void *)A(4));
 		break;
 	}
 	case 35: { /* recvfrom */
 		s64 fd = SA(0);
 		if (!w_begin(&w, cfg, code, 5)) return;
 		w_u64(&w, res); w_ubuf(&w, (void *)A(1), rd_len(res, snap), snap);
-		w_socktuple(&w, fd_sock(t, fd), 1);
+		w_socktuple(&w, fd_sock(t, fd), 1, res >= 0 ? (void *)A(4) : NULL);
 		w_u64(&w, fd); w_u32(&w, (u32)A(2));
 		break;
 	}
@@ -1652,7 +1666,7 @@ static __always_inline void emit_syscall(struct lw_config *cfg, struct lw_counte
 		w_u64(&w, res);
 		w_iov(&w, msg.iov, msg.iovlen, wr_len(res, total, snap), k->compat);
 		w_u64(&w, fd); w_u32(&w, (u32)total);
-		w_socktuple(&w, fd_sock(t, fd), 0);
+		w_socktuple(&w, fd_sock(t, fd), 0, (void *)msg.name);
 		break;
 	}
 	case 53: { /* recvmsg */
@@ -1664,7 +1678,7 @@ static __always_inline void emit_syscall(struct lw_config *cfg, struct lw_counte
 		w_u64(&w, res); w_u32(&w, res > 0 ? (u32)res : 0);
 		if (res > 0) {
 			w_iov(&w, msg.iov, msg.iovlen, rd_len(res, snap), k->compat);
-			w_socktuple(&w, fd_sock(t, fd), 1);
+			w_socktuple(&w, fd_sock(t, fd), 1, (void *)msg.name);
 		} else {
 			w_empty(&w);
 			w_empty(&w);

@@ -25,7 +25,7 @@ RULES = f"""
 - rule: class file received
   desc: t
   condition: evt.type=recvfrom and evt.buffer bcontains cafebabe and fd.type=ipv4
-  output: "class {OUT} buffer=%evt.buffer"
+  output: "class {OUT} buffer=%evt.buffer cport=%fd.cport sport=%fd.sport"
   priority: CRITICAL
 - rule: message io on loopback
   desc: t
@@ -75,6 +75,7 @@ def test_received_datagram_is_alerted_on_its_bytes(live):
         assert child.stdout.readline().strip() == "ready"
         tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         tx.sendto(b"\xca\xfe\xba\xbe" + PAYLOAD, ("127.0.0.1", port))
+        txport = tx.getsockname()[1]
         tx.close()
         assert child.wait(60) == 0
     finally:
@@ -83,6 +84,8 @@ def test_received_datagram_is_alerted_on_its_bytes(live):
     assert f["evt.buffer"] == "...." + PAYLOAD[:76].decode()
     assert f["evt.rawres"] == 4 + len(PAYLOAD)
     assert f["evt.rawarg.size"] == 4096
+    # an unconnected UDP socket: the sender's address comes from recvfrom's address argument
+    assert (f["fd.cport"], f["fd.sport"]) == (txport, port)
 
 
 IO_EVENTS = frozenset({"write", "pwrite", "writev", "pwritev", "read", "pread", "readv", "preadv"})
