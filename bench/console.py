@@ -38,9 +38,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lanner.console.ingest import Ingestor, Retention  # noqa: E402
+from lanner.console.opener import open_store  # noqa: E402
 from lanner.console.record import from_alert_json  # noqa: E402
 from lanner.console.server import ConsoleServer  # noqa: E402
-from lanner.console.store import SqlStore, open_store  # noqa: E402
+from lanner.console.store import SqlStore  # noqa: E402
 from lanner.console.web import Access, ConsoleApp  # noqa: E402
 
 RULES = [f"Bench rule {i}" for i in range(20)]

@@ -11,11 +11,13 @@ from __future__ import annotations
 import os
 from typing import IO, Any
 
+from lanner.core.errors import LannerError
+
 DEFAULT_FILE_MODE = 0o600
 DEFAULT_SOCKET_MODE = 0o660
 
 
-class ModeError(ValueError):
+class ModeError(LannerError, ValueError):
     """A configured mode is not an octal permission value."""
 
 

@@ -25,6 +25,8 @@ import ctypes.util
 import logging
 import os
 
+from lanner.core.errors import LannerError
+
 log = logging.getLogger("lanner")
 
 CAP_NAMES = {
@@ -47,7 +49,7 @@ _PR_CAP_AMBIENT_CLEAR_ALL = 4
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
 
-class PrivilegeError(Exception):
+class PrivilegeError(LannerError):
     """The capability sets could not be read or changed."""
 
 

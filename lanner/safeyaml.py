@@ -20,6 +20,8 @@ from typing import Any
 
 import yaml
 
+from lanner.core.errors import LannerError
+
 try:
     _Loader: type = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover
@@ -38,7 +40,7 @@ _BOMS = ((b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe\x00\x00", "UTF-32"), (b"\x
          (b"\xff\xfe", "UTF-16"))
 
 
-class YamlInputError(ValueError):
+class YamlInputError(LannerError, ValueError):
     """Bad YAML input; ``line``/``column`` are 0-based (-1 when unknown), ``index`` the character offset."""
 
     def __init__(self, message: str, line: int = -1, column: int = -1, index: int = 0) -> None:

@@ -11,8 +11,9 @@ from typing import Any
 
 from lanner.config import Config, ConfigError
 from lanner.console.ingest import Ingestor, Retention
+from lanner.console.opener import open_store
 from lanner.console.settings import ConsoleSettings
-from lanner.console.store import StoreError, open_store
+from lanner.console.store import StoreError
 from lanner.console.web import Access, ConsoleApp
 
 log = logging.getLogger("lanner.console")

@@ -18,8 +18,9 @@ from collections.abc import Sequence
 
 from lanner.config import ConfigError
 from lanner.console.ingest import Ingestor, Retention
+from lanner.console.opener import open_store
 from lanner.console.settings import DEFAULT_STORE, parse_duration
-from lanner.console.store import StoreError, open_store
+from lanner.console.store import StoreError
 from lanner.console.web import Access, AccessError, ConsoleApp
 
 log = logging.getLogger("lanner.console")

@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from lanner.core.errors import LannerError
+
 PRIORITIES = ("Emergency", "Alert", "Critical", "Error", "Warning", "Notice", "Informational", "Debug")
 _PRIO_RANK = {p.lower(): i for i, p in enumerate(PRIORITIES)}
 _PRIO_RANK["info"] = 6
@@ -21,7 +23,7 @@ DIMENSIONS: dict[str, tuple[str, ...]] = {
 _ISO = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:?\d\d)?$")
 
 
-class RecordError(ValueError):
+class RecordError(LannerError, ValueError):
     """A posted document is not a Falco alert; the message says which key is wrong."""
 
 

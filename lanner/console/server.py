@@ -10,9 +10,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from lanner.console.web import ConsoleApp
+from lanner.core.errors import LannerError
 
 
-class ServerError(Exception):
+class ServerError(LannerError):
     """The server could not start (address in use, bad certificate); the message says which."""
 
 

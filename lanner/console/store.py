@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lanner.console.record import PRIORITIES, Record
+from lanner.core.errors import LannerError
 
 DIMENSIONS = ("rule", "priority", "hostname", "image", "namespace", "pod", "container", "source", "tag")
 _COLUMNS = ("id", "time_ns", "rule", "priority", "source", "hostname", "image", "namespace", "pod",
             "container", "tags", "output")
 
 
-class StoreError(Exception):
+class StoreError(LannerError):
     """The store cannot be opened or written; the message names it."""
 
 
@@ -354,12 +355,3 @@ class SQLiteStore(SqlStore):
         cur.execute("INSERT INTO alerts (time_ns, rule, priority, prio, source, hostname, image, namespace, pod, "
                     "container, tags, output, fields) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", row)
         return int(cur.lastrowid)
-
-
-def open_store(url: str) -> SqlStore:
-    """``postgresql://…`` (or ``postgres://``) opens PostgreSQL; anything else is a SQLite file path."""
-    if url.startswith(("postgresql://", "postgres://")):
-        from lanner.console.postgres import PostgresStore
-        return PostgresStore(url)
-    path = url[len("sqlite://"):] if url.startswith("sqlite://") else url
-    return SQLiteStore(path)

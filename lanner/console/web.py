@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from lanner.console.ingest import Ingestor
 from lanner.console.record import RecordError, from_alert_json
 from lanner.console.store import DIMENSIONS, Filter, SqlStore, StoreError
+from lanner.core.errors import LannerError
 
 log = logging.getLogger("lanner.console")
 
@@ -39,7 +40,7 @@ _SECURITY = [("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
                                          "script-src 'self'; connect-src 'self'; frame-ancestors 'none'")]
 
 
-class AccessError(ValueError):
+class AccessError(LannerError, ValueError):
     """The console's access settings are missing or unusable (nothing is served without them)."""
 
 

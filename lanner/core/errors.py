@@ -14,8 +14,8 @@ class LannerError(Exception):
 
     code: int = 1
 
-    def __init__(self, message: str = "", code: int | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, *args: object, code: int | None = None) -> None:
+        super().__init__(*args)
         if code is not None:
             self.code = code
 

@@ -13,6 +13,7 @@ from functools import lru_cache
 
 import re2
 
+from lanner.core.errors import LannerError
 from lanner.rules.values import glob_regex
 
 _OPTIONS = re2.Options()
@@ -21,7 +22,7 @@ _OPTIONS.longest_match = True
 _OPTIONS.log_errors = False
 
 
-class RegexError(ValueError):
+class RegexError(LannerError, ValueError):
     """RE2 refused the pattern; the message is RE2's (``invalid repetition size: {1001}``)."""
 
 

@@ -7,8 +7,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from lanner.core.errors import LannerError
 
-class TuneError(Exception):
+
+class TuneError(LannerError):
     """Bad input for the tuner; the message names the file (and line) or the rule."""
 
 
@@ -73,7 +75,8 @@ def read_store(url: str, since_s: float = 0.0) -> AlertSet:
     """The alerts of a console store (SQLite file or postgresql:// URL), optionally only the last seconds."""
     import time
 
-    from lanner.console.store import Filter, StoreError, open_store
+    from lanner.console.opener import open_store
+    from lanner.console.store import Filter, StoreError
     try:
         store = open_store(url)
     except StoreError as e:
