@@ -24,6 +24,7 @@ from lanner.rules.result import Diagnostic, FileResult, LoadError, Location
 from lanner.rules.rule_exceptions import exception_condition, exception_fields
 from lanner.rules.visitor import NodeTransformer
 
+_START = ast.Pos(0, 0, 0)   # Falco's condition-wide warnings sit at the condition's own position
 _UNKNOWN_FAMILY = ("nonexistent field", "invalid formatting token", "unknown event type", "unknown filter:")
 _DEPRECATED_OUTPUT_FIELDS = ("evt.dir", "evt.latency", "evt.latency.s", "evt.latency.ns", "evt.latency.human",
                              "evt.wait_latency")
@@ -135,17 +136,20 @@ class Builder:
     # --- macros ------------------------------------------------------------------------------
     def _cond_error(self, base: list[Location], text: str, e: ParseError | CompileError | EvtTypeError,
                     code: str = "LOAD_ERR_COMPILE_CONDITION") -> LoadError:
-        chain = list(base)
-        pos = e.pos
-        if pos is not None:
-            head = text[:17] + ("..." if len(text) > 17 else "")
-            chain.append(Location("condition expression", "", f'"{head}"', pos.line, pos.col, pos.idx))
-        snippet = ""
-        if pos is not None:
-            lines = text.splitlines() or [text]
-            ln = min(max(pos.line - 1, 0), len(lines) - 1)
-            snippet = lines[ln] + "\n" + " " * max(pos.col - 1, 0) + "^\n"
-        return LoadError(Diagnostic(code, e.message, chain, snippet))
+        return LoadError(self._cond_diag(code, e.message, base, text, e.pos))
+
+    @staticmethod
+    def _cond_diag(code: str, message: str, base: list[Location], text: str, pos: Any) -> Diagnostic:
+        """A diagnostic in a ``condition expression`` location, as Falco builds it: named by the first 17
+        characters of the condition, placed at the parent's position plus the parser's (line, column,
+        offset), the snippet taken from the condition itself."""
+        idx, line, col = (pos.idx, pos.line, pos.col) if pos is not None else (0, 1, 1)
+        head = text if len(text) <= 20 else text[:17] + "..."
+        name = '"' + head.replace("\n", " ").replace("\r", " ") + '"'
+        parent = base[-1]
+        loc = Location("condition expression", "", name, parent.line + line, parent.column + col,
+                       parent.offset + idx)
+        return Diagnostic(code, message, [*base, loc], alt_content=text)
 
     def _parse_macro(self, mac: Any) -> None:
         text = self._substitute(mac.condition, mark=True)
@@ -155,20 +159,20 @@ class Builder:
         except ParseError as e:
             raise self._cond_error(base, text, e) from None
 
-    def _expand_macro(self, name: str, stack: tuple[str, ...]) -> ast.Node:
+    def _expand_macro(self, name: str, stack: tuple[str, ...], top: tuple[list[Location], str, Any] | None = None
+                      ) -> ast.Node:
+        """A macro's tree with every reference expanded. Resolution errors (undefined macro, reference loop)
+        are Falco's: in the top-level item's context, at the top-level reference, naming the macro met
+        again; the top-level macro itself is not on the stack."""
         done = self._expanded.get(name)
         if done is not None:
             return done
         mac = self.state.macros[name]
-        if name in stack:
-            raise LoadError(Diagnostic("LOAD_ERR_VALIDATE", f"reference loop in macro '{name}'",
-                                       [Location("rules content", "", mac.loc.name), mac.loc], ""))
-        tree = MacroExpander(self, stack + (name,), mac.last_touch,
-                             [Location("rules content", "", mac.loc.name), mac.loc, mac.cond_loc],
-                             mac.condition).visit(self._macro_trees[name])
+        if top is None:
+            top = ([Location("rules content", "", mac.loc.name), mac.loc], self._substitute(mac.condition, False), None)
+        tree = MacroExpander(self, stack, mac.last_touch, top).visit(self._macro_trees[name])
         self._expanded[name] = tree
         return tree
-
 
     # --- rules -------------------------------------------------------------------------------
     def _rule_base(self, rule: RuleDef) -> list[Location]:
@@ -184,15 +188,15 @@ class Builder:
         try:
             out = OutputCompiler(self.registry, rule.source, self.base64_fmt).compile(output_text)
         except OutputError as e:
-            if self._skippable(rule, str(e)):
+            d = Diagnostic("LOAD_ERR_COMPILE_OUTPUT", str(e), base + [self._output_loc(rule)])
+            if self._skippable(rule, str(e), d):
                 return None
-            raise LoadError(Diagnostic("LOAD_ERR_COMPILE_OUTPUT", str(e),
-                                       base + [Location("rule output", "", rule.loc.name, rule.loc.line,
-                                                        rule.loc.column, rule.loc.offset)], "")) from None
+            raise LoadError(d) from None
         for f in _DEPRECATED_OUTPUT_FIELDS:
             if f in output_text:
-                self.result.warnings.append(rule.ctx.diag(
-                    "LOAD_DEPRECATED_ITEM", f"usage of deprecated field '{f}' has been detected in the rule output"))
+                self.result.warnings.append(Diagnostic(
+                    "LOAD_DEPRECATED_ITEM", f"usage of deprecated field '{f}' has been detected in the rule output",
+                    base + [self._output_loc(rule)]))
                 break
         text = self._substitute(cond_text, mark=True)
         cbase = base + [rule.cond_loc]
@@ -200,18 +204,19 @@ class Builder:
             tree = parse(text, 1000)
         except ParseError as e:
             raise self._cond_error(cbase, text, e) from None
-        tree = MacroExpander(self, (), None, cbase, text).visit(tree)
+        tree = MacroExpander(self, (), None, (base, text, None)).visit(tree)
         is_syscall = rule.source == "syscall"
         compiler = ConditionCompiler(self.registry, rule.source,
                                      self.events.is_event_name if is_syscall else None)
         try:
             cc = compiler.compile(tree, rule.name)
         except CompileError as e:
-            if self._skippable(rule, e.message):
+            d = self._cond_diag("LOAD_ERR_COMPILE_CONDITION", e.message, cbase, text, e.pos)
+            if self._skippable(rule, e.message, d):
                 return None
-            raise self._cond_error(cbase, text, e) from None
+            raise LoadError(d) from None
         for code, msg in cc.warnings:
-            self.result.warnings.append(Diagnostic(code, msg, cbase, ""))
+            self.result.warnings.append(self._cond_diag(code, msg, cbase, text, _START))
         evttypes: frozenset[int] | None = None
         if is_syscall:
             try:
@@ -221,7 +226,7 @@ class Builder:
             if rule.warn_evttypes and self.inference.count(evttypes) > MAX_EVTTYPES:
                 self.result.warnings.append(Diagnostic(
                     "LOAD_NO_EVTTYPE", "Rule matches too many evt.type values. This has a significant performance "
-                    "penalty.", cbase, ""))
+                    "penalty.", base))
         extra_fields = self._extra_fields(rule, extra_fields_spec)
         return CompiledRule(
             name=rule.name, desc=rule.desc, source=rule.source, priority=rule.priority, enabled=rule.enabled,
@@ -230,11 +235,18 @@ class Builder:
             capture_duration=rule.capture_duration, extra_fields=extra_fields,
             exception_fields=exception_fields(rule.exceptions), fields=cc.fields)
 
-    def _skippable(self, rule: RuleDef, message: str) -> bool:
+    def _skippable(self, rule: RuleDef, message: str, diag: Diagnostic) -> bool:
+        """skip-if-unknown-filter: an unknown field/event type skips the rule with a warning where the
+        error would have been."""
         if rule.skip_if_unknown_filter and any(s in message for s in _UNKNOWN_FAMILY):
-            self.result.warnings.append(rule.ctx.diag("LOAD_UNKNOWN_FILTER", message))
+            self.result.warnings.append(Diagnostic("LOAD_UNKNOWN_FILTER", message, diag.locations,
+                                                   alt_content=diag.alt_content))
             return True
         return False
+
+    def _output_loc(self, rule: RuleDef) -> Location:
+        return rule.output_loc or Location("rule output", "", rule.loc.name, rule.loc.line, rule.loc.column,
+                                           rule.loc.offset)
 
     def _output_text(self, rule: RuleDef) -> tuple[str, list[tuple[str, str | None]]]:
         text = rule.output
@@ -278,27 +290,34 @@ class Builder:
 class MacroExpander(NodeTransformer):
     """Replaces macro references by their expanded trees (checks hold no macro reference). ``owner_touch``
     is the last touch of the macro being expanded (it sees only macros defined before), None for a rule
-    (sees every macro); ``stack`` the macros being expanded, to report reference loops."""
+    (sees every macro); ``stack`` the macros being expanded below the top item, to report reference loops.
+    ``top`` is (location chain, condition text, position) of the top-level item and of the reference the
+    expansion entered by: Falco reports an undefined macro or a loop there."""
 
-    def __init__(self, builder: Builder, stack: tuple[str, ...], owner_touch: int | None, base: list[Location],
-                 text: str) -> None:
+    def __init__(self, builder: Builder, stack: tuple[str, ...], owner_touch: int | None,
+                 top: tuple[list[Location], str, Any]) -> None:
         self.builder = builder
         self.stack = stack
         self.owner_touch = owner_touch
-        self.base = base
-        self.text = text
+        self.top = top
 
     def visit_MacroRef(self, node: ast.MacroRef) -> ast.Node:
         b = self.builder
+        base, text, top_pos = self.top
+        here = top_pos if top_pos is not None else node.pos
         mac = b.state.macros.get(node.name)
         if mac is None or (self.owner_touch is not None and mac.position >= self.owner_touch):
-            raise b._cond_error(self.base, self.text, CompileError(f"Undefined macro '{node.name}' used in filter.",
-                                                                   node.pos), "LOAD_ERR_VALIDATE")
+            raise LoadError(b._cond_diag("LOAD_ERR_VALIDATE", f"Undefined macro '{node.name}' used in filter.",
+                                         base, text, here))
         if node.name in self.stack:
-            raise LoadError(Diagnostic("LOAD_ERR_VALIDATE", f"reference loop in macro '{node.name}'",
-                                       self.base[:2], ""))
+            raise LoadError(b._cond_diag("LOAD_ERR_VALIDATE", f"reference loop in macro '{node.name}'",
+                                         base, text, here))
         mac.used = True
-        return b._expand_macro(node.name, self.stack)
+        done = b._expanded.get(node.name)
+        if done is not None:
+            return done
+        return MacroExpander(b, self.stack + (node.name,), mac.last_touch, (base, text, here)).visit(
+            b._macro_trees[node.name])
 
     def visit_Check(self, node: ast.Check) -> ast.Node:
         return node

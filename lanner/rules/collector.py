@@ -66,17 +66,17 @@ class Collector:
             if is_null(doc):
                 continue
             if isinstance(doc, yaml.ScalarNode):
-                raise root.error("LOAD_ERR_YAML_VALIDATE", "Rules content is not yaml", doc)
+                raise root.error("LOAD_ERR_YAML_VALIDATE", "Rules content is not yaml")
             if isinstance(doc, yaml.MappingNode):
-                raise root.error("LOAD_ERR_YAML_VALIDATE", "Rules content is not yaml array of objects", doc)
+                raise root.error("LOAD_ERR_YAML_VALIDATE", "Rules content is not yaml array of objects")
             for item in doc.value:
                 if is_null(item):
                     continue
-                ictx = root.sub("rules content item", "", item)
                 if not isinstance(item, yaml.MappingNode):
-                    raise ictx.error("LOAD_ERR_YAML_VALIDATE",
-                                     "Unexpected element type. Each element should be a yaml associative array.")
-                self.item(Mapping(item), ictx)
+                    raise root.sub("rules content item", "", item).error(
+                        "LOAD_ERR_YAML_VALIDATE", "Unexpected element type. Each element should be a yaml "
+                        "associative array.")
+                self.item(Mapping(item), root)
 
     def warn(self, ctx: Ctx, code: str, message: str, node: yaml.Node | None = None) -> None:
         self.result.warnings.append(ctx.diag(code, message, node))
@@ -84,8 +84,7 @@ class Collector:
     def _unknown_keys(self, m: Mapping, ctx: Ctx, allowed: tuple[str, ...]) -> None:
         for k in m.entries:
             if k not in allowed:
-                self.warn(ctx, "LOAD_UNKNOWN_KEY", f"Unknown key '{k}'. The key will be ignored.",
-                          m.entries[k][0])
+                self.warn(ctx, "LOAD_UNKNOWN_KEY", f"Unknown key '{k}'. The key will be ignored.")
 
     # --- dispatch ------------------------------------------------------------------------------
     def item(self, m: Mapping, ctx: Ctx) -> None:
@@ -94,16 +93,16 @@ class Collector:
         elif "required_plugin_versions" in m:
             self.plugin_versions(m, ctx.sub("required plugin versions", "", m.node))
         elif "list" in m:
-            name = get_scalar(m, "list", ctx, required=True) or ""
+            name = get_scalar(m, "list", ctx.sub("list", "", m.node), required=True) or ""
             self.list_item(m, name, ctx.sub("list", name, m.node))
         elif "macro" in m:
-            name = get_scalar(m, "macro", ctx, required=True) or ""
+            name = get_scalar(m, "macro", ctx.sub("macro", "", m.node), required=True) or ""
             self.macro_item(m, name, ctx.sub("macro", name, m.node))
         elif "rule" in m:
-            name = get_scalar(m, "rule", ctx, required=True) or ""
+            name = get_scalar(m, "rule", ctx.sub("rule", "", m.node), required=True) or ""
             self.rule_item(m, name, ctx.sub("rule", name, m.node))
         else:
-            self.warn(ctx, "LOAD_UNKNOWN_ITEM", "Unknown top level item", m.node)
+            self.warn(ctx.sub("rules content item", "", m.node), "LOAD_UNKNOWN_ITEM", "Unknown top level item")
 
     # --- versions ------------------------------------------------------------------------------
     def engine_version(self, m: Mapping, ctx: Ctx) -> None:
@@ -115,8 +114,7 @@ class Collector:
             v = parse_semver(t)
             if v is None:
                 raise ctx.error("LOAD_ERR_YAML_VALIDATE", f"Unable to parse engine version '{text}' as a semver "
-                                                          "string. Expected \"x.y.z\" semver format.",
-                                m.value("required_engine_version"))
+                                                          "string. Expected \"x.y.z\" semver format.")
             need = v
         if not version_compatible(ENGINE_VERSION, need):
             raise ctx.error("LOAD_ERR_VALIDATE", "Rules require engine version %d.%d.%d, but engine version is "
@@ -218,10 +216,13 @@ class Collector:
 
     # --- lists ---------------------------------------------------------------------------------
     def list_item(self, m: Mapping, name: str, ctx: Ctx) -> None:
+        self._list_item(m, name, ctx)
         self._unknown_keys(m, ctx, ("list", "items", "append", "override"))
+
+    def _list_item(self, m: Mapping, name: str, ctx: Ctx) -> None:
         if not _LIST_NAME.fullmatch(name):
             self.warn(ctx, "LOAD_INVALID_LIST_NAME", "List has an invalid name. List names should match a regular "
-                      "expression: [^()\"'[:space:]=,]+", m.node)
+                      "expression: ([^()\"'[:space:]=,]+)")
         append = self._append_mode(m, ctx, "items")
         items = get_string_seq(m, "items", ctx)
         if items is None:
@@ -244,10 +245,13 @@ class Collector:
 
     # --- macros --------------------------------------------------------------------------------
     def macro_item(self, m: Mapping, name: str, ctx: Ctx) -> None:
+        self._macro_item(m, name, ctx)
         self._unknown_keys(m, ctx, ("macro", "condition", "append", "override"))
+
+    def _macro_item(self, m: Mapping, name: str, ctx: Ctx) -> None:
         if not _MACRO_NAME.fullmatch(name):
             self.warn(ctx, "LOAD_INVALID_MACRO_NAME", "Macro has an invalid name. Macro names should match a "
-                      "regular expression: [a-zA-Z]+[a-zA-Z0-9_]*", m.node)
+                      "regular expression: ([a-zA-Z]+[a-zA-Z0-9_]*)")
         append = self._append_mode(m, ctx, "condition")
         cond = get_scalar(m, "condition", ctx, required=True) or ""
         cond_loc = ctx.sub("macro condition", "", m.value("condition")).chain[-1]
@@ -266,6 +270,7 @@ class Collector:
         else:
             existing.condition = cond
             existing.last_touch = t
+            existing.loc = ctx.chain[-1]
             existing.cond_loc = cond_loc
 
     # --- rules ---------------------------------------------------------------------------------
@@ -280,11 +285,11 @@ class Collector:
             self.warn(ctx, "LOAD_DEPRECATED_ITEM", _APPEND_DEPRECATED, m.entries["append"][0])
             self.rule_append(m, name, ctx)
             return
-        self._unknown_keys(m, ctx, _RULE_KEYS)
         if not any(k in m for k in ("condition", "output", "desc", "priority")):
             self.rule_enable_only(m, name, ctx)
-            return
-        self.rule_define(m, name, ctx)
+        else:
+            self.rule_define(m, name, ctx)
+        self._unknown_keys(m, ctx, _RULE_KEYS)
 
     def _source(self, m: Mapping, ctx: Ctx, *, allow_empty: bool) -> str | None:
         if "source" not in m:
@@ -333,6 +338,7 @@ class Collector:
         rule = RuleDef(name, desc, cond, output.strip(), priority, source, position or t, ctx.chain[-1], cond_loc,
                        ctx, bool(enabled), set(tags), exceptions, bool(warn_evttypes), bool(skip), bool(capture),
                        capture_duration)
+        rule.output_loc = ctx.sub("rule output", "", m.value("output")).chain[-1]
         st.rules[name] = rule
 
     def rule_enable_only(self, m: Mapping, name: str, ctx: Ctx) -> None:
@@ -404,6 +410,8 @@ class Collector:
                 setattr(existing, k, get_scalar(m, k, ctx, required=True) or "")
                 if k == "condition":
                     existing.cond_loc = ctx.sub("rule condition", "", m.value("condition")).chain[-1]
+                if k == "output":
+                    existing.output_loc = ctx.sub("rule output", "", m.value("output")).chain[-1]
             elif k == "tags":
                 existing.tags = set(get_string_seq(m, "tags", ctx) or [])
             elif k == "exceptions":

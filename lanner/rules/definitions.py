@@ -60,6 +60,7 @@ class RuleDef:
     skip_if_unknown_filter: bool = False
     capture: bool = False
     capture_duration: int = 0
+    output_loc: Location | None = None
 
 
 @dataclass

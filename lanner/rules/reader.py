@@ -19,26 +19,54 @@ for _w, _v in (("true", True), ("false", False), ("yes", True), ("no", False), (
         _BOOL_WORDS[_form] = _v
 
 
+# PyYAML's problem texts and the yaml-cpp messages Falco prints for the same syntax errors.
+_YAML_CPP_MESSAGES = (
+    ("mapping values are not allowed", "illegal map value"),
+    ("could not find expected ':'", "illegal map value"),
+    ("found undefined alias", "the referenced anchor is not defined"),
+    ("expected ',' or ']'", "end of sequence flow not found"),
+    ("expected ',' or '}'", "end of map flow not found"),
+    ("found unexpected end of stream", "illegal EOF in scalar"),
+    ("found unknown escape character", "unknown escape character"),
+    ("that cannot start any token", "unknown token"),
+    ("expected <block end>, but found '<block sequence start>'", "illegal map value"),
+    ("expected <block end>, but found '-'", "end of map not found"),
+    ("expected <block end>", "end of map not found"),
+    ("block sequence entries are not allowed", "illegal sequence entry"),
+    ("found duplicate anchor", "duplicate anchor"),
+)
+
+
+def yaml_cpp_message(problem: str) -> str:
+    """The yaml-cpp wording of a PyYAML syntax problem (PyYAML's own text when there is no equivalent)."""
+    for needle, msg in _YAML_CPP_MESSAGES:
+        if needle in problem:
+            return msg
+    return problem
+
+
+def _parse_error(filename: str, text: str, message: str, line: int, col: int, off: int) -> LoadError:
+    """LOAD_ERR_YAML_PARSE as Falco reports it: ``yaml-cpp: error at line L, column C: ...`` (1-based) in a
+    ``value for`` location at the mark."""
+    chain = [Location("rules content", "", filename), Location("value for", "", filename, line, col, off)]
+    msg = f"yaml-cpp: error at line {line + 1}, column {col + 1}: {message}"
+    return LoadError(Diagnostic("LOAD_ERR_YAML_PARSE", msg, chain, snippet_at(_printable(text), line, col)))
+
+
 def compose_documents(text: str, filename: str) -> Iterator[yaml.Node | None]:
     """YAML documents of a file; a syntax error, a bad encoding, a custom tag or an alias bomb becomes
     LOAD_ERR_YAML_PARSE with its position (see :mod:`lanner.safeyaml`)."""
     try:
         yield from safeyaml.compose_all(text)
     except safeyaml.YamlInputError as e:
-        raise LoadError(Diagnostic("LOAD_ERR_YAML_PARSE", e.message + e.where(),
-                                   [Location("rules content", "", filename, max(e.line, 0), max(e.column, 0),
-                                             e.index)],
-                                   snippet_at(_printable(text), e.line, e.column) if e.line >= 0 else "")) from None
+        raise _parse_error(filename, text, e.message, max(e.line, 0), max(e.column, 0), e.index) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
         line, col, off = (mark.line, mark.column, mark.index) if mark is not None else (0, 0, 0)
-        problem = getattr(e, "problem", None) or str(e)
-        context = getattr(e, "context", None)
-        msg = f"{context}, {problem}" if context else str(problem)
-        msg = f"{msg} (line {line + 1}, column {col + 1})"
-        raise LoadError(Diagnostic("LOAD_ERR_YAML_PARSE", msg,
-                                   [Location("rules content", "", filename, line, col, off)],
-                                   snippet_at(text, line, col))) from None
+        problem = str(getattr(e, "problem", None) or e)
+        context = str(getattr(e, "context", None) or "")
+        msg = yaml_cpp_message(f"{context}, {problem}" if context else problem)
+        raise _parse_error(filename, text, msg, line, col, off) from None
 
 
 def _printable(text: str) -> str:
@@ -74,14 +102,13 @@ class Ctx:
     def sub(self, item_type: str, item_name: str, node: yaml.Node | None) -> Ctx:
         return Ctx(self.filename, self.text, self.chain + (self.loc(item_type, item_name, node),))
 
-    def error(self, code: str, message: str, node: yaml.Node | None = None) -> LoadError:
+    def error(self, code: str, message: str, node: yaml.Node | None = None, key: str = "") -> LoadError:
+        """An error here; with ``node``, in a ``value for '<key>'`` location at that value (Falco's valctx)."""
         chain = list(self.chain)
-        if node is not None and chain:
-            last = chain[-1]
+        if node is not None:
             m = node.start_mark
-            if (last.line, last.column) != (m.line, m.column):
-                chain.append(Location("value for", "", self.filename, m.line, m.column, m.index))
-        return LoadError(self.diag(code, message, node, chain))
+            chain.append(Location("value for", key, self.filename, m.line, m.column, m.index))
+        return LoadError(self.diag(code, message, None, chain))
 
     def diag(self, code: str, message: str, node: yaml.Node | None = None,
              chain: list[Location] | None = None) -> Diagnostic:
@@ -129,11 +156,11 @@ def scalar_text(node: yaml.Node | None, key: str, ctx: Ctx, *, allow_empty: bool
     if is_null(node):
         if allow_empty:
             return None
-        raise ctx.error("LOAD_ERR_YAML_VALIDATE", f"Mapping for key '{key}' is empty", node)
+        raise ctx.error("LOAD_ERR_YAML_VALIDATE", f"Mapping for key '{key}' is empty")
     if not isinstance(node, yaml.ScalarNode):
-        raise ctx.error("LOAD_ERR_YAML_VALIDATE", "Value is not a scalar value", node)
+        raise ctx.error("LOAD_ERR_YAML_VALIDATE", "Value is not a scalar value", node, key)
     if node.value == "" and not allow_empty:
-        raise ctx.error("LOAD_ERR_YAML_VALIDATE", "Value must be non-empty", node)
+        raise ctx.error("LOAD_ERR_YAML_VALIDATE", "Value must be non-empty", node, key)
     return node.value
 
 
@@ -143,7 +170,7 @@ def get_bool(m: Mapping, key: str, ctx: Ctx, default: bool | None) -> bool | Non
         return default
     v = _BOOL_WORDS.get(text)
     if v is None:
-        raise ctx.error("LOAD_ERR_YAML_VALIDATE", "Can't decode YAML scalar value", m.value(key))
+        raise ctx.error("LOAD_ERR_YAML_VALIDATE", "Can't decode YAML scalar value", m.value(key), key)
     return v
 
 
@@ -153,7 +180,7 @@ def get_uint(m: Mapping, key: str, ctx: Ctx, default: int) -> int:
         return default
     t = text.strip()
     if not t.isdigit() or int(t) > 0xFFFFFFFF:
-        raise ctx.error("LOAD_ERR_YAML_VALIDATE", "Can't decode YAML scalar value", m.value(key))
+        raise ctx.error("LOAD_ERR_YAML_VALIDATE", "Can't decode YAML scalar value", m.value(key), key)
     return int(t)
 
 
@@ -161,13 +188,12 @@ def get_string_seq(m: Mapping, key: str, ctx: Ctx) -> list[str] | None:
     if key not in m:
         return None
     node = m.value(key)
-    if is_null(node):
-        raise ctx.error("LOAD_ERR_YAML_VALIDATE", f"Mapping for key '{key}' is empty", node)
     if not isinstance(node, yaml.SequenceNode):
-        raise ctx.error("LOAD_ERR_YAML_VALIDATE", "Value is not a sequence", node)
+        raise ctx.error("LOAD_ERR_YAML_VALIDATE", "Value is not a sequence", node, key)
     out = []
+    vctx = ctx.sub("value for", key, node)
     for item in node.value:
         if not isinstance(item, yaml.ScalarNode) or is_null(item):
-            raise ctx.error("LOAD_ERR_YAML_VALIDATE", "sequence value is not scalar", item)
+            raise vctx.sub("list item", "", item).error("LOAD_ERR_YAML_VALIDATE", "sequence value is not scalar")
         out.append(item.value)
     return out

@@ -80,21 +80,69 @@ class Location:
                              "offset": self.offset}}
 
 
+SNIPPET_WIDTH = 160
+
+
+def falco_snippet(content: str, pos: int, width: int = SNIPPET_WIDTH) -> str:
+    """The line around offset ``pos`` with a ``^`` under it, cut to ``width`` characters with ``...`` on a
+    cut side, as Falco's rule loader shows it (a position past the end falls back to the last character)."""
+    n = len(content)
+    if n == 0:
+        return "<No context available>\n"
+    half = width // 2
+    while pos > 0 and (pos >= n or content[pos] == "\n"):
+        pos -= 1
+    start = pos
+    while start > 0 and content[start] != "\n" and pos - start < half:
+        start -= 1
+    end = pos
+    while end < n - 1 and content[end] != "\n" and end - pos < half:
+        end += 1
+    if start < n and content[start] == "\n":
+        start += 1
+    if end < n and content[end] == "\n":
+        end -= 1
+    ret = content[start:end + 1]
+    if not ret:
+        return "<No context available>\n"
+    if pos - start >= half:
+        ret = "..." + ret[3:]
+    if end - pos >= half:
+        ret = ret[:-3] + "..."
+    ret += "\n"
+    if pos - start <= len(ret) - 1:
+        ret += " " * (pos - start) + "^\n"
+    return ret
+
+
 @dataclass
 class Diagnostic:
+    """One error or warning with its location chain. The snippet is Falco's: the text around the last
+    location, taken from ``alt_content`` (a condition) or else from the file the location names."""
+
     code: str
     message: str
     locations: list[Location] = field(default_factory=list)
-    snippet: str = ""
+    snippet: str = ""            # kept for callers that built one; the rendered forms use snippet_from()
+    alt_content: str = ""
 
     @property
     def codedesc(self) -> str:
         return ERROR_CODES.get(self.code) or WARNING_CODES.get(self.code, "")
 
-    def as_dict(self) -> dict[str, Any]:
+    def snippet_from(self, contents: dict[str, str]) -> str:
+        if not self.locations:
+            return "<No context available>\n"
+        loc = self.locations[-1]
+        if not self.alt_content and loc.name not in contents:
+            return f"<No context for file + {loc.name}>\n"
+        return falco_snippet(self.alt_content or contents[loc.name], loc.offset)
+
+    def as_dict(self, contents: dict[str, str] | None = None) -> dict[str, Any]:
         desc = WARNING_DESCS.get(self.code) or self.codedesc
+        snippet = self.snippet_from(contents) if contents is not None else self.snippet
         return {"code": self.code, "codedesc": desc, "message": self.message,
-                "context": {"locations": [loc.as_dict() for loc in self.locations], "snippet": self.snippet}}
+                "context": {"locations": [loc.as_dict() for loc in self.locations], "snippet": snippet}}
 
     def where(self) -> str:
         """``file:line`` of the innermost file location, 1-based for humans."""
@@ -103,18 +151,19 @@ class Diagnostic:
                 return f"{loc.name}:{loc.line + 1}"
         return ""
 
-    def verbose(self) -> str:
+    def context_text(self) -> str:
+        """The location chain as Falco prints it (``In rules content: (file:0:0)`` ...)."""
         lines = []
         for i, loc in enumerate(self.locations):
             prefix = "In " if i == 0 else "    "
             label = loc.item_type if not loc.item_name else f"{loc.item_type} '{loc.item_name}'"
-            lines.append(f"{prefix}{label}: ({loc.name}:{loc.line}:{loc.column})")
-        lines.append("------")
-        if self.snippet:
-            lines.append(self.snippet.rstrip("\n"))
-        lines.append("------")
-        lines.append(f"{self.code} ({self.codedesc}): {self.message}")
-        return "\n".join(lines)
+            lines.append(f"{prefix}{label}: ({loc.name}:{loc.line}:{loc.column})\n")
+        return "".join(lines)
+
+    def verbose(self, contents: dict[str, str] | None = None) -> str:
+        snippet = self.snippet_from(contents) if contents is not None else self.snippet
+        return (self.context_text() + "------\n" + snippet + "------\n"
+                + f"{self.code} ({self.codedesc}): {self.message}")
 
 
 class LoadError(LannerError):
@@ -131,40 +180,63 @@ class FileResult:
     content: str = ""
     errors: list[Diagnostic] = field(default_factory=list)
     warnings: list[Diagnostic] = field(default_factory=list)
-    schema_valid: str = "none"
+    schema_valid: str = "none"                                      # the first status: what the log line says
+    schema_statuses: list[str] = field(default_factory=list)        # every status Falco lists
 
     @property
     def successful(self) -> bool:
         return not self.errors
 
+    def contents(self) -> dict[str, str]:
+        """The file's text for snippets; undecodable bytes (kept as surrogates) shown as U+FFFD."""
+        return {self.name: self.content.encode("utf-8", "surrogateescape").decode("utf-8", "replace")}
+
+    def _status(self) -> str:
+        if self.errors:
+            return "Invalid"
+        return "Ok, with warnings" if self.warnings else "Ok"
+
+    def statuses(self) -> list[str]:
+        return self.schema_statuses or [self.schema_valid]
+
+    @property
+    def schema_failed(self) -> bool:
+        return self.schema_valid not in ("ok", "none")
+
     def summary(self) -> str:
+        """Falco's summary form: status, then schema warnings, error and warning codes on indented lines."""
+        out = f"{self.name}: {self._status()}"
+        if self.schema_failed:
+            st = self.statuses()
+            out += f"\n {len(st)} schema warnings: [" + " ".join(st) + "]"
         if self.errors:
-            status = "Invalid"
-        elif self.warnings:
-            status = "Ok, with warnings"
-        else:
-            status = "Ok"
-        out = [f"{self.name}: {status}"]
-        if self.errors:
-            out.append(f"{len(self.errors)} errors: [" +
-                       " ".join(f"{d.code} ({d.codedesc})" for d in self.errors) + "]")
+            out += f"\n {len(self.errors)} errors: [" + " ".join(f"{d.code} ({d.codedesc})" for d in self.errors) + "]"
         if self.warnings:
-            out.append(f"{len(self.warnings)} warnings: [" +
-                       " ".join(f"{d.code} ({d.codedesc})" for d in self.warnings) + "]")
-        return "\n".join(out)
+            out += (f"\n {len(self.warnings)} warnings: ["
+                    + " ".join(f"{d.code} ({d.codedesc})" for d in self.warnings) + "]")
+        return out
 
     def verbose(self) -> str:
-        out = [self.summary()]
+        """Falco's verbose form: every error and warning with its context chain and snippet."""
+        contents = self.contents()
+        out = f"{self.name}: {self._status()}"
+        if self.schema_failed:
+            st = self.statuses()
+            out += f"\n{len(st)} Schema warnings:\n" + "".join(f"------\n{x}\n" for x in st) + "------\n"
         if self.errors:
-            out.append(f"{len(self.errors)} Errors:")
-            out.extend(d.verbose() for d in self.errors)
+            out += f"\n{len(self.errors)} Errors:\n"
+            out += "".join(d.verbose(contents) + "\n" for d in self.errors)
         if self.warnings:
-            out.append(f"{len(self.warnings)} Warnings:")
-            out.extend(d.verbose() for d in self.warnings)
-        return "\n".join(out)
+            out += f"\n{len(self.warnings)} Warnings:\n"
+            out += "".join(d.verbose(contents) + "\n" for d in self.warnings)
+        return out
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "successful": self.successful,
-                "errors": [d.as_dict() for d in self.errors],
-                "warnings": [d.as_dict() for d in self.warnings],
-                "schema_valid": self.schema_valid.split(" ", 1)[0]}
+        contents = self.contents()
+        out: dict[str, Any] = {"name": self.name, "successful": self.successful}
+        if self.schema_valid != "none":
+            out["schema_valid"] = not self.schema_failed
+            out["schema_warnings"] = self.statuses() if self.schema_failed else []
+        out["errors"] = [d.as_dict(contents) for d in self.errors]
+        out["warnings"] = [d.as_dict(contents) for d in self.warnings]
+        return out

@@ -53,7 +53,8 @@ class RuleLoader:
             try:
                 collector.load(name, text, result)
             finally:
-                result.schema_valid = schema_verdict(collector.documents)
+                result.schema_statuses = schema_verdict(collector.documents)
+                result.schema_valid = result.schema_statuses[0]
             builder = Builder(self.registry, self.sources, self.events, self.append_outputs, self.static_fields,
                               self.base64_fmt)
             self.rules = builder.build(self.state, result)
@@ -97,13 +98,14 @@ class RuleLoader:
         return errors
 
 
-def schema_verdict(documents: list[Any] | None) -> str:
-    """The advisory schema verdict of a file, from the YAML nodes the collector already composed
-    (None: the file is not valid YAML)."""
-    from lanner.rules.schema import construct, validate_rules_document
+def schema_verdict(documents: list[Any] | None) -> list[str]:
+    """The advisory schema verdict of a file, from the YAML nodes the collector already composed: Falco's
+    status chain of its first failing document, ``["ok"]``, or ``["none"]`` when the file is not YAML
+    (Falco validates nothing then)."""
+    from lanner.rules.schema import construct, schema_statuses
     if documents is None:
-        return "failed for $: not valid YAML"
-    verdicts = [validate_rules_document(construct(d)) for d in documents] or ["ok"]
-    return next((v for v in verdicts if v != "ok"), verdicts[0])
+        return ["none"]
+    verdicts = [schema_statuses(construct(d)) for d in documents] or [["ok"]]
+    return next((v for v in verdicts if v != ["ok"]), verdicts[0])
 
 

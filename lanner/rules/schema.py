@@ -67,6 +67,47 @@ def construct(node: Any) -> Any:
     return _Constructor().construct_document(node)
 
 
+_LEAF_MESSAGES = {
+    "type": "Value type not permitted by 'type' constraint.",
+    "enum": "Failed to match against any enum values.",
+    "required": "Object is missing a required property.",
+    "minProperties": "Object should have at least the minimum number of properties.",
+}
+
+
+def schema_statuses(doc: Any) -> list[str]:
+    """The schema verdict of one document as Falco's validator reports it: ``["ok"]``, or the chain of
+    failures from the innermost value out to the root (``failed for <root>[0][rule]: ...``)."""
+    try:
+        import jsonschema
+    except ImportError:
+        return ["none"]
+    if doc is None:
+        return ["ok"]
+    validator = jsonschema.Draft7Validator(RULES_SCHEMA)
+    err = next(iter(sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))), None)
+    if err is None:
+        return ["ok"]
+    path = list(err.absolute_path)
+
+    def ctx(parts: list[Any]) -> str:
+        return "<root>" + "".join(f"[{p}]" for p in parts)
+
+    if err.validator == "additionalProperties":
+        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+        leaf = ("Object contains a property that could not be validated using 'properties' or "
+                f"'additionalProperties' constraints: '{extra[0] if extra else ''}'.")
+    else:
+        leaf = _LEAF_MESSAGES.get(str(err.validator), str(err.message))
+    out = [f"failed for {ctx(path)}: {leaf}"]
+    for i in range(len(path) - 1, -1, -1):
+        step = path[i]
+        why = (f"Failed to validate item #{step} in array." if isinstance(step, int)
+               else f"Failed to validate against schema associated with property name '{step}'.")
+        out.append(f"failed for {ctx(path[:i])}: {why}")
+    return out
+
+
 def validate_rules_document(doc: Any) -> str:
     """``ok``, ``none`` (no validator available) or ``failed for <path>: <reason>``."""
     try:

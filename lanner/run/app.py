@@ -25,7 +25,7 @@ from lanner.run.args import Args
 from lanner.run.info import dumps, system_info, version_info, version_text
 from lanner.run.runner import Runner
 from lanner.run.syscalls import IGNORED_SYSCALLS_ORDER
-from lanner.sources.registry import builtin_plugins, plugin_versions
+from lanner.sources.registry import CORE_CAPABILITIES, builtin_plugins, plugin_versions
 
 log = logging.getLogger("lanner")
 
@@ -154,20 +154,30 @@ class App:
         paths = self.rules_paths()
         log.info("Loading rules from:")
         ok = eng.load_rules_files(paths)
+        err = ""
         for r in eng.loader.results:
-            if r.schema_valid.startswith("failed"):
-                log.warning("   %s | schema validation: %s", r.name, r.schema_valid)
-            else:
-                log.info("   %s | schema validation: %s", r.name, r.schema_valid)
-            for w in r.warnings:
-                log.warning("%s: %s (%s): %s", w.where() or r.name, w.code, w.codedesc, w.message)
-        if not ok:
-            bad = eng.loader.results[-1]
-            raise RunError(bad.verbose())
-        errs = eng.loader.check_plugin_requirements(plugin_versions())
+            level = logging.WARNING if r.schema_failed else logging.INFO
+            log.log(level, "   %s | schema validation: %s", r.name, r.schema_valid)
+            if not r.successful:
+                err = r.verbose()
+                break
+            if r.warnings:
+                log.warning("%s", r.verbose())
+        errs = eng.loader.check_plugin_requirements(self.plugin_versions())
         if errs:
-            raise RunError("\n".join(errs))
+            err = "\n".join(errs)
+        if err or not ok:
+            raise RunError(err or eng.loader.results[-1].verbose())
 
+    def plugin_versions(self) -> dict[str, str]:
+        """Versions of the plugins the configuration loads, as Falco checks ``required_plugin_versions``:
+        the container capability always (lanner's core), the others when ``load_plugins`` (or, without it,
+        ``plugins``) names them."""
+        if self.config.has("load_plugins"):
+            loaded = {str(n) for n in self.config.list("load_plugins")}
+        else:
+            loaded = {str(e.get("name")) for e in self.config.list("plugins") if isinstance(e, dict)}
+        return {n: v for n, v in plugin_versions().items() if n in CORE_CAPABILITIES or n in loaded}
     def select_rules(self) -> None:
         eng = self.engine
         assert eng is not None
@@ -189,22 +199,32 @@ class App:
         eng.ruleset.reindex()
 
     def validate(self, files: list[str]) -> int:
+        """``-V``: Falco's report. stdout gets each file's verbose result (a file with only warnings says
+        so in one line and logs them), or the JSON results; a failure repeats the report as the error."""
         eng = self.engine
         assert eng is not None
+        log.info("Validating rules file(s):")
+        for f in files:
+            log.info("   %s", f)
         ok = eng.load_rules_files(files)
         results = eng.loader.results
+        errs = eng.loader.check_plugin_requirements(self.plugin_versions())
+        if errs:
+            raise RunError("\n".join(errs))
+        parts = []
+        for r in results:
+            if not r.successful or not r.warnings:
+                parts.append(r.verbose())
+            else:
+                parts.append(f"{r.name}: Ok, with warnings")
+                log.warning("%s", r.verbose())
+        summary = "\n".join(parts)
         if self.config.bool("json_output", False):
             print(dumps({"falco_load_results": [r.as_dict() for r in results]}))
         else:
-            for r in results:
-                print(r.summary())
-                for w in r.warnings:
-                    log.warning("%s: %s", w.where() or r.name, w.verbose())
-                for e in r.errors:
-                    print(e.verbose())
+            print(summary)
         if not ok:
-            bad = results[-1]
-            sys.stderr.write(f"Error: {bad.summary()}\n")
+            sys.stderr.write(f"Error: {summary}\n")
             return 1
         return 0
 
