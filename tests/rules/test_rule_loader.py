@@ -179,7 +179,11 @@ def test_schema_verdict_and_yaml_value_tag() -> None:
     eng = load(rule() + "  exceptions:\n  - name: e\n    fields: [proc.name]\n    comps: [=]\n    values: [[x]]\n")
     assert eng.loader.results[-1].schema_valid == "ok"
     eng = load(rule().replace("priority: INFO", "priority: info"))
-    assert eng.loader.results[-1].schema_valid.startswith("failed for $[0].priority")
+    res = eng.loader.results[-1]
+    assert res.schema_valid == "failed for <root>[0][priority]: Failed to match against any enum values."
+    assert res.schema_statuses[1:] == [
+        "failed for <root>[0]: Failed to validate against schema associated with property name 'priority'.",
+        "failed for <root>: Failed to validate item #0 in array."]
     eng = engine()
     assert not eng.load_rules_text("bad.yaml", "- rule: [unclosed\n")
-    assert eng.loader.results[-1].schema_valid == "failed for $: not valid YAML"
+    assert eng.loader.results[-1].schema_valid == "none"      # Falco validates nothing it cannot parse
