@@ -155,31 +155,53 @@ def test_manager_fills_fields_asynchronously(docker_engine, pod_container):
     assert v["k8s.pod.sandbox_id"] == ""
 
 
+def follow_events(mgr: ContainerManager, engine) -> None:
+    """Return once ``mgr`` follows the engine's event stream: a container started now becomes known
+    without a look-up, and is forgotten when removed (instead of sleeping and hoping it connected)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        probe = engine.run("run", "-d", "--network", "none", "lanner-test/busybox:1.0", "/bin/sleep", "600"
+                           ).stdout.decode().strip()[:12]
+        end = time.monotonic() + 5
+        while probe not in mgr.known() and time.monotonic() < end:
+            time.sleep(0.05)
+        seen = probe in mgr.known()
+        engine.run("rm", "-f", probe, check=False)
+        if seen:
+            end = time.monotonic() + 30
+            while probe in mgr.known() and time.monotonic() < end:
+                time.sleep(0.05)
+            assert probe not in mgr.known(), "a removed container was never forgotten"
+            return
+    pytest.fail("the container manager never followed the Docker event stream")
+
+
 def test_destroyed_container_is_evicted_via_events(docker_engine):
     build_rootfs_image(docker_engine, "lanner-test/busybox:1.0")
     cid = docker_engine.run("run", "-d", "--network", "none", "lanner-test/busybox:1.0", "/bin/sleep", "600"
                             ).stdout.decode().strip()
     mgr = ContainerManager([DockerClient(docker_engine.socket)], refresh_interval=0)
     with mgr:
-        assert mgr.wait_for(cid[:12], 10) is not None
-        time.sleep(0.3)   # let the event stream connect
+        assert mgr.wait_for(cid[:12], 30) is not None
+        follow_events(mgr, docker_engine)
+        evicted = mgr.stats["evicted"]
         docker_engine.run("rm", "-f", cid)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30
         while cid[:12] in mgr.known() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert cid[:12] not in mgr.known()
-        assert mgr.stats["evicted"] == 1
+        assert mgr.stats["evicted"] == evicted + 1
 
 
 def test_started_container_is_prefetched_from_events(docker_engine):
     build_rootfs_image(docker_engine, "lanner-test/busybox:1.0")
     mgr = ContainerManager([DockerClient(docker_engine.socket)], refresh_interval=0)
     with mgr:
-        time.sleep(0.3)
+        follow_events(mgr, docker_engine)
         cid = docker_engine.run("run", "-d", "--network", "host", "lanner-test/busybox:1.0", "/bin/sleep",
                                 "600").stdout.decode().strip()
         try:
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + 30
             while cid[:12] not in mgr.known() and time.monotonic() < deadline:
                 time.sleep(0.05)
             info = mgr.known().get(cid[:12])
