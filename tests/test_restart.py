@@ -120,9 +120,14 @@ def test_watch_config_files_restarts_on_change(tmp_path: Path) -> None:
     p, lines, rules, port = start(tmp_path, watch=True)
     try:
         assert wait_for(lines, "Enabled event sources: k8s_audit")
-        time.sleep(1.2)
-        rules.write_text(RULE.format(name="Watched rule", resource="configmaps"))
-        end = time.time() + 20
+        # the watcher polls from its first snapshot, taken at some point after start: write until it
+        # reports the change (each write moves the mtime) rather than sleeping past its first poll
+        end = time.time() + 60
+        while time.time() < end:
+            rules.write_text(RULE.format(name="Watched rule", resource="configmaps"))
+            if wait_for(lines, "config or rules file changed, restarting", timeout=3):
+                break
+        end = time.time() + 30
         while sum("Enabled event sources" in ln for ln in list(lines)) < 2 and time.time() < end:
             time.sleep(0.1)
         assert any("config or rules file changed, restarting" in ln for ln in lines), "".join(lines[-10:])
