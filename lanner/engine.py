@@ -144,7 +144,7 @@ class Engine:
         self.ruleset = Ruleset([], self.events.all_codes, self.min_priority)
         self.stats = Stats()
         #: every alert as it is made (the output pipeline)
-        self.on_alert: Callable[[Alert], None] | None = None
+        self.on_alert: Callable[[Alert], object] | None = None
         #: every alert with its event, before the post-rule state removals (``lanner test`` reads fields here)
         self.on_match: Callable[[Alert, Any], None] | None = None
 

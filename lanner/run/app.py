@@ -351,7 +351,7 @@ class App:
                 return 255
         self._install_signals(runner)
         if self.config.bool("watch_config_files", True) and runner.kind != "replay":
-            watched = list(self.config.files) + [r.name for r in self.engine.loader.results]
+            watched = list(self.config.files) + [r.name for r in eng.loader.results]
             watched += [p for p in self.config.list("rules_files") if os.path.isdir(str(p))]
             runner.watch_files(watched, lambda: runner.request_restart(self.dry_run_error))
         try:

@@ -84,4 +84,4 @@ def within(events: Iterable[SyscallEvent], duration_ns: int) -> Iterator[Syscall
 def plugin_batches(plugin: SourcePlugin, params: str) -> Iterator[tuple[Ev] | None]:
     """A plugin-style source's events, one per batch (``None`` while it has nothing)."""
     for ev in plugin.open(params):
-        yield None if ev is None else (ev,)
+        yield None if ev is None else (ev,)  # type: ignore[misc]  # plugin sources make PluginEvents

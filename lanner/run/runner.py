@@ -55,7 +55,7 @@ class Runner:
             version = p.plugin.version if p.plugin is not None else "built-in"
             log.info("Loaded plugin '%s@%s' (built into lanner)", p.name, version)
         self.sources = self._select_sources()
-        self.pipeline = OutputPipeline.from_config(config, unbuffered=args.flag("unbuffered"))
+        self.pipeline: OutputPipeline | None = OutputPipeline.from_config(config, unbuffered=args.flag("unbuffered"))
         engine.on_alert = self.pipeline.submit
 
     # --- sources -----------------------------------------------------------------------------
@@ -193,7 +193,8 @@ class Runner:
 
     # --- control -----------------------------------------------------------------------------
     def reopen_outputs(self) -> None:
-        self.pipeline.reopen()
+        if self.pipeline is not None:
+            self.pipeline.reopen()
 
     def request_restart(self, dry_run: Any) -> None:
         """Hot restart (SIGHUP, changed config or rules files): validate the new files with a dry run
@@ -214,7 +215,7 @@ class Runner:
 
     def watch_files(self, paths: list[str], on_change: Any, interval: float = 1.0) -> None:
         """``watch_config_files``: poll the config and rules files (and directories) for changes."""
-        def snapshot() -> dict[str, float]:
+        def snapshot() -> dict[str, int]:
             out = {}
             for p in paths:
                 try:

@@ -118,11 +118,11 @@ def derive_filter(engine: Any, config: Config) -> FilterPlan:
                 state |= {"socket", "bind", "connect", "accept", "accept4", "close"}
     else:
         state = set(STATE_EVENTS)
-    events = (wanted | state) - removes
-    unknown = sorted(n for n in events if not _capturable(n))
+    asked = (wanted | state) - removes
+    unknown = sorted(n for n in asked if not _capturable(n))
     if unknown:
         log.debug("event types not captured by the probe: %s", ", ".join(unknown))
-    events = frozenset(n for n in events if _capturable(n))
+    events = frozenset(n for n in asked if _capturable(n))
     # a rule on close events must see every close, also of files whose open was dropped
     open_filter, report = _open_pushdown(engine, config, events, adds, close_filter="close" not in rules)
     drop_failed = config.bool("engine.modern_ebpf.drop_failed_exit", False)

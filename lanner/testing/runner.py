@@ -245,7 +245,7 @@ class CaseRunner:
         errors: list[str] = []
         plugin = K8sAuditPlugin()
         plugin.init(None)
-        plugin.on_error = errors.append  # type: ignore[method-assign]
+        plugin.on_error = errors.append  # type: ignore[method-assign,assignment]
         tmp = None
         path = case.path
         if case.audit_events is not None:
