@@ -155,7 +155,8 @@ def parse_args(argv: Sequence[str]) -> Args:
 
 def usage() -> str:
     lines = ["lanner - runtime security for Linux hosts, containers and Kubernetes (Falco-compatible)",
-             "Usage:", "  lanner [OPTION...]", "  lanner test PATH... (rule tests)", ""]
+             "Usage:", "  lanner [OPTION...]", "  lanner test PATH... (rule tests)",
+             "  lanner console [--help] (alert console)", "  lanner tune ALERTS... -r RULES... --out FILE (noise tuner)", ""]
     for o in OPTIONS:
         left = (f"-{o.short}, " if o.short else "    ") + f"--{o.long}"
         if o.takes_value:
