@@ -218,7 +218,7 @@ class OutputCompiler:
         m = _FIELD_PREFIX.match(text, start)
         if not m or "." not in m.group(0):
             bad = text[start:start + 20].split(" ")[0] or text[start:start + 1]
-            raise OutputError(f"unknown filter: invalid formatting token {bad}")
+            raise OutputError(f"invalid formatting token {bad}")
         full = m.group(0)
         last_err = f"filter_check called with nonexistent field {full}"
         for end in range(len(full), 0, -1):
@@ -249,7 +249,7 @@ class OutputCompiler:
             assert ref is not None
             return Token(None, fn, op, [(ref.canonical(), fn, ref)], direct=True), after
         if "nonexistent field" in last_err:
-            raise OutputError(f"unknown filter: invalid formatting token {full}")
+            raise OutputError(f"invalid formatting token {full}")
         raise OutputError(f"unknown filter: {last_err}")
 
     def _transformer_token(self, text: str, start: int, comp: ConditionCompiler) -> tuple[Token, int]:

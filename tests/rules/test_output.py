@@ -59,12 +59,12 @@ def test_ancestors_without_argument_join_with_spaces() -> None:
 
 
 @pytest.mark.parametrize("fmt,message", [
-    ("start %some.field end", "unknown filter"),
-    ("start %a end", "unknown filter"),
-    ("start % end", "unknown filter"),
+    ("start %some.field end", "invalid formatting token some.field"),
+    ("start %a end", "invalid formatting token a"),
+    ("start % end", "invalid formatting token"),
     ("start %test.str %", "formatting cannot end with a %"),
-    ("start %(test.anc) end", "unknown filter"),
-    ("start %toupper (test.str) end", "unknown filter"),
+    ("start %(test.anc) end", "invalid formatting token (test.anc)"),
+    ("start %toupper (test.str) end", "invalid formatting token toupper"),
     ("start %toupper(test.num) end", "is not supported by 'toupper' transformer"),
     ("start %val(test.str) end", "unknown filter"),
     ("x %12", "formatting cannot end with a number"),
