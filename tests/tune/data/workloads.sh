@@ -30,6 +30,7 @@ tar czf etc-backup.tgz /etc/shadow /etc/gshadow /etc/passwd /etc/group 2> /dev/n
 # a container-style start (new mount and pid namespaces)
 unshare --mount --pid --fork --mount-proc true
 # a service account created and removed
+userdel lanner-tune-svc 2> /dev/null || true     # left over by an interrupted run
 useradd -M -r -s /usr/sbin/nologin lanner-tune-svc && userdel lanner-tune-svc
 # a service dropping privileges to its own user
 runuser -u nobody -- true
