@@ -25,7 +25,12 @@ from lanner.run.args import Args
 from lanner.run.info import dumps, system_info, version_info, version_text
 from lanner.run.runner import Runner
 from lanner.run.syscalls import IGNORED_SYSCALLS_ORDER
-from lanner.sources.registry import CORE_CAPABILITIES, builtin_plugins, plugin_versions
+from lanner.sources.registry import (
+    CORE_CAPABILITIES,
+    builtin_plugin_classes,
+    builtin_plugins,
+    plugin_versions,
+)
 
 log = logging.getLogger("lanner")
 
@@ -321,7 +326,17 @@ class App:
         return 0
 
     def list_plugins(self) -> int:
+        """Falco lists every ``plugins`` entry of the configuration; without any entry (lanner's packaged
+        configuration) lanner lists what it provides natively."""
         plugins = builtin_plugins()
+        if self.config.has("plugins"):
+            classes = builtin_plugin_classes()
+            plugins = []
+            for e in self.config.list("plugins"):
+                name = str(e.get("name")) if isinstance(e, dict) else ""
+                if name not in classes:
+                    raise RunError(f"cannot load plugin '{name}': lanner has no built-in plugin of that name")
+                plugins.append(classes[name]())
         print(f"{len(plugins)} Plugins Loaded:\n")
         for p in plugins:
             caps = []

@@ -42,3 +42,12 @@ def test_plugin_requirement_needs_the_plugin_loaded(tmp_path: Path) -> None:
     assert r.stderr == "Error: Plugin requirement not satisfied, must load one of: k8saudit (>= 0.1.0)\n"
     loaded = {"load_plugins": ["k8saudit"], "plugins": [{"name": "k8saudit", "library_path": "libk8saudit.so"}]}
     assert lanner(tmp_path, loaded, "--dry-run", "-r", str(tmp_path / "r.yaml")).returncode == 0
+
+
+def test_list_plugins_lists_the_configured_entries(tmp_path: Path) -> None:
+    conf = {"plugins": [{"name": "cloudtrail", "library_path": "libcloudtrail.so"},
+                        {"name": "json", "library_path": "libjson.so"}], "load_plugins": ["cloudtrail", "json"]}
+    r = lanner(tmp_path, conf, "--list-plugins")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("2 Plugins Loaded:\n\nName: cloudtrail\n")
+    assert [ln for ln in r.stdout.splitlines() if ln.startswith("Name: ")] == ["Name: cloudtrail", "Name: json"]
