@@ -183,6 +183,7 @@ class App:
         else:
             loaded = {str(e.get("name")) for e in self.config.list("plugins") if isinstance(e, dict)}
         return {n: v for n, v in plugin_versions().items() if n in CORE_CAPABILITIES or n in loaded}
+
     def select_rules(self) -> None:
         eng = self.engine
         assert eng is not None
