@@ -29,6 +29,7 @@ from lanner.sources.registry import (
     CORE_CAPABILITIES,
     builtin_plugin_classes,
     builtin_plugins,
+    missing_plugin_library,
     plugin_versions,
 )
 
@@ -71,6 +72,9 @@ class App:
                 sys.stdout.write(version_text())
             return 0
         self.build_engine()
+        missing = missing_plugin_library(self.config)
+        if missing:
+            raise RunError(missing)
         if a.flag("list"):
             return self.list_fields(a.get("list") or "")
         if a.flag("list-plugins"):

@@ -6,6 +6,7 @@ same names, so a ``falco.yaml`` that loads ``k8saudit``/``json``/``cloudtrail``/
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,6 +86,27 @@ def configured_sources(config: Config) -> set[str]:
         if cls is not None and cls.source:
             sources.add(cls.source)
     return sources
+
+
+FALCO_PLUGINS_DIR = "/usr/share/falco/plugins"
+
+
+def missing_plugin_library(config: Config) -> str | None:
+    """Falco's start-up error for a selected plugin that is not one of lanner's built-ins and whose
+    ``library_path`` (relative paths are under Falco's plugins directory) does not exist; None otherwise."""
+    entries = [e for e in config.list("plugins") if isinstance(e, dict) and e.get("name")]
+    names = ({str(n) for n in config.list("load_plugins")} if config.has("load_plugins")
+             else {str(e["name"]) for e in entries})
+    classes = builtin_plugin_classes()
+    for e in entries:
+        name, lib = str(e["name"]), str(e.get("library_path") or "")
+        if name not in names or name in classes or not lib:
+            continue
+        path = lib if os.path.isabs(lib) else os.path.join(FALCO_PLUGINS_DIR, lib)
+        if not os.path.exists(path):
+            return (f"cannot load plugin {path}: can't load plugin dynamic library: {path}: cannot open shared "
+                    "object file: No such file or directory")
+    return None
 
 
 def configured_plugins(config: Config) -> list[PluginEntry]:

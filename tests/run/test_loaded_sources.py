@@ -51,3 +51,13 @@ def test_list_plugins_lists_the_configured_entries(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("2 Plugins Loaded:\n\nName: cloudtrail\n")
     assert [ln for ln in r.stdout.splitlines() if ln.startswith("Name: ")] == ["Name: cloudtrail", "Name: json"]
+
+
+def test_missing_plugin_library_stops_start_up_as_in_falco(tmp_path: Path) -> None:
+    lib = tmp_path / "nope" / "libx.so"
+    conf = {"plugins": [{"name": "x", "library_path": str(lib)}], "load_plugins": ["x"]}
+    (tmp_path / "r.yaml").write_text("- required_plugin_versions:\n  - name: x\n    version: 9.0.0\n")
+    r = lanner(tmp_path, conf, "--dry-run", "-r", str(tmp_path / "r.yaml"))
+    assert r.returncode == 1
+    assert r.stderr == (f"Error: cannot load plugin {lib}: can't load plugin dynamic library: {lib}: cannot open "
+                        "shared object file: No such file or directory\n")
