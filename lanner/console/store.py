@@ -280,11 +280,13 @@ class SqlStore:
         lo_hi = self._rows(f"SELECT MIN(time_ns), MAX(time_ns) FROM alerts{where}", args)[0]
         lo = f.since_ns or lo_hi[0] or 0
         hi = f.until_ns or ((lo_hi[1] or 0) + 1)
+        if not f.since_ns and hi - lo < 60 * 10**9:       # a burst: show the minute up to it, not a 1 ms window
+            lo = hi - 60 * 10**9
         buckets = max(1, min(buckets, 500))
         step = max(1, -(-(hi - lo) // buckets))
-        out: dict[str, Any] = {"start_ns": lo, "step_ns": step, "buckets": buckets, "priority": {}, "rule": {}}
         if not lo_hi[0]:
-            return out
+            return {"start_ns": 0, "step_ns": step, "buckets": buckets, "priority": {}, "rule": {}}
+        out: dict[str, Any] = {"start_ns": lo, "step_ns": step, "buckets": buckets, "priority": {}, "rule": {}}
         b = f"((time_ns - {int(lo)}) / {int(step)})"
         rows = self._rows(f"SELECT {b} AS b, priority, rule, COUNT(*) FROM alerts{where} GROUP BY b, priority, rule",
                           args)
