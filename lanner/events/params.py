@@ -478,8 +478,8 @@ def render_plain(p: T.ParamInfo, v, ev=None, resolver: Resolver = NO_STATE, ptyp
     if pt == T.PT_SOCKTUPLE:
         return render_socktuple(v)
     if pt == T.PT_FDLIST:
-        return " ".join(f"{fd}:{(resolver.fd_typechar(ev, fd) or '') if ev is not None else ''}{evs & 0xFFFF:x}"
-                        for fd, evs in v)
+        return " ".join(f"{fd & 0xFFFFFFFFFFFFFFFF}:{(resolver.fd_typechar(ev, fd) or '') if ev is not None else ''}"
+                        f"{evs & 0xFFFFFFFF:x}" for fd, evs in v)
     if pt in (T.PT_IPV4ADDR, T.PT_IPV6ADDR, T.PT_IPADDR):
         return str(v)
     if pt == T.PT_CHARBUFARRAY:

@@ -54,9 +54,12 @@ class StateResolver(P.Resolver):
         return f"<{f.typechar}{l4}>{f.name}"
 
     def fd_typechar(self, ev: Any, fd: int) -> str | None:
+        """Type letter of an fd of the event's thread; ``?`` for one the thread does not have."""
         t = ev.thread
-        f = t.group.fds.get(fd) if t is not None else None
-        return f.typechar if f is not None else None
+        if t is None:
+            return None
+        f = t.group.fds.get(fd)
+        return f.typechar if f is not None else "?"
 
     def comm(self, ev: Any, pid: int) -> str | None:
         t = self.state.threads.get(pid) if self.state is not None else None

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from lanner.events import params as P
-from lanner.events import table as T
 from lanner.fields import types as ft
 from lanner.fields.registry import Extractor, FieldClass, FieldDef, cached, fdef
 from lanner.state import fds as F
@@ -136,45 +136,44 @@ def fspath_class() -> FieldClass:
 
 
 def fdlist_class() -> FieldClass:
-    def entries(e: Any) -> list[tuple[int, F.FdInfo | None]] | None:
-        i = e.info.index.get("fds")
-        if i is None or i >= len(e.raw) or e.info.params[i].type != T.PT_FDLIST:
-            return None
-        v = e.params[i]
-        if v is None:
-            return None
-        t = e.thread
-        fds = t.group.fds if t is not None else {}
-        return [(n, fds.get(n)) for n, _ in v]
-
     def make(fn) -> Extractor:
+        """Falco's fdlist.*: poll/ppoll exits only, one value per fd of the list (skipped when none)."""
         def get(e: Any) -> Any:
-            ents = entries(e)
-            if ents is None:
+            if e.info.name not in ("poll", "ppoll") or not e.type & 1:
                 return None
-            vals = [fn(n, f) for n, f in ents]
-            vals = [str(v) for v in vals if v is not None]
-            return ",".join(vals) if vals else None
+            t = e.thread
+            i = e.info.index.get("fds")
+            if t is None or i is None or i >= len(e.raw):
+                return None
+            v = e.params[i]
+            if not v:
+                return None
+            fds = t.group.fds
+            vals = [fn(n, fds.get(n)) for n, _ in v]
+            out = ",".join(str(x) for x in vals if x is not None)
+            return out or None
         return get
 
-    def ip(f: F.FdInfo | None, which: str) -> Any:
-        if f is None or f.type not in F.IP_TYPES:
+    def sock(f: F.FdInfo | None) -> bool:
+        return f is not None and f.type in F.SOCK_TYPES
+
+    def server_ip(f: F.FdInfo | None) -> Any:
+        if f is None:
             return None
-        if which == "cip":
-            return None if f.type in F.SERVER_TYPES else f.sip
-        if which == "sip":
+        if f.type in F.SOCK_TYPES or f.type == F.IPV4_SERVSOCK:
             return f.dip
-        if which == "cport":
-            return None if f.type in F.SERVER_TYPES else f.sport
-        return f.dport
+        if f.type == F.IPV6_SERVSOCK:
+            # Falco prints the first four bytes of the IPv6 server address as IPv4
+            return ipaddress.IPv4Address(f.dip.packed[:4]) if f.dip is not None else None
+        return None
 
     ex: dict[str, Extractor] = {
         "fdlist.nums": make(lambda n, f: n),
-        "fdlist.names": make(lambda n, f: f.name if f is not None else None),
-        "fdlist.cips": make(lambda n, f: ip(f, "cip")),
-        "fdlist.sips": make(lambda n, f: ip(f, "sip")),
-        "fdlist.cports": make(lambda n, f: ip(f, "cport")),
-        "fdlist.sports": make(lambda n, f: ip(f, "sport")),
+        "fdlist.names": make(lambda n, f: f.name if f is not None and f.name else "<NA>"),
+        "fdlist.cips": make(lambda n, f: f.sip if sock(f) else None),
+        "fdlist.sips": make(lambda n, f: server_ip(f)),
+        "fdlist.cports": make(lambda n, f: f.sport if sock(f) else None),
+        "fdlist.sports": make(lambda n, f: f.dport if sock(f) else None),
     }
     fields = [
         fdef("fdlist.nums", ft.CHARBUF, "fd numbers of a poll/select event, comma separated"),

@@ -158,6 +158,7 @@ def build(path: Path) -> Path:
     ev("connect", 200, 0, InetTuple(AF_INET6, ip("2001:db8::5"), 44000, ip("2001:db8::9"), 5432), 27, None)
     ev("socket", 200, 28, AF_INET, 3, 1, 0)
     ev("sendto", 200, 64, b"\x08" * 64, 28, 64, InetTuple(AF_INET, ip("10.0.0.5"), 0, ip("1.1.1.1"), 0))
+    ev("poll", 200, 3, ((21, 4), (22, 1), (23, 1), (5, 1), (99, 1), (27, 4)), 1000)
     ev("shutdown", 200, 0, 21, 2)
     # nginx: a server thread accepts over the seeded listening socket, IPv4 and IPv4-mapped IPv6
     ev("accept4", 301, 13, InetTuple(AF_INET, ip("10.0.0.7"), 52001, ip("10.0.0.5"), 8080), 0, 1, 128,
@@ -180,6 +181,7 @@ def build(path: Path) -> Path:
     ev("bind", 300, 0, InetAddr(AF_INET6, ip("::"), 5353), 16)
     ev("recvfrom", 300, 12, b"m" * 12, InetTuple(AF_INET6, ip("2001:db8::7"), 5353, ip("2001:db8::5"), 5353), 16,
        1500)
+    ev("poll", 300, 2, ((6, 1), (7, 1), (9, 1), (10, 1), (15, 1), (16, 1)), 0)
     ev("socket", 300, 17, AF_INET, 2, 17, 0)
     ev("bind", 300, 0, InetAddr(AF_INET, ip("0.0.0.0"), 0), 17)
     ev("setuid", 300, 0, 33)

@@ -48,7 +48,7 @@ def _golden() -> dict[str, list[list]]:
     return O.load_golden()
 
 
-_OUR_RULES = {"fd_fields", "proc_fields", "args_fields", "abspath_fields"}
+_OUR_RULES = {"fd_fields", "proc_fields", "args_fields", "fdlist_fields", "abspath_fields"}
 
 
 def _ours(alerts: list[list]) -> list[list]:
