@@ -64,6 +64,10 @@ class App:
             return 0
         if a.flag("list-events"):
             return self.list_events()
+        if a.flag("config-schema"):
+            from lanner.run.config_json import config_schema_text
+            sys.stdout.write(config_schema_text())
+            return 0
         self.load_config()
         if a.flag("version"):
             if self.config.bool("json_output", False):
@@ -286,9 +290,7 @@ class App:
         assert eng is not None
         if source and source not in eng.registry.sources() and source != "syscall":
             raise RunError(f"Unknown event source: {source}")
-        fmt = (self.args.get("format") or ("markdown" if self.args.flag("markdown") else "text")).lower()
-        if fmt not in ("text", "markdown", "json"):
-            raise RunError(f"Invalid format '{fmt}'. Valid values are: text, markdown, json")
+        fmt = self.output_format()
         names_only = self.args.flag("names-only")
         from lanner.fields import registry as reg
         classes = [c for c in eng.registry.classes if not source or c.serves(source)]
@@ -320,15 +322,17 @@ class App:
         return 0
 
     def list_events(self) -> int:
-        from lanner.events import table
-        fmt = (self.args.get("format") or "text").lower()
-        names = sorted({table.info(c).name for c in table.all_codes() if table.info(c).name not in ("NA", "")})
-        if fmt == "json":
-            print(dumps(names))
-        else:
-            for n in names:
-                print(n)
+        from lanner.run.event_list import event_list_json, event_list_text
+        fmt = self.output_format()
+        sys.stdout.write(event_list_json() if fmt == "json" else event_list_text(fmt == "markdown"))
         return 0
+
+    def output_format(self) -> str:
+        """``--format`` (or the deprecated ``--markdown``) of the listing flags, checked as Falco does."""
+        fmt = (self.args.get("format") or ("markdown" if self.args.flag("markdown") else "text")).lower()
+        if fmt not in ("text", "markdown", "json"):
+            raise RunError(f"Invalid format '{fmt}'. Valid values are: text, markdown, json")
+        return fmt
 
     def list_plugins(self) -> int:
         """Falco lists every ``plugins`` entry of the configuration; without any entry (lanner's packaged
