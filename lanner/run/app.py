@@ -40,6 +40,15 @@ def packaged_path(*parts: str) -> str:
     return str(resources.files("lanner").joinpath(*parts))
 
 
+def _plugin_text(p: Any) -> str:
+    caps = []
+    if p.source:
+        caps.append(f"  - Event Sourcing (ID=builtin, source='{p.source}')")
+    caps.append("  - Field Extraction")
+    return (f"Name: {p.name}\nDescription: {p.description}\nContact: {p.contact}\nVersion: {p.version}\n"
+            "Capabilities:\n" + "\n".join(caps) + "\n")
+
+
 class App:
     def __init__(self, args: Args) -> None:
         self.args = args
@@ -83,6 +92,8 @@ class App:
             return self.list_fields(a.get("list") or "")
         if a.flag("list-plugins"):
             return self.list_plugins()
+        if a.flag("plugin-info"):
+            return self.plugin_info(a.get("plugin-info") or "")
         if a.flag("validate"):
             return self.validate(a.all("validate"))
         self.load_rules()
@@ -348,24 +359,28 @@ class App:
                 plugins.append(classes[name]())
         print(f"{len(plugins)} Plugins Loaded:\n")
         for p in plugins:
-            caps = []
-            if p.source:
-                caps.append(f"  - Event Sourcing (ID=builtin, source='{p.source}')")
-            caps.append("  - Field Extraction")
-            print(f"Name: {p.name}\nDescription: {p.description}\nContact: {p.contact}\nVersion: {p.version}\n"
-                  "Capabilities:\n" + "\n".join(caps) + "\n")
+            print(_plugin_text(p))
         return 0
+
+    def plugin_info(self, name: str) -> int:
+        """``--plugin-info``: one built-in plugin's description (the lead's lanner.run.plugins adds the
+        init schema and example config of loaded libraries)."""
+        for p in builtin_plugins():
+            if p.name == name:
+                print(_plugin_text(p))
+                return 0
+        raise RunError(f"can't find plugin and print its info: {name}")
 
     # --- events ------------------------------------------------------------------------------
     def run_events(self) -> int:
         eng = self.engine
         assert eng is not None
-        duration = self.args.get("duration")
+        duration = self.args.integer("duration")
         if self.config.str("engine.kind", "modern_ebpf").strip().lower() not in ("replay", "nodriver") and \
                 self.config.bool("security.drop_capabilities", True):
             from lanner.privileges import drop_unneeded
             drop_unneeded()      # before Runner starts any thread: capabilities are per thread
-        runner = Runner(self.config, eng, self.args, self.stop, duration_s=int(duration) if duration else None)
+        runner = Runner(self.config, eng, self.args, self.stop, duration_s=duration if duration and duration > 0 else None)
         pidfile = self.args.get("pidfile")
         if pidfile:
             try:

@@ -7,6 +7,7 @@ an implicit value (``--list``) only as ``--list=value``. Subcommands (``lanner t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -28,6 +29,7 @@ class Opt:
     repeat: bool = False
     help: str = ""
     metavar: str = ""
+    integer: bool = False         # value must parse as a 32-bit integer (cxxopts' int)
 
 
 OPTIONS = [
@@ -47,7 +49,7 @@ OPTIONS = [
     Opt("list-events", help="List event types and exit."),
     Opt("list-plugins", help="List configured plugins (built-in sources) and exit."),
     Opt("plugin-info", "", True, help="Describe one plugin and exit.", metavar="<name>"),
-    Opt("duration", "M", True, help="Stop after <seconds> of event time.", metavar="<seconds>"),
+    Opt("duration", "M", True, help="Stop after <seconds> of event time.", metavar="<seconds>", integer=True),
     Opt("markdown", help="Deprecated: --format markdown."),
     Opt("format", "", True, help="Format of --list / --list-events: text, markdown or json.", metavar="<fmt>"),
     Opt("names-only", "N", help="With --list: field names only."),
@@ -93,8 +95,28 @@ class Args:
         v = self.values.get(name)
         return v[-1] if v else None
 
+    def integer(self, name: str) -> int | None:
+        """Value of an integer option (checked by :func:`parse_args`), or None when not given."""
+        v = self.get(name)
+        return parse_int(v) if v is not None else None
+
     def all(self, name: str) -> list[str]:
         return list(self.values.get(name, []))
+
+
+_INT32 = (-(1 << 31), (1 << 31) - 1)
+
+
+def parse_int(text: str) -> int:
+    """A number as cxxopts reads an ``int`` option: decimal or 0x-hex, optional sign, 32-bit; otherwise
+    Falco's ``Argument '<text>' failed to parse``."""
+    m = re.fullmatch(r"([-+]?)(0[xX][0-9a-fA-F]+|[0-9]+)", text)
+    value = int(m.group(2), 0 if m.group(2)[:2].lower() == "0x" else 10) if m else None
+    if m and m.group(1) == "-" and value is not None:
+        value = -value
+    if value is None or not _INT32[0] <= value <= _INT32[1]:
+        raise UsageError(f"Argument \u2018{text}\u2019 failed to parse")
+    return value
 
 
 def parse_args(argv: Sequence[str]) -> Args:
@@ -148,6 +170,9 @@ def parse_args(argv: Sequence[str]) -> Args:
         else:
             raise UsageError(f"Unexpected positional argument '{a}'")
     for name, vals in args.values.items():
+        if _BY_LONG[name].integer:
+            for v in vals:
+                parse_int(v)
         if len(vals) > 1 and not _BY_LONG[name].repeat and _BY_LONG[name].takes_value:
             raise UsageError(f"Option '{name}' specified more than once")
     return args
