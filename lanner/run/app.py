@@ -23,12 +23,13 @@ from lanner.outputs.channels.factory import file_mode
 from lanner.rules.paths import expand_rules_paths
 from lanner.run.args import Args
 from lanner.run.info import dumps, system_info, version_info, version_text
-from lanner.run.runner import Runner
+from lanner.run.runner import Runner, engine_kind, select_sources
 from lanner.run.syscalls import IGNORED_SYSCALLS_ORDER
 from lanner.sources.registry import (
     CORE_CAPABILITIES,
     builtin_plugin_classes,
     builtin_plugins,
+    configured_plugins,
     missing_plugin_library,
     plugin_versions,
 )
@@ -78,6 +79,7 @@ class App:
             sys.stdout.write(config_schema_text())
             return 0
         self.load_config()
+        engine_kind(self.config)
         if a.flag("version"):
             if self.config.bool("json_output", False):
                 print(dumps(version_info()))
@@ -88,6 +90,7 @@ class App:
         missing = missing_plugin_library(self.config)
         if missing:
             raise RunError(missing)
+        plugins = configured_plugins(self.config)
         if a.flag("list"):
             return self.list_fields(a.get("list") or "")
         if a.flag("list-plugins"):
@@ -103,6 +106,7 @@ class App:
             return self.support()
         self.select_rules()
         if a.flag("dry-run"):
+            select_sources(engine_kind(self.config), plugins, a)   # all a start checks, short of opening
             return 0
         return self.run_events()
 
@@ -168,8 +172,9 @@ class App:
             paths = [p for p in expand_rules_paths([packaged_path("rules", "default")], strict=False)
                      if not os.path.basename(p).startswith("k8s_audit") or "k8s_audit" in loaded]
         if not paths:
+            name = os.path.basename(self.config.files[0]) if self.config.files else "lanner.yaml"
             raise RunError("You must specify at least one rules file/directory via -r or a rules_files entry in "
-                           "lanner.yaml")
+                           f"{name}")
         return paths
 
     def load_rules(self) -> None:
@@ -406,7 +411,9 @@ class App:
         try:
             probe = App(self.args)
             probe.load_config()
+            engine_kind(probe.config)
             probe.build_engine()
+            configured_plugins(probe.config)
             probe.load_rules()
             probe.select_rules()
         except LannerError as e:

@@ -24,13 +24,59 @@ from lanner.run.live import run_live, scap_counters
 from lanner.run.loop import LoopStats, plugin_batches, replay_batches, run_loop, within
 from lanner.server.services import Services
 from lanner.sources.api import SourceError
-from lanner.sources.registry import configured_plugins, plugin_versions
+from lanner.sources.registry import PluginEntry, configured_plugins, plugin_versions
 from lanner.sources.scap.reader import ScapReader
 from lanner.state.containers import build_engines, parse_container_settings
 
 log = logging.getLogger("lanner")
 
-KINDS = ("kmod", "modern_ebpf", "replay", "nodriver")
+KINDS = ("modern_ebpf", "replay", "nodriver")
+# Falco 0.44 kinds (and older ones) lanner does not provide, with what to use instead.
+NOT_PROVIDED = {
+    "kmod": "lanner has no kernel module: its eBPF probe replaces Falco's kmod driver; use engine.kind=modern_ebpf",
+    "ebpf": "the legacy eBPF probe is gone (Falco 0.44 removed it too); use engine.kind=modern_ebpf",
+    "gvisor": "gVisor is not supported (Falco 0.44 removed it too); use engine.kind=modern_ebpf",
+}
+
+
+def engine_kind(config: Config) -> str:
+    """``engine.kind``, checked when the configuration is read, as Falco does (so ``--dry-run`` and every
+    informational flag refuse it too); a kind lanner does not provide says what replaces it."""
+    kind = config.str("engine.kind", "modern_ebpf").strip().lower()
+    where = f" ({config.files[0]})" if config.files else ""
+    if kind in NOT_PROVIDED:
+        raise RunError(f"Error reading config file{where}: engine.kind '{kind}' is not available in lanner: "
+                       f"{NOT_PROVIDED[kind]}.")
+    if kind not in KINDS:
+        raise RunError(f"Error reading config file{where}: engine.kind '{kind}' is not a valid kind.")
+    if kind == "replay" and not config.str("engine.replay.capture_file", ""):
+        raise RunError("engine.kind is 'replay' but no engine.replay.capture_file specified.")
+    return kind
+
+
+def select_sources(kind: str, plugins: list[PluginEntry], args: Args) -> list[str]:
+    """The event sources a run opens: the syscall source (unless ``nodriver``) and the configured plugins'
+    sources, narrowed by ``--enable-source``/``--disable-source`` (Falco's checks and messages)."""
+    if kind == "replay":
+        return ["syscall"]
+    available = [] if kind == "nodriver" else ["syscall"]
+    available += [p.plugin.source for p in plugins if p.plugin is not None and p.plugin.source]
+    enable = args.all("enable-source")
+    disable = args.all("disable-source")
+    if enable and disable:
+        raise RunError("You can not mix --enable-source and --disable-source")
+    for s in enable:
+        if s not in available:
+            raise RunError(f"Attempted enabling an unknown event source: {s}")
+    for s in disable:
+        if s not in available:
+            raise RunError(f"Attempted disabling an unknown event source: {s}")
+    chosen = [s for s in available if (not enable or s in enable) and s not in disable]
+    if not chosen:
+        raise RunError("Must enable at least one event source")
+    log.info("Loaded event sources: %s", ", ".join(available))
+    log.info("Enabled event sources: %s", ", ".join(chosen))
+    return chosen
 
 
 class Runner:
@@ -45,11 +91,7 @@ class Runner:
         self.restart = False
         self.loops: list[LoopStats] = []
         self.webserver: Any = None
-        self.kind = config.str("engine.kind", "modern_ebpf").strip().lower()
-        if self.kind not in KINDS:
-            raise RunError(f"engine.kind '{self.kind}' is not a valid kind.")
-        if self.kind == "replay" and not config.str("engine.replay.capture_file", ""):
-            raise RunError("engine.kind is 'replay' but no engine.replay.capture_file specified.")
+        self.kind = engine_kind(config)
         self.plugins = configured_plugins(config)
         for p in self.plugins:
             version = p.plugin.version if p.plugin is not None else "built-in"
@@ -60,26 +102,7 @@ class Runner:
 
     # --- sources -----------------------------------------------------------------------------
     def _select_sources(self) -> list[str]:
-        if self.kind == "replay":
-            return ["syscall"]
-        available = [] if self.kind == "nodriver" else ["syscall"]
-        available += [p.plugin.source for p in self.plugins if p.plugin is not None and p.plugin.source]
-        enable = self.args.all("enable-source")
-        disable = self.args.all("disable-source")
-        if enable and disable:
-            raise RunError("You can not mix --enable-source and --disable-source")
-        for s in enable:
-            if s not in available:
-                raise RunError(f"Attempted enabling an unknown event source: {s}")
-        for s in disable:
-            if s not in available:
-                raise RunError(f"Attempted disabling an unknown event source: {s}")
-        chosen = [s for s in available if (not enable or s in enable) and s not in disable]
-        if not chosen:
-            raise RunError("Must enable at least one event source")
-        log.info("Loaded event sources: %s", ", ".join(available))
-        log.info("Enabled event sources: %s", ", ".join(chosen))
-        return chosen
+        return select_sources(self.kind, self.plugins, self.args)
 
     # --- run ---------------------------------------------------------------------------------
     def run(self) -> None:
