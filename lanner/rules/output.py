@@ -73,6 +73,16 @@ def render_value(v: Any, type_: str, flags: frozenset[str] = frozenset(), *, is_
     return str(v)
 
 
+def _join_ancestors(values: Any) -> str:
+    """The ancestors' values as Falco writes them: a space before each value once something was written."""
+    out = ""
+    for s in values:
+        if out:
+            out += " "
+        out += s
+    return out
+
+
 def json_value(v: Any, ref: reg.FieldRef, e: Any, *, base64_fmt: bool = False) -> Any:
     """Typed JSON value of a field for ``output_fields`` (output-format.md 3.4)."""
     f = ref.fdef
@@ -81,7 +91,7 @@ def json_value(v: Any, ref: reg.FieldRef, e: Any, *, base64_fmt: bool = False) -
     if v is None:
         return None
     if reg.ANY_ANCESTOR in f.flags and ref.arg is None:
-        return " ".join(render_value(x, f.type, f.flags) for x in v if x is not None)
+        return _join_ancestors(render_value(x, f.type, f.flags) for x in v if x is not None) or None
     if reg.FILTER_ONLY in f.flags:
         return None
     if f.is_list:
@@ -122,7 +132,7 @@ class OutputFormat:
     def _text(self, p: Token, v: Any) -> str:
         op = p.operand
         if op.mode == "ancestors":
-            s = " ".join(render_value(x, op.type, _flags(op)) for x in v if x is not None) if v else ""
+            s = _join_ancestors(render_value(x, op.type, _flags(op)) for x in v if x is not None) if v else ""
             s = s or "<NA>"
         elif op.mode == "either":
             s = "<NA>"
