@@ -301,19 +301,29 @@ def _prefetch_containers(mgr: Any) -> None:
             mgr.lookup(cid)
 
 
+def progress_text(name: str, done: int, total: int | None) -> str:
+    """``Replaying <file>: 42.0% (12 of 29 MiB)``, or the MiB read when the size is unknown."""
+    mib = f"{done >> 20} MiB" if total is None else f"{done >> 20} of {total >> 20} MiB"
+    pct = f"{100 * done / total:5.1f}% " if total else ""
+    return f"Replaying {name}: {pct}({mib})" if pct else f"Replaying {name}: {mib}"
+
+
 class _Progress:
-    """Replay progress on a terminal (stderr), for captures that take more than a few seconds."""
+    """Replay progress on a terminal (stderr) in uncompressed bytes, from the first second, redrawn at
+    most a few times a second."""
 
     def __init__(self, path: str) -> None:
         self.path = os.path.basename(path)
         self.start = time.monotonic()
+        self.last = 0.0
         self.shown = False
 
     def __call__(self, done: int, total: int | None) -> None:
-        if time.monotonic() - self.start < 3:
+        now = time.monotonic()
+        if now - self.start < 1 or (now - self.last < 0.25 and (total is None or done < total)):
             return
-        pct = f"{100 * done / total:5.1f}%" if total else f"{done >> 20} MiB"
-        sys.stderr.write(f"\rReplaying {self.path}: {pct}")
+        self.last = now
+        sys.stderr.write("\r" + progress_text(self.path, done, total))
         sys.stderr.flush()
         self.shown = True
 

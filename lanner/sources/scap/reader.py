@@ -56,7 +56,6 @@ _HDR = struct.Struct("<II")
 _EV2 = struct.Struct("<QQIHI")
 _EV1 = struct.Struct("<QQIH")
 _NPARAM_FMT: dict[tuple[int, bool], struct.Struct] = {}
-_PROGRESS_STEP = 4 << 20
 # Falco applies the container/user/group/async records that open a capture before the first event
 # and never shows them to rules (its "initial state" events).
 _INITIAL_STATE_TYPES = frozenset({324, 354, 356, 358, 360, 402})
@@ -70,8 +69,25 @@ def _lens_struct(n: int, large: bool) -> struct.Struct:
     return s
 
 
+def _gzip_size(raw: BinaryIO, size: int | None) -> int | None:
+    """Uncompressed size of a gzip capture from its trailer (ISIZE, the size modulo 2**32), raised by
+    whole multiples of 2**32 to at least the compressed size; None when the file cannot be seeked."""
+    if not size or size < 18:
+        return None
+    try:
+        pos = raw.tell()
+        raw.seek(size - 4)
+        isize = struct.unpack("<I", raw.read(4))[0]
+        raw.seek(pos)
+    except (OSError, ValueError, AttributeError, struct.error):
+        return None
+    while isize < size:
+        isize += 1 << 32
+    return isize
+
+
 def _open(path_or_file: str | os.PathLike | BinaryIO) -> tuple[BinaryIO, BinaryIO, str, int | None]:
-    """(decompressed stream, raw file, display name, raw size)."""
+    """(decompressed stream, raw file, display name, uncompressed size if known)."""
     if isinstance(path_or_file, (str, os.PathLike)):
         name = os.fspath(path_or_file)
         try:
@@ -92,7 +108,7 @@ def _open(path_or_file: str | os.PathLike | BinaryIO) -> tuple[BinaryIO, BinaryI
         magic = raw.read(2)
         raw.seek(pos)
     if magic == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=raw, mode="rb"), raw, name, size
+        return gzip.GzipFile(fileobj=raw, mode="rb"), raw, name, _gzip_size(raw, size)
     return raw, raw, name, size
 
 
@@ -100,7 +116,7 @@ class ScapReader:
     def __init__(self, source: str | os.PathLike | BinaryIO,
                  progress: Callable[[int, int | None], None] | None = None,
                  on_section: Callable[[ScapReader], None] | None = None) -> None:
-        self._f, self._raw, self.name, self.total_bytes = _open(source)
+        self._f, self._raw, self.name, self.total_bytes = _open(source)   # uncompressed size, if known
         self._own = isinstance(source, (str, os.PathLike))
         self.progress = progress
         self.on_section = on_section
@@ -108,7 +124,6 @@ class ScapReader:
         self._pos = 0
         self._base = 0  # decompressed offset of _buf[0]
         self._eof = False
-        self._next_progress = _PROGRESS_STEP
         self.version: tuple[int, int] = (0, 0)
         self.sections = 0
         self.num = 0
@@ -165,15 +180,17 @@ class ScapReader:
         return have >= n
 
     def _report_progress(self) -> None:
+        """Progress in uncompressed bytes (a gzip capture's compressed position runs far ahead of the
+        events read), every chunk; the callback decides how often to show it."""
         if self.progress is None:
             return
-        try:
-            done = self._raw.tell()
-        except (OSError, ValueError):
-            done = self._base
-        if done >= self._next_progress or self._eof:
-            self._next_progress = done + _PROGRESS_STEP
-            self.progress(done, self.total_bytes)
+        done = self._base + len(self._buf)
+        total = self.total_bytes
+        if self._eof:
+            total = done
+        elif total is not None and done > total:
+            total = None              # concatenated gzip members: the trailer only sized the last one
+        self.progress(done, total)
 
     @property
     def offset(self) -> int:
