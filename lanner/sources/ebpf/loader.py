@@ -36,8 +36,8 @@ import struct
 import time
 from pathlib import Path
 
-from lanner.core.errors import LannerError
 from lanner.events.syscalls import X86_64
+from lanner.sources.api import SourceError
 from lanner.sources.ebpf import build as _build
 from lanner.sources.ebpf import filters as F
 from lanner.sources.ebpf.ia32 import IA32_TO_NATIVE
@@ -71,7 +71,7 @@ class _PerfAttr(ctypes.Structure):
                 ("bp_type", ctypes.c_uint32), ("rest", ctypes.c_uint64 * 10)]
 
 
-class ProbeError(LannerError):
+class ProbeError(SourceError):
     """The probe cannot run here; the message says why and what to do."""
 
 

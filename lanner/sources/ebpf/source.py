@@ -18,7 +18,7 @@ from typing import Any
 from lanner.events.syscall import SyscallEvent
 from lanner.sources.api import SourceError, SourcePlugin
 from lanner.sources.ebpf.filters import KernelFilter
-from lanner.sources.ebpf.loader import Probe, ProbeError
+from lanner.sources.ebpf.loader import Probe
 from lanner.sources.ebpf.procscan import ProcEntry, ProcScanner
 
 _HDR = struct.Struct("<QQIHI")
@@ -67,10 +67,7 @@ class LiveSyscallSource:
         self.host_root = host_root
         self.poll_interval = poll_interval
         self.scan_proc = scan_proc
-        try:
-            self.probe = Probe(ring_bytes=ring_bytes, use_drain_helper=use_drain_helper, attach=attach)
-        except ProbeError as e:
-            raise SourceError(str(e)) from None
+        self.probe = Probe(ring_bytes=ring_bytes, use_drain_helper=use_drain_helper, attach=attach)
         self.snapshot: list[ProcEntry] = []
         self._pending: list[bytes] = []
         self._num = 1
@@ -81,10 +78,7 @@ class LiveSyscallSource:
     # -------------------------------------------------------------- lifecycle
 
     def open(self) -> LiveSyscallSource:
-        try:
-            self.probe.open(self.kfilter)
-        except ProbeError as e:
-            raise SourceError(str(e)) from None
+        self.probe.open(self.kfilter)
         self._install_sigterm()
         if self.scan_proc:
             sc = ProcScanner(self.host_root)
