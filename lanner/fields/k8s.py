@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lanner.fields import types as ft
-from lanner.fields.container import SOURCES, ContainerContext, join_labels
+from lanner.fields.container import HOST_INFO, SOURCES, ContainerContext, join_labels
 from lanner.fields.registry import (
     ARG_REQUIRED,
     DEPRECATED,
@@ -69,7 +69,10 @@ def field_class(manager: ContainerManager | None = None, sources: tuple[str, ...
         sb = ctx.sandbox(info)
         return sb.pod_sandbox_labels if sb is not None else info.pod_sandbox_labels
 
+    # on the host Falco's container plugin answers "" for the pod address fields (and no value for the others)
     def pod_ip(info: ContainerInfo) -> str | None:
+        if info is HOST_INFO:
+            return ""
         if info.cni_json:
             return info.ip
         sb = ctx.sandbox(info)
@@ -78,6 +81,8 @@ def field_class(manager: ContainerManager | None = None, sources: tuple[str, ...
         return info.ip if info.pod_sandbox_id and info.ip else None
 
     def pod_cni(info: ContainerInfo) -> str | None:
+        if info is HOST_INFO:
+            return ""
         if info.cni_json:
             return info.cni_json
         sb = ctx.sandbox(info)
