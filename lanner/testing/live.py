@@ -161,8 +161,9 @@ class LiveCapture:
         with self._lock:
             return len(self.alerts)
 
-    def drain(self, settle: float = 0.6, timeout: float = 5.0) -> None:
-        """Wait until every event up to now went through the engine (bounded by ``timeout``)."""
+    def drain(self, settle: float = 0.6, timeout: float = 30.0) -> None:
+        """Wait until every event up to now went through the engine (bounded by ``timeout``, generous: a
+        loaded machine can leave the loop seconds behind, and judging a case early would miss its alerts)."""
         target = time.time_ns()
         end = time.monotonic() + timeout
         time.sleep(settle)
