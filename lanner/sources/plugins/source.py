@@ -15,6 +15,7 @@ from lanner.events.base import Event
 from lanner.fields import registry as reg
 from lanner.fields import types as ft
 from lanner.sources.api import SourcePlugin
+from lanner.sources.plugins import abi
 from lanner.sources.plugins.host import PluginHost
 from lanner.sources.plugins.library import (
     CAP_ASYNC,
@@ -53,6 +54,8 @@ class LibraryPlugin(SourcePlugin):
         self.contact = self.lib.contact
         self.source = self.host.source
         self.extract_sources = tuple(sorted(self.lib.extract_sources))
+        self.parse_sources = tuple(sorted(self.lib.parse_sources))
+        self.async_sources = tuple(sorted(self.lib.async_sources))
         self.library_path = self.lib.path
         self.caps = self.lib.caps
 
@@ -73,6 +76,14 @@ class LibraryPlugin(SourcePlugin):
 
     def init_schema(self) -> str:
         return self.lib.init_schema()[1]
+
+    def init_schema_kind(self) -> str:
+        """"JSON" when the plugin declares a JSON init schema, else ""."""
+        kind, text = self.lib.init_schema()
+        return "JSON" if kind == abi.SCHEMA_JSON and text else ""
+
+    def list_open_params(self) -> list[dict[str, Any]]:
+        return self.host.list_open_params()
 
     # --- fields ------------------------------------------------------------------------------------
     def field_classes(self) -> list[reg.FieldClass]:
