@@ -30,14 +30,23 @@ from lanner.state.containers import apply_container_event
 log = logging.getLogger("lanner")
 
 def default_registry(state: Any, containers: Any, hostname: str = "",
-                     static_fields: dict[str, str] | None = None) -> reg.FieldRegistry:
+                     static_fields: dict[str, str] | None = None,
+                     plugins: Iterable[Any] = ()) -> reg.FieldRegistry:
     """Every field class lanner serves: generic event fields, syscall classes bound to the state engine,
-    container/k8s metadata, the plugin-style sources' classes, and ``static.*``."""
+    container/k8s metadata, the plugin-style sources' classes, and ``static.*``.
+
+    ``plugins`` are the loaded plugin libraries: their field classes join the registry, replacing the
+    classes of a built-in plugin of the same name, and their ``evt.plugininfo`` summaries."""
     from lanner.fields import cloudtrail, container, k8s, k8saudit
     from lanner.fields.syscall_classes import generic_field_classes, syscall_field_classes
+    libs = [p for p in plugins if getattr(p, "lib", None) is not None]
     info = {"k8saudit": k8saudit.event_info, "cloudtrail": cloudtrail.event_info}
+    info.update({p.name: p.event_to_string for p in libs})
+    replaced = {p.name for p in libs}
+    builtin = [c for c in plugin_field_classes() if c.name not in replaced]
     classes = [*generic_field_classes(hostname, plugin_info=info), *syscall_field_classes(state),
-               container.field_class(containers), k8s.field_class(containers), *plugin_field_classes()]
+               container.field_class(containers), k8s.field_class(containers), *builtin,
+               *(c for p in libs for c in p.field_classes())]
     registry = reg.FieldRegistry(classes)
     if static_fields is not None:
         registry.add(static_field_class(static_fields))
@@ -111,7 +120,8 @@ class Engine:
 
     def __init__(self, config: Config | None = None, *, registry: reg.FieldRegistry | None = None,
                  sources: Iterable[str] | None = None, events: EventTable | None = None,
-                 hostname: str = "", containers: Any = None, state: Any = None) -> None:
+                 hostname: str = "", containers: Any = None, state: Any = None,
+                 plugins: Iterable[Any] = ()) -> None:
         self.config = config or Config()
         static = {str(k): str(v) for k, v in self.config.dict("static_fields").items()}
         if registry is None:
@@ -122,11 +132,14 @@ class Engine:
                 thread_table_size=self.config.int("falco_libs.thread_table_size", 262144),
                 purge_interval_s=self.config.int("falco_libs.thread_table_auto_purging_interval_s", 300),
                 thread_timeout_s=self.config.int("falco_libs.thread_table_auto_purging_thread_timeout_s", 300))
-            registry = default_registry(self.state, self.containers, hostname, static)
+            registry = default_registry(self.state, self.containers, hostname, static, plugins)
         else:
             self.containers = containers
             self.state = state
         self.registry = registry
+        #: plugin event parsers, called with every event after lanner's own state update
+        self.parsers: tuple[Callable[[Any], None], ...] = ()
+        self.attach_plugins(plugins)
         self.sources = set(sources) if sources is not None else (set(self.registry.sources()) | {"syscall"})
         self.events = events or syscall_event_table()
         self.hostname = hostname
@@ -147,6 +160,19 @@ class Engine:
         self.on_alert: Callable[[Alert], object] | None = None
         #: every alert with its event, before the post-rule state removals (``lanner test`` reads fields here)
         self.on_match: Callable[[Alert, Any], None] | None = None
+
+    def attach_plugins(self, plugins: Iterable[Any]) -> None:
+        """Give loaded plugin libraries lanner's thread state (their ``threads`` table) and take their
+        event parsers."""
+        parsers = []
+        for p in plugins:
+            host = getattr(p, "host", None)
+            if host is not None and self.state is not None:
+                host.tables.attach_state(self.state)
+            parse = p.parser() if hasattr(p, "parser") else None
+            if parse is not None:
+                parsers.append(parse)
+        self.parsers = tuple(parsers)
 
     # --- rules -------------------------------------------------------------------------------
     def load_rules_files(self, paths: Iterable[str]) -> bool:
@@ -188,10 +214,14 @@ class Engine:
         state = self.state
         code = e.type
         if state is None or code == PLUGIN_EVENT_TYPE:
+            if self.parsers:
+                self._parse(e)
             return self.evaluate(e)
         state.process(e)
         if (code == 324 or code == 402) and self.containers is not None:
             apply_container_event(e, self.containers)
+        if self.parsers:
+            self._parse(e)
         out: list[Alert] = []
         if not e.hidden:
             self.stats.events += 1
@@ -209,6 +239,13 @@ class Engine:
                             break
         state.post_process(e)
         return out
+
+    def _parse(self, e: Any) -> None:
+        for parse in self.parsers:
+            try:
+                parse(e)
+            except Exception:  # noqa: BLE001 - a plugin parser error never stops the agent
+                self.stats.eval_errors += 1
 
     def evaluate(self, e: Any) -> list[Alert]:
         """The rules alone for one event whose state (if any) the caller keeps; returns the alerts."""

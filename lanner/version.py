@@ -7,6 +7,6 @@ ENGINE_VERSION_STR = "%d.%d.%d" % ENGINE_VERSION
 # The Falco release whose behaviour lanner reproduces (reported by --version and /versions).
 FALCO_COMPAT_VERSION = "0.44.1"
 LIBS_COMPAT_VERSION = "0.25.0"
-PLUGIN_API_VERSION = "3.10.0"
+PLUGIN_API_VERSION = "3.12.0"
 DRIVER_API_VERSION = "9.0.0"
 DRIVER_SCHEMA_VERSION = "4.0.0"

@@ -23,14 +23,24 @@ from lanner.outputs.channels.factory import file_mode
 from lanner.rules.paths import expand_rules_paths
 from lanner.run.args import Args
 from lanner.run.info import dumps, system_info, version_info, version_text
+from lanner.run.plugins import (
+    SOURCING,
+    caps_of,
+    check_plugins,
+    list_plugins_text,
+    open_params_of,
+    open_params_text,
+    plugin_info_text,
+    schema_of,
+)
 from lanner.run.runner import Runner, engine_kind, select_sources
 from lanner.run.syscalls import IGNORED_SYSCALLS_ORDER
 from lanner.sources.registry import (
     CORE_CAPABILITIES,
+    PluginEntry,
     builtin_plugin_classes,
     builtin_plugins,
     configured_plugins,
-    missing_plugin_library,
     plugin_versions,
 )
 
@@ -41,15 +51,6 @@ def packaged_path(*parts: str) -> str:
     return str(resources.files("lanner").joinpath(*parts))
 
 
-def _plugin_text(p: Any) -> str:
-    caps = []
-    if p.source:
-        caps.append(f"  - Event Sourcing (ID=builtin, source='{p.source}')")
-    caps.append("  - Field Extraction")
-    return (f"Name: {p.name}\nDescription: {p.description}\nContact: {p.contact}\nVersion: {p.version}\n"
-            "Capabilities:\n" + "\n".join(caps) + "\n")
-
-
 class App:
     def __init__(self, args: Args) -> None:
         self.args = args
@@ -58,6 +59,7 @@ class App:
         self.engine: Engine | None = None
         self.pipeline: Any = None
         self.restart = False
+        self.plugins: list[PluginEntry] = []
 
     # --- main --------------------------------------------------------------------------------
     def run(self) -> int:
@@ -86,17 +88,13 @@ class App:
             else:
                 sys.stdout.write(version_text())
             return 0
-        self.build_engine()
-        missing = missing_plugin_library(self.config)
-        if missing:
-            raise RunError(missing)
-        plugins = configured_plugins(self.config)
-        if a.flag("list"):
-            return self.list_fields(a.get("list") or "")
         if a.flag("list-plugins"):
             return self.list_plugins()
         if a.flag("plugin-info"):
             return self.plugin_info(a.get("plugin-info") or "")
+        self.build_engine()
+        if a.flag("list"):
+            return self.list_fields(a.get("list") or "")
         if a.flag("validate"):
             return self.validate(a.all("validate"))
         self.load_rules()
@@ -106,7 +104,7 @@ class App:
             return self.support()
         self.select_rules()
         if a.flag("dry-run"):
-            select_sources(engine_kind(self.config), plugins, a)   # all a start checks, short of opening
+            select_sources(engine_kind(self.config), self.plugins, a)   # all a start checks, short of opening
             return 0
         return self.run_events()
 
@@ -147,9 +145,20 @@ class App:
                      os.environ["FALCO_HOSTNAME"])
 
     def build_engine(self) -> None:
+        """Load the configured plugins (libraries initialised), then the engine with their fields, sources and
+        parsers; then Falco's start-up checks between plugins (overlapping fields, unused plugins)."""
         from lanner.outputs.format import default_hostname
-        from lanner.sources.registry import configured_sources
-        self.engine = Engine(self.config, hostname=default_hostname(), sources=configured_sources(self.config))
+        self.plugins = configured_plugins(self.config)
+        loaded = [e.plugin for e in self.plugins if e.plugin is not None]
+        sources = {"syscall"} | {p.source for p in loaded if p.source}
+        libs = [e.plugin for e in self.plugins if e.origin == "library"]
+        self.engine = Engine(self.config, hostname=default_hostname(), sources=sources, plugins=libs)
+        own: dict[str, set[str]] = {}
+        lib_classes = {id(c) for p in libs for c in p.field_classes()}
+        for src in sources:
+            own[src] = {f.name for c in self.engine.registry.classes_for(src) if id(c) not in lib_classes
+                        and c.name not in {p.name for p in libs} for f in c.fields}
+        check_plugins(libs, sorted(sources, key=lambda s: (s != "syscall", s)), own)
 
     # --- rules -------------------------------------------------------------------------------
     def rules_paths(self) -> list[str]:
@@ -206,7 +215,11 @@ class App:
             loaded = {str(n) for n in self.config.list("load_plugins")}
         else:
             loaded = {str(e.get("name")) for e in self.config.list("plugins") if isinstance(e, dict)}
-        return {n: v for n, v in plugin_versions().items() if n in CORE_CAPABILITIES or n in loaded}
+        out = {n: v for n, v in plugin_versions().items() if n in CORE_CAPABILITIES or n in loaded}
+        for e in self.plugins:
+            if e.plugin is not None:
+                out[e.name] = out[e.plugin.name] = e.plugin.version
+        return out
 
     def select_rules(self) -> None:
         eng = self.engine
@@ -351,30 +364,35 @@ class App:
         return fmt
 
     def list_plugins(self) -> int:
-        """Falco lists every ``plugins`` entry of the configuration; without any entry (lanner's packaged
-        configuration) lanner lists what it provides natively."""
-        plugins = builtin_plugins()
-        if self.config.has("plugins"):
-            classes = builtin_plugin_classes()
-            plugins = []
-            for e in self.config.list("plugins"):
-                name = str(e.get("name")) if isinstance(e, dict) else ""
-                if name not in classes:
-                    raise RunError(f"cannot load plugin '{name}': lanner has no built-in plugin of that name")
-                plugins.append(classes[name]())
-        print(f"{len(plugins)} Plugins Loaded:\n")
-        for p in plugins:
-            print(_plugin_text(p))
+        """``--list-plugins``: the configured plugins, loaded but not initialised, as Falco lists them; without
+        any ``plugins`` entry (lanner's packaged configuration) what lanner provides natively."""
+        if not self.config.has("plugins"):
+            shown = builtin_plugins()
+        else:
+            entries = configured_plugins(self.config, init=False)
+            shown = [e.plugin if e.plugin is not None else builtin_plugin_classes()["container"]() for e in entries]
+        sys.stdout.write(list_plugins_text(shown))
         return 0
 
-    def plugin_info(self, name: str) -> int:
-        """``--plugin-info``: one built-in plugin's description (the lead's lanner.run.plugins adds the
-        init schema and example config of loaded libraries)."""
-        for p in builtin_plugins():
-            if p.name == name:
-                print(_plugin_text(p))
-                return 0
-        raise RunError(f"can't find plugin and print its info: {name}")
+    def plugin_info(self, which: str) -> int:
+        """``--plugin-info NAME|PATH``: one configured plugin's info, init schema and, for a source plugin
+        once initialised with its configuration, the open params it suggests (Falco's order and texts)."""
+        for e in configured_plugins(self.config, init=False):
+            if which not in (e.name, e.library_path) or e.plugin is None:
+                continue
+            p = e.plugin
+            sys.stdout.write(plugin_info_text(p, *schema_of(p)))
+            sys.stdout.flush()
+            p.init(e.init_config)
+            if caps_of(p) & SOURCING:
+                sys.stdout.write(open_params_text(open_params_of(p)))
+            return 0
+        if not self.config.has("plugins"):
+            for p in builtin_plugins():      # lanner's packaged configuration: what lanner provides natively
+                if p.name == which:
+                    sys.stdout.write(plugin_info_text(p, *schema_of(p)))
+                    return 0
+        raise RunError(f"can't find plugin and print its info: {which}")
 
     # --- events ------------------------------------------------------------------------------
     def run_events(self) -> int:
@@ -385,7 +403,8 @@ class App:
                 self.config.bool("security.drop_capabilities", True):
             from lanner.privileges import drop_unneeded
             drop_unneeded()      # before Runner starts any thread: capabilities are per thread
-        runner = Runner(self.config, eng, self.args, self.stop, duration_s=duration if duration and duration > 0 else None)
+        runner = Runner(self.config, eng, self.args, self.stop, duration_s=duration if duration and duration > 0 else None,
+                        plugins=self.plugins)
         pidfile = self.args.get("pidfile")
         if pidfile:
             try:

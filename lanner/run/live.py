@@ -15,7 +15,7 @@ from lanner.core.errors import RunError
 from lanner.core.priority import Priority
 from lanner.events.syscall import SyscallEvent
 from lanner.run.drops import TIMEOUT_RULE, DropMonitor
-from lanner.run.loop import LoopStats, run_loop
+from lanner.run.loop import LoopStats, merge_async, run_loop
 from lanner.run.syscalls import derive_filter
 from lanner.sources.api import SourceError
 from lanner.sources.ebpf.procscan import ProcEntry
@@ -103,7 +103,9 @@ def run_live(runner: Any, stats: Any) -> None:
         # the seeded tables are long-lived: keep them out of every future GC pass
         gc.collect()
         gc.freeze()
-        run_loop(engine, live_batches(runner, stats, src, drops, max_timeouts), runner.stop, stats)
+        batches = merge_async(live_batches(runner, stats, src, drops, max_timeouts),
+                              getattr(runner, "async_events", {}).get("syscall"))
+        run_loop(engine, batches, runner.stop, stats)
     finally:
         c = src.counters()
         src.close()

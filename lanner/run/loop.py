@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain, islice, takewhile
@@ -79,6 +80,24 @@ def within(events: Iterable[SyscallEvent], duration_ns: int) -> Iterator[Syscall
         return iter(())
     limit = first.ts + duration_ns
     return takewhile(lambda ev: ev.ts <= limit, chain((first,), it))
+
+
+def merge_async(batches: Batches, pending: deque[Ev] | None) -> Batches:
+    """``batches`` with the async events plugins queued in ``pending`` (from their own threads) fed in
+    between, on the source's own thread, so state is only ever updated by the loop."""
+    if pending is None:
+        return batches
+
+    def merged() -> Iterator[Iterable[Ev] | None]:
+        for b in batches:
+            if pending:
+                evs = []
+                while pending:
+                    evs.append(pending.popleft())
+                yield evs
+            yield b
+
+    return merged()
 
 
 def plugin_batches(plugin: SourcePlugin, params: str) -> Iterator[tuple[Ev] | None]:

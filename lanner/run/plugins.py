@@ -58,24 +58,25 @@ def list_plugins_text(plugins: list[Any]) -> str:
     return f"{len(plugins)} Plugins Loaded:\n\n{body}\n"
 
 
-def plugin_info_text(p: Any, schema_type: str, schema: str, open_params: list[dict[str, Any]] | None) -> str:
-    """``--plugin-info``: the info block, the init schema and (for source plugins) the open params."""
+def plugin_info_text(p: Any, schema_type: str, schema: str) -> str:
+    """``--plugin-info``: the info block and the init schema."""
     out = format_plugin_info(p) + "\n"
     out += "Init config schema type: "
     out += ("JSON\n" if schema_type == "JSON"
             else "Not available, plugin does not implement the init config schema functionality\n")
-    out += schema + "\n\n"
-    if caps_of(p) & SOURCING:
-        if not open_params:
-            out += ("No suggested open params available: plugin has not been configured, or it does not "
-                    "implement the open params suggestion functionality\n")
-        else:
-            out += "Suggested open params:\n"
-            for op in open_params:
-                value, desc = str(op.get("value", "")), str(op.get("desc", ""))
-                out += f"{value}: {desc}\n" if desc else f"{value}\n"
-        out += "\n"
-    return out
+    return out + schema + "\n\n"
+
+
+def open_params_text(open_params: list[dict[str, Any]]) -> str:
+    """``--plugin-info`` of a source plugin, after its init: the open params it suggests."""
+    if not open_params:
+        return ("No suggested open params available: plugin has not been configured, or it does not "
+                "implement the open params suggestion functionality\n\n")
+    out = "Suggested open params:\n"
+    for op in open_params:
+        value, desc = str(op.get("value", "")), str(op.get("desc", ""))
+        out += f"{value}: {desc}\n" if desc else f"{value}\n"
+    return out + "\n"
 
 
 def check_plugins(plugins: list[Any], sources: list[str], builtin_fields: dict[str, set[str]]) -> None:

@@ -9,6 +9,7 @@ import os
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
@@ -21,7 +22,7 @@ from lanner.outputs.pipeline import OutputPipeline
 from lanner.run.args import Args
 from lanner.run.drops import DropMonitor, drop_checked
 from lanner.run.live import run_live, scap_counters
-from lanner.run.loop import LoopStats, plugin_batches, replay_batches, run_loop, within
+from lanner.run.loop import LoopStats, merge_async, plugin_batches, replay_batches, run_loop, within
 from lanner.server.services import Services
 from lanner.sources.api import SourceError
 from lanner.sources.registry import PluginEntry, configured_plugins, plugin_versions
@@ -81,7 +82,7 @@ def select_sources(kind: str, plugins: list[PluginEntry], args: Args) -> list[st
 
 class Runner:
     def __init__(self, config: Config, engine: Engine, args: Args, stop: threading.Event,
-                 duration_s: int | None = None) -> None:
+                 duration_s: int | None = None, plugins: list[PluginEntry] | None = None) -> None:
         self.config = config
         self.engine = engine
         self.args = args
@@ -92,11 +93,10 @@ class Runner:
         self.loops: list[LoopStats] = []
         self.webserver: Any = None
         self.kind = engine_kind(config)
-        self.plugins = configured_plugins(config)
-        for p in self.plugins:
-            version = p.plugin.version if p.plugin is not None else "built-in"
-            log.info("Loaded plugin '%s@%s' (built into lanner)", p.name, version)
+        self.plugins = plugins if plugins is not None else configured_plugins(config)
         self.sources = self._select_sources()
+        #: async events plugins send, per event source, until that source's loop takes them
+        self.async_events: dict[str, deque[Any]] = {}
         self.pipeline: OutputPipeline | None = OutputPipeline.from_config(config, unbuffered=args.flag("unbuffered"))
         engine.on_alert = self.pipeline.submit
 
@@ -105,7 +105,22 @@ class Runner:
         return select_sources(self.kind, self.plugins, self.args)
 
     # --- run ---------------------------------------------------------------------------------
+    def _start_async(self) -> None:
+        """Plugins with the async events capability send into the loop of each enabled compatible source."""
+        for e in self.plugins:
+            p = e.plugin
+            start = getattr(p, "start_async", None)
+            if start is None:
+                continue
+            srcs = getattr(p, "async_sources", ()) or tuple(self.sources)
+            for src in self.sources:
+                if src in srcs:
+                    q = self.async_events.setdefault(src, deque(maxlen=65536))
+                    start(q.append)
+                    break
+
     def run(self) -> None:
+        self._start_async()
         self._start_webserver()
         threads = []
         errors: list[str] = []
@@ -149,7 +164,7 @@ class Runner:
     def _start_webserver(self) -> None:
         plugins = [p.plugin for p in self.plugins if p.plugin is not None]
         known = plugin_versions()
-        versions = {p.name: p.plugin.version if p.plugin else known[p.name] for p in self.plugins}
+        versions = {p.name: p.plugin.version if p.plugin else known.get(p.name, "0.0.0") for p in self.plugins}
         self.webserver = Services(
             self.config, self.engine, sources=lambda: self.sources,
             events_by_source=lambda: {s.source: s.events for s in self.loops},
@@ -210,7 +225,8 @@ class Runner:
         plugin = entry.plugin
         assert plugin is not None
         try:
-            run_loop(self.engine, plugin_batches(plugin, entry.open_params), self.stop, stats)
+            batches = merge_async(plugin_batches(plugin, entry.open_params), self.async_events.get(stats.source))
+            run_loop(self.engine, batches, self.stop, stats)
         finally:
             plugin.close()
 

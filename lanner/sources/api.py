@@ -28,6 +28,8 @@ class SourcePlugin:
     version: str = "0.0.0"
     description: str = ""
     contact: str = "https://github.com/lanner"
+    #: Falco plugin id of the event source (0: none, or syscall events)
+    plugin_id: int = 0
     #: event source this plugin produces ("k8s_audit"), or "" for extraction-only plugins
     source: str = ""
     #: sources whose events this plugin's fields can extract from ("" source = its own)

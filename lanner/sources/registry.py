@@ -1,11 +1,15 @@
-"""Built-in plugin-style sources, and Falco's ``load_plugins``/``plugins`` configuration mapped onto them.
+"""Falco's ``load_plugins``/``plugins`` configuration: which plugin serves each entry.
 
-lanner cannot load Falco's shared-library plugins; it provides the same capabilities natively under the
-same names, so a ``falco.yaml`` that loads ``k8saudit``/``json``/``cloudtrail``/``container`` works as is.
+An entry whose ``library_path`` exists loads that shared library (``sources/plugins``). lanner also
+provides four plugins natively (``k8saudit`` and its managed-cluster variants, ``json``, ``cloudtrail``,
+``container``); one of those serves an entry when its library is absent, or when the entry says
+``lanner_builtin: true``. ``container`` is always lanner's own (its state engine keeps container
+identity). An entry with neither a library nor a built-in is Falco's start-up error naming the path.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +17,17 @@ from typing import Any
 from lanner.config import Config, ConfigError
 from lanner.fields.registry import FieldClass
 from lanner.sources.api import SourcePlugin
+from lanner.sources.plugins.library import resolve_path
+from lanner.sources.plugins.source import LibraryPlugin
+from lanner.sources.plugins.tables import TableRegistry
+
+log = logging.getLogger("lanner")
+
+#: library file names of the plugins lanner also provides natively
+BUILTIN_LIBRARIES = {"libk8saudit.so": "k8saudit", "libk8saudit-eks.so": "k8saudit-eks",
+                     "libk8saudit-gke.so": "k8saudit-gke", "libk8saudit-aks.so": "k8saudit-aks",
+                     "libk8saudit-ovh.so": "k8saudit-ovh", "libjson.so": "json", "libcloudtrail.so": "cloudtrail",
+                     "libcontainer.so": "container"}
 
 
 class ContainerPlugin(SourcePlugin):
@@ -66,80 +81,114 @@ class PluginEntry:
     init_config: Any
     open_params: str
     plugin: SourcePlugin | None     # None for entries lanner handles elsewhere (container)
+    library_path: str = ""
+    origin: str = "builtin"         # "library" (a shared library), "builtin" or "core"
 
 
 # Plugins whose capability lives in lanner's core rather than as a source plugin.
 CORE_CAPABILITIES = (ContainerPlugin.name,)
 
 
-def configured_sources(config: Config) -> set[str]:
-    """Event sources a configuration loads, as Falco counts them for rules (``LOAD_UNKNOWN_SOURCE``):
-    ``syscall`` plus the source of each plugin ``load_plugins`` selects (every ``plugins`` entry when it
-    is absent). Nothing is initialised here; a name lanner does not provide adds no source."""
-    sources = {"syscall"}
-    entries = [e for e in config.list("plugins") if isinstance(e, dict) and e.get("name")]
-    names = ([str(n) for n in config.list("load_plugins")] if config.has("load_plugins")
-             else [str(e["name"]) for e in entries])
-    classes = builtin_plugin_classes()
-    for n in names:
-        cls = classes.get(n)
-        if cls is not None and cls.source:
-            sources.add(cls.source)
-    return sources
-
-
-FALCO_PLUGINS_DIR = "/usr/share/falco/plugins"
-
-
-def missing_plugin_library(config: Config) -> str | None:
-    """Falco's start-up error for a selected plugin that is not one of lanner's built-ins and whose
-    ``library_path`` (relative paths are under Falco's plugins directory) does not exist; None otherwise."""
-    entries = [e for e in config.list("plugins") if isinstance(e, dict) and e.get("name")]
-    names = ({str(n) for n in config.list("load_plugins")} if config.has("load_plugins")
-             else {str(e["name"]) for e in entries})
-    classes = builtin_plugin_classes()
-    for e in entries:
-        name, lib = str(e["name"]), str(e.get("library_path") or "")
-        if name not in names or name in classes or not lib:
-            continue
-        path = lib if os.path.isabs(lib) else os.path.join(FALCO_PLUGINS_DIR, lib)
-        if not os.path.exists(path):
-            return (f"cannot load plugin {path}: can't load plugin dynamic library: {path}: cannot open shared "
-                    "object file: No such file or directory")
-    return None
-
-
-def configured_plugins(config: Config) -> list[PluginEntry]:
-    """Plugins to load, in ``load_plugins`` order (or every ``plugins`` entry when it is absent)."""
-    entries = config.list("plugins")
+def _entries(config: Config) -> list[tuple[str, dict[str, Any]]]:
+    """The ``plugins`` entries ``load_plugins`` selects, in its order (every entry when it is absent)."""
     by_name: dict[str, dict[str, Any]] = {}
-    for i, e in enumerate(entries):
+    for i, e in enumerate(config.list("plugins")):
         if not isinstance(e, dict) or not e.get("name"):
             raise ConfigError(f"could not load plugins config: plugins[{i}] needs a 'name'")
         by_name[str(e["name"])] = e
-    if config.has("load_plugins"):
-        names = [str(n) for n in config.list("load_plugins")]
-    else:
-        names = list(by_name)
-    classes = builtin_plugin_classes()
+    names = [str(n) for n in config.list("load_plugins")] if config.has("load_plugins") else list(by_name)
     out = []
     for n in names:
         e = by_name.get(n)
         if e is None:
             raise ConfigError(f"Cannot load plugin '{n}': plugin config not found for given name")
+        out.append((n, e))
+    return out
+
+
+def _builtin_name(name: str, entry: dict[str, Any]) -> str | None:
+    classes = builtin_plugin_classes()
+    if name in classes:
+        return name
+    lib = os.path.basename(str(entry.get("library_path") or ""))
+    return BUILTIN_LIBRARIES.get(lib)
+
+
+def _library(entry: dict[str, Any]) -> str:
+    lib = str(entry.get("library_path") or "")
+    return resolve_path(lib) if lib else ""
+
+
+def configured_sources(config: Config) -> set[str]:
+    """Event sources a configuration loads, as Falco counts them for rules (``LOAD_UNKNOWN_SOURCE``):
+    ``syscall`` plus the source of each plugin ``load_plugins`` selects (every ``plugins`` entry when it
+    is absent). Libraries are opened for their static facts only; nothing is initialised."""
+    sources = {"syscall"}
+    classes = builtin_plugin_classes()
+    try:
+        entries = _entries(config)
+    except ConfigError:
+        return sources
+    for n, e in entries:
+        path = _library(e)
+        builtin = _builtin_name(n, e)
+        if path and os.path.exists(path) and not (builtin and _wants_builtin(e)) and builtin != "container":
+            try:
+                src = LibraryPlugin(path).source
+            except Exception:  # noqa: BLE001 - reported when the plugin is really loaded
+                continue
+            if src and src != "syscall":
+                sources.add(src)
+            continue
+        cls = classes.get(builtin or "")
+        if cls is not None and cls.source:
+            sources.add(cls.source)
+    return sources
+
+
+def _wants_builtin(entry: dict[str, Any]) -> bool:
+    v = entry.get("lanner_builtin", False)
+    return v is True or str(v).lower() in ("true", "yes", "on", "1")
+
+
+def configured_plugins(config: Config, *, init: bool = True,
+                       tables: TableRegistry | None = None) -> list[PluginEntry]:
+    """The plugins of the configuration, loaded (and initialised unless ``init`` is false), in order.
+
+    Which one serves an entry is logged, as Falco logs ``Loaded plugin 'name@version' from file path``.
+    """
+    classes = builtin_plugin_classes()
+    tables = tables if tables is not None else TableRegistry()
+    out: list[PluginEntry] = []
+    for n, e in _entries(config):
         init_config = e.get("init_config")
         open_params = str(e.get("open_params") or "").strip()
-        if n in CORE_CAPABILITIES:
-            out.append(PluginEntry(n, init_config, open_params, None))
+        path = _library(e)
+        builtin = _builtin_name(n, e)
+        exists = bool(path) and os.path.exists(path)
+        if builtin == "container":
+            out.append(PluginEntry(n, init_config, open_params, None, path, "core"))
+            log.info("Loaded plugin '%s@%s' (built into lanner: the state engine provides container metadata%s)",
+                     n, ContainerPlugin.version, f"; {path} not loaded" if exists else "")
             continue
-        cls = classes.get(n)
-        if cls is None:
-            raise ConfigError(f"Cannot load plugin '{n}': lanner has no built-in plugin of that name (built-ins: "
-                              + ", ".join(sorted(set(classes) | set(CORE_CAPABILITIES))) + ")")
-        p = cls()
-        try:
-            p.init(init_config)
-        except Exception as ex:  # noqa: BLE001 - surfaced as a configuration error naming the plugin
-            raise ConfigError(f"Cannot load plugin '{n}': {ex}") from None
-        out.append(PluginEntry(n, init_config, open_params, p))
+        if exists and not (builtin and _wants_builtin(e)):
+            p: SourcePlugin = LibraryPlugin(path, tables)
+            if init:
+                p.init(init_config)
+            out.append(PluginEntry(n, init_config, open_params, p, path, "library"))
+            log.info("Loaded plugin '%s@%s' from file %s", n, p.version, path)
+            continue
+        if builtin is None:
+            shown = path or n
+            raise ConfigError(f"cannot load plugin {shown}: can't load plugin dynamic library: {shown}: cannot open "
+                              "shared object file: No such file or directory")
+        p = classes[builtin]()
+        if init:
+            try:
+                p.init(init_config)
+            except Exception as ex:  # noqa: BLE001 - surfaced as a configuration error naming the plugin
+                raise ConfigError(f"Cannot load plugin '{n}': {ex}") from None
+        why = ("lanner_builtin: true" if exists else f"{path} not found") if path else "no library_path"
+        log.info("Loaded plugin '%s@%s' (lanner's built-in %s; %s)", n, p.version, builtin, why)
+        out.append(PluginEntry(n, init_config, open_params, p, path, "builtin"))
     return out

@@ -28,15 +28,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def listed() -> dict[str, str]:
-    r = lanner("--list-plugins")
+def listed(config: Path) -> dict[str, str]:
+    r = lanner("-c", str(config), "--list-plugins")
     assert r.returncode == 0, r.stderr
     return dict(re.findall(r"^Name: (\S+)\n(?:.*\n)*?Version: (\S+)$", r.stdout, re.M))
 
 
-def served(tmp_path: Path) -> dict[str, str]:
-    port, hook = free_port(), free_port()
-    (tmp_path / "ct").mkdir()
+def config(tmp_path: Path, port: int = 0, hook: int = 0) -> Path:
+    """A configuration loading every plugin lanner provides natively."""
+    (tmp_path / "ct").mkdir(exist_ok=True)
     cfg = {"engine": {"kind": "nodriver"}, "rules_files": [], "stdout_output": {"enabled": True},
            "webserver": {"enabled": True, "listen_address": "127.0.0.1", "listen_port": port},
            "plugins": [{"name": "k8saudit", "open_params": f"http://127.0.0.1:{hook}/k8s-audit"},
@@ -44,6 +44,12 @@ def served(tmp_path: Path) -> dict[str, str]:
                        {"name": "container"}],
            "load_plugins": ["k8saudit", "json", "cloudtrail", "container"]}
     (tmp_path / "lanner.yaml").write_text(yaml.safe_dump(cfg))
+    return tmp_path / "lanner.yaml"
+
+
+def served(tmp_path: Path) -> dict[str, str]:
+    port, hook = free_port(), free_port()
+    config(tmp_path, port, hook)
     rules = tmp_path / "audit.yaml"
     rules.write_text("- rule: get\n  desc: d\n  condition: ka.verb=get\n  output: o\n  priority: INFO\n"
                      "  source: k8s_audit\n")
@@ -82,7 +88,7 @@ def bump(v: str) -> str:
 
 
 def test_list_plugins_versions_endpoint_and_requirements_agree(tmp_path):
-    lst, web = listed(), served(tmp_path)
+    lst, web = listed(config(tmp_path)), served(tmp_path)
     assert {"k8saudit", "json", "cloudtrail"} <= set(lst) and {"container", "cloudtrail"} <= set(web)
     for name in set(lst) & set(web):
         assert lst[name] == web[name], name

@@ -61,6 +61,7 @@ class CloudTrailPlugin(SourcePlugin):
     version = "0.14.0"
     description = "AWS CloudTrail records from local log files"
     source = SOURCE
+    plugin_id = 2
     extract_sources = (SOURCE,)
 
     def __init__(self) -> None:

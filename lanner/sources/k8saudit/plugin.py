@@ -74,6 +74,7 @@ class K8sAuditPlugin(SourcePlugin):
     version = "0.18.0"
     description = "Kubernetes audit events from the API server webhook or from files"
     source = SOURCE
+    plugin_id = 1
     extract_sources = (SOURCE,)
 
     def __init__(self) -> None:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import ctypes as C
 
+from lanner.version import PLUGIN_API_VERSION
+
 #: the plugin API version lanner implements (Falco 0.44.1 / libs 0.25 report the same)
-API_VERSION = (3, 12, 0)
-API_VERSION_STR = ".".join(map(str, API_VERSION))
+API_VERSION_STR = PLUGIN_API_VERSION
+API_VERSION = tuple(int(x) for x in API_VERSION_STR.split("."))
 MAX_ERRLEN = 1024
 
 # ss_plugin_rc

@@ -58,6 +58,7 @@ class LibraryPlugin(SourcePlugin):
         self.async_sources = tuple(sorted(self.lib.async_sources))
         self.library_path = self.lib.path
         self.caps = self.lib.caps
+        self._classes: list[reg.FieldClass] | None = None
 
     # --- facts -------------------------------------------------------------------------------------
     @property
@@ -87,8 +88,14 @@ class LibraryPlugin(SourcePlugin):
 
     # --- fields ------------------------------------------------------------------------------------
     def field_classes(self) -> list[reg.FieldClass]:
+        """The plugin's fields as one field class (made once: the registry and the checks share it)."""
         if not self.caps & CAP_EXTRACTION:
             return []
+        if self._classes is None:
+            self._classes = self._make_classes()
+        return self._classes
+
+    def _make_classes(self) -> list[reg.FieldClass]:
         by_name = {f.name: f for f in self.lib.fields}
         host = self.host
 
@@ -106,6 +113,12 @@ class LibraryPlugin(SourcePlugin):
     def start_async(self, on_event: Callable[[Event], None]) -> None:
         if self.caps & CAP_ASYNC:
             self.host.set_async_handler(on_event)
+
+    def event_to_string(self, ev: Any) -> str | None:
+        """``evt.plugininfo``: the plugin's own summary of one of its events."""
+        if not self.caps & CAP_SOURCING or getattr(ev, "plugin_id", 0) not in (0, self.lib.id):
+            return None
+        return self.host.event_to_string(ev) or None
 
     def metrics(self) -> dict[str, float]:
         return self.host.metrics()

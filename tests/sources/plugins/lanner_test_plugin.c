@@ -9,6 +9,13 @@
 #ifndef REQ_API
 #define REQ_API "3.0.0"
 #endif
+#ifndef PNAME
+#define PNAME "lanner_test"
+#endif
+/* EXTRACT_ONLY: no event sourcing; EXTRACT_SOURCES: the sources it extracts from (JSON array) */
+#ifndef EXTRACT_SOURCES
+#define EXTRACT_SOURCES "[]"
+#endif
 
 typedef struct __attribute__((packed)) { uint64_t ts, tid; uint32_t len; uint16_t type; uint32_t nparams; } evt_t;
 typedef struct { const evt_t *evt; uint64_t evtnum; const char *evtsrc; } evt_input_t;
@@ -30,12 +37,15 @@ typedef struct {
 } state_t;
 
 const char *plugin_get_required_api_version(void) { return REQ_API; }
-const char *plugin_get_name(void) { return "lanner_test"; }
+const char *plugin_get_name(void) { return PNAME; }
 const char *plugin_get_version(void) { return "1.2.3"; }
 const char *plugin_get_description(void) { return "lanner test plugin"; }
 const char *plugin_get_contact(void) { return "lanner tests"; }
+const char *plugin_get_extract_event_sources(void) { return EXTRACT_SOURCES; }
+#ifndef EXTRACT_ONLY
 uint32_t plugin_get_id(void) { return 1999; }
 const char *plugin_get_event_source(void) { return "lanner_test"; }
+#endif
 const char *plugin_get_fields(void) {
     return "[{\"type\":\"uint64\",\"name\":\"test.num\",\"desc\":\"event number from the payload\"},"
            "{\"type\":\"string\",\"name\":\"test.text\",\"desc\":\"payload text\",\"addOutput\":true},"
@@ -61,6 +71,7 @@ void *plugin_init(const init_input_t *in, int32_t *rc) {
 void plugin_destroy(void *p) { state_t *s = p; free(s->buf); free(s); }
 const char *plugin_get_last_error(void *p) { return ((state_t *)p)->err; }
 
+#ifndef EXTRACT_ONLY
 void *plugin_open(void *p, const char *params, int32_t *rc) {
     state_t *s = p;
     if (params && strcmp(params, "fail") == 0) {
@@ -103,6 +114,8 @@ int32_t plugin_next_batch(void *p, void *h, uint32_t *nevts, evt_t ***evts) {
     one[0] = s->buf; *evts = one; *nevts = 1;
     return 0;
 }
+
+#endif
 
 int32_t plugin_extract_fields(void *p, const evt_input_t *ev, const extract_input_t *in) {
     state_t *s = p;
