@@ -167,13 +167,18 @@ sed "s|^rules_files: \[\]\$|rules_files:\n  - $RULES_DIR\n  - $ETC/lanner_rules.
 
 run rm -rf "$ROOT$RULES_DIR"
 run install -d -m 0755 "$ROOT$RULES_DIR"
+# The Kubernetes audit rules need the k8saudit source (load_plugins: [k8saudit, json]): like Falco, lanner
+# refuses rules whose required plugins are not loaded, so they are installed beside, not loaded by default.
+run install -d -m 0755 "$ROOT$ETC" "$ROOT$ETC/rules.d" "$ROOT$ETC/config.d" "$ROOT$ETC/rules.available"
 if [ -d "$PKG/rules/default" ]; then
     for f in "$PKG"/rules/default/*.yaml "$PKG"/rules/default/*.yml; do
         [ -f "$f" ] || continue
-        put "$f" "$RULES_DIR/$(basename "$f")" 0644
+        case "$(basename "$f")" in
+            k8s_audit*) put "$f" "$ETC/rules.available/$(basename "$f")" 0644 ;;
+            *) put "$f" "$RULES_DIR/$(basename "$f")" 0644 ;;
+        esac
     done
 fi
-run install -d -m 0755 "$ROOT$ETC" "$ROOT$ETC/rules.d" "$ROOT$ETC/config.d"
 keep "$TMP/lanner.yaml" "$ETC/lanner.yaml" 0644
 put "$TMP/lanner.yaml" "$ETC/lanner.yaml.dist" 0644
 keep "$PKG/data/lanner_rules.local.yaml" "$ETC/lanner_rules.local.yaml" 0644
