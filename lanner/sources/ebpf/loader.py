@@ -119,8 +119,8 @@ def preflight() -> None:
     from lanner.privileges import missing_for_live_capture
     fatal, partial = missing_for_live_capture()
     if fatal:
-        raise ProbeError(f"live capture needs {', '.join(fatal)}: run as root (lanner needs root, or CAP_BPF, "
-                         "CAP_PERFMON, CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH)")
+        raise ProbeError("live capture needs root, or CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH "
+                         f"(missing: {', '.join(fatal)})")
     if partial:
         log.warning("live capture without %s: processes of other users are seen without their open files, "
                     "executable path or working directory until they act", ", ".join(partial))
