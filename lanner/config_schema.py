@@ -95,7 +95,7 @@ LANNER_KEYS: dict[str, Any] = {
 
 # Keys Falco 0.44 reads that lanner does not act on (dotted; a prefix covers its subtree).
 NOT_IMPLEMENTED = (
-    "capture", "libs_logger", "plugins_hostinfo", "rule_files", "engine.kmod", "engine.modern_ebpf.cpus_for_each_buffer",
+    "libs_logger", "plugins_hostinfo", "rule_files", "engine.kmod", "engine.modern_ebpf.cpus_for_each_buffer",
     "engine.modern_ebpf.disable_iterators", "metrics.jemalloc_stats_enabled", "metrics.libbpf_stats_enabled",
     "metrics.kernel_event_counters_per_cpu_enabled", "metrics.kernel_iter_event_counters_enabled",
 )

@@ -105,8 +105,11 @@ def run_live(runner: Any, stats: Any) -> None:
         gc.freeze()
         batches = merge_async(live_batches(runner, stats, src, drops, max_timeouts),
                               getattr(runner, "async_events", {}).get("syscall"))
-        run_loop(engine, batches, runner.stop, stats)
+        capture = getattr(runner, "capture", None)
+        run_loop(engine, capture.wrap(batches) if capture else batches, runner.stop, stats)
     finally:
+        if getattr(runner, "capture", None) is not None:
+            runner.capture.close()
         c = src.counters()
         src.close()
         runner.live_source = None

@@ -20,6 +20,7 @@ from lanner.engine import Engine
 from lanner.events.syscall import SyscallEvent
 from lanner.outputs.pipeline import OutputPipeline
 from lanner.run.args import Args
+from lanner.run.capture import install as install_capture
 from lanner.run.drops import DropMonitor, drop_checked
 from lanner.run.live import run_live, scap_counters
 from lanner.run.loop import LoopStats, merge_async, plugin_batches, replay_batches, run_loop, within
@@ -99,6 +100,7 @@ class Runner:
         self.async_events: dict[str, deque[Any]] = {}
         self.pipeline: OutputPipeline | None = OutputPipeline.from_config(config, unbuffered=args.flag("unbuffered"))
         engine.on_alert = self.pipeline.submit
+        self.capture = install_capture(config, engine)
 
     # --- sources -----------------------------------------------------------------------------
     def _select_sources(self) -> list[str]:
@@ -194,9 +196,12 @@ class Runner:
         if drops.simulate:
             events = drop_checked(events, drops)
         try:
-            run_loop(self.engine, replay_batches(events), self.stop, stats)
+            batches = replay_batches(events)
+            run_loop(self.engine, self.capture.wrap(batches) if self.capture else batches, self.stop, stats)
         finally:
             reader.close()
+            if self.capture is not None:
+                self.capture.close()
             if progress is not None:
                 progress.done()
             stats.extra.update({"drop_detected": drops.detected, "drop_actions": drops.actions_taken})
