@@ -16,7 +16,7 @@ from typing import Any
 from lanner.config import Config, ConfigError
 from lanner.core.alert import Alert
 from lanner.core.priority import Priority
-from lanner.events.base import PLUGIN_EVENT_TYPE, PluginEvent
+from lanner.events.base import ASYNC_EVENT_TYPE, PLUGIN_EVENT_TYPE, PluginEvent
 from lanner.events.syscall import SyscallEvent
 from lanner.fields import registry as reg
 from lanner.fields import types as ft
@@ -67,9 +67,19 @@ def static_field_class(values: dict[str, str]) -> reg.FieldClass:
     return reg.FieldClass("static", "Static fields", (), fields, bind)
 
 
-def syscall_event_table() -> EventTable:
+def syscall_event_table(async_names: Iterable[str] = ()) -> EventTable:
+    """The syscall event types rules may name; ``async_names`` are the async events plugins declare
+    (``evt.type = <name>`` matches those ``asyncevent`` records, as in libs' event table)."""
     from lanner.events import table
-    return EventTable(table.codes_for_name, table.all_codes(), table.is_event_name)
+    names = frozenset(async_names)
+    if not names:
+        return EventTable(table.codes_for_name, table.all_codes(), table.is_event_name)
+    async_codes = frozenset({ASYNC_EVENT_TYPE})
+
+    def codes_for_name(name: str) -> frozenset[int]:
+        return async_codes if name in names else table.codes_for_name(name)
+
+    return EventTable(codes_for_name, table.all_codes(), lambda n: n in names or table.is_event_name(n))
 
 
 def parse_append_output(config: Config) -> list[AppendOutput]:
@@ -141,7 +151,8 @@ class Engine:
         self.parsers: tuple[Callable[[Any], None], ...] = ()
         self.attach_plugins(plugins)
         self.sources = set(sources) if sources is not None else (set(self.registry.sources()) | {"syscall"})
-        self.events = events or syscall_event_table()
+        self.events = events or syscall_event_table(
+            n for p in plugins for n in getattr(getattr(p, "lib", None), "async_events", ()))
         self.hostname = hostname
         self.match_all = self.config.choice(
             "rule_matching", "first", ("first", "all"),

@@ -151,7 +151,7 @@ class App:
         self.plugins = configured_plugins(self.config)
         loaded = [e.plugin for e in self.plugins if e.plugin is not None]
         sources = {"syscall"} | {p.source for p in loaded if p.source}
-        libs = [e.plugin for e in self.plugins if e.origin == "library"]
+        libs = [e.plugin for e in self.plugins if e.origin == "library" and e.plugin is not None]
         self.engine = Engine(self.config, hostname=default_hostname(), sources=sources, plugins=libs)
         own: dict[str, set[str]] = {}
         lib_classes = {id(c) for p in libs for c in p.field_classes()}

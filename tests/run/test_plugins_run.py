@@ -186,3 +186,26 @@ def test_required_plugin_versions_of_a_library(tmp_path, libs) -> None:
     r = run("-c", str(cfg), "-r", str(bad), "--dry-run")
     assert r.returncode == 1
     assert "Plugin 'lanner_test' version '1.2.3' is not compatible with required plugin version '1.3.0'" in r.stderr
+
+
+ASYNC_RULE = """
+- rule: ticker
+  desc: async events of the sample plugin
+  condition: evt.type = sampleticker
+  output: tick %evt.asynctype %evt.is_async
+  priority: INFO
+"""
+
+
+def test_async_plugin_events_reach_the_rules_live(tmp_path) -> None:
+    """The async plugin's events are merged into the live syscall loop; ``evt.type`` knows their name."""
+    if os.geteuid() != 0:
+        pytest.skip("live capture needs root (or CAP_BPF/CAP_PERFMON)")
+    cfg = write_config(tmp_path, [{"name": "sample_syscall_async", "library_path": plugin("libsyscall_async.so"),
+                                   "init_config": "5:200000000"}], json_output=True)
+    r = run("-c", str(cfg), "-r", str(rules(tmp_path, ASYNC_RULE)), "-M", "4", timeout=120)
+    assert r.returncode == 0, r.stderr
+    ticks = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
+    assert ticks, r.stderr
+    assert {(t["rule"], t["output_fields"]["evt.asynctype"], t["output_fields"]["evt.is_async"]) for t in ticks} == \
+        {("ticker", "sampleticker", True)}

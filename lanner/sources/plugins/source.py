@@ -58,6 +58,7 @@ class LibraryPlugin(SourcePlugin):
         self.async_sources = tuple(sorted(self.lib.async_sources))
         self.library_path = self.lib.path
         self.caps = self.lib.caps
+        self.plugin_id = self.lib.id
         self._classes: list[reg.FieldClass] | None = None
 
     # --- facts -------------------------------------------------------------------------------------
@@ -67,10 +68,6 @@ class LibraryPlugin(SourcePlugin):
 
     def has(self, cap: int) -> bool:
         return bool(self.caps & cap)
-
-    @property
-    def plugin_id(self) -> int:
-        return self.lib.id
 
     def init(self, init_config: Any) -> None:
         self.host.init(init_config)
