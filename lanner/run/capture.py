@@ -22,7 +22,8 @@ from lanner.config import Config
 from lanner.core.alert import Alert
 from lanner.core.errors import RunError
 from lanner.engine import Engine
-from lanner.sources.scap import MachineInfo, ScapWriter, ThreadRecord
+from lanner.sources.scap import FdRecord, MachineInfo, ScapWriter, ThreadRecord
+from lanner.state.fds import IP_TYPES
 
 log = logging.getLogger("lanner")
 MODES = ("rules", "all_rules")
@@ -62,6 +63,18 @@ def _thread_record(t: Any) -> ThreadRecord:
                         root=t.root, pidns_init_start_ts=t.pidns_init_start_ts)
 
 
+def _fd_records(t: Any) -> list[FdRecord]:
+    """A process's open descriptors as fd-list records; IP sockets are left out (their role and address
+    layout in the fd list are not rebuilt from state), so a replay sees them as unknown fds."""
+    out = []
+    for num, f in (t.group.fds.items() if t.group is not None else ()):
+        if f.type in IP_TYPES or f.type <= 0:
+            continue
+        out.append(FdRecord(num, f.ino or 0, f.type, f.name or "", f.openflags or 0, f.dev or 0,
+                            unix_src=f.usrc or 0, unix_dst=f.udst or 0))
+    return out
+
+
 class AlertCapture:
     """One capture at a time, started and extended by alerts, fed by :meth:`wrap`'s batches."""
 
@@ -91,9 +104,10 @@ class AlertCapture:
             os.makedirs(d, exist_ok=True)
         self.raw = open(self.path, "wb")  # noqa: SIM115 - closed in _close
         self.writer = ScapWriter(self.raw)
-        threads = [_thread_record(t) for t in list(self.engine.state.threads.threads.values()) if not t.dead]
+        live = [t for t in list(self.engine.state.threads.threads.values()) if not t.dead]
+        fds = {t.tid: recs for t in live if t.tid == t.pid and (recs := _fd_records(t))}
         self.writer.write_metadata(MachineInfo(os.cpu_count() or 1, 0, 0, self.engine.hostname or ""),
-                                   threads=threads)
+                                   threads=[_thread_record(t) for t in live], fds=fds)
         self.files.append(self.path)
         log.info("Capture started: %s", self.path)
 

@@ -106,3 +106,37 @@ def test_all_rules_mode_and_disabled(tmp_path: Path, capture: Path) -> None:
     assert r.returncode == 0 and not (tmp_path / "off").exists()
     r = lanner("-r", str(rules), "-e", str(capture), "-o", "capture.enabled=true", "-o", "capture.mode=some")
     assert r.returncode == 1 and "capture.mode 'some' is not valid" in r.stderr
+
+
+def test_capture_carries_the_fds_opened_before_it(tmp_path: Path) -> None:
+    """A descriptor opened before the capture started is in the capture's fd list: its close, inside the
+    capture, still names the file on replay."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES + """
+- rule: Hosts closed
+  desc: the hosts file descriptor was closed
+  condition: evt.type = close and fd.name = /etc/hosts
+  output: hosts closed by %proc.name (fd=%fd.num file=%fd.name)
+  priority: NOTICE
+""")
+    path = tmp_path / "in.scap"
+    with ScapWriter(str(path)) as w:
+        w.write_metadata(MachineInfo(2, 1 << 30, 0, "testhost"),
+                         threads=[ThreadRecord(42, 42, 1, comm="cat", exe="cat", exepath="/usr/bin/cat")])
+        w.write(_open(0, "/etc/hosts", 0))
+        w.write(_open(1, "/etc/shadow", SECOND))
+        w.write(SyscallEvent.from_values(0, TS + SECOND + 1000, 42, 5, [0, 3]))
+    prefix = tmp_path / "caps" / "c"
+    r = lanner("-r", str(rules), "-e", str(path), "-o", "capture.enabled=true", "-o", f"capture.path_prefix={prefix}")
+    assert r.returncode == 0, r.stderr
+    first = alerts(r.stdout)
+    assert [a[0] for a in first] == ["Hosts read", "Shadow read", "Hosts closed"]
+    (cap,) = (tmp_path / "caps").iterdir()
+    replay = lanner("-r", str(rules), "-e", str(cap))
+    assert alerts(replay.stdout) == first[1:]
+    falco = SHARED / "falco" / "falco-ref"
+    if falco.exists():
+        f = subprocess.run([str(falco), "-o", "engine.kind=replay", "-o", f"engine.replay.capture_file={cap}",
+                            "-o", "json_output=true", "-r", str(rules)], capture_output=True, text=True, timeout=300)
+        assert f.returncode == 0, f.stderr[-3000:]
+        assert alerts(f.stdout) == first[1:]
