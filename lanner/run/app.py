@@ -22,6 +22,7 @@ from lanner.logs import setup_logging
 from lanner.outputs.channels.factory import file_mode
 from lanner.rules.paths import expand_rules_paths
 from lanner.run.args import Args
+from lanner.run.capture import capture_settings
 from lanner.run.info import dumps, system_info, version_info, version_text
 from lanner.run.plugins import (
     SOURCING,
@@ -105,6 +106,7 @@ class App:
         self.select_rules()
         if a.flag("dry-run"):
             select_sources(engine_kind(self.config), self.plugins, a)   # all a start checks, short of opening
+            capture_settings(self.config)
             return 0
         return self.run_events()
 

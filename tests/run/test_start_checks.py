@@ -58,6 +58,12 @@ def test_dry_run_fails_where_a_start_fails(rules: str, option: str, error: str) 
     assert (r.returncode, r.stderr) == (1, error)
 
 
+def test_dry_run_checks_capture_settings(rules: str) -> None:
+    r = lanner("-r", rules, "-o", "capture.enabled=true", "-o", "capture.mode=sometimes", "--dry-run")
+    assert (r.returncode, r.stderr) == (1, "Error: Error reading config file: capture.mode 'sometimes' is not "
+                                           "valid (rules, all_rules)\n")
+
+
 def test_dry_run_checks_the_sources(rules: str) -> None:
     r = lanner("-r", rules, "--enable-source", "k8s_audit", "--dry-run")
     assert (r.returncode, r.stderr) == (1, "Error: Attempted enabling an unknown event source: k8s_audit\n")
