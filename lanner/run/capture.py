@@ -131,8 +131,10 @@ class AlertCapture:
             if w is None or getattr(ev, "source", "syscall") != "syscall":
                 continue
             w.write(ev)
-            if self.settings.max_file_size and self.raw.tell() >= self.settings.max_file_size:
-                self._close(f"stopped at max_file_size_mb ({self.settings.max_file_size >> 20} MB)")
+            if self.settings.max_file_size and w.events_written % 64 == 0:
+                w.flush()
+                if self.raw.tell() >= self.settings.max_file_size:
+                    self._close(f"stopped at max_file_size_mb ({self.settings.max_file_size >> 20} MB)")
 
     def wrap(self, batches: Iterable[Any]) -> Iterator[Any]:
         for batch in batches:

@@ -5,6 +5,7 @@ available)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -140,3 +141,29 @@ def test_capture_carries_the_fds_opened_before_it(tmp_path: Path) -> None:
                             "-o", "json_output=true", "-r", str(rules)], capture_output=True, text=True, timeout=300)
         assert f.returncode == 0, f.stderr[-3000:]
         assert alerts(f.stdout) == first[1:]
+
+
+def test_max_file_size_stops_the_capture(tmp_path: Path) -> None:
+    """``max_file_size_mb`` is a hard cap on the (compressed) file: the capture stops near it although the
+    rule's duration has not passed, and the file it leaves is a complete capture."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES)
+    path = tmp_path / "in.scap"
+    with ScapWriter(str(path)) as w:
+        w.write_metadata(MachineInfo(2, 1 << 30, 0, "testhost"),
+                         threads=[ThreadRecord(42, 42, 1, comm="cat", exe="cat", exepath="/usr/bin/cat")])
+        w.write(_open(0, "/etc/shadow", 0))
+        for i in range(1200):    # ~2 MiB of compressed names, all within the rule's 2 s
+            w.write(_open(1 + i % 900, "/tmp/" + os.urandom(2000).hex(), 1000 + i))
+    prefix = tmp_path / "caps" / "c"
+    r = lanner("-r", str(rules), "-e", str(path), "-o", "capture.enabled=true", "-o", f"capture.path_prefix={prefix}",
+               "-o", "capture.max_file_size_mb=1")
+    assert r.returncode == 0, r.stderr
+    (cap,) = (tmp_path / "caps").iterdir()
+    assert "stopped at max_file_size_mb (1 MB)" in r.stderr
+    size = cap.stat().st_size
+    assert 1 << 20 <= size < 2 << 20
+    reader = ScapReader(str(cap))
+    n = sum(1 for ev in reader if not ev.hidden)
+    reader.close()
+    assert 1 < n < 1201

@@ -186,6 +186,12 @@ class ScapWriter:
             self._f.write(b"".join(self._buf))
             self._buf.clear()
 
+    def flush(self) -> None:
+        """Hand the buffered events to the compressor (the file grows as zlib emits blocks)."""
+        if self._buf:
+            self._f.write(b"".join(self._buf))
+            self._buf.clear()
+
     def close(self) -> None:
         if self._buf:
             self._f.write(b"".join(self._buf))
