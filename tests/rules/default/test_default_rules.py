@@ -54,12 +54,16 @@ def test_validate_gives_no_warnings() -> None:
     assert "warning" not in (p.stdout + p.stderr).lower()
 
 
+# lanner's packaged configuration (no rules_files): named, so an installed /etc/lanner/lanner.yaml does not count
+PACKAGED = ("-c", str(REPO / "lanner" / "data" / "lanner.yaml"))
+
+
 def test_defaults_load_when_no_rules_configured() -> None:
-    p = lanner("-L", "-o", "json_output=true", *LOAD_K8SAUDIT)
+    p = lanner(*PACKAGED, "-L", "-o", "json_output=true", *LOAD_K8SAUDIT)
     assert p.returncode == 0, p.stderr
     loaded = {r["info"]["name"] for r in json.loads(p.stdout)["rules"]}
     assert loaded == defined_rules()
-    p = lanner("-L", "-o", "json_output=true")
+    p = lanner(*PACKAGED, "-L", "-o", "json_output=true")
     assert p.returncode == 0, p.stderr
     rules = json.loads(p.stdout)["rules"]
     assert rules and {r["info"]["source"] for r in rules} == {"syscall"}
