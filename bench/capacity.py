@@ -30,7 +30,8 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
+
+from agentstats import cpu_s, metrics, peak_rss_mb  # bench/ is on sys.path when run as a script
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 UPSTREAM = os.path.join(os.path.dirname(ROOT), "shared", "upstream", "rules")
@@ -98,33 +99,7 @@ def free_port() -> int:
     return port
 
 
-def metrics(port: int) -> dict[str, float]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
-        text = r.read().decode()
-    out: dict[str, float] = {}
-    for line in text.splitlines():
-        if line.startswith("#") or " " not in line:
-            continue
-        name, val = line.rsplit(" ", 1)
-        try:
-            out[name] = float(val)
-        except ValueError:
-            pass
-    return out
 
-
-def cpu_s(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        parts = f.read().rsplit(")", 1)[1].split()
-    return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def peak_rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 class Agent:

@@ -31,7 +31,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
+
+from agentstats import cpu_s as _cpu_s  # bench/ is on sys.path when run as a script
+from agentstats import metrics as _metrics
+from agentstats import peak_rss_mb as _peak_rss_mb
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RULES = os.path.join(os.path.dirname(ROOT), "shared", "upstream", "rules", "falco_rules.yaml")
@@ -146,33 +149,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _metrics(port: int) -> dict[str, float]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
-        text = r.read().decode()
-    out: dict[str, float] = {}
-    for line in text.splitlines():
-        if line.startswith("#") or " " not in line:
-            continue
-        name, val = line.rsplit(" ", 1)
-        try:
-            out[name] = float(val)
-        except ValueError:
-            pass
-    return out
 
-
-def _cpu_s(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        parts = f.read().rsplit(")", 1)[1].split()
-    return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _peak_rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 class FalcoAgent:
