@@ -238,16 +238,7 @@ class Engine:
             self.stats.events += 1
             rules = self.ruleset.syscall_index.get(code)
             if rules:
-                for r in rules:
-                    try:
-                        matched = r.match(e)
-                    except Exception:  # noqa: BLE001 - a broken extractor must never stop the agent
-                        self.stats.eval_errors += 1
-                        continue
-                    if matched:
-                        out.append(self.alert(r, e))
-                        if not self.match_all:
-                            break
+                out = self._match(rules, e)
         state.post_process(e)
         return out
 
@@ -264,6 +255,10 @@ class Engine:
         rules = self.ruleset.candidates(e.source, e.type)
         if not rules:
             return []
+        return self._match(rules, e)
+
+    def _match(self, rules: Iterable[CompiledRule], e: Any) -> list[Alert]:
+        """The alerts of the candidate ``rules`` that match ``e`` (only the first with ``rule_matching: first``)."""
         out: list[Alert] = []
         for r in rules:
             try:
