@@ -155,11 +155,9 @@ class App:
         sources = {"syscall"} | {p.source for p in loaded if p.source}
         libs = [e.plugin for e in self.plugins if e.origin == "library" and e.plugin is not None]
         self.engine = Engine(self.config, hostname=default_hostname(), sources=sources, plugins=libs)
-        own: dict[str, set[str]] = {}
         lib_classes = {id(c) for p in libs for c in p.field_classes()}
-        for src in sources:
-            own[src] = {f.name for c in self.engine.registry.classes_for(src) if id(c) not in lib_classes
-                        and c.name not in {p.name for p in libs} for f in c.fields}
+        own = {src: {f.name for c in self.engine.registry.classes_for(src) if id(c) not in lib_classes
+                     for f in c.fields} for src in sources}
         check_plugins(libs, sorted(sources, key=lambda s: (s != "syscall", s)), own)
 
     # --- rules -------------------------------------------------------------------------------

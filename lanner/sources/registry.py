@@ -119,33 +119,6 @@ def _library(entry: dict[str, Any]) -> str:
     return resolve_path(lib) if lib else ""
 
 
-def configured_sources(config: Config) -> set[str]:
-    """Event sources a configuration loads, as Falco counts them for rules (``LOAD_UNKNOWN_SOURCE``):
-    ``syscall`` plus the source of each plugin ``load_plugins`` selects (every ``plugins`` entry when it
-    is absent). Libraries are opened for their static facts only; nothing is initialised."""
-    sources = {"syscall"}
-    classes = builtin_plugin_classes()
-    try:
-        entries = _entries(config)
-    except ConfigError:
-        return sources
-    for n, e in entries:
-        path = _library(e)
-        builtin = _builtin_name(n, e)
-        if path and os.path.exists(path) and not (builtin and _wants_builtin(e)) and builtin != "container":
-            try:
-                src = LibraryPlugin(path).source
-            except Exception:  # noqa: BLE001 - reported when the plugin is really loaded
-                continue
-            if src and src != "syscall":
-                sources.add(src)
-            continue
-        cls = classes.get(builtin or "")
-        if cls is not None and cls.source:
-            sources.add(cls.source)
-    return sources
-
-
 def _wants_builtin(entry: dict[str, Any]) -> bool:
     v = entry.get("lanner_builtin", False)
     return v is True or str(v).lower() in ("true", "yes", "on", "1")

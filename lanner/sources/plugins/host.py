@@ -93,6 +93,8 @@ class PluginHost:
         self.extract_codes: frozenset[int] | None = None
         self.parse_codes: frozenset[int] | None = None
         self.errors = 0
+        #: C strings handed to the plugin (field names, arguments), alive as long as the host
+        self._keep: list[bytes] = []
         _HOSTS[self.owner_id] = self
 
     # --- life cycle ------------------------------------------------------------------------------
@@ -290,7 +292,6 @@ class PluginHost:
         """
         req = abi.ExtractField()
         req.field_id = f.index
-        self._keep = getattr(self, "_keep", [])
         name_b = f.name.encode()
         self._keep.append(name_b)
         req.field = name_b
@@ -463,11 +464,12 @@ def _event_input(e: Any, lib_id: int, src_cache: dict[str, Any]) -> abi.EventInp
     return inp
 
 
+_METRIC_MEMBERS = ("u32", "s32", "u64", "s64", "d", "f", "i")     # by ss_plugin_metric_value_type
+
+
 def _metric_value(m: abi.Metric) -> float:
     t = m.value_type
-    v = m.value
-    return {abi_t: getattr(v, attr) for abi_t, attr in
-            ((0, "u32"), (1, "s32"), (2, "u64"), (3, "s64"), (4, "d"), (5, "f"), (6, "i"))}.get(t, 0)
+    return getattr(m.value, _METRIC_MEMBERS[t]) if 0 <= t < len(_METRIC_MEMBERS) else 0
 
 
 _FTYPES = {"uint64": abi.FTYPE_UINT64, "string": abi.FTYPE_STRING, "reltime": abi.FTYPE_RELTIME,

@@ -140,7 +140,9 @@ class TableRegistry:
         self._table_handle: dict[int, int] = {}
         self.current_owner: Any = None
         self._keep: list[Any] = []
-        self._strings: dict[int, Any] = {}
+        self._strings: dict[Any, Any] = {}
+        #: strings read from an entry, alive until the plugin releases that entry (libs' lifetime)
+        self._read_strings: dict[int, dict[int, Any]] = {}
         self._build_vtables()
 
     def attach_state(self, state: Any) -> None:
@@ -333,8 +335,13 @@ class TableRegistry:
             return None
         return self._entry_handle(t, e)
 
+    def _forget(self, eh: int | None) -> Any:
+        """Drop an entry handle and the strings read from it; the entry pair it stood for."""
+        self._read_strings.pop(eh or 0, None)
+        return self._handles.pop(eh or 0, None)
+
     def _release_entry(self, th: int | None, eh: int | None) -> None:
-        pair = self._handles.pop(eh or 0, None)
+        pair = self._forget(eh)
         if isinstance(pair, tuple):
             t, e = pair
             if isinstance(t, ForeignTable) and hasattr(t.reader, "release_table_entry"):
@@ -353,12 +360,12 @@ class TableRegistry:
                 self._fail(t.error(f"cannot read field '{f.name}' of table '{t.name}'"))
             return rc
         v = t.read(e, f)
-        return self._store(out.contents, f.type, v, (eh, fh))
+        return self._store(out.contents, f.type, v, eh or 0, fh or 0)
 
-    def _store(self, out: abi.StateData, typ: int, v: Any, key: Any) -> int:
+    def _store(self, out: abi.StateData, typ: int, v: Any, eh: int, fh: int) -> int:
         if typ == abi.ST_STRING:
             b = C.create_string_buffer(str(v if v is not None else "").encode("utf-8", "surrogateescape"))
-            self._strings[hash(key) & 0xFF] = b
+            self._read_strings.setdefault(eh, {})[fh] = b
             out.str = C.cast(b, C.c_char_p)
         elif typ == abi.ST_BOOL:
             out.b = 1 if v else 0
@@ -381,7 +388,7 @@ class TableRegistry:
                 if not it(state, h):
                     return 0
             finally:
-                self._handles.pop(h, None)
+                self._forget(h)
         return 1
 
     def _clear(self, th: int | None) -> int:
@@ -410,7 +417,7 @@ class TableRegistry:
         return None
 
     def _destroy_entry(self, th: int | None, eh: int | None) -> None:
-        pair = self._handles.pop(eh or 0, None)
+        pair = self._forget(eh)
         if isinstance(pair, tuple) and isinstance(pair[0], ForeignTable):
             t, e = pair
             t.writer.destroy_table_entry(t.ptr, e)
