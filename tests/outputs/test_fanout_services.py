@@ -1,4 +1,4 @@
-"""Socket fan-out targets against real servers started by the tests: redis-server, nats-server, an SMTP
+"""Socket fan-out targets against real servers started by the tests (Redis and NATS: tests/outputs/fanout/): an SMTP
 server with authentication (aiosmtpd) and Kafka brokers (librdkafka's built-in mock cluster, which speaks
 the Kafka protocol over loopback), with a consumer reading the records back."""
 
@@ -8,7 +8,6 @@ import json
 import logging
 import re
 import socket
-import subprocess
 import sys
 import time
 import warnings
@@ -21,10 +20,8 @@ import pytest
 from lanner.config import Config, ConfigError
 from lanner.core.priority import Priority
 from lanner.outputs.fanout.kafka import producer_config
-from lanner.outputs.fanout.redis import RedisTarget
 from lanner.outputs.format import AlertFormatter
 from lanner.outputs.pipeline import OutputPipeline
-from tests.conftest import require_tool
 from tests.outputs.helpers import make_alert
 
 
@@ -51,67 +48,6 @@ def run(targets: list[dict], alerts) -> OutputPipeline:
         p.submit(a)
     p.close()
     return p
-
-
-@pytest.fixture
-def redis_port() -> Iterator[int]:
-    exe = require_tool("redis-server")
-    port = free_port()
-    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--requirepass", "s3cret"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_port(port)
-        yield port
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
-def test_redis_stream(redis_port: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LANNER_REDIS_PW", "s3cret")
-    p = run([{"type": "redis", "address": f"127.0.0.1:{redis_port}", "password_env": "LANNER_REDIS_PW",
-              "key": "alerts", "database": 2, "maxlen": 100}], [make_alert(i) for i in range(3)])
-    assert p.stats()["fanout"]["redis"]["sent"] == 3
-    reader = RedisTarget("r", {"address": f"127.0.0.1:{redis_port}", "password": "s3cret", "database": 2})
-    reader.conn.open()
-    reader._handshake()
-    entries = reader.command("XRANGE", "alerts", "-", "+")
-    reader.close()
-    assert len(entries) == 3
-    fields = dict(zip(entries[1][1][::2], entries[1][1][1::2], strict=True))
-    assert fields[b"rule"] == b"Test rule" and fields[b"priority"] == b"Warning"
-    assert json.loads(fields[b"payload"])["output_fields"]["n"] == 1
-    bad = run([{"type": "redis", "address": f"127.0.0.1:{redis_port}", "password": "wrong", "retries": 2,
-                "backoff_ms": 1}], [make_alert()])
-    assert bad.stats()["fanout"]["redis"]["failed"] == 1 and bad.stats()["fanout"]["redis"]["retries"] == 0
-
-
-def test_nats_publish() -> None:
-    exe = require_tool("nats-server")
-    port = free_port()
-    proc = subprocess.Popen([exe, "-a", "127.0.0.1", "-p", str(port), "--user", "u", "--pass", "p"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_port(port)
-        sub = socket.create_connection(("127.0.0.1", port), timeout=5)
-        f = sub.makefile("rb")
-        f.readline()
-        sub.sendall(b'CONNECT {"user":"u","pass":"p","verbose":false}\r\nSUB falco.> 1\r\nPING\r\n')
-        assert f.readline() == b"PONG\r\n"
-        p = run([{"type": "nats", "address": f"nats://127.0.0.1:{port}", "user": "u", "password": "p"}],
-                [make_alert(1, Priority.CRITICAL, rule="Write below /etc")])
-        head = f.readline().split()
-        body = f.read(int(head[-1]) + 2)
-        sub.close()
-        bad = run([{"type": "nats", "address": f"127.0.0.1:{port}", "user": "u", "password": "x", "retries": 1,
-                    "backoff_ms": 1}], [make_alert()])
-    finally:
-        proc.terminate()
-        proc.wait(10)
-    assert p.stats()["fanout"]["nats"]["sent"] == 1
-    assert head[0] == b"MSG" and head[1] == b"falco.critical.write_below_etc"
-    assert json.loads(body)["rule"] == "Write below /etc"
-    assert bad.stats()["fanout"]["nats"]["failed"] == 1
 
 
 @dataclass

@@ -1,104 +1,78 @@
-"""Redis streams target: ``XADD <key> [MAXLEN ~ n] * field value …`` over RESP.
+"""Redis target on redis-py (the optional extra ``lanner[redis]``), with falcosidekick's options.
 
-Options: ``address`` (``host:port``, default ``127.0.0.1:6379``), ``username``, ``password``
-(or ``password_env``), ``database``, ``key`` (default ``falco``), ``maxlen`` (approximate trim),
-``tls``. Entry fields: ``rule``, ``priority``, ``source``, ``hostname``, ``time``, ``output`` and
-``payload`` (the full JSON alert).
+``storagetype`` ``list`` (default, as sidekick: ``RPUSH <key> <JSON alert>``), ``hashmap`` (as sidekick:
+``HSET <key> <uuid> <JSON alert>``) or ``stream`` (lanner's: ``XADD <key> [MAXLEN ~ maxlen] *`` with the
+fields ``rule``, ``priority``, ``source``, ``hostname``, ``time``, ``output`` and ``payload``).
+Other options: ``address`` (``host:port``, ``redis://`` or ``rediss://`` URL; default ``127.0.0.1:6379``),
+``username``, ``password`` (or ``password_env``), ``database``, ``key`` (default ``falco``), ``tls`` with
+sidekick's ``checkcert``/``mutualtls``/``cacertfile``/``certfile``/``keyfile`` (or lanner's
+``insecure``/``ca_cert``/``client_cert``/``client_key``), ``timeout_ms``.
 """
 
 from __future__ import annotations
 
+import ssl
+import uuid
 from typing import Any
 
 import orjson
 
 from lanner.core.alert import Alert
-from lanner.outputs.fanout.base import PermanentError, Target
-from lanner.outputs.fanout.sockbase import Conn
+from lanner.outputs.fanout.base import PermanentError, Target, TransientError
+from lanner.outputs.fanout.extras import flag, need, split_hostport, tls_options
 
-
-def encode_command(*args: Any) -> bytes:
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        b = a if isinstance(a, bytes) else str(a).encode("utf-8", "replace")
-        out.append(b"$%d\r\n%s\r\n" % (len(b), b))
-    return b"".join(out)
-
-
-def split_hostport(address: str, default_port: int) -> tuple[str, int]:
-    a = address.strip()
-    for prefix in ("redis://", "nats://", "tcp://", "kafka://"):
-        a = a.removeprefix(prefix)
-    if a.startswith("["):
-        host, _, rest = a[1:].partition("]")
-        return host, int(rest.lstrip(":") or default_port)
-    host, sep, port = a.rpartition(":")
-    if not sep:
-        return a, default_port
-    try:
-        return host, int(port)
-    except ValueError:
-        raise PermanentError(f"invalid address {address!r}: port must be a number") from None
+STORAGE = ("list", "hashmap", "stream")
 
 
 class RedisTarget(Target):
     type_name = "redis"
+    options_known = frozenset({"address", "username", "password", "database", "key", "storagetype", "maxlen",
+                               "tls", "checkcert", "mutualtls", "cacertfile", "certfile", "keyfile", "insecure",
+                               "ca_cert", "client_cert", "client_key", "timeout_ms"})
 
     def __init__(self, name: str, options: dict[str, Any]) -> None:
         super().__init__(name, options)
-        host, port = split_hostport(str(options.get("address", "127.0.0.1:6379")), 6379)
-        self.conn = Conn(host, port, timeout=float(options.get("timeout_ms", 5000)) / 1000,
-                         tls=bool(options.get("tls", False)), options=options)
-        self.key = str(options.get("key", "falco"))
-
-    def _reply(self) -> Any:
-        line = self.conn.readline()
-        kind, rest = line[:1], line[1:]
-        if kind == b"+":
-            return rest.decode()
-        if kind == b"-":
-            msg = rest.decode("utf-8", "replace")
-            raise PermanentError(f"redis error: {msg}")
-        if kind == b":":
-            return int(rest)
-        if kind == b"$":
-            n = int(rest)
-            if n < 0:
-                return None
-            data = self.conn.readexact(n + 2)[:-2]
-            return data
-        if kind == b"*":
-            return [self._reply() for _ in range(max(0, int(rest)))]
-        self.conn.close()
-        raise PermanentError(f"redis: unexpected reply {line[:40]!r}")
-
-    def command(self, *args: Any) -> Any:
-        self.conn.send(encode_command(*args))
-        return self._reply()
-
-    def _handshake(self) -> None:
-        try:
-            if self.options.get("password"):
-                if self.options.get("username"):
-                    self.command("AUTH", self.options["username"], self.options["password"])
-                else:
-                    self.command("AUTH", self.options["password"])
-            if int(self.options.get("database", 0)):
-                self.command("SELECT", int(self.options["database"]))
-        except PermanentError:
-            self.conn.close()
-            raise
+        redis = need("redis", "redis", name)
+        self.storage = str(options.get("storagetype") or "list").lower()
+        if self.storage not in STORAGE:
+            raise ValueError(f"storagetype must be one of {', '.join(STORAGE)}, got {self.storage!r}")
+        address = str(options.get("address") or "127.0.0.1:6379")
+        host, port = split_hostport(address, 6379)
+        tls = flag(options, "tls", False) or flag(options, "mutualtls", False) or address.startswith("rediss://")
+        timeout = float(options.get("timeout_ms", 5000)) / 1000
+        kw: dict[str, Any] = {}
+        if tls:
+            t = tls_options(options)
+            kw = {"ssl": True, "ssl_cert_reqs": ssl.CERT_NONE if t.insecure else ssl.CERT_REQUIRED,
+                  "ssl_check_hostname": not t.insecure, "ssl_ca_certs": t.ca_cert or None,
+                  "ssl_certfile": t.client_cert or None, "ssl_keyfile": t.client_key or None}
+        self._errors = redis.exceptions
+        # retries are the worker's (counted, with backoff): the client itself tries once
+        self.client = redis.Redis(host=host, port=port, db=int(options.get("database") or 0),
+                                  username=options.get("username") or None, password=options.get("password") or None,
+                                  socket_timeout=timeout, socket_connect_timeout=timeout,
+                                  retry=redis.retry.Retry(redis.backoff.NoBackoff(), 0), **kw)
+        self.key = str(options.get("key") or "falco")
+        self.maxlen = int(options["maxlen"]) if options.get("maxlen") else None
 
     def send(self, event: dict[str, Any], alert: Alert) -> None:
-        if self.conn.open():
-            self._handshake()
-        args: list[Any] = ["XADD", self.key]
-        if self.options.get("maxlen"):
-            args += ["MAXLEN", "~", int(self.options["maxlen"])]
-        args += ["*", "rule", alert.rule, "priority", event["priority"], "source", event["source"],
-                 "hostname", event["hostname"], "time", event["time"], "output", event["output"],
-                 "payload", orjson.dumps(event, default=str, option=orjson.OPT_SORT_KEYS)]
-        self.command(*args)
+        payload = orjson.dumps(event, default=str, option=orjson.OPT_SORT_KEYS)
+        e = self._errors
+        try:
+            if self.storage == "list":
+                self.client.rpush(self.key, payload)
+            elif self.storage == "hashmap":
+                self.client.hset(self.key, str(uuid.uuid4()), payload)
+            else:
+                fields = {"rule": alert.rule, "priority": event["priority"], "source": event["source"],
+                          "hostname": event["hostname"], "time": event["time"], "output": event["output"],
+                          "payload": payload}
+                self.client.xadd(self.key, fields, maxlen=self.maxlen, approximate=True)
+        except (e.AuthenticationError, e.AuthorizationError, e.ResponseError) as err:
+            self.client.connection_pool.disconnect()
+            raise PermanentError(f"redis: {err}") from None
+        except (e.ConnectionError, e.TimeoutError) as err:
+            raise TransientError(f"redis: {err}") from None
 
     def close(self) -> None:
-        self.conn.close()
+        self.client.close()

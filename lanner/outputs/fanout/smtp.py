@@ -16,8 +16,8 @@ from typing import Any
 
 from lanner.core.alert import Alert
 from lanner.outputs.fanout.base import PermanentError, Target, TransientError
+from lanner.outputs.fanout.extras import split_hostport
 from lanner.outputs.fanout.httpbase import tls_from
-from lanner.outputs.fanout.redis import split_hostport
 
 
 class SmtpTarget(Target):
