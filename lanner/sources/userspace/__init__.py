@@ -1,0 +1,1 @@
+"""Userspace driver: ptrace + seccomp tracing of a command or of attached processes."""

@@ -1,0 +1,179 @@
+"""What the probe reads from a task struct, read instead from ``/proc/<pid>`` of a stopped tracee.
+
+The eBPF probe fills the exec and clone exit events from the kernel's task (argv/env areas, cwd,
+limits, credentials, exe inode, cgroups); a tracer has no task struct, but while the tracee is stopped
+its ``/proc`` entries hold the same facts. Values come back already in the probe's wire encoding
+(strings NUL-terminated, argv/env as NUL-separated areas), so the decoder packs them unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+
+MAX_ARGS = 4095  # the probe's MAX_ARGS - 1 / MAX_ENV - 1
+RLIM_INFINITY = (1 << 64) - 1
+_CG_NAMES = ("cpu", "cpuacct", "memory", "pids", "blkio", "devices")
+
+
+def _read(path: str, limit: int = 65536) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read(limit)
+    except OSError:
+        return b""
+
+
+def _link(path: str) -> str | None:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return None
+
+
+class ProcTask:
+    """One thread's /proc facts, read lazily (``proc`` is the procfs mount, normally ``/proc``)."""
+
+    def __init__(self, pid: int, tid: int, proc: str = "/proc") -> None:
+        self.pid = pid
+        self.tid = tid
+        self.base = f"{proc}/{pid}"
+        self.tbase = f"{proc}/{pid}/task/{tid}"
+        self._status: dict[str, str] | None = None
+        self._stat: list[str] | None = None
+
+    # ------------------------------------------------------------------ raw files
+    @property
+    def status(self) -> dict[str, str]:
+        if self._status is None:
+            out: dict[str, str] = {}
+            for line in _read(f"{self.tbase}/status").decode(errors="replace").splitlines():
+                k, _, v = line.partition(":")
+                out[k] = v.strip()
+            self._status = out
+        return self._status
+
+    @property
+    def stat(self) -> list[str]:
+        """Fields after the comm of ``stat`` (index 0 = state, the 3rd field of the file)."""
+        if self._stat is None:
+            s = _read(f"{self.tbase}/stat").decode(errors="replace")
+            self._stat = s[s.rfind(")") + 2:].split()
+        return self._stat
+
+    def _status_num(self, key: str, index: int, base: int = 10, default: int = 0) -> int:
+        try:
+            return int(self.status.get(key, "").split()[index], base)
+        except (IndexError, ValueError):
+            return default
+
+    def _stat_num(self, index: int) -> int:
+        try:
+            return int(self.stat[index])
+        except (IndexError, ValueError):
+            return 0
+
+    # ------------------------------------------------------------------ probe parameters
+    def exe_and_args(self) -> tuple[bytes, bytes]:
+        """argv[0] with its NUL, and the rest of the argument area (capped like the probe)."""
+        cmd = _read(f"{self.base}/cmdline", MAX_ARGS + 4096)
+        if not cmd:
+            return b"", b""
+        nul = cmd.find(b"\0")
+        if nul < 0:
+            return cmd[:4095] + b"\0", b""
+        return cmd[:nul + 1], cmd[nul + 1:nul + 1 + MAX_ARGS]
+
+    def env(self) -> bytes:
+        return _read(f"{self.base}/environ", MAX_ARGS)
+
+    def cwd(self) -> bytes:
+        p = _link(f"{self.base}/cwd")
+        return b"" if p is None else os.fsencode(p) + b"\0"
+
+    def comm(self) -> bytes:
+        c = _read(f"{self.tbase}/comm").rstrip(b"\n")
+        return c[:15] + b"\0"
+
+    def fdlimit(self) -> int:
+        for line in _read(f"{self.base}/limits").decode(errors="replace").splitlines():
+            if line.startswith("Max open files"):
+                v = line.split()[3]
+                return int(v) if v.isdigit() else RLIM_INFINITY
+        return 0
+
+    def ppid(self) -> int:
+        return self._status_num("PPid", 0)
+
+    def pgft(self) -> tuple[int, int]:
+        """(major, minor) page faults."""
+        return self._stat_num(9), self._stat_num(7)
+
+    def vm_size_kb(self) -> int:
+        return self._status_num("VmSize", 0)
+
+    def tty(self) -> int:
+        return self._stat_num(4) & 0xffffffff
+
+    def pgid(self) -> int:
+        return self._stat_num(2)
+
+    def loginuid(self) -> int:
+        v = _read(f"{self.base}/loginuid").strip()
+        return int(v) & 0xffffffff if v.isdigit() else 0xffffffff
+
+    def euid(self) -> int:
+        return self._status_num("Uid", 1)
+
+    def egid(self) -> int:
+        return self._status_num("Gid", 1)
+
+    def caps(self) -> tuple[int, int, int]:
+        return (self._status_num("CapInh", 0, 16), self._status_num("CapPrm", 0, 16),
+                self._status_num("CapEff", 0, 16))
+
+    def ns_ids(self) -> tuple[int, int, bool]:
+        """(vtid, vpid, in a child pid namespace): the ids in the task's own pid namespace."""
+        tids = self.status.get("NSpid", "").split()
+        pids = self.status.get("NStgid", "").split()
+        vtid = int(tids[-1]) if tids else self.tid
+        vpid = int(pids[-1]) if pids else self.pid
+        return vtid, vpid, len(tids) > 1
+
+    def cgroups(self) -> bytes:
+        """``subsys=path`` entries as the probe writes them: the default hierarchy's path (cgroup v2) or the
+        cpu controller's (v1), under cpuset and six common controller names."""
+        path = None
+        cpu = None
+        for line in _read(f"{self.base}/cgroup").decode(errors="replace").splitlines():
+            parts = line.split(":", 2)
+            if len(parts) != 3:
+                continue
+            if parts[0] == "0" and parts[1] == "":
+                path = parts[2]
+            elif "cpu" in parts[1].split(","):
+                cpu = parts[2]
+        p = cpu if cpu not in (None, "/") else path
+        if p is None:
+            p = cpu or "/"
+        pb = os.fsencode(p)
+        return b"cpuset=" + pb + b"\0" + b"".join(n.encode() + b"=" + pb + b"\0" for n in _CG_NAMES)
+
+    def exe_facts(self) -> tuple[int, int, int, int, bytes]:
+        """(exe flags, inode, ctime ns, mtime ns, trusted exe path with NUL) of the running image."""
+        exe = f"{self.base}/exe"
+        path = _link(exe)
+        try:
+            st = os.stat(exe)
+        except OSError:
+            return 0, 0, 0, 0, b"" if path is None else os.fsencode(path.removesuffix(" (deleted)")) + b"\0"
+        euid, egid = self.euid(), self.egid()
+        capeff = self.caps()[2]
+        flags = 0
+        mode = st.st_mode
+        if (mode & 0o002) or (st.st_uid == euid and mode & 0o200) or (st.st_gid == egid and mode & 0o020) \
+                or capeff & 2:
+            flags |= 1  # EXE_WRITABLE
+        if path is not None and path.startswith("/memfd:"):
+            flags |= 4  # EXE_FROM_MEMFD
+        tpath = b"" if path is None else os.fsencode(path.removesuffix(" (deleted)")) + b"\0"
+        return flags, st.st_ino, st.st_ctime_ns, st.st_mtime_ns, tpath
