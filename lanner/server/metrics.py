@@ -1,4 +1,4 @@
-"""Metrics: a registry of collectors and its two renderings, Prometheus text and the snapshot map.
+"""Metrics: a registry of collectors and its two renderings, Prometheus text (prometheus-client's exposition) and the snapshot map.
 
 The engine, the sources and the outputs keep their own plain counters and register *collectors*:
 callables returning the current values, called only when ``/metrics`` is scraped or a snapshot is due.
@@ -17,7 +17,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,14 +75,6 @@ def _clean(s: str) -> str:
     return _RUNS.sub("_", _BAD.sub("_", s)).strip("_")
 
 
-def _num(v: float | int) -> str:
-    if isinstance(v, bool):
-        return "1" if v else "0"
-    if isinstance(v, int):
-        return str(v)
-    return f"{v:.6f}"
-
-
 def _label_key(k: str) -> str:
     return re.sub(r"[^a-zA-Z0-9_]", "_", k)
 
@@ -116,16 +108,34 @@ class MetricsRegistry:
         return out
 
     def render_prometheus(self) -> str:
-        lines = []
-        for m in self.collect():
+        """Prometheus text format 0.0.4, written by prometheus-client's exposition."""
+        from prometheus_client.exposition import generate_latest
+
+        return generate_latest(_Exposition(self)).decode()  # type: ignore[arg-type]
+
+
+class _Exposition:
+    """prometheus-client's view of a registry: one metric family per name, in first-collected order
+    (Falco's), the samples of a name gathered under it whatever their label sets."""
+
+    def __init__(self, registry: MetricsRegistry) -> None:
+        self.registry = registry
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.metrics_core import Metric as Family
+
+        families: dict[str, Any] = {}
+        for m in self.registry.collect():
             name, value, typ = prometheus_name(m)
-            labels = ""
-            if m.labels:
-                labels = "{" + ",".join(f'{_label_key(k)}="{v}"' for k, v in sorted(m.labels)) + "}"
-            lines.append(f"# HELP {name} {HELP}{m.help_suffix}")
-            lines.append(f"# TYPE {name} {typ}")
-            lines.append(f"{name}{labels} {_num(value)}")
-        return "\n".join(lines) + "\n"
+            fam = families.get(name)
+            if fam is None:
+                base, kind = name, typ
+                if typ == COUNTER:         # prometheus-client names a counter family without its _total
+                    base, kind = (name[:-6], COUNTER) if name.endswith("_total") else (name, "unknown")
+                fam = families[name] = Family(base, f"{HELP}{m.help_suffix}", kind)
+            labels = {_label_key(k): str(v) for k, v in sorted(m.labels)}
+            fam.add_sample(name, labels, float(value))
+        yield from families.values()
 
 
 # ---- standard collectors -----------------------------------------------------------------------------
@@ -318,9 +328,9 @@ def engine_metrics(stats: EngineStats, *, rules_counters: bool = True, kernel_co
         for rule, prio, source, tags, count in stats.rule_matches():
             if count <= 0:
                 continue
-            labels = [("rule_name", rule), ("priority", str(int(prio))), ("source", source)]
-            labels += [(f"tag_{t}", "true") for t in tags]
-            out.append(Metric("rules_matches", count, "falco", COUNT, COUNTER, tuple(labels), snapshot=False))
+            rl = [("rule_name", rule), ("priority", str(int(prio))), ("source", source)]
+            rl += [(f"tag_{t}", "true") for t in tags]
+            out.append(Metric("rules_matches", count, "falco", COUNT, COUNTER, tuple(rl), snapshot=False))
     for src, eng in stats.engine_names().items():
         out.append(Metric("engine_name", 1, "scap", INFO, GAUGE, (("engine_name", eng), ("evt_source", src)),
                           snapshot=False))
@@ -329,7 +339,8 @@ def engine_metrics(stats: EngineStats, *, rules_counters: bool = True, kernel_co
             labels: tuple[tuple[str, str], ...] = ()
             if "{" in name:   # "n_drops_buffer{dir=exit,drop=open}"
                 name, _, rest = name.partition("{")
-                labels = tuple(tuple(kv.split("=", 1)) for kv in rest.rstrip("}").split(",") if "=" in kv)
+                labels = tuple((k, v) for k, _, v in (kv.partition("=") for kv in rest.rstrip("}").split(",")
+                                                      if "=" in kv))
             out.append(Metric(name, v, "scap", COUNT, COUNTER, labels))
     for src, n in stats.events_by_source().items():
         out.append(Metric("n_evts", n, "lanner", COUNT, COUNTER, (("evt_source", src),)))
@@ -393,7 +404,7 @@ def engine_stats(engine: Any, *, events_by_source: Callable[[], Mapping[str, int
 
     def matches() -> list[tuple[str, int, str, Iterable[str], int]]:
         rules = {r.name: r for r in getattr(engine.loader, "rules", [])}
-        out = []
+        out: list[tuple[str, int, str, Iterable[str], int]] = []
         for name, n in list(engine.stats.by_rule.items()):
             r = rules.get(name)
             if r is not None:
