@@ -88,12 +88,15 @@ class Reader:
             size -= step
         return out
 
-    def read_str(self, tid: int, addr: int, maxlen: int = 4096) -> bytes:
-        """The NUL-terminated string at ``addr`` (without the NUL), at most ``maxlen`` bytes."""
+    def read_str(self, tid: int, addr: int, maxlen: int = 4096) -> bytes | None:
+        """The NUL-terminated string at ``addr`` (without the NUL), at most ``maxlen`` bytes; None when not
+        even its first byte is readable (a bad pointer, as against an empty string)."""
         out = b""
         while len(out) < maxlen:
             step = min(maxlen - len(out), PAGE - addr % PAGE)
             got = self._read_some(tid, addr, step)
+            if not got and not out:
+                return None
             nul = got.find(b"\0")
             if nul >= 0:
                 return out + got[:nul]
@@ -122,7 +125,7 @@ class Reader:
 
     def read_strs(self, tid: int, addr: int, maxn: int = 1024, maxlen: int = 4096, width: int = 8) -> list[bytes]:
         """The strings of a NULL-terminated ``char *[]`` (argv, envp)."""
-        return [self.read_str(tid, p, maxlen) for p in self.read_ptrs(tid, addr, maxn, width)]
+        return [self.read_str(tid, p, maxlen) or b"" for p in self.read_ptrs(tid, addr, maxn, width)]
 
     def close(self) -> None:
         for tid in list(self._mem_fds):

@@ -284,3 +284,20 @@ def test_int80_calls_are_reported_with_their_abi(tmp_path: Path) -> None:
     assert t.exit_code == 0
     ia32 = [r for r in records if isinstance(r, SyscallRecord) and r.arch == "i386"]
     assert [(r.nr, r.ret) for r in ia32] == [(20, t.leader)]
+
+
+def test_reader_on_a_stopped_tracee() -> None:
+    seen: dict[str, Any] = {}
+
+    def probe(nr: int, args: tuple[int, ...], reader: Reader, tid: int) -> Any:
+        if nr == OPENAT and "bad" not in seen:
+            path = reader.read_str(tid, args[1])
+            seen.update(path=path, bad=reader.read_str(tid, 8), short=reader.read(tid, 8, 16),
+                        head=reader.read(tid, args[1], 4), capped=reader.read_str(tid, args[1], 3))
+        return None
+
+    t = Tracer({OPENAT}, argv=["cat", "/etc/hostname"], on_enter=probe)
+    for _ in t.records():
+        pass
+    assert seen["bad"] is None and seen["short"] == b""
+    assert seen["path"] and seen["head"] == seen["path"][:4] and seen["capped"] == seen["path"][:3]
