@@ -36,6 +36,7 @@ from lanner.run.plugins import (
 )
 from lanner.run.runner import Runner, engine_kind, select_sources
 from lanner.run.syscalls import IGNORED_SYSCALLS_ORDER
+from lanner.run.userspace import install_forwarding
 from lanner.sources.registry import (
     CORE_CAPABILITIES,
     PluginEntry,
@@ -399,7 +400,8 @@ class App:
         eng = self.engine
         assert eng is not None
         duration = self.args.integer("duration")
-        if self.config.str("engine.kind", "modern_ebpf").strip().lower() not in ("replay", "nodriver") and \
+        # the userspace driver keeps lanner's privileges: the command it starts must get them unchanged
+        if self.config.str("engine.kind", "modern_ebpf").strip().lower() not in ("replay", "nodriver", "userspace") and \
                 self.config.bool("security.drop_capabilities", True):
             from lanner.privileges import drop_unneeded
             drop_unneeded()      # before Runner starts any thread: capabilities are per thread
@@ -413,7 +415,8 @@ class App:
                 log.error("Could not write pid to pidfile %s. Exiting.", pidfile)
                 return 255
         self._install_signals(runner)
-        if self.config.bool("watch_config_files", True) and runner.kind != "replay":
+        # a hot restart would start the traced command again: the userspace driver never restarts
+        if self.config.bool("watch_config_files", True) and runner.kind not in ("replay", "userspace"):
             watched = list(self.config.files) + [r.name for r in eng.loader.results]
             watched += [p for p in self.config.list("rules_files") if os.path.isdir(str(p))]
             runner.watch_files(watched, lambda: runner.request_restart(self.dry_run_error))
@@ -421,7 +424,8 @@ class App:
             runner.run()
         finally:
             runner.teardown()
-        self.print_stats(runner)
+        # a traced command owns stdout: lanner's exit statistics go to stderr then
+        self.print_stats(runner, sys.stderr if runner.kind == "userspace" else sys.stdout)
         self.restart = runner.restart
         return runner.exit_code
 
@@ -456,12 +460,15 @@ class App:
             log.info("SIGHUP received, restarting...")
             runner.request_restart(self.dry_run_error)
 
+        if runner.kind == "userspace" and self.args.command:
+            install_forwarding(runner)
+            return
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGUSR1, reopen)
         signal.signal(signal.SIGHUP, hup)
 
-    def print_stats(self, runner: Any) -> None:
+    def print_stats(self, runner: Any, out: Any = None) -> None:
         eng = self.engine
         assert eng is not None
         st = eng.stats
@@ -475,6 +482,7 @@ class App:
             n = st.by_rule.get(r.name, 0)
             if n:
                 lines.append(f"   {r.name}: {n}")
-        sys.stdout.write("\n".join(lines) + "\n")
-        sys.stdout.flush()
+        out = out or sys.stdout
+        out.write("\n".join(lines) + "\n")
+        out.flush()
 

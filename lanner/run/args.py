@@ -87,6 +87,8 @@ _REMOVED = {
 class Args:
     values: dict[str, list[str]] = field(default_factory=dict)
     argv: list[str] = field(default_factory=list)
+    #: the command after ``--`` (run under the userspace driver, ``engine.kind=userspace``)
+    command: list[str] = field(default_factory=list)
 
     def flag(self, name: str) -> bool:
         return name in self.values
@@ -126,6 +128,11 @@ def parse_args(argv: Sequence[str]) -> Args:
     while i < len(argv):
         a = argv[i]
         i += 1
+        if a == "--":
+            args.command = argv[i:]
+            if not args.command:
+                raise UsageError("'--' must be followed by a command to run")
+            break
         if a.startswith("--"):
             name, eq, value = a[2:].partition("=")
             opt = _BY_LONG.get(name)

@@ -24,6 +24,7 @@ from lanner.run.capture import install as install_capture
 from lanner.run.drops import DropMonitor, drop_checked
 from lanner.run.live import run_live, scap_counters
 from lanner.run.loop import LoopStats, merge_async, plugin_batches, replay_batches, run_loop, within
+from lanner.run.userspace import check_userspace, run_userspace
 from lanner.server.services import Services
 from lanner.sources.api import SourceError
 from lanner.sources.registry import PluginEntry, configured_plugins, plugin_versions
@@ -32,7 +33,7 @@ from lanner.state.containers import build_engines, parse_container_settings
 
 log = logging.getLogger("lanner")
 
-KINDS = ("modern_ebpf", "replay", "nodriver")
+KINDS = ("modern_ebpf", "replay", "nodriver", "userspace")
 # Falco 0.44 kinds (and older ones) lanner does not provide, with what to use instead.
 NOT_PROVIDED = {
     "kmod": "lanner has no kernel module: its eBPF probe replaces Falco's kmod driver; use engine.kind=modern_ebpf",
@@ -94,6 +95,12 @@ class Runner:
         self.loops: list[LoopStats] = []
         self.webserver: Any = None
         self.kind = engine_kind(config)
+        self.userspace_source: Any = None
+        if self.kind == "userspace":
+            check_userspace(config, args.command)
+        elif args.command:
+            raise RunError(f"a command after -- runs under the userspace driver: add -o engine.kind=userspace "
+                           f"(engine.kind is '{self.kind}')")
         self.plugins = plugins if plugins is not None else configured_plugins(config)
         self.sources = self._select_sources()
         #: async events plugins send, per event source, until that source's loop takes them
@@ -128,7 +135,8 @@ class Runner:
         errors: list[str] = []
         for src in self.sources:
             if src == "syscall":
-                target = self._replay_loop if self.kind == "replay" else self._live_loop
+                target = {"replay": self._replay_loop, "userspace": self._userspace_loop}.get(self.kind,
+                                                                                            self._live_loop)
             else:
                 target = self._plugin_loop
             stats = LoopStats(src)
@@ -139,7 +147,7 @@ class Runner:
                     t(s)
                 except (LannerError, OSError) as e:
                     errors.append(str(e))
-                    self.exit_code = 1
+                    self.exit_code = e.code if isinstance(e, LannerError) else 1
                     self.stop.set()
                 except Exception as e:  # noqa: BLE001 - a source that dies stops lanner with the reason
                     log.debug("%s source stopped", s.source, exc_info=True)
@@ -161,7 +169,7 @@ class Runner:
             for t in threads:
                 t.join(2)
         if errors:
-            raise RunError("\n".join(errors))
+            raise RunError("\n".join(errors), code=self.exit_code or 1)
 
     def _start_webserver(self) -> None:
         plugins = [p.plugin for p in self.plugins if p.plugin is not None]
@@ -212,6 +220,16 @@ class Runner:
         log.info("Opening 'syscall' source with modern BPF probe.")
         self._start_container_lookups()
         run_live(self, stats)
+
+    def _userspace_loop(self, stats: LoopStats) -> None:
+        log.info("Opening 'syscall' source with the userspace driver (ptrace + seccomp).")
+        run_userspace(self, stats)
+
+    def forward_signal(self, sig: int) -> None:
+        """A signal lanner received, passed on to the command it traces (userspace driver)."""
+        src = self.userspace_source
+        if src is not None:
+            src.signal(sig)
 
     def _start_container_lookups(self) -> None:
         """Live capture asks the configured runtime sockets for container and pod metadata."""

@@ -41,7 +41,7 @@ def target_types() -> dict[str, type[Target]]:
         webhook.WebhookTarget, webhook.AlertmanagerTarget, chat.SlackTarget, chat.TeamsTarget,
         chat.DiscordTarget, chat.MattermostTarget, logs.LokiTarget, logs.ElasticsearchTarget,
         logs.OpenSearchTarget, logs.OtlpLogsTarget, kafka.KafkaTarget, nats.NatsTarget, redis.RedisTarget,
-        aws.SnsTarget, aws.SqsTarget, aws.S3Target, aws.CloudWatchLogsTarget, smtp.SmtpTarget,
+        aws.SnsTarget, aws.SqsTarget, smtp.SmtpTarget,
     ]
     return {c.type_name: c for c in classes}
 

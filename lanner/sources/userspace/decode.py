@@ -43,6 +43,7 @@ ENTER_NRS = frozenset({_NR["execve"], _NR["execveat"], _NR["open"], _NR["openat"
                        _NR["clone"], _NR["clone3"], _NR["fork"], _NR["vfork"]})
 _CLONE_NAMES = {223: "clone", 225: "fork", 227: "vfork", 335: "clone3"}
 CLONE_CODES = frozenset(_CLONE_NAMES)
+_CLONE_CODE_BY_NAME = {v: k for k, v in _CLONE_NAMES.items()}
 _CLONE_THREAD, _CLONE_PARENT = 0x10000, 0x8000
 
 _Q = struct.Struct("<Q").pack
@@ -189,13 +190,19 @@ class Decoder:
         raw = [u64(status), u64((status >> 8) & 0xFF), u8(status & 0x7F), u8(1 if status & 0x80 else 0), u64(0)]
         return SyscallEvent(0, ts, tid, 186, raw)
 
-    def new_task(self, ts: int, tid: int, parent_tid: int, parent_pid: int) -> SyscallEvent:
+    def new_task(self, ts: int, tid: int, parent_tid: int, parent_pid: int, flags: int | None = None,
+                 kind: str | None = None) -> SyscallEvent:
         """The child's own clone exit event (``res`` 0), from its parent's facts at the fork: call it when
         the new task's first stop is seen, before it runs. The child has the parent's image, cwd and
-        credentials; only its ids differ."""
+        credentials; only its ids differ. ``flags``/``kind`` (clone flags, creating syscall name) default
+        to what the parent's entry stop saw."""
         e = self._clone_entry.get(parent_tid)
-        flags = e.clone_flags if e is not None else 0
-        code = e.code if e is not None else 223
+        if flags is None:
+            flags = e.clone_flags if e is not None else 0
+        # the syscall seen at the parent's entry stop names the event (glibc's fork() is a clone call)
+        code = e.code if e is not None else _CLONE_CODE_BY_NAME.get(kind or "", 223)
+        if code == 227 and not flags & 0x4000:
+            flags |= 0x4000 | 0x100
         self._children_done.add(tid)
         return self._clone_event(ts, parent_pid, parent_tid, code, flags, 0, child_tid=tid)
 

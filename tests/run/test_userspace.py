@@ -1,0 +1,128 @@
+"""``lanner -o engine.kind=userspace -- CMD``: the command runs traced, its output and exit status pass
+through unchanged, alerts go to lanner's outputs (a JSON file here). A small rules file of our own, so
+this runs without ../shared; the upstream-rules scenarios are in tests/sources/userspace/."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+RULES = """
+- rule: Shell spawned
+  desc: a shell started
+  condition: evt.type in (execve, execveat) and evt.arg.res = 0 and proc.name in (sh, bash, dash)
+  output: shell spawned (proc=%proc.name parent=%proc.pname cmdline=%proc.cmdline exe=%proc.exepath cwd=%proc.cwd)
+  priority: WARNING
+- rule: Hidden file created
+  desc: a dot file created
+  condition: evt.type in (open, openat, openat2, creat) and evt.arg.flags contains O_CREAT and fd.name contains "/."
+  output: hidden file (file=%fd.name proc=%proc.name flags=%evt.arg.flags)
+  priority: NOTICE
+- rule: Hidden file deleted
+  desc: a dot file deleted
+  condition: evt.type in (unlink, unlinkat) and evt.arg.res = 0 and fs.path.name contains "/."
+  output: hidden file deleted (file=%fs.path.name proc=%proc.name)
+  priority: NOTICE
+- rule: Loopback connect
+  desc: a connection to 127.0.0.1
+  condition: evt.type = connect and evt.arg.res = 0 and fd.sip = 127.0.0.1
+  output: connect (proc=%proc.name conn=%fd.name rport=%fd.rport)
+  priority: NOTICE
+- rule: True started
+  desc: /bin/true ran
+  condition: evt.type = execve and evt.arg.res = 0 and proc.name = true
+  output: true ran (pid=%proc.pid ppid=%proc.ppid parent=%proc.pname)
+  priority: INFO
+"""
+
+
+def run_traced(tmp_path: Path, *cmd: str, rules: str = RULES, extra: tuple[str, ...] = (),
+               timeout: float = 120) -> tuple[subprocess.CompletedProcess, list[dict]]:
+    rf = tmp_path / "rules.yaml"
+    rf.write_text(rules)
+    out = tmp_path / "alerts.json"
+    r = subprocess.run([sys.executable, "-m", "lanner", "-r", str(rf), "-o", "engine.kind=userspace",
+                        "-o", "stdout_output.enabled=false", "-o", "file_output.enabled=true",
+                        "-o", f"file_output.filename={out}", "-o", "json_output=true",
+                        "-o", "json_include_output_fields_property=true", "-o", "webserver.enabled=false",
+                        "-o", "log_stderr=false", *extra, "--", *cmd],
+                       capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    alerts = [json.loads(line) for line in out.read_text().splitlines()] if out.exists() else []
+    return r, alerts
+
+
+def by_rule(alerts: list[dict], rule: str) -> list[dict]:
+    return [a for a in alerts if a["rule"] == rule]
+
+
+def test_command_output_exit_code_and_alerts(tmp_path):
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    port = srv.getsockname()[1]
+    script = tmp_path / "script.sh"
+    script.write_text(f"""echo to-stdout
+echo to-stderr >&2
+touch {tmp_path}/.hidden
+rm {tmp_path}/.hidden
+{sys.executable} -c "import socket; socket.create_connection(('127.0.0.1', {port})).close()"
+exit 7
+""")
+    try:
+        r, alerts = run_traced(tmp_path, "sh", str(script))
+    finally:
+        srv.close()
+    assert r.returncode == 7, r.stderr
+    assert r.stdout == "to-stdout\n"
+    assert r.stderr.startswith("to-stderr\n"), r.stderr
+    sh = by_rule(alerts, "Shell spawned")
+    assert len(sh) == 1, alerts
+    f = sh[0]["output_fields"]
+    assert f["proc.name"] == "sh" and f["proc.cmdline"] == f"sh {script}" and f["proc.exepath"] == "/usr/bin/dash"
+    assert f["proc.pname"] == "lanner" or f["proc.pname"].startswith("python")
+    hid = by_rule(alerts, "Hidden file created")
+    assert [a["output_fields"]["fd.name"] for a in hid] == [f"{tmp_path}/.hidden"]
+    assert hid[0]["output_fields"]["proc.name"] == "touch"
+    assert "O_F_CREATED" in hid[0]["output_fields"]["evt.arg.flags"]
+    gone = by_rule(alerts, "Hidden file deleted")
+    assert [a["output_fields"]["fs.path.name"] for a in gone] == [f"{tmp_path}/.hidden"]
+    conn = by_rule(alerts, "Loopback connect")
+    assert len(conn) == 1 and conn[0]["output_fields"]["fd.rport"] == port
+    assert conn[0]["output_fields"]["fd.name"].endswith(f"->127.0.0.1:{port}")
+
+
+def test_fifty_children_are_followed(tmp_path):
+    script = tmp_path / "fork50.sh"
+    script.write_text("i=0\nwhile [ $i -lt 50 ]; do /bin/true & i=$((i+1)); done\nwait\n")
+    r, alerts = run_traced(tmp_path, "sh", str(script))
+    assert r.returncode == 0, r.stderr
+    runs = by_rule(alerts, "True started")
+    assert len(runs) == 50, len(runs)
+    pids = {a["output_fields"]["proc.pid"] for a in runs}
+    assert len(pids) == 50
+    assert {a["output_fields"]["proc.pname"] for a in runs} == {"sh"}
+
+
+def test_killed_command_status_and_missing_command(tmp_path):
+    r, _ = run_traced(tmp_path, "sh", "-c", "kill -TERM $$")
+    assert r.returncode == 128 + 15
+    r, _ = run_traced(tmp_path, "no-such-command-h15ev")
+    assert r.returncode == 127 and "no-such-command-h15ev" in r.stderr
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["-o", "engine.kind=modern_ebpf", "--", "true"], "add -o engine.kind=userspace"),
+    (["-o", "engine.kind=userspace"], "needs a command to run"),
+    (["-o", "engine.kind=userspace", "-o", "engine.userspace.pids=1", "--", "true"], "not both"),
+    (["-o", "engine.kind=userspace", "-o", "engine.userspace.pids=abc"], "'abc' is not a process id"),
+])
+def test_usage_errors(args, message):
+    r = subprocess.run([sys.executable, "-m", "lanner", "-o", "webserver.enabled=false", *args],
+                       capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert r.returncode == 1 and message in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
