@@ -79,6 +79,7 @@ FALCO_KEYS: dict[str, Any] = {
 LANNER_KEYS: dict[str, Any] = {
     "fanout": "any",
     "fanout_close_timeout_ms": "int",
+    "falcosidekick_config": "str",
     "grpc": {"enabled": "bool", "bind_address": "str", "threadiness": "int", "private_key": "str",
              "cert_chain": "str", "root_certs": "str"},
     "grpc_output": {"enabled": "bool", "max_queued": "int"},

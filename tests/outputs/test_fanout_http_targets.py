@@ -67,9 +67,10 @@ def test_every_http_target_payload(http_server: RecordingServer, monkeypatch: py
     assert ev["tags"] == ["container", "shell"] and ev["hostname"] == "node1"
 
     slack = by_path["/slack/T000/SECRET"][0].json()
-    assert slack["text"].endswith("Warning alert number 1 proc=bash") and slack["username"] == "lanner"
+    assert slack["username"] == "lanner"      # payload details: tests/outputs/fanout/test_chat.py
     att = slack["attachments"][0]
-    assert att["color"] == "#ffff00" and {"title": "rule", "value": "Test rule", "short": True} in att["fields"]
+    assert att["text"].endswith("Warning alert number 1 proc=bash")
+    assert att["color"] == "#ffc700" and {"title": "rule", "value": "Test rule", "short": True} in att["fields"]
     assert by_path["/mm"][0].json()["channel"] == "sec"
 
     card = by_path["/teams"][0].json()
@@ -78,7 +79,8 @@ def test_every_http_target_payload(http_server: RecordingServer, monkeypatch: py
     assert card["attachments"][0]["content"]["type"] == "AdaptiveCard"
 
     disc = by_path["/discord"][0].json()
-    assert disc["embeds"][0]["title"] == "Test rule" and disc["embeds"][0]["color"] == 0xFFFF00
+    assert disc["embeds"][0]["description"].endswith("alert number 1 proc=bash")
+    assert disc["embeds"][0]["color"] == "12745742"
 
     loki = by_path["/loki/api/v1/push"][0]
     stream = loki.json()["streams"][0]

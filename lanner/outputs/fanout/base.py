@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from lanner.core.alert import Alert
@@ -221,8 +222,10 @@ class FanoutHub(Channel):
 
     name = "fanout"
 
-    def __init__(self, workers: list[TargetWorker], formatter: AlertFormatter, *, close_timeout: float = 5.0) -> None:
+    def __init__(self, workers: list[TargetWorker], formatter: AlertFormatter, *, close_timeout: float = 5.0,
+                 prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> None:
         self.workers = workers
+        self.prepare = prepare      # alert-wide changes (falcosidekick's customfields, customtags...)
         self.close_timeout = close_timeout
         # targets always get the full JSON alert, whatever json_output/json_include_* say
         self.formatter = AlertFormatter(json_output=True, time_iso=formatter.time_iso, hostname=formatter.hostname)
@@ -236,6 +239,8 @@ class FanoutHub(Channel):
             if event is None:
                 event = self.formatter.as_dict(alert)
                 event.setdefault("output_fields", {})
+                if self.prepare is not None:
+                    event = self.prepare(event)
             ev = event
             if w.extra_fields:
                 ev = dict(event)

@@ -16,34 +16,44 @@ fanout:
     # type-specific options: see each target module (chat, webhook, logs, redis, nats, kafka, aws, smtp)
 fanout_close_timeout_ms: 5000  # how long shutdown waits for targets to drain
 ```
+``fanout:`` may instead be a mapping in falcosidekick's ``config.yaml`` shape (``slack: {webhookurl: ...}``),
+and ``falcosidekick_config: /etc/falcosidekick/config.yaml`` reads a sidekick file unchanged; both are
+translated by :mod:`lanner.outputs.fanout.sidekick` and may be combined with a list given elsewhere.
+Every option is checked against the output's schema (:mod:`lanner.outputs.fanout.registry`): an unknown
+one is an error naming the file, the entry and the nearest valid option.
 Credentials (``password``, ``token``, ``url`` with a secret path, AWS keys) come from the option or
 its ``*_env`` variable; they are never logged: errors show ``scheme://host:port/…`` only.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
-from lanner.config import Config, ConfigError
+from lanner.config import Config, ConfigError, read_yaml_file
 from lanner.core.priority import Priority
 from lanner.outputs.fanout.base import FanoutHub, Target, TargetWorker
+from lanner.outputs.fanout.registry import SPECS, OutputSpec, specs
+from lanner.outputs.fanout.sidekick import Globals, nearest, translate
 from lanner.outputs.format import AlertFormatter
 
-_COMMON = {"type", "name", "min_priority", "extra_fields", "queue_capacity", "retries", "backoff_ms",
-           "max_backoff_ms", "enabled"}
+log = logging.getLogger("lanner.outputs")
+
+# falcosidekick option names a user may carry into lanner's list form, and lanner's name for them
+_SIDEKICK_HINTS = {"minimumpriority": "min_priority", "checkcert": "insecure (inverted)",
+                   "customheaders": "headers", "webhookurl": "url", "hostport": "url", "address": "url"}
 
 
 def target_types() -> dict[str, type[Target]]:
-    from lanner.outputs.fanout import aws, chat, kafka, logs, nats, redis, smtp, webhook
-
-    classes: list[type[Target]] = [
-        webhook.WebhookTarget, webhook.AlertmanagerTarget, chat.SlackTarget, chat.TeamsTarget,
-        chat.DiscordTarget, chat.MattermostTarget, logs.LokiTarget, logs.ElasticsearchTarget,
-        logs.OpenSearchTarget, logs.OtlpLogsTarget, kafka.KafkaTarget, nats.NatsTarget, redis.RedisTarget,
-        aws.SnsTarget, aws.SqsTarget, smtp.SmtpTarget,
-    ]
-    return {c.type_name: c for c in classes}
+    """type name -> target class (imports every output module: for tests and tools, not the run path)."""
+    out: dict[str, type[Target]] = {}
+    for s in SPECS:
+        try:
+            out[s.type] = s.load()
+        except ImportError:
+            continue
+    return out
 
 
 def resolve_secrets(where: str, options: dict[str, Any]) -> dict[str, Any]:
@@ -60,53 +70,136 @@ def resolve_secrets(where: str, options: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def build_workers(entries: list[Any]) -> list[TargetWorker]:
-    types = target_types()
+def check_options(where: str, spec: OutputSpec, raw: dict[str, Any]) -> None:
+    """Every key of a list entry must be one of the output's options (or ``X_env`` of one)."""
+    accepted = spec.accepted()
+    for k in raw:
+        key = str(k)
+        base = key[:-4] if key.endswith("_env") else key
+        if base in accepted:
+            continue
+        hint = ""
+        lk = key.lower()
+        if lk in spec.rename and spec.rename[lk] in accepted:
+            hint = f" (falcosidekick's '{lk}' is '{spec.rename[lk]}' here)"
+        elif lk in _SIDEKICK_HINTS and _SIDEKICK_HINTS[lk].split()[0] in accepted:
+            hint = f" (falcosidekick's '{lk}' is '{_SIDEKICK_HINTS[lk]}' here)"
+        else:
+            hint = nearest(base, accepted)
+        raise ConfigError(f"{where}: unknown option '{key}' for type '{spec.type}'{hint}")
+
+
+def build_workers(entries: list[Any], where: str = "fanout") -> list[TargetWorker]:
+    types = specs()
     workers: list[TargetWorker] = []
     seen: set[str] = set()
-    for i, raw in enumerate(entries):
-        where = f"fanout[{i}]"
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{where}: expected a mapping with at least 'type'")
-        if raw.get("enabled") is False:
-            continue
-        t = str(raw.get("type", "")).lower()
-        if t not in types:
-            raise ConfigError(f"{where}: unknown type '{t}' (one of {', '.join(sorted(types))})")
-        name = str(raw.get("name") or t)
-        if name in seen:
-            raise ConfigError(f"{where}: duplicate target name '{name}'")
-        seen.add(name)
-        opts = resolve_secrets(f"{where} ({name})", raw)
-        cls = types[t]
-        for req in getattr(cls, "required", ()):
-            if not opts.get(req):
-                raise ConfigError(f"{where} ({name}): option '{req}' (or '{req}_env') is required")
-        try:
-            prio = Priority.parse(str(opts.get("min_priority", "debug")))
-        except ValueError:
-            raise ConfigError(f"{where} ({name}): invalid min_priority {opts.get('min_priority')!r}") from None
-        extra = opts.get("extra_fields") or {}
-        if not isinstance(extra, dict):
-            raise ConfigError(f"{where} ({name}): extra_fields must be a mapping")
-        try:
-            target = cls(name, {k: v for k, v in opts.items() if k not in _COMMON})
-            workers.append(TargetWorker(
-                target, min_priority=prio, capacity=int(opts.get("queue_capacity", 10000)),
-                retries=int(opts.get("retries", 3)), backoff=float(opts.get("backoff_ms", 500)) / 1000,
-                max_backoff=float(opts.get("max_backoff_ms", 10000)) / 1000, extra_fields=extra))
-        except (ValueError, TypeError) as e:
-            for w in workers:
-                w.close(0)
-            raise ConfigError(f"{where} ({name}): {e}") from None
+    try:
+        for i, raw in enumerate(entries):
+            at = f"{where}[{i}]"
+            if not isinstance(raw, dict):
+                raise ConfigError(f"{at}: expected a mapping with at least 'type'")
+            t = str(raw.get("type", "")).lower()
+            if t not in types:
+                raise ConfigError(f"{at}: unknown type '{t}'{nearest(t, types)} (one of {', '.join(sorted(types))})")
+            spec = types[t]
+            name = str(raw.get("name") or t)
+            at = f"{at} ({name})"
+            check_options(at, spec, raw)
+            if raw.get("enabled") is False:
+                continue
+            if name in seen:
+                raise ConfigError(f"{at}: duplicate target name '{name}'")
+            seen.add(name)
+            workers.append(_worker(at, spec, name, resolve_secrets(at, raw)))
+    except BaseException:
+        for w in workers:
+            w.close(0)
+        raise
     return workers
 
 
+def _worker(at: str, spec: OutputSpec, name: str, opts: dict[str, Any]) -> TargetWorker:
+    try:
+        cls = spec.load()
+    except ImportError as e:
+        raise ConfigError(f"{at}: {e}") from None
+    for req in getattr(cls, "required", ()):
+        if not opts.get(req):
+            raise ConfigError(f"{at}: option '{req}' (or '{req}_env') is required")
+    try:
+        prio = Priority.parse(str(opts.get("min_priority", "debug")))
+    except ValueError:
+        raise ConfigError(f"{at}: invalid min_priority {opts.get('min_priority')!r}") from None
+    extra = opts.get("extra_fields") or {}
+    if not isinstance(extra, dict):
+        raise ConfigError(f"{at}: extra_fields must be a mapping")
+    try:
+        target = cls(name, {k: v for k, v in opts.items() if k not in _COMMON})
+        return TargetWorker(
+            target, min_priority=prio, capacity=int(opts.get("queue_capacity", 10000)),
+            retries=int(opts.get("retries", 3)), backoff=float(opts.get("backoff_ms", 500)) / 1000,
+            max_backoff=float(opts.get("max_backoff_ms", 10000)) / 1000, extra_fields=extra)
+    except (ValueError, TypeError) as e:
+        raise ConfigError(f"{at}: {e}") from None
+
+
+_COMMON = {"type", "name", "min_priority", "extra_fields", "queue_capacity", "retries", "backoff_ms",
+           "max_backoff_ms", "enabled"}
+
+
+def collect(config: Config) -> tuple[list[tuple[str, list[Any]]], Globals | None]:
+    """The fan-out entries of every source (lanner list, inline sidekick mapping, sidekick file)."""
+    groups: list[tuple[str, list[Any]]] = []
+    globals_: Globals | None = None
+    cfg_name = config.path or "configuration"
+    raw = config.raw("fanout")
+    if isinstance(raw, list):
+        groups.append((f"{cfg_name}: fanout", raw))
+    elif isinstance(raw, dict):
+        tr = translate(f"{cfg_name}: fanout", raw)
+        groups.append((f"{cfg_name}: fanout (falcosidekick shape)", tr.entries))
+        globals_ = tr.globals
+        _note(f"{cfg_name}: fanout", tr.not_applied)
+    elif raw is not None:
+        raise ConfigError(f"{cfg_name}: fanout must be a list of targets or a falcosidekick-style mapping")
+    path = config.str("falcosidekick_config", "")
+    if path:
+        try:
+            doc = read_yaml_file(path)
+        except (OSError, ConfigError) as e:
+            raise ConfigError(f"{cfg_name}: falcosidekick_config: cannot read {path}: {e}") from None
+        tr = translate(path, doc)
+        groups.append((f"{path}", tr.entries))
+        if globals_ is not None and globals_.active() and tr.globals.active():
+            raise ConfigError(f"{path}: sidekick global settings are also given in {cfg_name}: fanout; keep one")
+        if globals_ is None or not globals_.active():
+            globals_ = tr.globals
+        _note(path, tr.not_applied)
+    return groups, globals_
+
+
+def _note(where: str, keys: list[str]) -> None:
+    if keys:
+        log.warning("%s: falcosidekick settings accepted but not applied by lanner: %s", where, ", ".join(keys))
+
+
 def build_fanout(config: Config, formatter: AlertFormatter) -> FanoutHub | None:
-    entries = config.list("fanout", [])
-    if not entries:
-        return None
-    workers = build_workers(entries)
+    groups, globals_ = collect(config)
+    workers: list[TargetWorker] = []
+    try:
+        for where, entries in groups:
+            new = build_workers(entries, where)
+            names = {w.name for w in workers}
+            workers.extend(new)
+            for w in new:
+                if w.name in names:
+                    raise ConfigError(f"{where}: target name '{w.name}' is used twice; set 'name' to tell them apart")
+    except BaseException:
+        for w in workers:
+            w.close(0)
+        raise
     if not workers:
         return None
-    return FanoutHub(workers, formatter, close_timeout=config.int("fanout_close_timeout_ms", 5000) / 1000)
+    prepare = globals_.apply if globals_ is not None and globals_.active() else None
+    return FanoutHub(workers, formatter, close_timeout=config.int("fanout_close_timeout_ms", 5000) / 1000,
+                     prepare=prepare)

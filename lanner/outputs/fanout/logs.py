@@ -38,9 +38,10 @@ class LokiTarget(HttpTarget):
         return {"streams": [{"stream": labels, "values": [[str(alert.time_ns), line]]}]}
 
     def send(self, event: dict[str, Any], alert: Alert) -> None:
+        endpoint = "/" + str(self.options.get("endpoint") or "/loki/api/v1/push").lstrip("/")
         url = self.url.rstrip("/")
-        if not url.endswith("/loki/api/v1/push"):
-            url += "/loki/api/v1/push"
+        if not url.endswith(endpoint):
+            url += endpoint
         h = {"X-Scope-OrgID": str(self.options["tenant"])} if self.options.get("tenant") else None
         self.post_json(url, self.payload(event, alert), h)
 

@@ -3,7 +3,8 @@
 Alertmanager gets its v2 API body, a list of alerts ``POST <url>/api/v2/alerts``: labels
 ``alertname`` (the rule), ``priority``, ``severity``, ``source``, ``hostname``, ``rule`` plus every
 output field (names sanitised to ``[a-zA-Z0-9_]``), annotations ``info`` (output) and ``summary``;
-``startsAt`` = alert time; ``endsAt`` = time + ``expires_after_s`` when that option is set.
+``startsAt`` = alert time; ``endsAt`` = time + ``expires_after_s`` when that option is set;
+``endpoint`` replaces the API path (sidekick's ``alertmanager.endpoint``).
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ class AlertmanagerTarget(HttpTarget):
         return [am]
 
     def send(self, event: dict[str, Any], alert: Alert) -> None:
+        endpoint = "/" + str(self.options.get("endpoint") or "/api/v2/alerts").lstrip("/")
         url = self.url.rstrip("/")
-        if not url.endswith("/api/v2/alerts"):
-            url += "/api/v2/alerts"
+        if not url.endswith(endpoint):
+            url += endpoint
         self.post_json(url, self.payload(event, alert))

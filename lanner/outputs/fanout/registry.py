@@ -1,0 +1,169 @@
+"""Every fan-out output: its ``type``, class, options, and how falcosidekick's section maps onto it.
+
+One :class:`OutputSpec` row per output. The option names are checked when the configuration is read, so
+a misspelling is an error naming the option and the nearest valid one instead of a silently ignored key.
+Target classes are imported only when used: an optional client library (an extra) costs nothing unless
+its output is configured.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lanner.outputs.fanout.base import Target
+
+TargetClass = type[Target]
+
+# options every target takes (``X_env`` also works for every option X)
+COMMON = frozenset({"type", "name", "min_priority", "extra_fields", "queue_capacity", "retries", "backoff_ms",
+                    "max_backoff_ms", "enabled"})
+# options of the shared HTTP plumbing (httpbase.HttpTarget)
+HTTP = frozenset({"url", "headers", "username", "password", "timeout_ms", "insecure", "ca_cert", "client_cert",
+                  "client_key", "user_agent"})
+TLS = frozenset({"tls", "insecure", "ca_cert", "client_cert", "client_key", "timeout_ms"})
+
+SK_ICON = "https://raw.githubusercontent.com/falcosecurity/falcosidekick/master/imgs/falcosidekick_color.png"
+SK_FOOTER = "https://github.com/falcosecurity/falcosidekick"
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """One output type.
+
+    ``rename`` maps a falcosidekick option of ``sidekick`` (its section path, e.g. ``aws.sqs``) to the lanner
+    option it sets; ``parent`` does the same for options of the enclosing section (``aws.region``);
+    ``defaults`` are sidekick's own defaults, applied to sidekick-shaped configs only so that a moved config
+    behaves as it did; ``enable`` lists the sidekick options that must all be non-empty for the output to
+    start (sidekick's rule); ``ignored`` are sidekick options lanner accepts but does not apply.
+    """
+
+    type: str
+    target: str
+    options: frozenset[str] = frozenset()
+    http: bool = True
+    sidekick: str = ""
+    rename: Mapping[str, str] = field(default_factory=dict)
+    parent: Mapping[str, str] = field(default_factory=dict)
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    enable: tuple[str, ...] = ()
+    ignored: frozenset[str] = frozenset()
+    extra: str = ""
+
+    def accepted(self) -> frozenset[str]:
+        return COMMON | self.options | (HTTP if self.http else frozenset())
+
+    def load(self) -> TargetClass:
+        module, _, cls = self.target.partition(":")
+        try:
+            mod = importlib.import_module(module)
+        except ImportError as e:
+            hint = f" (pip install 'lanner[{self.extra}]')" if self.extra else ""
+            raise ImportError(f"output type '{self.type}' needs {e.name or e}{hint}") from None
+        target: TargetClass = getattr(mod, cls)
+        return target
+
+
+_CHAT = {"webhookurl": "url", "username": "username", "icon": "icon_url", "outputformat": "output_format",
+         "messageformat": "message_format", "footer": "footer"}
+_AWS_PARENT = {"region": "region", "accesskeyid": "access_key_id", "secretaccesskey": "secret_access_key"}
+_AWS_IGNORED = frozenset({"rolearn", "externalid", "checkidentity"})
+
+SPECS: tuple[OutputSpec, ...] = (
+    OutputSpec("webhook", "lanner.outputs.fanout.webhook:WebhookTarget", frozenset({"method"}),
+               sidekick="webhook", rename={"address": "url", "method": "method", "customheaders": "headers"},
+               defaults={"method": "POST"}, enable=("address",)),
+    OutputSpec("alertmanager", "lanner.outputs.fanout.webhook:AlertmanagerTarget",
+               frozenset({"expires_after_s", "endpoint"}), sidekick="alertmanager",
+               rename={"hostport": "url", "endpoint": "endpoint", "expiresafter": "expires_after_s",
+                       "customheaders": "headers"},
+               defaults={"endpoint": "/api/v2/alerts"}, enable=("hostport",),
+               ignored=frozenset({"extralabels", "extraannotations", "customseveritymap", "dropeventdefaultpriority",
+                                  "dropeventthresholds"})),
+    OutputSpec("slack", "lanner.outputs.fanout.chat:SlackTarget",
+               frozenset({"icon_url", "channel", "output_format", "message_format", "footer"}),
+               sidekick="slack", rename={**_CHAT, "channel": "channel"},
+               defaults={"username": "Falcosidekick", "icon": SK_ICON, "footer": SK_FOOTER, "outputformat": "all"},
+               enable=("webhookurl",)),
+    OutputSpec("mattermost", "lanner.outputs.fanout.chat:MattermostTarget",
+               frozenset({"icon_url", "channel", "output_format", "message_format", "footer"}),
+               sidekick="mattermost", rename=_CHAT,
+               defaults={"username": "Falcosidekick", "icon": SK_ICON, "footer": SK_FOOTER, "outputformat": "all"},
+               enable=("webhookurl",)),
+    OutputSpec("rocketchat", "lanner.outputs.fanout.chat:RocketchatTarget",
+               frozenset({"icon_url", "output_format", "message_format"}), sidekick="rocketchat",
+               rename={k: v for k, v in _CHAT.items() if k != "footer"},
+               defaults={"username": "Falcosidekick", "icon": SK_ICON, "outputformat": "all"},
+               enable=("webhookurl",), ignored=frozenset({"footer"})),
+    OutputSpec("teams", "lanner.outputs.fanout.chat:TeamsTarget",
+               frozenset({"output_format", "activity_image", "card", "title"}), sidekick="teams",
+               rename={"webhookurl": "url", "activityimage": "activity_image", "outputformat": "output_format"},
+               defaults={"activityimage": SK_ICON, "outputformat": "all", "card": "messagecard",
+                         "title": "Falcosidekick"},
+               enable=("webhookurl",)),
+    OutputSpec("googlechat", "lanner.outputs.fanout.chat:GoogleChatTarget",
+               frozenset({"output_format", "message_format"}), sidekick="googlechat",
+               rename={"webhookurl": "url", "outputformat": "output_format", "messageformat": "message_format"},
+               defaults={"outputformat": "all"}, enable=("webhookurl",)),
+    OutputSpec("webex", "lanner.outputs.fanout.chat:WebexTarget", sidekick="webex", rename={"webhookurl": "url"},
+               enable=("webhookurl",)),
+    OutputSpec("discord", "lanner.outputs.fanout.chat:DiscordTarget", frozenset({"icon_url"}), sidekick="discord",
+               rename={"webhookurl": "url", "icon": "icon_url"}, defaults={"icon": SK_ICON},
+               enable=("webhookurl",)),
+    OutputSpec("loki", "lanner.outputs.fanout.logs:LokiTarget",
+               frozenset({"tenant", "extra_labels", "format", "endpoint"}), sidekick="loki",
+               rename={"hostport": "url", "user": "username", "apikey": "password", "tenant": "tenant",
+                       "format": "format", "endpoint": "endpoint", "customheaders": "headers"},
+               defaults={"format": "text", "endpoint": "/loki/api/v1/push"}, enable=("hostport",),
+               ignored=frozenset({"extralabels"})),
+    OutputSpec("elasticsearch", "lanner.outputs.fanout.logs:ElasticsearchTarget",
+               frozenset({"index", "suffix", "api_key"}), sidekick="elasticsearch",
+               rename={"hostport": "url", "index": "index", "suffix": "suffix", "username": "username",
+                       "password": "password", "apikey": "api_key", "customheaders": "headers"},
+               defaults={"index": "falco", "suffix": "daily"}, enable=("hostport",),
+               ignored=frozenset({"type", "pipeline", "flattenfields", "createindextemplate", "enablecompression",
+                                  "numberofshards", "numberofreplicas", "batching"})),
+    OutputSpec("opensearch", "lanner.outputs.fanout.logs:OpenSearchTarget", frozenset({"index", "suffix", "api_key"})),
+    OutputSpec("otlp", "lanner.outputs.fanout.logs:OtlpLogsTarget", frozenset({"service_name"}), sidekick="otlp.logs",
+               rename={"endpoint": "url"}, enable=("endpoint",),
+               ignored=frozenset({"protocol", "headers", "timeout", "extraenvvars", "tls", "synced"})),
+    OutputSpec("kafka", "lanner.outputs.fanout.kafka:KafkaTarget",
+               frozenset({"address", "topic", "acks", "batch_size", "client_id", "compression", "key", "librdkafka",
+                          "linger_ms", "partition", "sasl_mechanism", "sasl_username", "sasl_password"}) | TLS,
+               http=False, sidekick="kafka",
+               rename={"hostport": "address", "topic": "topic", "clientid": "client_id", "compression": "compression",
+                       "username": "sasl_username", "password": "sasl_password", "sasl": "sasl_mechanism",
+                       "tls": "tls"},
+               enable=("hostport", "topic"),
+               ignored=frozenset({"balancer", "async", "requiredacks", "topiccreation"}), extra="kafka"),
+    OutputSpec("nats", "lanner.outputs.fanout.nats:NatsTarget",
+               frozenset({"address", "subject", "user", "password", "token"}) | TLS, http=False, sidekick="nats",
+               rename={"hostport": "address"}, enable=("hostport",), ignored=frozenset({"subjecttemplate"})),
+    OutputSpec("redis", "lanner.outputs.fanout.redis:RedisTarget",
+               frozenset({"address", "database", "key", "maxlen", "password", "username"}) | TLS, http=False,
+               sidekick="redis",
+               rename={"address": "address", "password": "password", "username": "username", "database": "database",
+                       "key": "key", "tls": "tls"},
+               defaults={"key": "falco"}, enable=("address",),
+               ignored=frozenset({"storagetype", "version", "cacertfile", "certfile", "keyfile"})),
+    OutputSpec("sns", "lanner.outputs.fanout.aws:SnsTarget",
+               frozenset({"topic_arn", "region", "access_key_id", "secret_access_key", "session_token", "endpoint"}),
+               sidekick="aws.sns", rename={"topicarn": "topic_arn"}, parent=_AWS_PARENT, enable=("topicarn",),
+               ignored=_AWS_IGNORED | {"rawjson"}),
+    OutputSpec("sqs", "lanner.outputs.fanout.aws:SqsTarget",
+               frozenset({"queue_url", "region", "access_key_id", "secret_access_key", "session_token", "endpoint"}),
+               sidekick="aws.sqs", rename={"url": "queue_url"}, parent=_AWS_PARENT, enable=("url",),
+               ignored=_AWS_IGNORED),
+    OutputSpec("smtp", "lanner.outputs.fanout.smtp:SmtpTarget",
+               frozenset({"address", "from", "to", "user", "password"}) | TLS, http=False, sidekick="smtp",
+               rename={"hostport": "address", "from": "from", "to": "to", "user": "user", "password": "password"},
+               enable=("hostport", "from", "to"),
+               ignored=frozenset({"outputformat", "authmechanism", "token", "identity", "trace", "tls"})),
+)
+
+
+def specs() -> dict[str, OutputSpec]:
+    """type name -> spec."""
+    return {s.type: s for s in SPECS}
