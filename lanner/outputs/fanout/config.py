@@ -73,6 +73,10 @@ def resolve_secrets(where: str, options: dict[str, Any]) -> dict[str, Any]:
 def check_options(where: str, spec: OutputSpec, raw: dict[str, Any]) -> None:
     """Every key of a list entry must be one of the output's options (or ``X_env`` of one)."""
     accepted = spec.accepted()
+    try:      # a target class may list more options itself (``options_known``)
+        accepted = accepted | frozenset(getattr(spec.load(), "options_known", ()))
+    except ImportError:
+        pass
     for k in raw:
         key = str(k)
         base = key[:-4] if key.endswith("_env") else key

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from lanner.core.errors import LannerError
+
 _ACTION = re.compile(r"\{\{(-\s)?(.*?)(\s-)?\}\}", re.S)
 _TOKEN = re.compile(r'\s*(?:(\()|(\))|("(?:[^"\\]|\\.)*"|`[^`]*`)|(-?\d+(?:\.\d+)?)|(\.[A-Za-z0-9_.]*)|([A-Za-z_]\w*))')
 _CONTROL = {"if", "else", "end", "range", "with", "define", "template", "block", "break", "continue"}
@@ -23,7 +25,7 @@ _FUNCS = {"index", "or", "and", "not", "len", "print", "printf", "eq", "ne"}
 NO_VALUE = object()
 
 
-class TemplateError(ValueError):
+class TemplateError(LannerError, ValueError):
     """The template uses something this subset does not support, or is malformed."""
 
 
