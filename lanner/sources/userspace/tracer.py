@@ -31,6 +31,7 @@ import errno
 import os
 import shutil
 import signal as _signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -52,6 +53,11 @@ SYS_CLONE3 = 435
 _GROUP_STOP = frozenset({int(_signal.SIGSTOP), int(_signal.SIGTSTP), int(_signal.SIGTTIN), int(_signal.SIGTTOU)})
 _SYSCALL_TRAP = int(_signal.SIGTRAP) | 0x80
 _ARCH = {pt.AUDIT_ARCH_X86_64: "x86_64", pt.AUDIT_ARCH_I386: "i386"}
+#: the ticker's program: stop itself every argv[1] seconds, end when its parent argv[2] is gone
+_TICKER = ("import os, signal, sys, time\n"
+           "while os.getppid() == int(sys.argv[2]):\n"
+           "    time.sleep(float(sys.argv[1]))\n"
+           "    os.kill(os.getpid(), signal.SIGSTOP)\n")
 _KIND = {pt.EVENT_FORK: "fork", pt.EVENT_VFORK: "vfork", pt.EVENT_CLONE: "clone"}
 
 
@@ -321,21 +327,19 @@ class Tracer:
             pass
 
     def _spawn_ticker(self) -> None:
-        if not self.tick_s or self._stop.is_set():
+        """A small child of this thread that stops itself every ``tick_s``: its stop wakes the blocking
+        ``waitpid`` (nothing else can from another thread), and killing it is how :meth:`stop` wakes it.
+        A fresh interpreter rather than a fork, so it shares no copy-on-write pages with lanner."""
+        if not self.tick_s or self._stop.is_set() or not sys.executable:
             return
-        delay = self.tick_s
-        pid = os.fork()
-        if pid == 0:
-            try:
-                time.sleep(delay)
-            finally:
-                os._exit(0)
+        argv = [sys.executable, "-S", "-I", "-c", _TICKER, f"{self.tick_s}", str(os.getpid())]
+        pid = os.posix_spawn(sys.executable, argv, {})
         with self._lock:
             self._ticker = pid
 
     def _loop(self) -> Iterator[Record | None]:
         tasks = self._tasks
-        flags = pt.WALL | pt.WNOTHREAD
+        flags = pt.WALL | pt.WNOTHREAD | os.WUNTRACED
         self._spawn_ticker()
         while tasks and not (self._attach and self._stop.is_set()):
             try:
@@ -343,12 +347,13 @@ class Tracer:
             except ChildProcessError:
                 break
             if tid == self._ticker:
-                with self._lock:
-                    self._ticker = 0
-                if self._stop.is_set():
-                    continue
-                self._spawn_ticker()
-                yield None
+                if os.WIFSTOPPED(status):
+                    os.kill(tid, _signal.SIGCONT)
+                    yield None
+                else:
+                    with self._lock:
+                        self._ticker = 0
+                    self._spawn_ticker()
                 continue
             if os.WIFSTOPPED(status):
                 yield from self._stopped(tid, status)

@@ -301,3 +301,26 @@ def test_reader_on_a_stopped_tracee() -> None:
         pass
     assert seen["bad"] is None and seen["short"] == b""
     assert seen["path"] and seen["head"] == seen["path"][:4] and seen["capped"] == seen["path"][:3]
+
+
+def test_exec_from_a_thread_takes_the_leader_id() -> None:
+    prog = "import os, threading\nt = threading.Thread(target=lambda: os.execv('/bin/true', ['true']))\nt.start(); t.join()\n"
+    records, t = trace([sys.executable, "-S", "-c", prog], {EXECVE, CLONE, CLONE3})
+    assert t.exit_code == 0
+    thread = [r.child_tid for r in records if isinstance(r, NewTask) and r.flags & 0x10000]
+    ex = [r for r in records if isinstance(r, Exec) and r.former_tid != r.tid]
+    assert len(thread) == 1 and len(ex) == 1
+    assert (ex[0].tid, ex[0].pid, ex[0].former_tid) == (t.leader, t.leader, thread[0])
+    done = [r for r in calls(records, EXECVE) if r.ret == 0 and r.entry[0] == b"/bin/true"]
+    assert len(done) == 1 and done[0].tid == t.leader
+
+
+def test_idle_ticks_and_stop_from_another_thread() -> None:
+    t = Tracer({OPENAT}, argv=["sleep", "30"], tick_s=0.05)
+    ticks = 0
+    for r in t.records():
+        if r is None:
+            ticks += 1
+            if ticks == 3:
+                threading.Thread(target=t.stop).start()
+    assert ticks >= 3 and t.exit_code == 128 + signal.SIGKILL
