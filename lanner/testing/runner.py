@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lanner.config import Config
+from lanner.config import Config, engine_defaults
 from lanner.core.alert import Alert
 from lanner.run.loop import LoopStats, plugin_batches, replay_batches, run_loop
 from lanner.sources.k8saudit.plugin import K8sAuditPlugin
@@ -138,7 +138,7 @@ class CaseRunner:
 
     def __init__(self, config: Config | None = None, docker_host: str | None = None,
                  on_result: Callable[[CaseResult], None] | None = None, settle: float = 0.5) -> None:
-        self.config = config or Config()
+        self.config = config or engine_defaults()
         self.docker_host = docker_host
         self.on_result = on_result
         self.settle = settle

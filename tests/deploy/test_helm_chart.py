@@ -1,36 +1,34 @@
-"""deploy/helm/lanner without a helm binary: values.yaml validates against values.schema.json (and the
-schema rejects bad values), every ``.Values`` path a template reads exists in values.yaml, template
-actions are balanced, and the templates render the same objects, mounts and ports as the plain
-manifests in deploy/kubernetes/."""
+"""deploy/helm/lanner rendered by a real ``helm`` (installed by scripts/setup.sh): ``helm lint``, ``helm
+template`` with the chart's defaults and with a values file written for Falco's chart
+(tests/deploy/data/falco-chart-values.yaml), every rendered object validated against the Kubernetes
+schemas, the Falco values checked where a Falco user expects them, and the rendered configuration
+accepted by ``lanner --dry-run`` as the agent would load it."""
 
 from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 
 import pytest
 import yaml
 
+from lanner.config import load_config
+from lanner.server.snapshot import MetricsConfig
+from tests.deploy.helm import CHART, FALCO_VALUES, find, helm, render, write_agent_files
 from tests.deploy.podspec import ROOT, manifest
 
-CHART = ROOT / "deploy" / "helm" / "lanner"
-TEMPLATES = sorted((CHART / "templates").glob("*"))
-VALUES_REF = re.compile(r"\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
-ACTION = re.compile(r"\{\{-?\s*(.*?)\s*-?\}\}", re.S)
-
-import jsonschema  # noqa: E402
+K8S_VERSION = "1.31"
 
 
-def values() -> dict:
-    return yaml.safe_load((CHART / "values.yaml").read_text())
+def container(objs, kind="DaemonSet"):
+    (c,) = find(objs, kind)["spec"]["template"]["spec"]["containers"]
+    return c
 
 
-def schema() -> dict:
-    return json.loads((CHART / "values.schema.json").read_text())
-
-
-def validate(v: dict) -> None:
-    jsonschema.Draft7Validator(schema()).validate(v)
+def config_of(objs) -> dict:
+    return yaml.safe_load(find(objs, "ConfigMap", "-config")["data"]["kubernetes.yaml"])
 
 
 def test_chart_metadata():
@@ -40,121 +38,212 @@ def test_chart_metadata():
     assert chart["appVersion"] == LANNER_VERSION
 
 
-def test_values_validate_against_schema():
-    jsonschema.Draft7Validator.check_schema(schema())
-    validate(values())
+@pytest.mark.parametrize("values", [None, FALCO_VALUES], ids=["defaults", "falco-values"])
+def test_helm_lint(values):
+    args = ["lint", str(CHART), "--strict"] + (["-f", str(values)] if values else [])
+    p = helm(*args, check=False)
+    assert p.returncode == 0 and "0 chart(s) failed" in p.stdout, p.stdout + p.stderr
 
 
-@pytest.mark.parametrize("path, bad", [
-    (("webserver", "port"), 70000),
-    (("auditWebhook", "path"), "k8s-audit"),
-    (("driver", "kind"), "kmod"),
-    (("driver", "capabilities"), ["CAP_BPF"]),
-    (("outputs", "priority"), "loud"),
-    (("outputs", "fanout"), [{"type": "carrier-pigeon"}]),
-    (("rules", "extraFiles"), {"rules.txt": "- rule: x"}),
-    (("rules", "custom"), [{"name": "no rule/macro/list key"}]),
-    (("image", "pullPolicy"), "Sometimes"),
-    (("containerEngines", "docker", "socket"), "docker.sock"),
-    (("drivr",), {"kind": "modern_ebpf"}),
+SCENARIOS = {
+    "defaults": ((), ()),
+    "falco-values": ((FALCO_VALUES,), ()),
+    "deployment-nodriver": ((FALCO_VALUES,), ("controller.kind=deployment", "driver.enabled=false",
+                                              "controller.deployment.replicas=2")),
+    "kmod-privileged": ((), ("driver.kind=kmod", "driver.privileged=true", "metrics.enabled=true",
+                             "grafana.dashboards.enabled=true")),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_rendered_objects_validate_against_kubernetes_schemas(name):
+    import kubernetes_validate as kv
+    files, sets = SCENARIOS[name]
+    objs = render(*files, sets=sets)
+    kinds = {o["kind"] for o in objs}
+    assert {"ConfigMap", "Service", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"} <= kinds
+    assert len(kinds & {"DaemonSet", "Deployment"}) == 1
+    for o in objs:
+        if o["apiVersion"].startswith("monitoring.coreos.com/"):
+            continue       # a CRD: checked field by field in test_service_monitor_scrapes_the_metrics_port
+        kv.validate(o, K8S_VERSION, strict=True)
+
+
+def test_validator_rejects_a_misspelt_field():
+    import kubernetes_validate as kv
+    ds = find(render(), "DaemonSet")
+    ds["spec"]["template"]["spec"]["hostPid"] = True
+    with pytest.raises(kv.ValidationError):
+        kv.validate(ds, K8S_VERSION, strict=True)
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("drivr.kind=auto", "additional properties 'drivr' not allowed"),
+    ("metrics.enable=true", "additional properties 'enable' not allowed"),
+    ("serviceMonitor.crate=true", "additional properties 'crate' not allowed"),
+    ("controller.kind=statefulset", "/controller/kind"),
+    ("driver.kind=gvisor", "driver.kind=gvisor is not supported"),
+    ("driver.kind=ebpf", "driver.kind=ebpf is not supported"),
+    ("driver.kind=kmood", "/driver/kind"),
+    ("image.pullPolicy=Sometimes", "/image/pullPolicy"),
+    ("webserver.port=70000", "/webserver/port"),
+    ("serviceMonitor.create=true", "needs metrics.enabled=true"),
+    ("customRules.rules\\.txt=x", "'rules.txt' does not match"),
 ])
-def test_schema_rejects_bad_values(path, bad):
-    v = values()
-    node = v
-    for k in path[:-1]:
-        node = node[k]
-    node[path[-1]] = bad
-    with pytest.raises(jsonschema.ValidationError):
-        validate(v)
+def test_bad_values_are_refused_with_the_value_named(setting, message):
+    p = helm("template", "x", str(CHART), "--set", setting, check=False)
+    assert p.returncode != 0
+    assert message in p.stderr, p.stderr
 
 
-def test_schema_accepts_documented_examples():
-    v = values()
-    v["rules"]["extraFiles"] = {"my-rules.yaml": "- rule: x\n"}
-    v["rules"]["custom"] = [{"rule": "Shell in payments namespace", "desc": "d", "condition": "evt.num=0",
-                             "output": "o", "priority": "WARNING"}, {"list": "x", "items": []}]
-    v["outputs"]["fanout"] = [{"type": "slack", "min_priority": "warning", "url_env": "SLACK_WEBHOOK_URL"}]
-    v["outputs"]["http"] = {"enabled": True, "url": "https://alerts.example/in"}
-    v["config"] = {"rule_matching": "all"}
-    validate(v)
+def test_falco_values_land_where_a_falco_user_expects():
+    objs = render(FALCO_VALUES)
+    falco = yaml.safe_load(FALCO_VALUES.read_text())
+    ds = find(objs, "DaemonSet")
+    pod = ds["spec"]["template"]
+    spec = pod["spec"]
+    c = container(objs)
+    assert c["image"] == "registry.example.org/security/lanner:0.1.0"
+    assert c["imagePullPolicy"] == "Always"
+    assert ds["metadata"]["annotations"] == {"team": "secops"}
+    assert spec["tolerations"] == falco["tolerations"]
+    assert c["resources"] == falco["resources"]
+    assert spec["nodeSelector"] == falco["nodeSelector"]
+    assert spec["affinity"] == falco["affinity"]
+    assert spec["priorityClassName"] == "system-node-critical"
+    assert spec["securityContext"] == falco["podSecurityContext"]
+    assert pod["metadata"]["annotations"]["example.org/owner"] == "secops"
+    assert pod["metadata"]["labels"]["tier"] == "security"
+    assert {"name": "site-certs", "secret": {"secretName": "site-certs"}} in spec["volumes"]
+    assert {"name": "site-certs", "mountPath": "/etc/site-certs", "readOnly": True} in c["volumeMounts"]
+    assert {"name": "SITE", "value": "eu-west"} in c["env"]
+    assert c["args"][-2:] == ["-o", "log_level=info"]
+    assert c["securityContext"]["readOnlyRootFilesystem"] is True
+    assert c["securityContext"]["capabilities"]["drop"] == ["ALL"]
+    # only the docker engine is enabled: only its socket is mounted, under /host
+    socks = [m["mountPath"] for m in c["volumeMounts"] if m["name"].startswith("socket-")]
+    assert socks == ["/host/var/run/docker.sock"]
+    rules = find(objs, "ConfigMap", "-rules")["data"]
+    assert rules["site_rules.yaml"].rstrip() == falco["customRules"]["site_rules.yaml"]
 
 
-def _has_path(tree: dict, dotted: str) -> bool:
-    node = tree
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return False
-        node = node[part]
-    return True
+def test_rendered_config_is_what_lanner_loads(tmp_path):
+    """The chart's config.d over the image's lanner.yaml, with the customRules: ``lanner --dry-run``
+    accepts it, and each Falco value became the falco.yaml key lanner reads."""
+    objs = render(FALCO_VALUES)
+    main, rulesd = write_agent_files(objs, tmp_path)
+    p = subprocess.run([sys.executable, "-m", "lanner", "--dry-run", "-c", str(main)], capture_output=True,
+                       text=True, timeout=120, cwd=ROOT, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "site_rules.yaml" in p.stdout + p.stderr or (rulesd / "site_rules.yaml").exists()
+    cfg = load_config(str(main))
+    assert cfg.str("engine.kind") == "modern_ebpf"
+    assert cfg.int("engine.modern_ebpf.buf_size_preset") == 5
+    assert cfg.bool("engine.modern_ebpf.drop_failed_exit") is True
+    assert cfg.str("priority") == "notice"
+    assert cfg.bool("json_output") is True
+    # metrics.enabled: both switches /metrics needs, and the metrics settings are valid
+    assert cfg.bool("metrics.enabled") is True
+    assert cfg.bool("webserver.prometheus_metrics_enabled") is True
+    m = MetricsConfig.from_config(cfg)
+    assert m.enabled and m.interval_ms == 15000 and m.output_rule is False
+    # Falco's default rules paths are the image's own: not passed on
+    assert not [f for f in cfg.list("rules_files") if str(f).startswith("/etc/falco/")]
+    # falcosidekick.config -> lanner's fan-out
+    fan = {t["type"]: t for t in cfg.list("fanout")}
+    assert fan["slack"]["url"] == "https://hooks.slack.example/services/T000/B000/XXXX"
+    assert fan["slack"]["min_priority"] == "warning" and fan["slack"]["output_format"] == "text"
+    assert fan["webhook"]["url"] == "http://alerts.example.internal:2801/falco"
+    assert fan["webhook"]["min_priority"] == "notice"
+    assert fan["loki"]["url"] == "http://loki.monitoring:3100/loki/api/v1/push"
+    assert fan["loki"]["extra_fields"] == {"cluster": "prod-eu", "team": "secops"}
 
 
-def test_every_values_reference_exists_in_values_yaml():
-    v = values()
-    refs = set()
-    for t in TEMPLATES:
-        refs |= {m.group(1).lstrip(".") for m in VALUES_REF.finditer(t.read_text())}
-    assert len(refs) > 30
-    missing = sorted(r for r in refs if not _has_path(v, r))
-    assert not missing, f"templates read values that values.yaml does not define: {missing}"
+def test_metrics_off_by_default_as_in_falco(tmp_path):
+    objs = render()
+    cfg = config_of(objs)
+    assert cfg["webserver"]["prometheus_metrics_enabled"] is False and "metrics" not in cfg
+    assert not [o for o in objs if o["metadata"]["name"].endswith("-metrics")]
+    # lanner's older switch turns both keys on too
+    cfg = config_of(render(sets=("webserver.prometheusMetrics=true",)))
+    assert cfg["webserver"]["prometheus_metrics_enabled"] is True and cfg["metrics"]["enabled"] is True
 
 
-def test_every_values_key_is_used_by_a_template():
-    text = "".join(t.read_text() for t in TEMPLATES)
-    used = {m.group(1).lstrip(".") for m in VALUES_REF.finditer(text)}
-    unused = [k for k in values() if not any(u == k or u.startswith(k + ".") for u in used)]
-    assert not unused, f"values.yaml keys no template reads: {unused}"
+def test_service_monitor_scrapes_the_metrics_port():
+    objs = render(FALCO_VALUES)
+    sm = find(objs, "ServiceMonitor")
+    svc = find(objs, "Service", "-metrics")
+    c = container(objs)
+    assert sm["apiVersion"] == "monitoring.coreos.com/v1"
+    assert sm["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert sm["metadata"]["namespace"] == "security"
+    (ep,) = sm["spec"]["endpoints"]
+    assert ep["path"] == "/metrics" and ep["interval"] == "30s" and ep["scheme"] == "http"
+    assert sm["spec"]["selector"]["matchLabels"].items() <= svc["metadata"]["labels"].items()
+    assert sm["spec"]["namespaceSelector"] == {"matchNames": ["security"]}
+    (port,) = svc["spec"]["ports"]
+    assert port["name"] == ep["port"] == "metrics"
+    assert port["targetPort"] == next(p["containerPort"] for p in c["ports"] if p["name"] == "http")
+    assert svc["spec"]["selector"].items() <= find(objs, "DaemonSet")["spec"]["template"]["metadata"]["labels"].items()
 
 
-@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.name)
-def test_template_actions_are_balanced(path):
-    text = path.read_text()
-    assert text.count("{{") == text.count("}}"), "unbalanced {{ }}"
-    depth = 0
-    for m in ACTION.finditer(text):
-        word = m.group(1).split()[0] if m.group(1).split() else ""
-        if word.startswith("/*"):
-            continue
-        if word in ("if", "range", "with", "define"):
-            depth += 1
-        elif word == "end":
-            depth -= 1
-            assert depth >= 0, f"'end' without an open block near offset {m.start()}"
-    assert depth == 0, f"{depth} block(s) not closed"
+def dashboard_metrics(objs) -> set[str]:
+    cm = find(objs, "ConfigMap", "grafana-dashboard")
+    assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+    dash = json.loads(cm["data"]["lanner-dashboard.json"])
+    exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
+    return {m for e in exprs for m in re.findall(r"\b(falcosecurity_[a-z_]+)", e)}
 
 
-def _skeleton(text: str) -> str:
-    """A template with its actions removed: the literal YAML the chart always emits."""
-    return ACTION.sub("", text)
+def test_grafana_dashboard_configmap():
+    names = dashboard_metrics(render(FALCO_VALUES))
+    assert {"falcosecurity_falco_rules_matches_total", "falcosecurity_scap_n_evts_total",
+            "falcosecurity_scap_n_drops_total", "falcosecurity_falco_cpu_usage_ratio"} <= names
+    assert not [o for o in render() if o["metadata"]["name"].endswith("grafana-dashboard")]
 
 
-def test_templates_render_the_plain_manifest_objects():
-    kinds = set()
-    for t in TEMPLATES:
-        kinds |= set(re.findall(r"^kind: (\w+)", t.read_text(), re.M))
-    plain = {d["kind"] for p in (ROOT / "deploy" / "kubernetes").glob("*.yaml")
-             for d in yaml.safe_load_all(p.read_text()) if d}
-    assert kinds == plain - {"Namespace"}   # a chart installs into the release's namespace
+@pytest.mark.parametrize("kind, preset_key", [("auto", "modernEbpf"), ("modern-bpf", "modernEbpf"),
+                                              ("kmod", "kmod"), ("module", "kmod")])
+def test_driver_kinds_map_onto_the_probe(kind, preset_key):
+    objs = render(sets=(f"driver.kind={kind}", f"driver.{preset_key}.bufSizePreset=7"))
+    engine = config_of(objs)["engine"]
+    assert engine["kind"] == "modern_ebpf" and engine["modern_ebpf"]["buf_size_preset"] == 7
 
 
-def test_daemonset_template_mirrors_the_plain_daemonset():
-    text = (CHART / "templates" / "daemonset.yaml").read_text()
-    (c,) = manifest("DaemonSet")["spec"]["template"]["spec"]["containers"]
-    tmpl_mounts = set(re.findall(r"mountPath: (\S+)", text))
-    assert tmpl_mounts == {m["mountPath"] for m in c["volumeMounts"]}
-    sk = _skeleton(text)
-    for literal in ("hostPID: true", "name: HOST_ROOT", "value: /host", "path: /healthz", "fieldPath: spec.nodeName",
-                    "readOnlyRootFilesystem: true", "drop: [ALL]", "path: /proc", "path: /sys/kernel/tracing"):
-        assert literal in sk, literal
-    for cap in c["securityContext"]["capabilities"]["add"]:
-        assert cap in values()["driver"]["capabilities"]
-    assert values()["tolerations"] == manifest("DaemonSet")["spec"]["template"]["spec"]["tolerations"]
-    assert values()["resources"] == c["resources"]
+def test_kmod_mapping_is_announced_in_the_install_notes():
+    p = helm("install", "x", str(CHART), "--dry-run=client", "--set", "driver.kind=kmod")
+    notes = p.stdout.split("NOTES:", 1)[1]
+    assert "WARNING: driver.kind=kmod" in notes and "no kernel module" in notes
+    p = helm("install", "x", str(CHART), "--dry-run=client")
+    assert "WARNING" not in p.stdout.split("NOTES:", 1)[1]
 
 
-def test_config_template_names_the_same_keys_as_the_plain_configmap():
-    helper = (CHART / "templates" / "_helpers.tpl").read_text()
-    plain = yaml.safe_load(manifest("ConfigMap", "lanner-config")["data"]["kubernetes.yaml"])
-    for key in plain:
-        assert f'"{key}"' in helper, f"chart config does not set {key}"
-    for sock in ("/host/var/run/docker.sock", "/host/run/containerd/containerd.sock", "/host/run/crio/crio.sock"):
-        assert sock in helper
+def test_deployment_controller_without_driver():
+    objs = render(FALCO_VALUES, sets=("controller.kind=deployment", "driver.enabled=false",
+                                      "controller.deployment.replicas=2"))
+    assert not [o for o in objs if o["kind"] == "DaemonSet"]
+    dep = find(objs, "Deployment")
+    assert dep["spec"]["replicas"] == 2
+    spec = dep["spec"]["template"]["spec"]
+    assert "hostPID" not in spec
+    assert config_of(objs)["engine"] == {"kind": "nodriver"}
+    assert "/sys/kernel/tracing" not in {m["mountPath"] for m in container(objs, "Deployment")["volumeMounts"]}
+
+
+def test_default_chart_mirrors_the_plain_manifests():
+    objs = render()
+    c = container(objs)
+    (plain,) = manifest("DaemonSet")["spec"]["template"]["spec"]["containers"]
+    assert {m["mountPath"] for m in c["volumeMounts"]} >= {m["mountPath"] for m in plain["volumeMounts"]}
+    assert set(plain["securityContext"]["capabilities"]["add"]) == set(c["securityContext"]["capabilities"]["add"])
+    assert c["securityContext"] == plain["securityContext"]
+    assert {e["name"] for e in c["env"]} == {e["name"] for e in plain["env"]}
+    spec = find(objs, "DaemonSet")["spec"]["template"]["spec"]
+    assert spec["tolerations"] == manifest("DaemonSet")["spec"]["template"]["spec"]["tolerations"]
+    plain_cfg = yaml.safe_load(manifest("ConfigMap", "lanner-config")["data"]["kubernetes.yaml"])
+    chart_cfg = config_of(render(sets=("metrics.enabled=true",)))
+    assert set(plain_cfg) <= set(chart_cfg)
+    assert chart_cfg["metrics"]["enabled"] is plain_cfg["metrics"]["enabled"] is True
+    assert chart_cfg["engine"]["kind"] == plain_cfg["engine"]["kind"]
+    assert chart_cfg["plugins"][0]["init_config"]["engines"]["docker"] == \
+        plain_cfg["plugins"][0]["init_config"]["engines"]["docker"]

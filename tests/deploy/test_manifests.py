@@ -178,3 +178,13 @@ def test_audit_policy_and_webhook_config():
     assert server == (f"http://{svc['metadata']['name']}.{svc['metadata']['namespace']}.svc.cluster.local:9765"
                       "/k8s-audit")
     assert kc["current-context"] in {c["name"] for c in kc["contexts"]}
+
+
+def test_metrics_endpoint_is_switched_on(tmp_path):
+    """/metrics answers only with metrics.enabled and webserver.prometheus_metrics_enabled both on (Falco's
+    rule): the ConfigMap sets both, and no metrics alert (output_rule) goes to the outputs."""
+    from lanner.server.snapshot import MetricsConfig
+    cfg = installed_config(tmp_path)
+    assert cfg.bool("webserver.prometheus_metrics_enabled") is True
+    m = MetricsConfig.from_config(cfg)
+    assert m.enabled is True and m.output_rule is False

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import logging
-from urllib.parse import parse_qs
 
 import pytest
 
 from lanner.config import Config, ConfigError
 from lanner.core.priority import Priority
-from lanner.outputs.fanout.aws import sigv4_headers
 from lanner.outputs.fanout.config import build_workers
 from lanner.outputs.format import AlertFormatter
 from lanner.outputs.pipeline import OutputPipeline
 from tests.outputs.helpers import Behaviour, Pki, RecordingServer, make_alert, server_tls
-
-AKID, SECRET = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
 
 
 def _run(targets: list[dict], alerts, ) -> OutputPipeline:
@@ -24,16 +20,6 @@ def _run(targets: list[dict], alerts, ) -> OutputPipeline:
         p.submit(a)
     p.close()
     return p
-
-
-def test_sigv4_matches_aws_test_suite_vectors() -> None:
-    kw = dict(region="us-east-1", service="service", access_key=AKID, secret_key=SECRET, amz_date="20150830T123600Z")
-    get = sigv4_headers("GET", "https://example.amazonaws.com/", b"", {}, **kw)["Authorization"]
-    post = sigv4_headers("POST", "https://example.amazonaws.com/", b"", {}, **kw)["Authorization"]
-    q = sigv4_headers("GET", "https://example.amazonaws.com/?Param2=value2&Param1=value1", b"", {}, **kw)
-    assert get.endswith("SignedHeaders=host;x-amz-date, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31")
-    assert post.endswith("Signature=5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b")
-    assert q["Authorization"].endswith("Signature=b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500")
 
 
 def test_every_http_target_payload(http_server: RecordingServer, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -49,13 +35,9 @@ def test_every_http_target_payload(http_server: RecordingServer, monkeypatch: py
         {"type": "elasticsearch", "url": u, "index": "falco", "username": "elastic", "password": "pw"},
         {"type": "alertmanager", "url": u, "min_priority": "error"},
         {"type": "otlp", "url": u, "service_name": "sec"},
-        {"type": "sns", "endpoint": u + "/sns", "topic_arn": "arn:aws:sns:us-east-1:1:falco",
-         "access_key_id": AKID, "secret_access_key": SECRET},
-        {"type": "sqs", "endpoint": u + "/sqs", "queue_url": "https://sqs.us-east-1.amazonaws.com/1/q",
-         "access_key_id": AKID, "secret_access_key": SECRET, "region": "eu-west-1"},
     ]
     p = _run(targets, [make_alert(1, Priority.WARNING), make_alert(2, Priority.CRITICAL)])
-    reqs = http_server.wait_for(21)
+    reqs = http_server.wait_for(17)
     by_path: dict[str, list] = {}
     for r in reqs:
         by_path.setdefault(r.path, []).append(r)
@@ -105,20 +87,6 @@ def test_every_http_target_payload(http_server: RecordingServer, monkeypatch: py
     assert rec["timeUnixNano"] == "1767621801123456790"
     assert {"key": "service.name", "value": {"stringValue": "sec"}} in otlp["resource"]["attributes"]
 
-    sns = by_path["/sns"][0]
-    form = parse_qs(sns.body.decode())
-    assert form["Action"] == ["Publish"] and form["TopicArn"] == ["arn:aws:sns:us-east-1:1:falco"]
-    assert form["MessageAttributes.entry.1.Value.StringValue"] == ["Warning"]
-    auth = sns.headers["Authorization"]
-    assert auth.startswith(f"AWS4-HMAC-SHA256 Credential={AKID}/") and "/us-east-1/sns/aws4_request" in auth
-    # the receiver can recompute the signature from what it got
-    h = {"Content-Type": sns.headers["Content-Type"]}
-    again = sigv4_headers("POST", u + "/sns", sns.body, h, region="us-east-1", service="sns", access_key=AKID,
-                          secret_key=SECRET, amz_date=sns.headers["X-Amz-Date"])
-    assert again["Authorization"] == auth
-    sqs = by_path["/sqs"][0]
-    assert parse_qs(sqs.body.decode())["Action"] == ["SendMessage"]
-    assert "/eu-west-1/sqs/aws4_request" in sqs.headers["Authorization"]
 
     st = p.stats()["fanout"]
     assert st["alertmanager"] == {"type": "alertmanager", "produced": 1, "sent": 1, "failed": 0, "dropped": 0,

@@ -187,3 +187,17 @@ def test_schema_verdict_and_yaml_value_tag() -> None:
     eng = engine()
     assert not eng.load_rules_text("bad.yaml", "- rule: [unclosed\n")
     assert eng.loader.results[-1].schema_valid == "none"      # Falco validates nothing it cannot parse
+
+
+@pytest.mark.parametrize(("cfg", "appended"), [
+    ({}, False),                                            # no append_output key: nothing appended (Falco)
+    ({"append_output": [{"suggested_output": True}]}, True),
+])
+def test_suggested_output_only_when_configured(cfg: dict, appended: bool) -> None:
+    from lanner.config import engine_defaults
+    text = "- rule: r\n  desc: d\n  condition: evt.type = open\n  output: opened %fd.name\n  priority: INFO\n"
+    plain, default = Engine(Config(cfg)), Engine(engine_defaults())
+    for eng in (plain, default):
+        assert eng.load_rules_text("t.yaml", text), eng.loader.results[-1].verbose()
+    assert ("container_id=%container.id" in plain.ruleset.rules[0].output.text) == appended
+    assert "container_id=%container.id" in default.ruleset.rules[0].output.text

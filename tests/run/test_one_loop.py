@@ -10,7 +10,7 @@ from pathlib import Path
 
 import orjson
 
-from lanner.config import Config
+from lanner.config import engine_defaults
 from lanner.engine import Engine
 from lanner.run.loop import LoopStats, replay_batches, run_loop
 from lanner.sources.scap.reader import ScapReader
@@ -52,7 +52,7 @@ def via_lanner_test(rules: Path, capture: Path) -> list[tuple[str, str, dict]]:
 
 
 def via_bench_loop(rules: Path, capture: Path) -> tuple[list[tuple[str, str, dict]], Engine]:
-    eng = Engine(Config({}))
+    eng = Engine(engine_defaults())
     assert eng.load_rules_files([str(rules)])
     got = []
     eng.on_alert = lambda a: got.append((a.rule, a.message, {k: a.output_fields.get(k) for k in FIELDS}))

