@@ -3,6 +3,8 @@ and turn the rendered chart into the files the agent reads (config.d, rules.d)."
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import subprocess
 import sys
@@ -71,3 +73,12 @@ def write_agent_files(objs: list[dict[str, Any]], where: Path) -> tuple[Path, Pa
     main = where / "lanner.yaml"
     main.write_text(text)
     return main, rulesd
+
+
+def dashboard_metrics(objs: list[dict[str, Any]]) -> set[str]:
+    """The metric names the chart's Grafana dashboard queries."""
+    cm = find(objs, "ConfigMap", "grafana-dashboard")
+    assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+    dash = json.loads(cm["data"]["lanner-dashboard.json"])
+    exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
+    return {m for e in exprs for m in re.findall(r"\b(falcosecurity_[a-z_]+)", e)}

@@ -49,11 +49,13 @@ class DockerRun:
 
 def docker_run_for(pod: Mapping[str, Any], workdir: Path, *, field_values: Mapping[str, str],
                    host_paths: Mapping[str, str] | None = None,
-                   cap_map: Callable[[str], str | None] = lambda c: c) -> DockerRun:
+                   cap_map: Callable[[str], str | None] = lambda c: c,
+                   configmaps: Mapping[str, Mapping[str, Any]] | None = None) -> DockerRun:
     """``docker run`` arguments equivalent to the pod's single container.
 
     ``cap_map`` maps a Kubernetes capability name to what this engine can grant (None: leave out); every
-    difference is recorded in ``notes``.
+    difference is recorded in ``notes``. ``configmaps`` (name -> object) holds the ConfigMaps the volumes
+    name, for a pod rendered elsewhere (the Helm chart); by default they come from deploy/kubernetes/.
     """
     spec = pod["spec"]
     (c,) = spec["containers"]
@@ -105,7 +107,8 @@ def docker_run_for(pod: Mapping[str, Any], workdir: Path, *, field_values: Mappi
                 continue
             args += ["-v", f"{src}:{m['mountPath']}{ro}"]
         elif "configMap" in v:
-            cm = manifest("ConfigMap", v["configMap"]["name"])
+            cm_name = v["configMap"]["name"]
+            cm = configmaps[cm_name] if configmaps is not None else manifest("ConfigMap", cm_name)
             d = workdir / v["configMap"]["name"]
             d.mkdir(parents=True, exist_ok=True)
             for k, text in (cm.get("data") or {}).items():

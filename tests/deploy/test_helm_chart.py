@@ -6,8 +6,6 @@ accepted by ``lanner --dry-run`` as the agent would load it."""
 
 from __future__ import annotations
 
-import json
-import re
 import subprocess
 import sys
 
@@ -16,7 +14,7 @@ import yaml
 
 from lanner.config import load_config
 from lanner.server.snapshot import MetricsConfig
-from tests.deploy.helm import CHART, FALCO_VALUES, find, helm, render, write_agent_files
+from tests.deploy.helm import CHART, FALCO_VALUES, dashboard_metrics, find, helm, render, write_agent_files
 from tests.deploy.podspec import ROOT, manifest
 
 K8S_VERSION = "1.31"
@@ -185,14 +183,6 @@ def test_service_monitor_scrapes_the_metrics_port():
     assert port["name"] == ep["port"] == "metrics"
     assert port["targetPort"] == next(p["containerPort"] for p in c["ports"] if p["name"] == "http")
     assert svc["spec"]["selector"].items() <= find(objs, "DaemonSet")["spec"]["template"]["metadata"]["labels"].items()
-
-
-def dashboard_metrics(objs) -> set[str]:
-    cm = find(objs, "ConfigMap", "grafana-dashboard")
-    assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
-    dash = json.loads(cm["data"]["lanner-dashboard.json"])
-    exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
-    return {m for e in exprs for m in re.findall(r"\b(falcosecurity_[a-z_]+)", e)}
 
 
 def test_grafana_dashboard_configmap():

@@ -123,41 +123,58 @@ def agent(docker_engine, lanner_image, tmp_path_factory):  # noqa: F811
         docker_engine.run("rm", "-f", AGENT, TARGET, SANDBOX, check=False)
 
 
-def _logs(engine) -> str:
-    p = engine.run("logs", AGENT, check=False)
+def _logs(engine, name: str = AGENT) -> str:
+    p = engine.run("logs", name, check=False)
     return p.stdout.decode(errors="replace") + p.stderr.decode(errors="replace")
 
 
-def _wait_for_log(engine, text: str, timeout: float) -> None:
+def _wait_for_log(engine, text: str, timeout: float, name: str = AGENT) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        logs = _logs(engine)
+        logs = _logs(engine, name)
         if text in logs:
             return
-        st = engine.run("inspect", "-f", "{{.State.Running}}", AGENT, check=False).stdout.decode().strip()
+        st = engine.run("inspect", "-f", "{{.State.Running}}", name, check=False).stdout.decode().strip()
         if st != "true":
             pytest.fail(f"lanner container exited; log:\n{logs[-3000:]}")
         time.sleep(0.5)
-    pytest.fail(f"'{text}' not in the lanner log within {timeout}s:\n{_logs(engine)[-3000:]}")
+    pytest.fail(f"'{text}' not in the lanner log within {timeout}s:\n{_logs(engine, name)[-3000:]}")
 
 
-def _wait_healthy(engine, timeout: float) -> None:
+def _http_get(engine, name: str, port: int, path: str) -> tuple[int, str]:
+    """GET from inside the pod's network namespace (the container has no other network)."""
+    code = ("import urllib.request,urllib.error,sys\n"
+            "try:\n"
+            f"    r=urllib.request.urlopen('http://127.0.0.1:{port}{path}',timeout=3); s=r.status; b=r.read()\n"
+            "except urllib.error.HTTPError as e:\n"
+            "    s=e.code; b=b''\n"
+            "sys.stdout.write(str(s)+' '+b.decode())")
+    p = engine.run("exec", name, "/usr/bin/python3", "-c", code, check=False)
+    out = p.stdout.decode() + p.stderr.decode()
+    if p.returncode != 0 or " " not in out or not out.split(" ", 1)[0].isdigit():
+        return 0, out
+    status, body = out.split(" ", 1)
+    return int(status), body
+
+
+def _web_port(c: dict) -> int:
+    return next(p["containerPort"] for p in c["ports"] if p["name"] == c["livenessProbe"]["httpGet"]["port"])
+
+
+def _wait_healthy(engine, timeout: float, name: str = AGENT, c: dict | None = None) -> None:
     """The DaemonSet's probes: GET /healthz on the http port, from inside the pod's network namespace."""
-    (c,) = manifest("DaemonSet")["spec"]["template"]["spec"]["containers"]
-    port = next(p["containerPort"] for p in c["ports"] if p["name"] == c["livenessProbe"]["httpGet"]["port"])
+    if c is None:
+        (c,) = manifest("DaemonSet")["spec"]["template"]["spec"]["containers"]
+    port = _web_port(c)
     path = c["livenessProbe"]["httpGet"]["path"]
-    code = ("import urllib.request,sys;"
-            f"r=urllib.request.urlopen('http://127.0.0.1:{port}{path}',timeout=3);"
-            "sys.stdout.write(str(r.status)+' '+r.read().decode())")
     deadline = time.monotonic() + timeout
-    last = ""
+    last: tuple[int, str] = (0, "")
     while time.monotonic() < deadline:
-        p = engine.run("exec", AGENT, "/usr/bin/python3", "-c", code, check=False)
-        last = p.stdout.decode() + p.stderr.decode()
-        if p.returncode == 0 and last.startswith("200"):
+        last = _http_get(engine, name, port, path)
+        if last[0] == 200:
             return
         time.sleep(1)
-    pytest.fail(f"/healthz did not answer 200 within {timeout}s: {last[-500:]}")
+    pytest.fail(f"{path} did not answer 200 within {timeout}s: {last}")
 
 
 def _exec_it(engine, container: str, command: str) -> str:
@@ -224,3 +241,80 @@ def test_shell_in_another_container_is_reported_with_its_pod(docker_engine, agen
     assert "app:web" in labels and "tier:front" in labels, labels
     assert f["proc.name"] == "sh" and f["proc.tty"] != 0
     assert f"container_id={cid[:12]}" in found["output"] and f"container_name={TARGET}" in found["output"]
+
+
+def test_metrics_answer_with_the_manifests_switch(docker_engine, agent):  # noqa: F811
+    (c,) = manifest("DaemonSet")["spec"]["template"]["spec"]["containers"]
+    status, body = _http_get(docker_engine, AGENT, _web_port(c), "/metrics")
+    assert status == 200, body[-500:]
+    assert "falcosecurity_scap_n_evts_total" in body
+
+
+CHART_AGENT = "lanner-e2e-chart-agent"
+CHART_TARGET = "lanner-e2e-chart-target"
+# Only what this engine cannot give a pod: the Falco values' Secret volume (no API server here).
+E2E_OVERRIDES = "mounts:\n  volumes: []\n  volumeMounts: []\n"
+
+
+@pytest.fixture(scope="module")
+def chart_agent(docker_engine, lanner_image, tmp_path_factory):  # noqa: F811
+    """The DaemonSet as `helm template` renders it from a Falco chart user's values file, run as the
+    kubelet would run it (same translation as the plain manifests' agent)."""
+    from tests.deploy.helm import FALCO_VALUES, find, render
+    build_rootfs_image(docker_engine, "lanner-test/busybox:1.0")
+    work = tmp_path_factory.mktemp("chart")
+    (work / "e2e.yaml").write_text(E2E_OVERRIDES)
+    objs = render(FALCO_VALUES, work / "e2e.yaml")
+    pod = find(objs, "DaemonSet")["spec"]["template"]
+    (c,) = pod["spec"]["containers"]
+    cms = {o["metadata"]["name"]: o for o in objs if o["kind"] == "ConfigMap"}
+    run = docker_run_for(pod, work, field_values={"spec.nodeName": NODE},
+                         host_paths={"/var/run/docker.sock": docker_engine.socket},
+                         cap_map=_cap_mapper(docker_engine), configmaps=cms)
+    for n in run.notes:
+        print("chart pod spec on this engine:", n)
+    docker_engine.run("rm", "-f", CHART_AGENT, CHART_TARGET, check=False)
+    argv = run.argv(CHART_AGENT)
+    argv[argv.index(run.image)] = lanner_image
+    docker_engine.run(*argv)
+    try:
+        _wait_for_log(docker_engine, "Enabled event sources", 60, CHART_AGENT)
+        _wait_healthy(docker_engine, 60, CHART_AGENT, c)
+        time.sleep(3)     # probe attached and /proc seeded after the webserver starts
+        yield objs, run, c
+    finally:
+        logs = _logs(docker_engine, CHART_AGENT)
+        print("chart agent log (non-alert lines):")
+        print("\n".join(ln for ln in logs.splitlines() if not ln.startswith("{"))[-3000:])
+        docker_engine.run("rm", "-f", CHART_AGENT, CHART_TARGET, check=False)
+
+
+def test_chart_daemonset_runs_with_falco_values(docker_engine, chart_agent):  # noqa: F811
+    from tests.deploy.helm import dashboard_metrics
+    objs, run, c = chart_agent
+    assert run.command_args[-2:] == ["-o", "log_level=info"]           # extra.args
+    assert "SITE=eu-west" in run.args                                  # extra.env
+    # customRules are loaded: the site rule fires on a shell in a container
+    docker_engine.run("run", "-d", "--network", "none", "--name", CHART_TARGET, "lanner-test/busybox:1.0",
+                      "/bin/sleep", "600")
+    time.sleep(2)
+    docker_engine.run("exec", CHART_TARGET, "sh", "-c", "echo lanner-chart-marker")
+    deadline = time.monotonic() + 30
+    found = None
+    while time.monotonic() < deadline and found is None:
+        for ln in _logs(docker_engine, CHART_AGENT).splitlines():
+            if ln.startswith("{"):
+                alert = json.loads(ln)
+                if alert.get("rule") == "Site shell spawned in container" and \
+                        "lanner-chart-marker" in (alert.get("output_fields", {}).get("proc.cmdline") or ""):
+                    found = alert
+        time.sleep(0.5)
+    assert found is not None, "no alert from the customRules rule for the exec'd shell"
+    assert found["priority"] == "Warning" and found["hostname"] == NODE
+    assert found["output_fields"]["container.name"] == CHART_TARGET
+    # metrics.enabled: /metrics answers, with every series the chart's dashboard draws
+    # (rules_matches appears once a rule has matched, as in Falco)
+    status, body = _http_get(docker_engine, CHART_AGENT, _web_port(c), "/metrics")
+    assert status == 200, body[-500:]
+    exposed = {ln.split("{")[0].split(" ")[0] for ln in body.splitlines() if ln and not ln.startswith("#")}
+    assert dashboard_metrics(objs) <= exposed, dashboard_metrics(objs) - exposed
