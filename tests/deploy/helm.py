@@ -18,6 +18,7 @@ from tests.deploy.podspec import ROOT
 
 CHART = ROOT / "deploy" / "helm" / "lanner"
 FALCO_VALUES = Path(__file__).parent / "data" / "falco-chart-values.yaml"
+FALCO_AUDIT_VALUES = Path(__file__).parent / "data" / "falco-chart-values-k8saudit.yaml"
 
 
 def helm_binary() -> str:
@@ -70,6 +71,8 @@ def write_agent_files(objs: list[dict[str, Any]], where: Path) -> tuple[Path, Pa
     builtin = ROOT / "lanner" / "rules" / "default" / "lanner_rules.yaml"
     text = text.replace("\nrules_files: []\n", f"\nrules_files:\n  - {builtin}\n  - {rulesd}\n")
     text = text.replace("config_files:\n  - /etc/lanner/config.d", f"config_files:\n  - {confd}")
+    for f in confd.iterdir():      # the image's installed rules that the chart may name
+        f.write_text(f.read_text().replace("/etc/lanner/rules.available/", f"{builtin.parent}/"))
     main = where / "lanner.yaml"
     main.write_text(text)
     return main, rulesd

@@ -14,7 +14,16 @@ import yaml
 
 from lanner.config import load_config
 from lanner.server.snapshot import MetricsConfig
-from tests.deploy.helm import CHART, FALCO_VALUES, dashboard_metrics, find, helm, render, write_agent_files
+from tests.deploy.helm import (
+    CHART,
+    FALCO_AUDIT_VALUES,
+    FALCO_VALUES,
+    dashboard_metrics,
+    find,
+    helm,
+    render,
+    write_agent_files,
+)
 from tests.deploy.podspec import ROOT, manifest
 
 K8S_VERSION = "1.31"
@@ -237,3 +246,26 @@ def test_default_chart_mirrors_the_plain_manifests():
     assert chart_cfg["engine"]["kind"] == plain_cfg["engine"]["kind"]
     assert chart_cfg["plugins"][0]["init_config"]["engines"]["docker"] == \
         plain_cfg["plugins"][0]["init_config"]["engines"]["docker"]
+
+
+def test_falco_audit_only_values(tmp_path):
+    """Falco's audit-log-only set-up: a Deployment without driver, the user's k8saudit/json plugin entries
+    replace the chart's, Falco's k8s_audit_rules.yaml path becomes the image's copy, and lanner accepts it."""
+    import kubernetes_validate as kv
+    objs = render(FALCO_AUDIT_VALUES)
+    for o in objs:
+        kv.validate(o, K8S_VERSION, strict=True)
+    assert not [o for o in objs if o["kind"] == "DaemonSet"]
+    svc = find(objs, "Service", "-audit-webhook")
+    assert svc["spec"]["type"] == "NodePort" and svc["spec"]["ports"][0]["nodePort"] == 30765
+    cfg = config_of(objs)
+    assert cfg["engine"] == {"kind": "nodriver"}
+    assert cfg["rules_files"] == ["/etc/lanner/rules.available/k8s_audit_rules.yaml"]
+    assert cfg["load_plugins"] == ["k8saudit", "json"]
+    assert [p["name"] for p in cfg["plugins"]] == ["k8saudit", "json"]
+    assert cfg["plugins"][0]["open_params"] == "http://:9765/k8s-audit"
+    main, _ = write_agent_files(objs, tmp_path)
+    p = subprocess.run([sys.executable, "-m", "lanner", "--dry-run", "-c", str(main)], capture_output=True,
+                       text=True, timeout=120, cwd=ROOT, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "k8s_audit_rules.yaml" in p.stdout + p.stderr

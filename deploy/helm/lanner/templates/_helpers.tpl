@@ -209,14 +209,19 @@ then metrics.enabled, then lanner's config:.
       "webserver" (dict "enabled" true "threadiness" 0 "listen_port" $port
                         "listen_address" "0.0.0.0" "k8s_healthz_endpoint" "/healthz"
                         "prometheus_metrics_enabled" false "ssl_enabled" false) -}}
-{{- /* Falco chart users' falco: keys. Falco's default paths under /etc/falco are the image's own. */ -}}
+{{- /* Falco chart users' falco: keys. Falco's default paths under /etc/falco are the image's own; its
+     k8s audit rules are in the image's rules.available. */ -}}
 {{- $falco := deepCopy (.Values.falco | default dict) -}}
 {{- $falcoDefaults := list "/etc/falco/falco_rules.yaml" "/etc/falco/falco_rules.local.yaml" "/etc/falco/rules.d" "/etc/falco/config.d" -}}
 {{- range $key := list "rules_files" "config_files" -}}
 {{- if hasKey $falco $key -}}
 {{- $keep := list -}}
 {{- range $p := (get $falco $key | default list) -}}
-{{- if not (has $p $falcoDefaults) -}}{{- $keep = append $keep $p -}}{{- end -}}
+{{- if eq $p "/etc/falco/k8s_audit_rules.yaml" -}}
+{{- $keep = append $keep "/etc/lanner/rules.available/k8s_audit_rules.yaml" -}}
+{{- else if not (has $p $falcoDefaults) -}}
+{{- $keep = append $keep $p -}}
+{{- end -}}
 {{- end -}}
 {{- if $keep -}}{{- $_ := set $falco $key $keep -}}{{- else -}}{{- $_ := unset $falco $key -}}{{- end -}}
 {{- end -}}
