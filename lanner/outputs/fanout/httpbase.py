@@ -20,7 +20,7 @@ def tls_from(options: dict[str, Any]) -> TlsOptions:
 class HttpTarget(Target):
     """A target posting to ``url`` (option) with optional ``headers`` (map) and basic auth."""
 
-    required = ("url",)
+    required: tuple[str, ...] = ("url",)
 
     def __init__(self, name: str, options: dict[str, Any]) -> None:
         super().__init__(name, options)

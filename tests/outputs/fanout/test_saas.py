@@ -1,0 +1,87 @@
+"""SaaS outputs configured the falcosidekick way: each request as the service documents it (URL path, auth
+header, payload), recorded by a loopback server the output's URL/API base points at."""
+
+from __future__ import annotations
+
+from lanner.config import Config
+from lanner.core.priority import Priority
+from lanner.outputs.format import AlertFormatter
+from lanner.outputs.pipeline import OutputPipeline
+from tests.outputs.helpers import RecordingServer, make_alert
+
+TIME = "2026-01-05 14:03:21.12345679 +0000 UTC"
+
+
+def _send(server: RecordingServer, fanout: dict | list, n: int, priority: Priority = Priority.WARNING):
+    alert = make_alert(1, priority)
+    event = AlertFormatter(hostname="node1").as_dict(alert)
+    p = OutputPipeline.from_config(Config(data={"fanout": fanout}), AlertFormatter(hostname="node1"))
+    p.submit(alert)
+    p.close()
+    reqs = server.wait_for(n)
+    assert len(reqs) == n
+    return {r.path: r for r in reqs}, event
+
+
+def test_pagerduty_opsgenie_datadog(http_server: RecordingServer) -> None:
+    u = http_server.url
+    # sidekick fixes the API hosts; lanner's `url` (the list form) points them at the receiver
+    got, ev = _send(http_server, [
+        {"type": "pagerduty", "routing_key": "R0UT1NG", "region": "eu", "url": u + "/pd"},
+        {"type": "opsgenie", "api_key": "g-key", "url": u + "/og", "entity": "Falcosidekick"},
+        {"type": "datadog", "api_key": "dd-key", "url": u + "/dd"},
+    ], 3, Priority.CRITICAL)
+    out = ev["output"]
+    pd = got["/pd/v2/enqueue"]
+    assert pd.method == "POST" and pd.headers["Content-Type"].startswith("application/json")
+    assert pd.json() == {"routing_key": "R0UT1NG", "event_action": "trigger", "payload": {
+        "summary": out, "source": "falco", "severity": "critical", "timestamp": "2026-01-05T14:03:21Z",
+        "custom_details": {"proc.name": "bash", "n": 1, "evt.time": 1767621801123456790, "hostname": "node1"}}}
+    og = got["/og/v2/alerts"]
+    assert og.headers["Authorization"] == "GenieKey g-key"
+    assert og.json() == {"message": out, "entity": "Falcosidekick", "description": "Test rule", "priority": "P2",
+                         "details": {"proc_name": "bash", "source": "syscall", "rule": "Test rule",
+                                     "priority": "Critical", "hostname": "node1", "tags": "container, shell"}}
+    dd = got["/dd/api/v1/events"]
+    assert dd.headers["DD-API-KEY"] == "dd-key" and "api_key" not in dd.path
+    assert dd.json() == {"title": "Test rule", "text": out, "alert_type": "error", "source_type_name": "falco",
+                         "tags": ["proc.name:bash", "source:syscall", "source:falco", "hostname:node1",
+                                  "container", "shell"]}
+
+
+def test_default_endpoints_follow_region_and_site() -> None:
+    from lanner.outputs.fanout.saas import DatadogTarget, OpsgenieTarget, PagerdutyTarget
+    assert PagerdutyTarget("p", {"routing_key": "k"}).endpoint == "https://events.pagerduty.com/v2/enqueue"
+    assert PagerdutyTarget("p", {"routing_key": "k", "region": "EU"}).endpoint == \
+        "https://events.eu.pagerduty.com/v2/enqueue"
+    assert OpsgenieTarget("o", {"api_key": "k", "region": "eu"}).endpoint == "https://api.eu.opsgenie.com/v2/alerts"
+    assert OpsgenieTarget("o", {"api_key": "k"}).endpoint == "https://api.opsgenie.com/v2/alerts"
+    assert DatadogTarget("d", {"api_key": "k", "site": "datadoghq.eu"}).endpoint == \
+        "https://api.datadoghq.eu/api/v1/events"
+
+
+def test_splunk_hec_and_telegram_sidekick_shape(http_server: RecordingServer) -> None:
+    u = http_server.url
+    got, ev = _send(http_server, {
+        "splunk": {"host": u, "token": "hec-token", "customheaders": {"X-Org": "sec"}},
+        "telegram": {"host": u, "token": "123:ABC", "chatid": "-100200", "messagethreadid": "7"},
+        "pagerduty": {"routingkey": ""},          # empty required option: off, as in sidekick
+    }, 2)
+    sp = got["/services/collector/event"]
+    assert sp.headers["Authorization"] == "Splunk hec-token" and sp.headers["X-Org"] == "sec"
+    body = sp.json()
+    assert body["sourcetype"] == "falcosidekick"
+    e = body["event"]
+    assert list(e) == ["uuid", "output", "priority", "rule", "time", "output_fields", "source", "tags", "hostname"]
+    assert len(e["uuid"]) == 36 and e["output"] == ev["output"] and e["priority"] == "Warning"
+    assert e["time"] == "2026-01-05T14:03:21.12345679Z" and e["tags"] == ["container", "shell"]
+    tg = got["/bot123:ABC/sendMessage"]
+    assert tg.json() == {
+        "text": ("*\\[Falco\\] \\[Warning\\] Test rule*\n\n"
+                 "\u2022 *Time*: 2026\\-01\\-05 14:03:21\\.12345679 \\+0000 UTC\n"
+                 "\u2022 *Source*: syscall\n\u2022 *Hostname*: node1\n\u2022 *Tags*: container shell \n"
+                 "\u2022 *Fields*:\n"
+                 "\t  \u2022 *evt\\.time*: 1767621801123456790\n\t  \u2022 *n*: 1\n\t  \u2022 *proc\\.name*: bash\n"
+                 "\n\n**Output**: " + ev["output"].replace(".", "\\.").replace("=", "\\=") + "\n"),
+        "parse_mode": "MarkdownV2", "disable_web_page_preview": True, "chat_id": "-100200",
+        "message_thread_id": "7"}
