@@ -68,8 +68,11 @@ class OutputSpec:
 
 _CHAT = {"webhookurl": "url", "username": "username", "icon": "icon_url", "outputformat": "output_format",
          "messageformat": "message_format", "footer": "footer"}
-_AWS_PARENT = {"region": "region", "accesskeyid": "access_key_id", "secretaccesskey": "secret_access_key"}
-_AWS_IGNORED = frozenset({"rolearn", "externalid", "checkidentity"})
+# aws.py reads sidekick's names itself (h16libs); the parent section's keys pass through unchanged
+_AWS = frozenset({"region", "profile", "endpoint", "sts_endpoint", "checkidentity", "timeout_ms", "rolearn",
+                  "externalid", "accesskeyid", "secretaccesskey", "sessiontoken", "access_key_id",
+                  "secret_access_key", "session_token"})
+_AWS_PARENT = {k: k for k in ("region", "accesskeyid", "secretaccesskey", "rolearn", "externalid", "checkidentity")}
 
 SPECS: tuple[OutputSpec, ...] = (
     OutputSpec("webhook", "lanner.outputs.fanout.webhook:WebhookTarget", frozenset({"method"}),
@@ -169,14 +172,20 @@ SPECS: tuple[OutputSpec, ...] = (
                rename={k: k for k in ("address", "password", "username", "database", "key", "storagetype", "tls",
                                       "cacertfile", "certfile", "keyfile")},
                enable=("address",), ignored=frozenset({"version"}), extra="redis"),
-    OutputSpec("sns", "lanner.outputs.fanout.aws:SnsTarget",
-               frozenset({"topic_arn", "region", "access_key_id", "secret_access_key", "session_token", "endpoint"}),
-               sidekick="aws.sns", rename={"topicarn": "topic_arn"}, parent=_AWS_PARENT, enable=("topicarn",),
-               ignored=_AWS_IGNORED | {"rawjson"}),
-    OutputSpec("sqs", "lanner.outputs.fanout.aws:SqsTarget",
-               frozenset({"queue_url", "region", "access_key_id", "secret_access_key", "session_token", "endpoint"}),
-               sidekick="aws.sqs", rename={"url": "queue_url"}, parent=_AWS_PARENT, enable=("url",),
-               ignored=_AWS_IGNORED),
+    OutputSpec("sns", "lanner.outputs.fanout.aws:SnsTarget", _AWS | {"topicarn", "topic_arn", "rawjson"}, http=False,
+               sidekick="aws.sns", rename={"topicarn": "topicarn", "rawjson": "rawjson"}, parent=_AWS_PARENT,
+               enable=("topicarn",), extra="aws"),
+    OutputSpec("sqs", "lanner.outputs.fanout.aws:SqsTarget", _AWS | {"url", "queue_url"}, http=False,
+               sidekick="aws.sqs", rename={"url": "url"}, parent=_AWS_PARENT, enable=("url",), extra="aws"),
+    OutputSpec("aws_s3", "lanner.outputs.fanout.aws:S3Target", _AWS | {"bucket", "prefix", "objectcannedacl"},
+               http=False, sidekick="aws.s3",
+               rename={"bucket": "bucket", "prefix": "prefix", "objectcannedacl": "objectcannedacl",
+                       "endpoint": "endpoint"},
+               parent=_AWS_PARENT, enable=("bucket",), extra="aws"),
+    OutputSpec("aws_cloudwatchlogs", "lanner.outputs.fanout.aws:CloudWatchLogsTarget",
+               _AWS | {"loggroup", "logstream", "batch_size"}, http=False, sidekick="aws.cloudwatchlogs",
+               rename={"loggroup": "loggroup", "logstream": "logstream"}, parent=_AWS_PARENT,
+               enable=("loggroup",), extra="aws"),
     OutputSpec("smtp", "lanner.outputs.fanout.smtp:SmtpTarget",
                frozenset({"address", "from", "to", "user", "password"}) | TLS, http=False, sidekick="smtp",
                rename={"hostport": "address", "from": "from", "to": "to", "user": "user", "password": "password"},

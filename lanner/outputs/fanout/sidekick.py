@@ -209,7 +209,7 @@ def _entries(where: str, spec: OutputSpec, doc: dict[str, Any], not_applied: lis
     if "." in path and spec.parent:
         parent = _section(doc, path.rsplit(".", 1)[0])
         for k, target in spec.parent.items():
-            if _set(parent.get(k)):
+            if _set(parent.get(k)) or parent.get(k) is False:
                 entry[target] = parent[k]
         for k, v in parent.items():
             if not isinstance(v, dict) and k not in spec.parent and k in spec.ignored and _set(v):
