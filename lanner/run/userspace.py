@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -28,6 +29,9 @@ from lanner.sources.ebpf.procscan import ProcEntry
 from lanner.sources.userspace.source import FORWARDED_SIGNALS, UserspaceSource
 
 log = logging.getLogger("lanner")
+
+#: the interpreter's thread switch interval while tracing (default 5 ms: a tracee would wait that long)
+SWITCH_INTERVAL_S = 0.0005
 
 
 def attach_pids(config: Config) -> list[int]:
@@ -99,6 +103,8 @@ def run_userspace(runner: Any, stats: Any) -> None:
         state.boot_ts = boot_time_ns()
     snaplen = config.int("falco_libs.snaplen", 0) or 80
     src = UserspaceSource(plan.kfilter, argv=command or None, pids=pids, seed=_seeder(state), snaplen=snaplen)
+    # the tracing thread must get the GIL back quickly after each stop while the loop evaluates rules
+    sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
     runner.userspace_source = src
     try:
         run_loop(engine, _until(runner, src.batches()), runner.stop, stats)

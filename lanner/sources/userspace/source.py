@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -59,8 +61,9 @@ def ancestors(pid: int, proc: str = "/proc") -> list[int]:
 class UserspaceSource:
     """Run ``argv`` (or attach to ``pids``) under the tracer and yield its syscalls as events.
 
-    ``batches(stop)`` must be iterated in one thread (ptrace belongs to the tracing thread); after it ends
-    ``exit_code`` holds the command's exit status (128+signal when killed), as a shell reports it."""
+    The tracer lives in a thread of its own (ptrace belongs to the thread that attached); after
+    ``batches()`` ends ``exit_code`` holds the command's exit status (128+signal when killed), as a shell
+    reports it."""
 
     def __init__(self, kfilter: KernelFilter, argv: list[str] | None = None, pids: Iterable[int] = (),
                  seed: Seed | None = None, snaplen: int = 80, env: dict[str, str] | None = None,
@@ -85,7 +88,11 @@ class UserspaceSource:
         self._num = 1
         self._seeded: set[int] = set()
         self._tracer: Any = None
-        self._records: Iterator[Any] | None = None
+        self._thread: threading.Thread | None = None
+        self._closing = threading.Event()
+        #: batches, seed requests and the end, from the tracing thread to the loop's (bounded: a slow
+        #: engine slows the tracee down instead of losing events)
+        self._q: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=64)
 
     # ------------------------------------------------------------------ tracer
     def _open(self) -> Iterator[Any]:
@@ -111,22 +118,29 @@ class UserspaceSource:
             self._tracer.signal(sig)
 
     def close(self) -> None:
-        """End tracing (detach, or kill the traced command) and collect its exit status; call from the
-        thread that iterated :meth:`batches`."""
-        rec = self._records
-        if rec is None:
+        """End tracing (detach, or kill the traced command) and wait for the tracing thread; the exit status
+        is in ``exit_code`` afterwards."""
+        th = self._thread
+        if th is None:
             return
-        self._records = None
+        self._closing.set()
         if self._tracer is not None:
             self._tracer.stop()
-            for _ in rec:
+        while th.is_alive():
+            try:                      # unblock a tracing thread waiting on a full queue
+                self._q.get(timeout=0.05)
+            except queue.Empty:
                 pass
-            self.exit_code = int(getattr(self._tracer, "exit_code", 0) or 0)
+            th.join(0.05)
+        self._thread = None
+        if self._tracer is not None and self._tracer.exit_code is not None:
+            self.exit_code = int(self._tracer.exit_code)
 
     # ------------------------------------------------------------------ events
-    def _seed_task(self, pid: int) -> None:
+    def _seed_task(self, pid: int) -> list[ProcEntry]:
+        """/proc entries of a newly traced process and of its ancestors not seen yet (read while it is stopped)."""
         if self.seed is None or pid in self._seeded:
-            return
+            return []
         sc = ProcScanner(os.path.dirname(self.proc) or "/")
         entries: list[ProcEntry] = []
         for a in reversed(ancestors(pid, self.proc)):
@@ -139,8 +153,7 @@ class UserspaceSource:
                     entries.append(e)
         self._seeded.add(pid)
         entries.extend(sc.scan_process(pid))
-        if entries:
-            self.seed(entries)
+        return entries
 
     def _decode(self, rec: Any, reader: Any) -> list[SyscallEvent]:
         kind = type(rec).__name__
@@ -165,35 +178,70 @@ class UserspaceSource:
         if kind == "TaskExit":
             return [dec.exit(rec.ts, rec.tid, rec.status)] if self.procexit else []
         if kind == "Attached":
-            self._seed_task(rec.pid)
+            entries = self._seed_task(rec.pid)
+            if entries:
+                self._put(("seed", entries))
         return []
 
-    def batches(self) -> Iterator[list[SyscallEvent] | None]:
-        """Batches of events (None while idle) until the traced processes are gone."""
-        self._records = records = self._open()
-        reader = getattr(self._tracer, "reader", None)
-        pending: list[SyscallEvent] = []
-        first = 0.0
-        for rec in records:
-            if rec is not None:
-                evs = self._decode(rec, getattr(rec, "reader", reader))
-                if evs:
-                    if not pending:
-                        first = time.monotonic()
-                    pending.extend(evs)
-                if pending and (len(pending) >= self.flush_events or time.monotonic() - first >= self.flush_s):
-                    yield self._number(pending)
-                    pending = []
+    def _put(self, item: tuple) -> None:
+        while not self._closing.is_set():
+            try:
+                self._q.put(item, timeout=0.1)
+                return
+            except queue.Full:
                 continue
+
+    def _trace(self) -> None:
+        """The tracing thread: the tracer is created and driven here; decoded events leave in batches."""
+        try:
+            records = self._open()
+            reader = self._tracer.reader
+            pending: list[SyscallEvent] = []
+            first = 0.0
+            for rec in records:
+                if rec is not None:
+                    evs = self._decode(rec, reader)
+                    if evs:
+                        if not pending:
+                            first = time.monotonic()
+                        pending.extend(evs)
+                    if not pending or (len(pending) < self.flush_events and time.monotonic() - first < self.flush_s):
+                        continue
+                if pending:
+                    self._put(("events", pending))
+                    pending = []
             if pending:
-                yield self._number(pending)
-                pending = []
-            else:
+                self._put(("events", pending))
+            self._put(("end", None))
+        except BaseException as e:  # noqa: BLE001 - handed to the loop thread, raised there
+            self._put(("end", e))
+
+    def batches(self) -> Iterator[list[SyscallEvent] | None]:
+        """Batches of events (None while idle) until the traced processes are gone. The tracer runs in a
+        thread of its own, so rule evaluation (here, in the loop's thread) never keeps a tracee stopped;
+        seeding happens here too, before the events of the seeded process."""
+        self._closing.clear()
+        self._thread = threading.Thread(target=self._trace, name="userspace-tracer", daemon=True)
+        self._thread.start()
+        while True:
+            try:
+                kind, val = self._q.get(timeout=self.tick_s)
+            except queue.Empty:
                 yield None
-        if pending:
-            yield self._number(pending)
-        self._records = None
-        self.exit_code = int(getattr(self._tracer, "exit_code", 0) or 0)
+                continue
+            if kind == "events":
+                yield self._number(val)
+            elif kind == "seed":
+                if self.seed is not None:
+                    self.seed(val)
+            else:
+                self._thread.join()
+                self._thread = None
+                if self._tracer is not None and self._tracer.exit_code is not None:
+                    self.exit_code = int(self._tracer.exit_code)
+                if val is not None:
+                    raise val
+                return
 
     def _number(self, evs: list[SyscallEvent]) -> list[SyscallEvent]:
         n = self._num
