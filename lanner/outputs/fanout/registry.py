@@ -73,6 +73,7 @@ _AWS = frozenset({"region", "profile", "endpoint", "sts_endpoint", "checkidentit
                   "externalid", "accesskeyid", "secretaccesskey", "sessiontoken", "access_key_id",
                   "secret_access_key", "session_token"})
 _AWS_PARENT = {k: k for k in ("region", "accesskeyid", "secretaccesskey", "rolearn", "externalid", "checkidentity")}
+_SK_TLS = frozenset({"checkcert", "mutualtls", "cacertfile", "certfile", "keyfile"})
 
 SPECS: tuple[OutputSpec, ...] = (
     OutputSpec("webhook", "lanner.outputs.fanout.webhook:WebhookTarget", frozenset({"method"}),
@@ -186,6 +187,25 @@ SPECS: tuple[OutputSpec, ...] = (
                _AWS | {"loggroup", "logstream", "batch_size"}, http=False, sidekick="aws.cloudwatchlogs",
                rename={"loggroup": "loggroup", "logstream": "logstream"}, parent=_AWS_PARENT,
                enable=("loggroup",), extra="aws"),
+    OutputSpec("statsd", "lanner.outputs.fanout.statsd:StatsdTarget", frozenset({"forwarder", "namespace", "tags"}),
+               http=False, sidekick="statsd", rename={k: k for k in ("forwarder", "namespace", "tags")},
+               enable=("forwarder",)),
+    OutputSpec("dogstatsd", "lanner.outputs.fanout.statsd:DogstatsdTarget",
+               frozenset({"forwarder", "namespace", "tags"}), http=False, sidekick="dogstatsd",
+               rename={k: k for k in ("forwarder", "namespace", "tags")}, enable=("forwarder",)),
+    OutputSpec("mqtt", "lanner.outputs.fanout.mqtt:MqttTarget",
+               frozenset({"broker", "topic", "qos", "retained", "user", "password"}) | _SK_TLS | TLS, http=False,
+               sidekick="mqtt", rename={k: k for k in ("broker", "topic", "qos", "retained", "user", "password")},
+               enable=("broker",), extra="mqtt"),
+    OutputSpec("rabbitmq", "lanner.outputs.fanout.rabbitmq:RabbitmqTarget",
+               frozenset({"url", "queue"}) | _SK_TLS | TLS, http=False, sidekick="rabbitmq",
+               rename={"url": "url", "queue": "queue"}, enable=("url", "queue"), extra="rabbitmq"),
+    OutputSpec("influxdb", "lanner.outputs.fanout.influxdb:InfluxdbTarget",
+               frozenset({"hostport", "database", "organization", "bucket", "precision", "user", "token"}) | _SK_TLS,
+               sidekick="influxdb",
+               rename={k: k for k in ("hostport", "database", "organization", "bucket", "precision", "user",
+                                      "password", "token")},
+               enable=("hostport",)),
     OutputSpec("smtp", "lanner.outputs.fanout.smtp:SmtpTarget",
                frozenset({"address", "from", "to", "user", "password"}) | TLS, http=False, sidekick="smtp",
                rename={"hostport": "address", "from": "from", "to": "to", "user": "user", "password": "password"},

@@ -4,8 +4,9 @@ Sidekick counts every alert it accepts as ``falco.accepted`` with the tag ``prio
 StatsD has no tags, so sidekick folds the tag value into the name: ``<namespace>falco.accepted.<Priority>:1|c``;
 DogStatsD keeps it as a tag: ``<namespace>falco.accepted:1|c|#priority:<Priority>[,<tags>]``.
 
-Options: ``forwarder`` (``host:port``, required), ``namespace`` (default ``falcosidekick.``); DogStatsD also
-``tags`` (a list or a comma-separated string of ``key:value``). Alerts queued together go in one datagram,
+Options: ``forwarder`` (``host:port``, required), ``namespace`` (default ``falcosidekick.``), ``tags`` (a list
+or a comma-separated string of ``key:value``, sent on every metric as ``|#tags``: sidekick's client does so for
+both kinds). Alerts queued together go in one datagram,
 one metric a line, kept under 1432 bytes (the usual safe UDP payload).
 """
 
@@ -23,7 +24,7 @@ MAX_DATAGRAM = 1432
 
 class StatsdTarget(Target):
     type_name = "statsd"
-    options_known = frozenset({"forwarder", "namespace"})
+    options_known = frozenset({"forwarder", "namespace", "tags"})
     max_batch = 64
 
     def __init__(self, name: str, options: dict[str, Any]) -> None:
@@ -33,10 +34,17 @@ class StatsdTarget(Target):
             raise ValueError("option 'forwarder' (host:port) is required")
         self.host, self.port = split_hostport(forwarder, 8125)
         self.namespace = str(options.get("namespace", "falcosidekick."))
+        tags = options.get("tags") or []
+        if isinstance(tags, str):
+            tags = tags.split(",")
+        if not isinstance(tags, list):
+            raise ValueError("tags must be a list or a comma-separated string of key:value")
+        self.tags = [str(t).strip() for t in tags if str(t).strip()]
         self.sock: socket.socket | None = None
 
     def line(self, event: dict[str, Any]) -> str:
-        return f"{self.namespace}falco.accepted.{str(event['priority']).replace(' ', '')}:1|c"
+        tags = f"|#{','.join(self.tags)}" if self.tags else ""
+        return f"{self.namespace}falco.accepted.{str(event['priority']).replace(' ', '')}:1|c{tags}"
 
     def _socket(self) -> socket.socket:
         if self.sock is None:
@@ -81,16 +89,6 @@ class StatsdTarget(Target):
 
 class DogstatsdTarget(StatsdTarget):
     type_name = "dogstatsd"
-    options_known = frozenset({"forwarder", "namespace", "tags"})
-
-    def __init__(self, name: str, options: dict[str, Any]) -> None:
-        super().__init__(name, options)
-        tags = options.get("tags") or []
-        if isinstance(tags, str):
-            tags = tags.split(",")
-        if not isinstance(tags, list):
-            raise ValueError("tags must be a list or a comma-separated string of key:value")
-        self.tags = [str(t).strip() for t in tags if str(t).strip()]
 
     def line(self, event: dict[str, Any]) -> str:
         tags = ",".join([f"priority:{event['priority']}", *self.tags])

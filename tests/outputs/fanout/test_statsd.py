@@ -51,3 +51,9 @@ def test_options_checked() -> None:
         run([{"type": "statsd"}], [])
     with pytest.raises(ConfigError, match="tags"):
         run([{"type": "dogstatsd", "forwarder": "127.0.0.1:8125", "tags": {"a": 1}}], [])
+
+
+def test_statsd_global_tags(receiver: socket.socket) -> None:
+    port = receiver.getsockname()[1]
+    run([{"type": "statsd", "forwarder": f"127.0.0.1:{port}", "tags": ["env:prod"]}], [make_alert()])
+    assert lines(receiver, 1) == ["falcosidekick.falco.accepted.Warning:1|c|#env:prod"]
