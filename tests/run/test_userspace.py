@@ -5,9 +5,12 @@ this runs without ../shared; the upstream-rules scenarios are in tests/sources/u
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -126,3 +129,64 @@ def test_usage_errors(args, message):
                        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert r.returncode == 1 and message in r.stderr, r.stderr
     assert "Traceback" not in r.stderr
+
+
+def lanner_popen(tmp_path: Path, *args: str) -> tuple[subprocess.Popen, Path]:
+    rf = tmp_path / "rules.yaml"
+    rf.write_text(RULES)
+    out = tmp_path / "alerts.json"
+    p = subprocess.Popen([sys.executable, "-m", "lanner", "-r", str(rf), "-o", "engine.kind=userspace",
+                          "-o", "stdout_output.enabled=false", "-o", "file_output.enabled=true",
+                          "-o", f"file_output.filename={out}", "-o", "json_output=true",
+                          "-o", "json_include_output_fields_property=true", "-o", "webserver.enabled=false",
+                          "-o", "log_stderr=false", *args],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    return p, out
+
+
+def wait_for(pred, timeout: float = 60.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_signals_are_forwarded_to_the_command(tmp_path):
+    mark = tmp_path / "started"
+    p, _ = lanner_popen(tmp_path, "--", "sh", "-c",
+                        f"trap 'echo got-term; exit 9' TERM; touch {mark}; while :; do sleep 0.1; done")
+    try:
+        assert wait_for(mark.exists), p.stderr.read() if p.poll() is not None else "command did not start"
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 9, err
+    assert out == "got-term\n"
+
+
+def test_attach_to_running_process_and_detach(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("attaching to another process needs CAP_SYS_PTRACE")
+    target = subprocess.Popen(["sh", "-c", "while :; do sh -c true; /bin/true; sleep 0.2; done"])
+    try:
+        p, out = lanner_popen(tmp_path, "-M", "4", "-o", f"engine.userspace.pids={target.pid}")
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        alerts = [json.loads(x) for x in out.read_text().splitlines()]
+        shells = by_rule(alerts, "Shell spawned")
+        assert shells and {a["output_fields"]["proc.cmdline"] for a in shells} == {"sh -c true"}
+        trues = by_rule(alerts, "True started")
+        assert trues and {a["output_fields"]["proc.ppid"] for a in trues} == {target.pid}
+        assert {a["output_fields"]["proc.pname"] for a in trues} == {"sh"}
+        time.sleep(0.5)
+        assert target.poll() is None            # detached, still running
+        status = Path(f"/proc/{target.pid}/status").read_text()
+        assert "TracerPid:\t0" in status
+    finally:
+        target.kill()
+        target.wait()
