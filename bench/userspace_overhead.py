@@ -8,7 +8,9 @@ probe's event while the tracee waits, every event through the real state engine 
 (``run.loop.run_loop``) in the loop's thread while the tracer thread serves the stops. Time is the wall time from launch to exit (lanner's own
 start-up, rules loading, is not counted: it is paid once per run, not per syscall).
 
-Figures: median of R rounds (modes alternate), slowdown against no tracing, syscalls stopped, events,
+Figures: median of R rounds (modes alternate), slowdown against no tracing in wall time and in CPU time
+of the workload's own processes (user + system, from their rusage: less sensitive than wall time to
+other load on the machine; a stop's wait is not in it), syscalls stopped, events,
 and the cost of one stopped syscall: (traced - untraced wall time) / stops, in microseconds. The getppid
 loop is never stopped (no rule or state needs getppid): it shows the cost of the seccomp filter alone.
 Run: ``.venv/bin/python bench/userspace_overhead.py [--quick] [--rounds=N] [--only=open]``.
@@ -17,6 +19,7 @@ Run: ``.venv/bin/python bench/userspace_overhead.py [--quick] [--rounds=N] [--on
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -54,14 +57,22 @@ def make_engine() -> Engine:
     return eng
 
 
-def untraced(argv: list[str], cwd: str) -> float:
+def children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def untraced(argv: list[str], cwd: str) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the workload's processes)."""
+    c = children_cpu()
     t = time.perf_counter()
     subprocess.run(argv, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - t
+    return time.perf_counter() - t, children_cpu() - c
 
 
 def traced(argv: list[str], cwd: str) -> tuple[float, dict]:
-    """Wall time of ``argv`` as the userspace source's command, and what the source and the loop counted."""
+    """Wall time of ``argv`` as the userspace source's command, and what the source and the loop counted
+    (``wcpu``: CPU seconds of the traced processes, reaped by the tracer)."""
     eng = make_engine()
     plan = derive_filter(eng, Config({}))
     alerts: list = []
@@ -73,9 +84,11 @@ def traced(argv: list[str], cwd: str) -> tuple[float, dict]:
     try:
         src = UserspaceSource(plan.kfilter, argv=argv, seed=_seeder(eng.state), cwd=cwd)
         stats = LoopStats("syscall")
+        c = children_cpu()
         t = time.perf_counter()
         run_loop(eng, src.batches(), threading.Event(), stats)
         dt = time.perf_counter() - t
+        wcpu = children_cpu() - c
     finally:
         os.dup2(saved[0], 1)
         os.dup2(saved[1], 2)
@@ -83,7 +96,7 @@ def traced(argv: list[str], cwd: str) -> tuple[float, dict]:
             os.close(fd)
     if src.exit_code:
         sys.exit(f"{argv[0]} exited with {src.exit_code} under the userspace driver")
-    return dt, {"stops": src.n_stops, "events": src.n_events, "alerts": len(alerts), "cpu": stats.cpu_s,
+    return dt, {"wcpu": wcpu, "stops": src.n_stops, "events": src.n_events, "alerts": len(alerts), "cpu": stats.cpu_s,
                 "traced_nrs": len(src.nrs)}
 
 
@@ -127,10 +140,11 @@ def main() -> None:
                     base.append(untraced(argv, d))
                 else:
                     runs.append(traced(argv, d))
-        b = sorted(base)[len(base) // 2]
+        b, bcpu = sorted(base)[len(base) // 2]
         dt, st = sorted(runs, key=lambda x: x[0])[len(runs) // 2]
         per = (dt - b) / st["stops"] * 1e6 if st["stops"] else 0.0
-        print(f"\n{name}: no tracing {b:.3f}s; userspace driver {dt:.3f}s ({dt / b:.2f}x)")
+        print(f"\n{name}: no tracing {b:.3f}s; userspace driver {dt:.3f}s ({dt / b:.2f}x wall); workload CPU "
+              f"{bcpu:.3f}s -> {st['wcpu']:.3f}s ({st['wcpu'] / max(bcpu, 1e-9):.2f}x)")
         print(f"  syscalls stopped {st['stops']:,}, events {st['events']:,}, alerts {st['alerts']}, "
               f"engine CPU {st['cpu']:.2f}s; per stopped syscall "
               + (f"{per:.1f} us (wall time added / stops)" if st["stops"] else "n/a (nothing stopped)"))
