@@ -108,6 +108,8 @@ class App:
         if a.flag("dry-run"):
             select_sources(engine_kind(self.config), self.plugins, a)   # all a start checks, short of opening
             capture_settings(self.config)
+            from lanner.outputs.fanout.config import check_fanout
+            check_fanout(self.config)
             return 0
         return self.run_events()
 

@@ -34,6 +34,7 @@ from typing import Any
 from lanner.config import Config, ConfigError, read_yaml_file
 from lanner.core.priority import Priority
 from lanner.outputs.fanout.base import FanoutHub, Target, TargetWorker
+from lanner.outputs.fanout.httpbase import HttpTarget
 from lanner.outputs.fanout.registry import SPECS, OutputSpec, specs
 from lanner.outputs.fanout.sidekick import Globals, nearest, translate
 from lanner.outputs.format import AlertFormatter
@@ -93,7 +94,9 @@ def check_options(where: str, spec: OutputSpec, raw: dict[str, Any]) -> None:
         raise ConfigError(f"{where}: unknown option '{key}' for type '{spec.type}'{hint}")
 
 
-def build_workers(entries: list[Any], where: str = "fanout") -> list[TargetWorker]:
+def build_workers(entries: list[Any], where: str = "fanout", *, dry_run: bool = False) -> list[TargetWorker]:
+    """Workers for lanner-list entries. ``dry_run``: every check, but no target is started (HTTP targets,
+    which open nothing until the first alert, are built and closed so that their own checks run too)."""
     types = specs()
     workers: list[TargetWorker] = []
     seen: set[str] = set()
@@ -114,7 +117,9 @@ def build_workers(entries: list[Any], where: str = "fanout") -> list[TargetWorke
             if name in seen:
                 raise ConfigError(f"{at}: duplicate target name '{name}'")
             seen.add(name)
-            workers.append(_worker(at, spec, name, resolve_secrets(at, raw)))
+            worker = _worker(at, spec, name, resolve_secrets(at, raw), dry_run)
+            if worker is not None:
+                workers.append(worker)
     except BaseException:
         for w in workers:
             w.close(0)
@@ -122,7 +127,7 @@ def build_workers(entries: list[Any], where: str = "fanout") -> list[TargetWorke
     return workers
 
 
-def _worker(at: str, spec: OutputSpec, name: str, opts: dict[str, Any]) -> TargetWorker:
+def _worker(at: str, spec: OutputSpec, name: str, opts: dict[str, Any], dry_run: bool = False) -> TargetWorker | None:
     try:
         cls = spec.load()
     except ImportError as e:
@@ -138,6 +143,10 @@ def _worker(at: str, spec: OutputSpec, name: str, opts: dict[str, Any]) -> Targe
     if not isinstance(extra, dict):
         raise ConfigError(f"{at}: extra_fields must be a mapping")
     try:
+        if dry_run:
+            if issubclass(cls, HttpTarget):
+                cls(name, {k: v for k, v in opts.items() if k not in _COMMON}).close()
+            return None
         target = cls(name, {k: v for k, v in opts.items() if k not in _COMMON})
         return TargetWorker(
             target, min_priority=prio, capacity=int(opts.get("queue_capacity", 10000)),
@@ -207,3 +216,17 @@ def build_fanout(config: Config, formatter: AlertFormatter) -> FanoutHub | None:
     prepare = globals_.apply if globals_ is not None and globals_.active() else None
     return FanoutHub(workers, formatter, close_timeout=config.int("fanout_close_timeout_ms", 5000) / 1000,
                      prepare=prepare)
+
+
+def check_fanout(config: Config) -> None:
+    """Every fan-out check a start performs (for ``--dry-run``), without starting any target."""
+    groups, _ = collect(config)
+    names: set[str] = set()
+    for where, entries in groups:
+        build_workers(entries, where, dry_run=True)
+        for i, raw in enumerate(entries):
+            if isinstance(raw, dict) and raw.get("enabled") is not False:
+                name = str(raw.get("name") or raw.get("type"))
+                if name in names:
+                    raise ConfigError(f"{where}[{i}]: target name '{name}' is used twice; set 'name' to tell them apart")
+                names.add(name)

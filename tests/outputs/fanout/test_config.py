@@ -144,3 +144,33 @@ def test_go_template_subset() -> None:
 def test_messageformat_with_an_unknown_payload_field_is_an_error() -> None:
     msg = _error({"fanout": {"slack": {"webhookurl": "http://127.0.0.1:1/", "messageformat": "{{ .Rulez }}"}}})
     assert "message_format" in msg and "can't evaluate field Rulez" in msg
+
+
+def _empty_config(schema: dict) -> dict:
+    empty = {"str": "", "int": 0, "bool": False, "map": {}, "list": []}
+    return {k: _empty_config(v) if isinstance(v, dict) else empty[v] for k, v in schema.items()}
+
+
+def test_a_full_sidekick_config_with_every_output_off_is_accepted() -> None:
+    from lanner.outputs.fanout.sidekick import translate
+    from lanner.outputs.fanout.sidekick_keys import KEYS
+    tr = translate("config.yaml", _empty_config(KEYS), env={})
+    assert tr.entries == [] and not tr.globals.active()
+
+
+def test_registry_and_sidekick_tables_agree() -> None:
+    from lanner.outputs.fanout.registry import SPECS
+    from lanner.outputs.fanout.sidekick import _keys_of
+    from lanner.outputs.fanout.sidekick_keys import ENABLE, KEYS
+    for sect in ENABLE:
+        assert set(ENABLE[sect]) <= set(_keys_of(sect)), sect
+    for s in SPECS:
+        if not s.sidekick:
+            continue
+        keys = _keys_of(s.sidekick)
+        assert keys, f"{s.type}: no sidekick section {s.sidekick}"
+        assert s.enable == ENABLE[s.sidekick], s.type
+        assert set(s.rename) <= set(keys), (s.type, set(s.rename) - set(keys))
+        assert set(s.rename.values()) <= s.accepted(), (s.type, set(s.rename.values()) - s.accepted())
+        parent = KEYS[s.sidekick.split(".")[0]] if "." in s.sidekick else {}
+        assert set(s.parent) <= set(parent), s.type
