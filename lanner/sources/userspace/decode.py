@@ -322,8 +322,9 @@ class Decoder:
             return [r, self._sockaddr(reader, tid, a[1], a[2]), u64(s32(a[0]))]
         if code == 23:
             fd = s32(a[0])
-            tup = socket_tuple(pid, fd, inbound=False) if res in (0, -EINPROGRESS) else b""
-            return [r, tup, u64(fd), self._sockaddr(reader, tid, a[1], a[2])]
+            addr = self._sockaddr(reader, tid, a[1], a[2])
+            tup = socket_tuple(pid, fd, inbound=False, peer=addr) if res in (0, -EINPROGRESS) else b""
+            return [r, tup, u64(fd), addr]
         if code == 25:
             return [r, u64(s32(a[0])), u32(a[1])]
         if code in (247, 389):

@@ -34,11 +34,14 @@ def _inet_parts(addr, v6: bool) -> tuple[bytes, int]:
     return socket.inet_aton(addr[0]), addr[1]
 
 
-def socket_tuple(pid: int, fd: int, inbound: bool) -> bytes:
+def socket_tuple(pid: int, fd: int, inbound: bool, peer: bytes = b"") -> bytes:
     """The PPM socktuple of fd ``fd`` of process ``pid`` (empty when it is not a socket or is gone).
 
-    Outbound (connect): local -> remote; inbound (accept): remote -> local. A Unix socket carries its
-    own inode as source, 0 as destination (no kernel pointers in userspace) and the peer's path."""
+    Outbound (connect): local -> remote; inbound (accept): remote -> local. ``peer`` (an encoded
+    sockaddr, the connect address) stands in for the remote end while the kernel has no peer to report
+    (a non-blocking connect still in progress), as the probe reads the destination the socket already
+    holds. A Unix socket carries its own inode as source, 0 as destination (no kernel pointers in
+    userspace) and the peer's path."""
     if fd < 0:
         return b""
     dup = _getfd(pid, fd)
@@ -58,15 +61,18 @@ def socket_tuple(pid: int, fd: int, inbound: bool) -> bytes:
                 ra, rp = _inet_parts(s.getpeername(), v6)
             except OSError:
                 ra, rp = (b"\0" * (16 if v6 else 4)), 0
+                n = 16 if v6 else 4
+                if len(peer) == 3 + n and peer[0] == (10 if v6 else 2):
+                    ra, rp = peer[1:1 + n], struct.unpack_from("<H", peer, 1 + n)[0]
             a, b = ((ra, rp), (la, lp)) if inbound else ((la, lp), (ra, rp))
             return bytes([10 if v6 else 2]) + a[0] + struct.pack("<H", a[1]) + b[0] + struct.pack("<H", b[1])
         if fam == socket.AF_UNIX:
             try:
-                peer = s.getpeername()
+                other = s.getpeername()
             except OSError:
-                peer = ""
+                other = ""
             own = s.getsockname()
-            name = peer or own or ""
+            name = other or own or ""
             if isinstance(name, bytes):
                 name = name.lstrip(b"\0").decode(errors="surrogateescape")
             ino = os.fstat(dup).st_ino
