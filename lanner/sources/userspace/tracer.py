@@ -8,8 +8,8 @@ calls in the wanted set stop: at the seccomp stop the tracer takes the arguments
 stopped: the consumer may read its memory) and resumes with ``PTRACE_CONT``. No root is needed: a process
 may trace its own child and install a filter under no_new_privs.
 
-Attach mode seizes every thread of the given pids (root or CAP_SYS_PTRACE, or Yama scope 0 and the same
-user). A filter cannot be installed in a running process from outside, so an attached task stops at *every*
+Attach mode seizes every thread of the given pids and (``tree``, the default) of their descendants
+(root or CAP_SYS_PTRACE, or Yama scope 0 and the same user). A filter cannot be installed in a running process from outside, so an attached task stops at *every*
 syscall entry and exit (``PTRACE_SYSCALL``) and the tracer keeps only the wanted ones: it costs much more
 than launch mode. Stopping the tracer detaches and leaves the processes running.
 
@@ -166,12 +166,45 @@ def resolve_command(argv0: str, env: Mapping[str, str] | None = None) -> str:
     return found
 
 
+def _tracer_of(tid: int) -> int:
+    """The pid tracing ``tid`` (0: none), -1 when it is dead or a zombie (nothing to trace)."""
+    try:
+        with open(f"/proc/{tid}/status") as f:
+            for line in f:
+                if line.startswith("State:") and line.split()[1] in ("Z", "X"):
+                    return -1
+                if line.startswith("TracerPid:"):
+                    return int(line.split()[1])
+    except FileNotFoundError:
+        return -1
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def children_map(proc: str = "/proc") -> dict[int, list[int]]:
+    """Parent pid -> child pids of every process now (one pass over ``/proc/*/stat``; the per-task
+    ``children`` files need CONFIG_PROC_CHILDREN, which many kernels lack)."""
+    kids: dict[int, list[int]] = {}
+    for name in os.listdir(proc):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"{proc}/{name}/stat", "rb") as f:
+                stat = f.read()
+            ppid = int(stat[stat.rindex(b")") + 2:].split(None, 2)[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        kids.setdefault(ppid, []).append(int(name))
+    return kids
+
+
 class Tracer:
     """Traces a command it launches (``argv``) or running processes (``pids``); see the module doc."""
 
     def __init__(self, syscalls: Iterable[int], *, argv: list[str] | None = None, pids: Iterable[int] = (),
                  env: Mapping[str, str] | None = None, cwd: str | None = None, on_enter: OnEnter | None = None,
-                 enter_nrs: Iterable[int] | None = None, tick_s: float | None = 1.0) -> None:
+                 enter_nrs: Iterable[int] | None = None, tick_s: float | None = 1.0, tree: bool = True) -> None:
         if os.uname().machine != "x86_64":
             raise TraceError(f"userspace driver: only x86_64 is supported (this machine is {os.uname().machine})")
         if bool(argv) == bool(list(pids)):
@@ -184,6 +217,7 @@ class Tracer:
         self.on_enter = on_enter
         self.enter_nrs = frozenset(enter_nrs) if enter_nrs is not None else (self.syscalls if on_enter else frozenset())
         self.tick_s = tick_s
+        self.tree = tree
         self.reader = Reader()
         self.exit_code: int | None = None
         self.leader = 0
@@ -289,33 +323,50 @@ class Tracer:
         os.close(go_w)
 
     def _attach_all(self) -> Iterator[Record]:
-        for pid in self.pids:
-            seen: set[int] = set()
-            while True:  # threads started while attaching are seized by TRACECLONE or on the next pass
-                try:
-                    tids = {int(t) for t in os.listdir(f"/proc/{pid}/task")} - seen
-                except FileNotFoundError:
-                    tids = set()
-                    if not seen:
-                        raise PtraceDenied(ptrace_denied_message(errno.ESRCH, pid, attach=True)) from None
-                if not tids:
-                    break
-                for tid in sorted(tids):
-                    seen.add(tid)
-                    if tid in self._tasks:
-                        continue
-                    try:
-                        pt.seize(tid)
-                        pt.interrupt(tid)
-                    except OSError as e:
-                        if e.errno == errno.ESRCH and tid != pid:
-                            continue
-                        self._detach_all()
-                        raise PtraceDenied(ptrace_denied_message(e.errno or 0, tid, attach=True)) from None
-                    task = self._tasks[tid] = _Task(tid, pid)
-                    task.announced = True
-                    yield Attached(time.time_ns(), pid, tid)
+        """Seize the given processes, then (``tree``) their descendants level by level: parents are
+        announced before their children. Children born meanwhile are seized by the fork/clone options."""
+        level = list(dict.fromkeys(self.pids))
+        given = set(level)
+        done: set[int] = set()
+        while level:
+            for pid in level:
+                done.add(pid)
+                yield from self._attach_process(pid, pid in given)
+            if not self.tree:
+                break
+            kids = children_map()
+            level = [c for p in level for c in kids.get(p, ()) if c not in done]
         self.leader = self.pids[0]
+
+    def _attach_process(self, pid: int, given: bool) -> Iterator[Record]:
+        seen: set[int] = set()
+        while True:  # threads started while attaching are seized by TRACECLONE or on the next pass
+            try:
+                tids = {int(t) for t in os.listdir(f"/proc/{pid}/task")} - seen
+            except FileNotFoundError:
+                if given and not seen:
+                    self._detach_all()
+                    raise PtraceDenied(ptrace_denied_message(errno.ESRCH, pid, attach=True)) from None
+                return
+            if not tids:
+                return
+            for tid in sorted(tids):
+                seen.add(tid)
+                if tid in self._tasks:
+                    continue
+                try:
+                    pt.seize(tid)
+                    pt.interrupt(tid)
+                except OSError as e:
+                    if e.errno == errno.ESRCH and (tid != pid or not given):
+                        continue
+                    if e.errno == errno.EPERM and (_tracer_of(tid) in (os.getpid(), -1)):
+                        continue  # born of a task seized meanwhile (ours already), or a zombie
+                    self._detach_all()
+                    raise PtraceDenied(ptrace_denied_message(e.errno or 0, tid, attach=True)) from None
+                task = self._tasks[tid] = _Task(tid, pid)
+                task.announced = True
+                yield Attached(time.time_ns(), pid, tid)
 
     def _resume(self, task: _Task, sig: int = 0) -> None:
         try:

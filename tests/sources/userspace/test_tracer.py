@@ -23,7 +23,15 @@ from lanner.sources.userspace.errors import (
     ptrace_denied_message,
 )
 from lanner.sources.userspace.memory import Reader
-from lanner.sources.userspace.tracer import Attached, Exec, NewTask, SyscallRecord, TaskExit, Tracer
+from lanner.sources.userspace.tracer import (
+    Attached,
+    Exec,
+    NewTask,
+    SyscallRecord,
+    TaskExit,
+    Tracer,
+    children_map,
+)
 from tests.conftest import require_root, require_tool
 
 OPENAT, GETPPID, EXECVE, EXIT_GROUP, CLONE, CLONE3, FORK, VFORK = 257, 110, 59, 231, 56, 435, 57, 58
@@ -263,6 +271,34 @@ def test_attach_follows_children_and_detaches() -> None:
         time.sleep(0.1)
         status = Path(f"/proc/{target.pid}/status").read_text()
         assert "TracerPid:\t0" in status and target.poll() is None
+    finally:
+        target.kill()
+        target.wait()
+
+
+def test_attach_takes_the_running_descendants() -> None:
+    require_root()
+    inner = "while :; do cat /etc/hostname > /dev/null; sleep 0.02; done"
+    target = subprocess.Popen(["sh", "-c", f"sh -c '{inner}' & wait"])
+    try:
+        deadline = time.monotonic() + 10
+        while not children_map().get(target.pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        child = children_map()[target.pid][0]
+        for tree, want in ((False, 0), (True, 2)):
+            t = Tracer({OPENAT}, pids=[target.pid], on_enter=_on_enter, tick_s=0.1, tree=tree)
+            attached, opened, ticks = [], 0, 0
+            for r in t.records():
+                if isinstance(r, Attached):
+                    attached.append(r.pid)
+                elif isinstance(r, SyscallRecord) and r.entry == b"/etc/hostname":
+                    opened += 1
+                elif r is None:
+                    ticks += 1
+                if opened >= want and ticks >= 3:
+                    t.stop()
+            assert attached == ([target.pid, child] if tree else [target.pid])
+            assert (opened >= want) if tree else opened == 0
     finally:
         target.kill()
         target.wait()
