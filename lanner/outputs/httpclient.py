@@ -2,6 +2,11 @@
 
 One client serves one worker thread, so the connection is reused between requests (as libcurl does)
 and re-opened once transparently when the server closed an idle connection.
+
+Proxies come from the environment as libcurl (Falco's HTTP client) reads them: ``http_proxy`` for http://
+URLs, ``https_proxy``/``HTTPS_PROXY`` for https:// URLs (tunnelled with ``CONNECT``), ``all_proxy`` for
+either, ``no_proxy``/``NO_PROXY`` (host names, domain suffixes, IPs, ``*``) to go direct; credentials in
+the proxy URL are sent as ``Proxy-Authorization: Basic``; a proxy without a port is on 1080, as in curl.
 """
 
 from __future__ import annotations
@@ -12,8 +17,10 @@ import os
 import socket
 import ssl
 import zlib
+from base64 import b64encode
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
+from urllib.request import getproxies_environment, proxy_bypass_environment  # type: ignore[attr-defined]
 
 from lanner.core.errors import HttpError
 
@@ -73,6 +80,33 @@ def redact_url(url: str) -> str:
         return "<invalid url>"
 
 
+@dataclass(frozen=True)
+class Proxy:
+    host: str
+    port: int
+    headers: dict[str, str]
+
+
+def proxy_for(scheme: str, host: str, port: int) -> Proxy | None:
+    """The proxy the environment names for this origin, or None (none set, or ``no_proxy`` matches)."""
+    env = getproxies_environment()
+    raw = env.get(scheme) or env.get("all")
+    if not raw or proxy_bypass_environment(host, env) or proxy_bypass_environment(f"{host}:{port}", env):
+        return None
+    try:
+        u = urlsplit(raw if "://" in raw else f"http://{raw}")
+        pport = u.port or 1080
+    except ValueError as e:
+        raise HttpError(f"invalid {scheme} proxy in the environment: {e}") from None
+    if u.scheme not in ("http", "") or not u.hostname:
+        raise HttpError(f"unsupported {scheme} proxy {redact_url(raw)} (need http://host:port)")
+    headers = {}
+    if u.username is not None:
+        cred = f"{unquote(u.username)}:{unquote(u.password or '')}".encode()
+        headers["Proxy-Authorization"] = "Basic " + b64encode(cred).decode()
+    return Proxy(u.hostname, pport, headers)
+
+
 @dataclass
 class HttpClient:
     """Persistent connection to one origin. Not thread-safe: one client per worker thread."""
@@ -84,23 +118,31 @@ class HttpClient:
     _conn: http.client.HTTPConnection | None = field(default=None, init=False, repr=False)
     _origin: tuple[str, str, int] | None = field(default=None, init=False, repr=False)
     _ctx: ssl.SSLContext | None = field(default=None, init=False, repr=False)
+    _forward: Proxy | None = field(default=None, init=False, repr=False)   # plain-http proxy: absolute URIs
 
     def _connect(self, scheme: str, host: str, port: int) -> http.client.HTTPConnection:
         ct = self.connect_timeout
+        proxy = proxy_for(scheme, host, port)
+        chost, cport = (proxy.host, proxy.port) if proxy else (host, port)
+        via = f" through proxy {proxy.host}:{proxy.port}" if proxy else ""
         if scheme == "https":
             if self._ctx is None:
                 self._ctx = self.tls.context()
-            conn: http.client.HTTPConnection = http.client.HTTPSConnection(host, port, timeout=ct, context=self._ctx)
+            conn: http.client.HTTPConnection = http.client.HTTPSConnection(chost, cport, timeout=ct,
+                                                                            context=self._ctx)
+            if proxy:
+                conn.set_tunnel(host, port, headers=proxy.headers)
         else:
-            conn = http.client.HTTPConnection(host, port, timeout=ct)
+            conn = http.client.HTTPConnection(chost, cport, timeout=ct)
+        self._forward = proxy if proxy and scheme == "http" else None
         try:
             conn.connect()
         except TimeoutError:
             conn.close()
-            raise HttpError(f"connection to {host}:{port} timed out", timeout=True) from None
+            raise HttpError(f"connection to {host}:{port}{via} timed out", timeout=True) from None
         except (OSError, ssl.SSLError) as e:
             conn.close()
-            raise HttpError(f"cannot connect to {host}:{port}: {e}") from None
+            raise HttpError(f"cannot connect to {host}:{port}{via}: {e}") from None
         assert conn.sock is not None
         conn.sock.settimeout(self.timeout)
         conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)   # as libcurl does
@@ -134,8 +176,12 @@ class HttpClient:
                 self._origin = origin
             conn = self._conn
             assert conn is not None
+            target, sent = path, hdrs
+            if self._forward is not None:     # a plain-http proxy takes the absolute URI
+                target = f"{scheme}://{u.netloc.rpartition('@')[2]}{path}"
+                sent = {**hdrs, **self._forward.headers}
             try:
-                conn.request(method, path, body=body, headers=hdrs)
+                conn.request(method, target, body=body, headers=sent)
                 resp = conn.getresponse()
                 data = resp.read()
             except TimeoutError:
