@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 PKGS=(python3 python3-venv python3-dev gcc make clang llvm bpftool libbpf-dev libbpf1
       docker.io containerd busybox-static redis-server nats-server openssl iproute2 procps debootstrap
       strace util-linux git curl ca-certificates chromium chromium-driver postgresql
-      mosquitto rabbitmq-server influxdb)
+      mosquitto rabbitmq-server influxdb tinyproxy)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
