@@ -3,6 +3,7 @@ and turn the rendered chart into the files the agent reads (config.d, rules.d)."
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shutil
@@ -71,7 +72,7 @@ def write_agent_files(objs: list[dict[str, Any]], where: Path) -> tuple[Path, Pa
     builtin = ROOT / "lanner" / "rules" / "default" / "lanner_rules.yaml"
     text = text.replace("\nrules_files: []\n", f"\nrules_files:\n  - {builtin}\n  - {rulesd}\n")
     text = text.replace("config_files:\n  - /etc/lanner/config.d", f"config_files:\n  - {confd}")
-    for f in confd.iterdir():      # the image's installed rules that the chart may name
+    for f in confd.iterdir():      # the image's installed rules, which the chart may name
         f.write_text(f.read_text().replace("/etc/lanner/rules.available/", f"{builtin.parent}/"))
     main = where / "lanner.yaml"
     main.write_text(text)
@@ -85,3 +86,11 @@ def dashboard_metrics(objs: list[dict[str, Any]]) -> set[str]:
     dash = json.loads(cm["data"]["lanner-dashboard.json"])
     exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
     return {m for e in exprs for m in re.findall(r"\b(falcosecurity_[a-z_]+)", e)}
+
+
+def sidekick_env(objs: list[dict[str, Any]]) -> dict[str, str]:
+    """The environment the chart's falcosidekick Secret gives the agent (envFrom)."""
+    hits = [o for o in objs if o["kind"] == "Secret" and o["metadata"]["name"].endswith("-falcosidekick")]
+    if not hits:
+        return {}
+    return {k: base64.b64decode(v).decode() for k, v in (hits[0].get("data") or {}).items()}

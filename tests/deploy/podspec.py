@@ -10,6 +10,7 @@ are left out, as a node without that runtime would have nothing there; a caller 
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -50,12 +51,14 @@ class DockerRun:
 def docker_run_for(pod: Mapping[str, Any], workdir: Path, *, field_values: Mapping[str, str],
                    host_paths: Mapping[str, str] | None = None,
                    cap_map: Callable[[str], str | None] = lambda c: c,
-                   configmaps: Mapping[str, Mapping[str, Any]] | None = None) -> DockerRun:
+                   configmaps: Mapping[str, Mapping[str, Any]] | None = None,
+                   secrets: Mapping[str, Mapping[str, Any]] | None = None) -> DockerRun:
     """``docker run`` arguments equivalent to the pod's single container.
 
     ``cap_map`` maps a Kubernetes capability name to what this engine can grant (None: leave out); every
     difference is recorded in ``notes``. ``configmaps`` (name -> object) holds the ConfigMaps the volumes
     name, for a pod rendered elsewhere (the Helm chart); by default they come from deploy/kubernetes/.
+    ``secrets`` likewise holds the Secrets a secret volume names.
     """
     spec = pod["spec"]
     (c,) = spec["containers"]
@@ -96,6 +99,13 @@ def docker_run_for(pod: Mapping[str, Any], workdir: Path, *, field_values: Mappi
         else:
             fp = e["valueFrom"]["fieldRef"]["fieldPath"]
             args += ["-e", f"{e['name']}={field_values[fp]}"]
+    for ef in c.get("envFrom") or []:
+        ref = (ef.get("secretRef") or {}).get("name")
+        if ref and secrets is not None and ref in secrets:
+            for k, b64 in (secrets[ref].get("data") or {}).items():
+                args += ["-e", f"{k}={base64.b64decode(b64).decode()}"]
+        else:
+            notes.append(f"envFrom {ef}: not available here, left out")
     volumes = {v["name"]: v for v in spec.get("volumes") or []}
     for m in c.get("volumeMounts") or []:
         v = volumes[m["name"]]
@@ -113,6 +123,13 @@ def docker_run_for(pod: Mapping[str, Any], workdir: Path, *, field_values: Mappi
             d.mkdir(parents=True, exist_ok=True)
             for k, text in (cm.get("data") or {}).items():
                 (d / k).write_text(text)
+            args += ["-v", f"{d}:{m['mountPath']}{ro}"]
+        elif "secret" in v and secrets is not None:
+            sec_name = v["secret"]["secretName"]
+            d = workdir / f"secret-{sec_name}"
+            d.mkdir(parents=True, exist_ok=True)
+            for k, b64 in (secrets[sec_name].get("data") or {}).items():
+                (d / k).write_bytes(base64.b64decode(b64))
             args += ["-v", f"{d}:{m['mountPath']}{ro}"]
         elif "emptyDir" in v:
             args += ["--tmpfs", m["mountPath"]]

@@ -22,6 +22,7 @@ from tests.deploy.helm import (
     find,
     helm,
     render,
+    sidekick_env,
     write_agent_files,
 )
 from tests.deploy.podspec import ROOT, manifest
@@ -134,15 +135,21 @@ def test_falco_values_land_where_a_falco_user_expects():
     assert rules["site_rules.yaml"].rstrip() == falco["customRules"]["site_rules.yaml"]
 
 
-def test_rendered_config_is_what_lanner_loads(tmp_path):
-    """The chart's config.d over the image's lanner.yaml, with the customRules: ``lanner --dry-run``
-    accepts it, and each Falco value became the falco.yaml key lanner reads."""
+def dry_run(main, tmp_path, env=None):
+    return subprocess.run([sys.executable, "-m", "lanner", "--dry-run", "-c", str(main)], capture_output=True,
+                          text=True, timeout=120, cwd=ROOT,
+                          env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **(env or {})})
+
+
+def test_rendered_config_is_what_lanner_loads(tmp_path, monkeypatch):
+    """The chart's config.d over the image's lanner.yaml, with the customRules and the falcosidekick
+    environment: ``lanner --dry-run`` accepts it, and each Falco value became what lanner reads."""
     objs = render(FALCO_VALUES)
     main, rulesd = write_agent_files(objs, tmp_path)
-    p = subprocess.run([sys.executable, "-m", "lanner", "--dry-run", "-c", str(main)], capture_output=True,
-                       text=True, timeout=120, cwd=ROOT, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    env = sidekick_env(objs)
+    p = dry_run(main, tmp_path, env)
     assert p.returncode == 0, p.stdout + p.stderr
-    assert "site_rules.yaml" in p.stdout + p.stderr or (rulesd / "site_rules.yaml").exists()
+    assert (rulesd / "site_rules.yaml").exists()
     cfg = load_config(str(main))
     assert cfg.str("engine.kind") == "modern_ebpf"
     assert cfg.int("engine.modern_ebpf.buf_size_preset") == 5
@@ -156,14 +163,47 @@ def test_rendered_config_is_what_lanner_loads(tmp_path):
     assert m.enabled and m.interval_ms == 15000 and m.output_rule is False
     # Falco's default rules paths are the image's own: not passed on
     assert not [f for f in cfg.list("rules_files") if str(f).startswith("/etc/falco/")]
-    # falcosidekick.config -> lanner's fan-out
-    fan = {t["type"]: t for t in cfg.list("fanout")}
+    # falcosidekick.config: sidekick's environment variables (as its chart sets them), read by the fan-out
+    assert env["SLACK_WEBHOOKURL"] == "https://hooks.slack.example/services/T000/B000/XXXX"
+    assert env["CUSTOMFIELDS"] == "cluster:prod-eu,team:secops"
+    from lanner.outputs.fanout.config import collect
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    groups, globals_ = collect(cfg)
+    fan = {e["type"]: e for _, entries in groups for e in entries}
+    assert set(fan) == {"slack", "webhook", "loki"}
     assert fan["slack"]["url"] == "https://hooks.slack.example/services/T000/B000/XXXX"
     assert fan["slack"]["min_priority"] == "warning" and fan["slack"]["output_format"] == "text"
     assert fan["webhook"]["url"] == "http://alerts.example.internal:2801/falco"
     assert fan["webhook"]["min_priority"] == "notice"
-    assert fan["loki"]["url"] == "http://loki.monitoring:3100/loki/api/v1/push"
-    assert fan["loki"]["extra_fields"] == {"cluster": "prod-eu", "team": "secops"}
+    assert fan["loki"]["url"].startswith("http://loki.monitoring:3100")
+    assert globals_ is not None and globals_.customfields == {"cluster": "prod-eu", "team": "secops"}
+    c = container(objs)
+    assert {"secretRef": {"name": find(objs, "Secret", "-falcosidekick")["metadata"]["name"]}} in c["envFrom"]
+
+
+def test_bad_sidekick_setting_is_an_error_naming_it(tmp_path, monkeypatch):
+    from lanner.config import ConfigError
+    from lanner.outputs.fanout.config import build_workers, collect
+    objs = render(FALCO_VALUES, sets=("falcosidekick.config.slack.minimumpriority=loud",))
+    main, _ = write_agent_files(objs, tmp_path)
+    for k, v in sidekick_env(objs).items():
+        monkeypatch.setenv(k, v)
+    with pytest.raises(ConfigError, match="loud"):
+        for where, entries in collect(load_config(str(main)))[0]:
+            build_workers(entries, where)
+
+
+def test_sidekick_chart_secret_and_extra_env():
+    objs = render(FALCO_VALUES, sets=("falcosidekick.config.existingSecret=sk-creds",
+                                      "falcosidekick.config.extraEnv[0].name=SLACK_CHANNEL",
+                                      "falcosidekick.config.extraEnv[0].value=#sec"))
+    c = container(objs)
+    assert {"secretRef": {"name": "sk-creds"}} in c["envFrom"]
+    assert {"name": "SLACK_CHANNEL", "value": "#sec"} in c["env"]
+    env = sidekick_env(objs)
+    assert not {"EXISTINGSECRET", "EXTRAENV"} & set(env)
+    assert not [o for o in render() if o["kind"] == "Secret"]
 
 
 def test_metrics_off_by_default_as_in_falco(tmp_path):
@@ -265,7 +305,6 @@ def test_falco_audit_only_values(tmp_path):
     assert [p["name"] for p in cfg["plugins"]] == ["k8saudit", "json"]
     assert cfg["plugins"][0]["open_params"] == "http://:9765/k8s-audit"
     main, _ = write_agent_files(objs, tmp_path)
-    p = subprocess.run([sys.executable, "-m", "lanner", "--dry-run", "-c", str(main)], capture_output=True,
-                       text=True, timeout=120, cwd=ROOT, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    p = dry_run(main, tmp_path)
     assert p.returncode == 0, p.stdout + p.stderr
     assert "k8s_audit_rules.yaml" in p.stdout + p.stderr

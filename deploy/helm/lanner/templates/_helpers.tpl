@@ -114,51 +114,42 @@ containerEngines over them. Sockets are node paths; the agent sees them under /h
 {{- end -}}
 
 {{/*
-falcosidekick's configuration (sidekick option names) -> lanner's fan-out list. Each output section
-whose address is set becomes a target; minimumpriority -> min_priority; sidekick's customfields
-("k:v,k2:v2") -> extra_fields of every target.
+falcosidekick.config as environment variables, the way falcosidekick's own chart passes its config
+(SECTION_OPTION, upper case: SLACK_WEBHOOKURL, AWS_SQS_URL, CUSTOMFIELDS="a:b,c:d"); lanner's fan-out
+reads them as sidekick does. Chart-only keys (existingSecret, extraEnv, extraArgs) are not settings.
 */}}
-{{- define "lanner.sidekickFanout" -}}
-{{- $out := list -}}
-{{- $sk := .Values.falcosidekick.config | default dict -}}
-{{- $extra := dict -}}
-{{- range $kv := splitList "," ($sk.customfields | default "") -}}
-{{- if contains ":" $kv -}}
-{{- $p := splitn ":" 2 $kv -}}
-{{- $_ := set $extra (trim $p._0) (trim $p._1) -}}
+{{- define "lanner.sidekickEnv" -}}
+{{- $env := dict -}}
+{{- $skip := list "existingsecret" "extraenv" "extraargs" -}}
+{{- range $k1, $v1 := (.Values.falcosidekick.config | default dict) -}}
+{{- if not (has (lower $k1) $skip) -}}
+{{- if kindIs "map" $v1 -}}
+{{- range $k2, $v2 := $v1 -}}
+{{- if kindIs "map" $v2 -}}
+{{- range $k3, $v3 := $v2 -}}
+{{- $_ := set $env (upper (printf "%s_%s_%s" $k1 $k2 $k3)) (include "lanner.envValue" $v3) -}}
+{{- end -}}
+{{- else -}}
+{{- $_ := set $env (upper (printf "%s_%s" $k1 $k2)) (include "lanner.envValue" $v2) -}}
 {{- end -}}
 {{- end -}}
-{{- $chat := dict "slack" "slack" "teams" "teams" "discord" "discord" "mattermost" "mattermost" -}}
-{{- range $name, $sec := $sk -}}
-{{- if kindIs "map" $sec -}}
-{{- $t := dict -}}
-{{- if and (hasKey $chat $name) $sec.webhookurl -}}
-{{- $t = dict "type" $name "url" $sec.webhookurl -}}
-{{- if $sec.outputformat -}}{{- $_ := set $t "output_format" $sec.outputformat -}}{{- end -}}
-{{- if and (eq $name "slack") $sec.channel -}}{{- $_ := set $t "channel" $sec.channel -}}{{- end -}}
-{{- if $sec.username -}}{{- $_ := set $t "username" $sec.username -}}{{- end -}}
-{{- else if and (eq $name "webhook") $sec.address -}}
-{{- $t = dict "type" "webhook" "url" $sec.address -}}
-{{- if $sec.method -}}{{- $_ := set $t "method" $sec.method -}}{{- end -}}
-{{- else if and (eq $name "alertmanager") $sec.hostport -}}
-{{- $t = dict "type" "alertmanager" "url" (printf "%s%s" (trimSuffix "/" $sec.hostport) ($sec.endpoint | default "/api/v2/alerts")) -}}
-{{- else if and (eq $name "loki") $sec.hostport -}}
-{{- $t = dict "type" "loki" "url" (printf "%s%s" (trimSuffix "/" $sec.hostport) ($sec.endpoint | default "/loki/api/v1/push")) -}}
-{{- if $sec.tenant -}}{{- $_ := set $t "tenant" $sec.tenant -}}{{- end -}}
-{{- else if and (eq $name "elasticsearch") $sec.hostport -}}
-{{- $t = dict "type" "elasticsearch" "url" $sec.hostport -}}
-{{- if $sec.index -}}{{- $_ := set $t "index" $sec.index -}}{{- end -}}
-{{- if $sec.username -}}{{- $_ := set $t "username" $sec.username "password" ($sec.password | default "") -}}{{- end -}}
-{{- end -}}
-{{- if $t -}}
-{{- if $sec.minimumpriority -}}{{- $_ := set $t "min_priority" $sec.minimumpriority -}}{{- end -}}
-{{- if $extra -}}{{- $_ := set $t "extra_fields" $extra -}}{{- end -}}
-{{- if and (hasKey $sec "checkcert") (not $sec.checkcert) -}}{{- $_ := set $t "insecure" true -}}{{- end -}}
-{{- $out = append $out $t -}}
+{{- else -}}
+{{- $_ := set $env (upper $k1) (include "lanner.envValue" $v1) -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
-{{- toYaml (dict "fanout" $out) -}}
+{{- toYaml $env -}}
+{{- end -}}
+
+{{- define "lanner.envValue" -}}
+{{- if kindIs "slice" . -}}{{- join "," . -}}
+{{- else if kindIs "map" . -}}{{- toJson . -}}
+{{- else if kindIs "invalid" . -}}
+{{- else -}}{{- toString . -}}{{- end -}}
+{{- end -}}
+
+{{- define "lanner.sidekickOn" -}}
+{{- if .Values.falcosidekick.enabled -}}true{{- end -}}
 {{- end -}}
 
 {{/*
@@ -254,12 +245,12 @@ then metrics.enabled, then lanner's config:.
 {{- $_ := set $cfg "metrics" (mergeOverwrite (get $cfg "metrics" | default dict) $metrics) -}}
 {{- $_ := set $cfg.webserver "prometheus_metrics_enabled" true -}}
 {{- end -}}
-{{- $fanout := .Values.outputs.fanout | default list -}}
-{{- if .Values.falcosidekick.enabled -}}
-{{- $fanout = concat (include "lanner.sidekickFanout" . | fromYaml).fanout $fanout -}}
+{{- if .Values.outputs.fanout -}}
+{{- $_ := set $cfg "fanout" .Values.outputs.fanout -}}
 {{- end -}}
-{{- if $fanout -}}
-{{- $_ := set $cfg "fanout" $fanout -}}
+{{- if include "lanner.sidekickOn" . -}}
+{{- /* An empty sidekick document: its settings are the environment, as in falcosidekick's chart. */ -}}
+{{- $_ := set $cfg "falcosidekick_config" "/dev/null" -}}
 {{- end -}}
 {{- toYaml (mergeOverwrite $cfg .Values.config) -}}
 {{- end -}}

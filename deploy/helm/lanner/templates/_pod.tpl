@@ -30,6 +30,9 @@ metadata:
   annotations:
     # Roll the pods when the configuration or rules change.
     checksum/config: {{ include (print $.Template.BasePath "/configmap.yaml") . | sha256sum }}
+    {{- if include "lanner.sidekickOn" . }}
+    checksum/falcosidekick: {{ include "lanner.sidekickEnv" . | sha256sum }}
+    {{- end }}
     {{- with .Values.podAnnotations }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
@@ -100,9 +103,25 @@ spec:
         {{- with .Values.extra.env }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
-      {{- with .Values.envFrom }}
-      envFrom:
+        {{- if include "lanner.sidekickOn" . }}
+        {{- with .Values.falcosidekick.config.extraEnv }}
         {{- toYaml . | nindent 8 }}
+        {{- end }}
+        {{- end }}
+      {{- $sk := include "lanner.sidekickOn" . }}
+      {{- if or .Values.envFrom $sk }}
+      envFrom:
+        {{- with .Values.envFrom }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+        {{- if $sk }}
+        - secretRef:
+            name: {{ include "lanner.fullname" . }}-falcosidekick
+        {{- with .Values.falcosidekick.config.existingSecret }}
+        - secretRef:
+            name: {{ . }}
+        {{- end }}
+        {{- end }}
       {{- end }}
       ports:
         - name: http
