@@ -360,3 +360,30 @@ def test_idle_ticks_and_stop_from_another_thread() -> None:
             if ticks == 3:
                 threading.Thread(target=t.stop).start()
     assert ticks >= 3 and t.exit_code == 128 + signal.SIGKILL
+
+
+def test_workload_dies_with_the_tracer() -> None:
+    # EXITKILL: a launched command never runs on without its tracer (its traced calls would fail with ENOSYS)
+    code = ("import sys\nfrom lanner.sources.userspace.tracer import Tracer, Exec\n"
+            "t = Tracer({257}, argv=['sleep', '60'])\n"
+            "for r in t.records():\n"
+            "    if isinstance(r, Exec):\n        print(r.pid, flush=True)\n")
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert p.stdout is not None
+        pid = int(p.stdout.readline())
+        assert Path(f"/proc/{pid}/exe").resolve().name == "sleep"
+    finally:
+        p.kill()
+        p.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+        except FileNotFoundError:
+            break
+        if state in ("Z", "X"):
+            break
+        time.sleep(0.02)
+    else:
+        pytest.fail(f"pid {pid} still runs without its tracer")
