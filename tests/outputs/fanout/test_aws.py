@@ -15,11 +15,10 @@ import pytest
 
 from lanner.core.priority import Priority
 from lanner.outputs.fanout.aws import SqsTarget, rfc3339_nano
-from tests.outputs.fanout.servers import free_port, run
+from tests.outputs.fanout.servers import free_port, run, stop
 from tests.outputs.helpers import make_alert
 
 pytest.importorskip("botocore")
-moto_server = pytest.importorskip("moto.server")
 import botocore.session  # noqa: E402
 
 ROLE = "arn:aws:iam::123456789012:role/falco"
@@ -27,6 +26,7 @@ ROLE = "arn:aws:iam::123456789012:role/falco"
 
 @pytest.fixture(scope="module")
 def moto() -> Iterator[str]:
+    moto_server = pytest.importorskip("moto.server")      # heavy: imported only when these tests run
     port = free_port()
     server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
@@ -170,6 +170,20 @@ def test_rolearn_is_assumed(caplog: pytest.LogCaptureFixture) -> None:
         p = run([{"type": "sqs", "url": url, "rolearn": ROLE}], [make_alert()])
     assert p.stats()["fanout"]["sqs"]["sent"] == 1
     assert "AWS identity arn:aws:sts::123456789012:assumed-role/falco/" in caplog.text
+
+
+def test_through_an_http_proxy(aws_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.outputs.test_httpclient_proxy import start_tinyproxy
+    url = queue("q-proxy")
+    proc, tp = start_tinyproxy(tmp_path)
+    try:
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{tp.port}")      # botocore reads it itself
+        p = run([{"type": "sqs", "url": url, "checkidentity": False}], [make_alert()])
+    finally:
+        stop(proc)
+        monkeypatch.delenv("HTTP_PROXY")
+    assert p.stats()["fanout"]["sqs"]["sent"] == 1
+    assert f"POST {aws_env}/ HTTP/1.1" in tp.seen() and len(receive(url, 1)) == 1
 
 
 def test_failures_are_classified() -> None:
