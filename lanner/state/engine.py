@@ -11,7 +11,8 @@ Deferred work exists because Falco's rules still see the state an event destroys
 ``process`` (it is cheap when nothing is pending); a missed call is caught up by the next ``process``.
 
 Handlers are chosen once per event code from the event table (by name, exit direction), so the per-event
-cost is one dict lookup plus the handler of the few state-changing event types.
+cost is one dict lookup plus the handler of the few state-changing event types. Handlers read parameters
+by name through the constants of ``state/param_index.py`` (checked against the event table by its test).
 """
 
 from __future__ import annotations
@@ -23,6 +24,139 @@ from typing import Any
 from lanner.state import fds as F
 from lanner.state.cgroups import DEFAULT_ENGINES, ContainerIdResolver, parse_cgroups
 from lanner.state.fds import FdInfo, concat_path, parse_sockaddr, parse_tuple
+from lanner.state.param_index import (
+    ACCEPT4_FLAGS,
+    ACCEPT_TUPLE,
+    BIND_ADDR,
+    CAPSET_CAP_EFFECTIVE,
+    CAPSET_CAP_INHERITABLE,
+    CAPSET_CAP_PERMITTED,
+    CHDIR_PATH,
+    CHROOT_PATH,
+    CLONE_ARGS,
+    CLONE_CGROUPS,
+    CLONE_COMM,
+    CLONE_EXE,
+    CLONE_FDLIMIT,
+    CLONE_FLAGS,
+    CLONE_GID,
+    CLONE_PGFT_MAJ,
+    CLONE_PGFT_MIN,
+    CLONE_PID,
+    CLONE_PIDNS_INIT_START_TS,
+    CLONE_PTID,
+    CLONE_UID,
+    CLONE_VM_RSS,
+    CLONE_VM_SIZE,
+    CLONE_VM_SWAP,
+    CLONE_VPID,
+    CLONE_VTID,
+    CLOSE_RANGE_FIRST,
+    CLOSE_RANGE_FLAGS,
+    CLOSE_RANGE_LAST,
+    CONNECT_ADDR,
+    CONNECT_E_ADDR,
+    CONNECT_TUPLE,
+    CREAT_CREAT_FLAGS,
+    CREAT_E_NAME,
+    CREAT_NAME,
+    DUP3_FLAGS,
+    EXECVE_ARGS,
+    EXECVE_CAP_EFFECTIVE,
+    EXECVE_CAP_INHERITABLE,
+    EXECVE_CAP_PERMITTED,
+    EXECVE_CGROUPS,
+    EXECVE_COMM,
+    EXECVE_E_FILENAME,
+    EXECVE_ENV,
+    EXECVE_EXE,
+    EXECVE_EXE_INO,
+    EXECVE_EXE_INO_CTIME,
+    EXECVE_EXE_INO_MTIME,
+    EXECVE_FDLIMIT,
+    EXECVE_FLAGS,
+    EXECVE_GID,
+    EXECVE_LOGINUID,
+    EXECVE_PGFT_MAJ,
+    EXECVE_PGFT_MIN,
+    EXECVE_PGID,
+    EXECVE_PID,
+    EXECVE_PTID,
+    EXECVE_TRUSTED_EXEPATH,
+    EXECVE_TTY,
+    EXECVE_UID,
+    EXECVE_VM_RSS,
+    EXECVE_VM_SIZE,
+    EXECVE_VM_SWAP,
+    EXECVE_VPGID,
+    EXECVEAT_E_DIRFD,
+    EXECVEAT_E_FLAGS,
+    EXECVEAT_E_PATHNAME,
+    FCNTL_ARG,
+    FCNTL_CMD,
+    GETCWD_PATH,
+    GROUP_CONTAINER_ID,
+    GROUP_GID,
+    GROUP_NAME,
+    MEMFD_CREATE_FLAGS,
+    MEMFD_CREATE_NAME,
+    MM_VM_RSS,
+    MM_VM_SIZE,
+    MM_VM_SWAP,
+    OPEN_BY_HANDLE_AT_FLAGS,
+    OPEN_BY_HANDLE_AT_PATH,
+    OPEN_E_FLAGS,
+    OPEN_E_NAME,
+    OPEN_FLAGS,
+    OPEN_NAME,
+    OPENAT_DIRFD,
+    OPENAT_E_DIRFD,
+    OPENAT_E_FLAGS,
+    OPENAT_E_NAME,
+    OPENAT_FLAGS,
+    OPENAT_NAME,
+    PIDFD_GETFD_PID_FD,
+    PIDFD_GETFD_TARGET_FD,
+    PIDFD_OPEN_PID,
+    PIPE2_FLAGS,
+    PIPE_FD1,
+    PIPE_FD2,
+    PIPE_INO,
+    PRCTL_ARG2_INT,
+    PRCTL_OPTION,
+    PRLIMIT_NEWCUR,
+    PRLIMIT_PID,
+    PRLIMIT_RESOURCE,
+    PROCEXIT_REAPER_TID,
+    RES,
+    RLIMIT_CUR,
+    RLIMIT_RESOURCE,
+    SETGID_GID,
+    SETNS_NSTYPE,
+    SETREGID_EGID,
+    SETREUID_EUID,
+    SETUID_UID,
+    SOCKET_DOMAIN,
+    SOCKET_FLAGS,
+    SOCKET_PROTO,
+    SOCKET_TYPE,
+    SOCKETPAIR_FD1,
+    SOCKETPAIR_FD2,
+    SOCKETPAIR_PEER,
+    SOCKETPAIR_SOURCE,
+    SWITCH_PGFT_MAJ,
+    SWITCH_PGFT_MIN,
+    SWITCH_VM_RSS,
+    SWITCH_VM_SIZE,
+    SWITCH_VM_SWAP,
+    UNSHARE_FLAGS,
+    USER_CONTAINER_ID,
+    USER_GID,
+    USER_HOME,
+    USER_NAME,
+    USER_SHELL,
+    USER_UID,
+)
 from lanner.state.threads import (
     ACTIVE,
     ALL_CAPS,
@@ -56,18 +190,16 @@ O_CLOEXEC = F.O_CLOEXEC
 O_DIRECTORY = F.O_DIRECTORY
 O_F_CREATED = 0x4000
 
-# Exit events flagged U: which parameter names the fd (event-model 6.3).
+# Exit events flagged U (and a few others): the parameter naming the fd the event is about (event-model 6.3).
 _FD_PARAM = {
     **dict.fromkeys(("setns", "listen", "shutdown", "fchdir", "lseek", "llseek", "ioctl", "fstat", "close",
-                     "getdents", "getdents64", "flock", "copy_file_range", "fcntl", "dup", "dup2", "dup3",
-                     "newfstatat", "fchownat", "fchmodat", "mkdirat", "unlinkat", "mknodat", "sendmmsg",
-                     "recvmmsg", "io_uring_register", "io_uring_enter", "setsockopt", "getsockopt",
-                     "fsconfig", "finit_module", "fchmod", "fchown"), 1),
-    **dict.fromkeys(("read", "pread", "bind", "write", "pwrite", "recv", "send", "sendto", "sendmsg",
-                     "sendfile", "splice", "writev", "pwritev", "connect", "symlinkat"), 2),
-    **dict.fromkeys(("recvfrom", "readv", "preadv"), 3),
-    "recvmsg": 5,
-    **dict.fromkeys(("mmap", "mmap2"), 8),
+                     "getdents", "getdents64", "flock", "fcntl", "sendmmsg", "recvmmsg", "io_uring_register",
+                     "io_uring_enter", "setsockopt", "getsockopt", "fsconfig", "finit_module", "fchmod", "fchown",
+                     "read", "pread", "bind", "write", "pwrite", "recv", "send", "sendto", "sendmsg", "writev",
+                     "pwritev", "connect", "recvfrom", "readv", "preadv", "recvmsg", "mmap", "mmap2"), "fd"),
+    **dict.fromkeys(("newfstatat", "fchownat", "fchmodat", "mkdirat", "unlinkat", "mknodat"), "dirfd"),
+    **dict.fromkeys(("dup", "dup2", "dup3"), "oldfd"),
+    "copy_file_range": "fdout", "sendfile": "out_fd", "splice": "fd_out", "symlinkat": "linkdirfd",
 }
 
 # Events that never create a placeholder thread.
@@ -189,9 +321,8 @@ class StateEngine:
                 h = handlers.get(e.name)
                 if e.flags & (EF_USES_FD | EF_DESTROYS_FD) and not e.flags & EF_CREATES_FD or e.name in (
                         "bind", "connect", "fcntl", "dup", "dup2", "dup3"):
-                    fdp = _FD_PARAM.get(e.name, -1)
-                    if fdp >= e.nparams:
-                        fdp = -1
+                    pname = _FD_PARAM.get(e.name)
+                    fdp = e.index.get(pname, -1) if pname is not None else -1
             elif e.name in enter_store:
                 h = self._on_enter_store
             elif e.name in ("procexit", "useradded", "userdeleted", "groupadded", "groupdeleted"):
@@ -434,10 +565,10 @@ class StateEngine:
 
     def _on_clone(self, evt: Any, t: ThreadInfo | None) -> None:
         p = evt.params
-        res = _p(p, 0)
+        res = _p(p, RES)
         if not isinstance(res, int) or res < 0:
             return
-        flags = _int(_p(p, 15))
+        flags = _int(_p(p, CLONE_FLAGS))
         tt = self.threads
         if res > 0:
             self._clone_parent(evt, t, p, res, flags, tt)
@@ -452,9 +583,9 @@ class StateEngine:
             tt.add(t)
             evt.thread = t
         if t.is_invalid():
-            t.pid = _int(_p(p, 4), -1)
-            t.ptid = _int(_p(p, 5), -1)
-            vt, vp = _p(p, 18), _p(p, 19)
+            t.pid = _int(_p(p, CLONE_PID), -1)
+            t.ptid = _int(_p(p, CLONE_PTID), -1)
+            vt, vp = _p(p, CLONE_VTID), _p(p, CLONE_VPID)
             t.vtid, t.vpid = (vt, vp) if isinstance(vt, int) and isinstance(vp, int) else (tid, -1)
             tt.join_group(t)
         if flags & (CHILD_IN_PIDNS | CLONE_NEWPID | CLONE_PARENT | CLONE_VFORK) or t.tid != t.vtid \
@@ -490,9 +621,9 @@ class StateEngine:
             evt.thread = old
             return
         c = ThreadInfo(tid, tt)
-        c.pid = _int(_p(p, 4), -1)
-        c.ptid = _int(_p(p, 5), -1)
-        vt, vp = _p(p, 18), _p(p, 19)
+        c.pid = _int(_p(p, CLONE_PID), -1)
+        c.ptid = _int(_p(p, CLONE_PTID), -1)
+        vt, vp = _p(p, CLONE_VTID), _p(p, CLONE_VPID)
         c.vtid, c.vpid = (vt, vp) if isinstance(vt, int) and isinstance(vp, int) else (tid, -1)
         c.flags = flags | CLONE_INVERTED
         is_thread = bool(flags & CLONE_THREAD)
@@ -514,7 +645,7 @@ class StateEngine:
             c.group.pid = c.pid
         self._from_clone_params(c, evt, p)
         if flags & (CHILD_IN_PIDNS | CLONE_NEWPID) or tid != c.vtid:
-            c.pidns_init_start_ts = _int(_p(p, 20)) + self.boot_ts
+            c.pidns_init_start_ts = _int(_p(p, CLONE_PIDNS_INIT_START_TS)) + self.boot_ts
         else:
             c.pidns_init_start_ts = self.boot_ts
         c.last_ts = evt.ts
@@ -538,32 +669,32 @@ class StateEngine:
         c.container_id = src.container_id
 
     def _from_clone_params(self, c: ThreadInfo, evt: Any, p: list) -> None:
-        exe = _str(_p(p, 1))
+        exe = _str(_p(p, CLONE_EXE))
         if exe is not None:
             c.exe = exe
-        comm = _str(_p(p, 13))
+        comm = _str(_p(p, CLONE_COMM))
         c.set_comm(comm if comm is not None else c.exe)
-        args = strlist(_p(p, 2))
+        args = strlist(_p(p, CLONE_ARGS))
         c.set_args(args if args is not None else [])
-        fdl = _p(p, 7)
+        fdl = _p(p, CLONE_FDLIMIT)
         if isinstance(fdl, int) and c.pid == c.tid:
             c.group.fdlimit = fdl
-        for i, attr in ((8, "pfmajor"), (9, "pfminor")):
+        for i, attr in ((CLONE_PGFT_MAJ, "pfmajor"), (CLONE_PGFT_MIN, "pfminor")):
             v = _p(p, i)
             if isinstance(v, int):
                 setattr(c, attr, v)
         if c.pid == c.tid:
             g = c.group
-            for i, attr in ((10, "vmsize"), (11, "vmrss"), (12, "vmswap")):
+            for i, attr in ((CLONE_VM_SIZE, "vmsize"), (CLONE_VM_RSS, "vmrss"), (CLONE_VM_SWAP, "vmswap")):
                 v = _p(p, i)
                 if isinstance(v, int):
                     setattr(g, attr, v)
-        uid, gid = _p(p, 16), _p(p, 17)
+        uid, gid = _p(p, CLONE_UID), _p(p, CLONE_GID)
         if isinstance(uid, int):
             c.uid = uid
         if isinstance(gid, int):
             c.gid = gid
-        cg = strlist(_p(p, 14))
+        cg = strlist(_p(p, CLONE_CGROUPS))
         if cg:
             c.cgroups = parse_cgroups(cg)
             self._resolve_container(c)
@@ -574,59 +705,59 @@ class StateEngine:
         if t is None:
             return
         p = evt.params
-        res = _p(p, 0)
+        res = _p(p, RES)
         if not isinstance(res, int) or res < 0:
             return
         tt = self.threads
         was_invalid = t.is_invalid()
         t.dead = False
-        exe = _str(_p(p, 1))
+        exe = _str(_p(p, EXECVE_EXE))
         if exe is not None:
             t.exe = exe
         t.lastexec_ts = evt.ts
-        comm = _str(_p(p, 13))
+        comm = _str(_p(p, EXECVE_COMM))
         t.set_comm(comm if comm is not None else t.exe)
-        args = strlist(_p(p, 2))
+        args = strlist(_p(p, EXECVE_ARGS))
         t.set_args(args or [])
-        pid = _p(p, 4)
+        pid = _p(p, EXECVE_PID)
         if isinstance(pid, int):
             t.pid = pid
         if was_invalid:
-            ptid = _p(p, 5)
+            ptid = _p(p, EXECVE_PTID)
             if isinstance(ptid, int):
                 t.ptid = ptid
             if not t.flags & CHILD_IN_PIDNS:
                 t.vtid, t.vpid = t.tid, t.pid
             tt.join_group(t)
         g = t.group
-        fdl = _p(p, 7)
+        fdl = _p(p, EXECVE_FDLIMIT)
         if isinstance(fdl, int):
             g.fdlimit = fdl
-        for i, attr in ((8, "pfmajor"), (9, "pfminor")):
+        for i, attr in ((EXECVE_PGFT_MAJ, "pfmajor"), (EXECVE_PGFT_MIN, "pfminor")):
             v = _p(p, i)
             if isinstance(v, int):
                 setattr(t, attr, v)
-        for i, attr in ((10, "vmsize"), (11, "vmrss"), (12, "vmswap")):
+        for i, attr in ((EXECVE_VM_SIZE, "vmsize"), (EXECVE_VM_RSS, "vmrss"), (EXECVE_VM_SWAP, "vmswap")):
             v = _p(p, i)
             if isinstance(v, int):
                 setattr(g, attr, v)
-        env = strlist(_p(p, 15))
+        env = strlist(_p(p, EXECVE_ENV))
         if env:
             g.env = env
-        cg = strlist(_p(p, 14))
+        cg = strlist(_p(p, EXECVE_CGROUPS))
         if cg:
             t.cgroups = parse_cgroups(cg)
         self._resolve_container(t)
-        tty = _p(p, 16)
+        tty = _p(p, EXECVE_TTY)
         if isinstance(tty, int):
             t.tty = tty
-        exepath = _str(_p(p, 27))
+        exepath = _str(_p(p, EXECVE_TRUSTED_EXEPATH))
         if exepath is None:
             # old event versions: rebuilt from the enter event, when it directly precedes the exit
             le = evt.enter
             if le is not None:
                 if le.info.name == "execve":
-                    fn = _str(_p(le.params, 0))
+                    fn = _str(_p(le.params, EXECVE_E_FILENAME))
                     if fn is not None:
                         exepath = NA if fn == NA else concat_path(t.get_cwd(), fn)
                 elif le.info.name == "execveat":
@@ -634,24 +765,26 @@ class StateEngine:
         if exepath is not None:
             t.exepath = exepath.removesuffix(" (deleted)")
         t.last_enter = None
-        v = _p(p, 17)
+        v = _p(p, EXECVE_VPGID)
         if isinstance(v, int):
             t.vpgid = v
-        v = _p(p, 18)
+        v = _p(p, EXECVE_LOGINUID)
         if isinstance(v, int):
             t.loginuid = v
-        v = _p(p, 19)
+        v = _p(p, EXECVE_FLAGS)
         if isinstance(v, int):
             t.exe_writable = bool(v & 1)
             t.exe_upper_layer = bool(v & 2)
             t.exe_from_memfd = bool(v & 4)
             t.exe_lower_layer = bool(v & 8)
-        for i, attr in ((20, "cap_inheritable"), (21, "cap_permitted"), (22, "cap_effective"), (23, "exe_ino"),
-                        (24, "exe_ino_ctime"), (25, "exe_ino_mtime"), (26, "uid"), (29, "gid")):
+        for i, attr in ((EXECVE_CAP_INHERITABLE, "cap_inheritable"), (EXECVE_CAP_PERMITTED, "cap_permitted"),
+                        (EXECVE_CAP_EFFECTIVE, "cap_effective"), (EXECVE_EXE_INO, "exe_ino"),
+                        (EXECVE_EXE_INO_CTIME, "exe_ino_ctime"), (EXECVE_EXE_INO_MTIME, "exe_ino_mtime"),
+                        (EXECVE_UID, "uid"), (EXECVE_GID, "gid")):
             v = _p(p, i)
             if isinstance(v, int):
                 setattr(t, attr, v)
-        v = _p(p, 28)
+        v = _p(p, EXECVE_PGID)
         t.pgid = v if isinstance(v, int) else -1
         # close-on-exec purge
         fds = g.fds
@@ -668,7 +801,7 @@ class StateEngine:
         if t is None:
             return
         t.dead = True
-        r = _p(evt.params, 4)
+        r = _p(evt.params, PROCEXIT_REAPER_TID)
         if isinstance(r, int):
             t.reaper_tid = r
         self._pending.append((self._remove_thread, (t,)))
@@ -717,9 +850,9 @@ class StateEngine:
 
     def _on_chdir(self, evt: Any, t: ThreadInfo | None) -> None:
         p = evt.params
-        if t is None or _int(_p(p, 0), -1) < 0:
+        if t is None or _int(_p(p, RES), -1) < 0:
             return
-        path = _str(_p(p, 1))
+        path = _str(_p(p, CHDIR_PATH))
         if path is None:
             return
         self._update_cwd(t, path)
@@ -735,7 +868,7 @@ class StateEngine:
         m.group.cwd = new if new.endswith("/") else new + "/"
 
     def _on_fchdir(self, evt: Any, t: ThreadInfo | None) -> None:
-        if t is None or _int(_p(evt.params, 0), -1) < 0:
+        if t is None or _int(_p(evt.params, RES), -1) < 0:
             return
         f = evt.fd
         if f is not None:
@@ -743,143 +876,133 @@ class StateEngine:
 
     def _on_getcwd(self, evt: Any, t: ThreadInfo | None) -> None:
         p = evt.params
-        if t is None or _int(_p(p, 0), -1) < 0:
+        if t is None or _int(_p(p, RES), -1) < 0:
             return
-        path = _str(_p(p, 1))
+        path = _str(_p(p, GETCWD_PATH))
         self._update_cwd(t, path or "")
 
     def _on_chroot(self, evt: Any, t: ThreadInfo | None) -> None:
         p = evt.params
-        if t is None or _p(p, 0) != 0:
+        if t is None or _p(p, RES) != 0:
             return
-        path = _str(_p(p, 1))
+        path = _str(_p(p, CHROOT_PATH))
         if path:
             t.root = concat_path(t.group.cwd, path)
 
     def _on_setuid(self, evt: Any, t: ThreadInfo | None) -> None:
         p = evt.params
-        if t is None or _p(p, 0) != 0:
+        if t is None or _p(p, RES) != 0:
             return
-        v = _p(p, 1) if evt.info.name == "setuid" else _p(p, 2)
+        v = _p(p, SETUID_UID) if evt.info.name == "setuid" else _p(p, SETREUID_EUID)
         if isinstance(v, int):
             t.uid = v
 
     def _on_setgid(self, evt: Any, t: ThreadInfo | None) -> None:
         p = evt.params
-        if t is None or _p(p, 0) != 0:
+        if t is None or _p(p, RES) != 0:
             return
-        v = _p(p, 1) if evt.info.name == "setgid" else _p(p, 2)
+        v = _p(p, SETGID_GID) if evt.info.name == "setgid" else _p(p, SETREGID_EGID)
         if isinstance(v, int):
             t.gid = v
 
     def _on_capset(self, evt: Any, t: ThreadInfo | None) -> None:
         p = evt.params
-        if t is None or _int(_p(p, 0), -1) < 0:
+        if t is None or _int(_p(p, RES), -1) < 0:
             return
-        for i, attr in ((1, "cap_inheritable"), (2, "cap_permitted"), (3, "cap_effective")):
+        for i, attr in ((CAPSET_CAP_INHERITABLE, "cap_inheritable"), (CAPSET_CAP_PERMITTED, "cap_permitted"),
+                        (CAPSET_CAP_EFFECTIVE, "cap_effective")):
             v = _p(p, i)
             if isinstance(v, int):
                 setattr(t, attr, v)
 
     def _on_unshare(self, evt: Any, t: ThreadInfo | None) -> None:
         p = evt.params
-        if t is None or _int(_p(p, 0), -1) < 0:
+        if t is None or _int(_p(p, RES), -1) < 0:
             return
-        v = _p(p, 1) if evt.info.name == "unshare" else _p(p, 2)
+        v = _p(p, UNSHARE_FLAGS) if evt.info.name == "unshare" else _p(p, SETNS_NSTYPE)
         if isinstance(v, int) and v & CLONE_NEWUSER:
             t.cap_inheritable = t.cap_permitted = t.cap_effective = ALL_CAPS
 
     def _on_setsid(self, evt: Any, t: ThreadInfo | None) -> None:
-        r = _p(evt.params, 0)
+        r = _p(evt.params, RES)
         if t is not None and isinstance(r, int) and r >= 0:
             t.sid = r
 
     def _on_prctl(self, evt: Any, t: ThreadInfo | None) -> None:
         p = evt.params
-        if t is None or _int(_p(p, 0), -1) < 0:
+        if t is None or _int(_p(p, RES), -1) < 0:
             return
-        if _p(p, 1) in (PR_SET_CHILD_SUBREAPER, PR_GET_CHILD_SUBREAPER):
-            t.group.reaper = _int(_p(p, 3)) != 0
+        if _p(p, PRCTL_OPTION) in (PR_SET_CHILD_SUBREAPER, PR_GET_CHILD_SUBREAPER):
+            t.group.reaper = _int(_p(p, PRCTL_ARG2_INT)) != 0
 
     def _on_rlimit(self, evt: Any, t: ThreadInfo | None) -> None:
         p = evt.params
-        if t is None or _int(_p(p, 0), -1) < 0:
+        if t is None or _int(_p(p, RES), -1) < 0 or _p(p, RLIMIT_RESOURCE) != RLIMIT_NOFILE:
             return
-        idx = evt.info.index
-        r = idx.get("resource")
-        cur = idx.get("cur")
-        if r is None or cur is None or _p(p, r) != RLIMIT_NOFILE:
-            return
-        v = _p(p, cur)
+        v = _p(p, RLIMIT_CUR)
         if isinstance(v, int) and v != -1 and v != 0xFFFFFFFFFFFFFFFF:
             t.group.fdlimit = v
 
     def _on_prlimit(self, evt: Any, t: ThreadInfo | None) -> None:
         p = evt.params
-        if t is None or _p(p, 0) != 0:
+        if t is None or _p(p, RES) != 0 or _p(p, PRLIMIT_RESOURCE) != RLIMIT_NOFILE:
             return
-        idx = evt.info.index
-        r, cur, pid = idx.get("resource"), idx.get("newcur"), idx.get("pid")
-        if r is None or cur is None or _p(p, r) != RLIMIT_NOFILE:
-            return
-        v = _p(p, cur)
+        v = _p(p, PRLIMIT_NEWCUR)
         if not isinstance(v, int) or v in (-1, 0xFFFFFFFFFFFFFFFF):
             return
         target = t
-        if pid is not None and _int(_p(p, pid)) > 0:
-            target = self.threads.get(_p(p, pid))
+        pid = _p(p, PRLIMIT_PID)
+        if _int(pid) > 0:
+            target = self.threads.get(pid)
         if target is not None:
             target.group.fdlimit = v
 
     def _on_switch(self, evt: Any, t: ThreadInfo | None) -> None:
         """A context switch carries the thread's page faults and the process's memory sizes."""
         p = evt.params
-        if t is None or len(p) < 6 or p[5] is None:
+        if t is None or len(p) <= SWITCH_VM_SWAP or p[SWITCH_VM_SWAP] is None:
             return
-        t.pfmajor, t.pfminor = _int(p[1]), _int(p[2])
+        t.pfmajor, t.pfminor = _int(p[SWITCH_PGFT_MAJ]), _int(p[SWITCH_PGFT_MIN])
         m = t.main_or_none()
         if m is not None:
             g = m.group
-            g.vmsize, g.vmrss, g.vmswap = _int(p[3]), _int(p[4]), _int(p[5])
+            g.vmsize, g.vmrss, g.vmswap = _int(p[SWITCH_VM_SIZE]), _int(p[SWITCH_VM_RSS]), _int(p[SWITCH_VM_SWAP])
 
     def _on_vm(self, evt: Any, t: ThreadInfo | None) -> None:
         if t is None:
             return
-        idx = evt.info.index
         p = evt.params
         g = t.group
-        for name, attr in (("vm_size", "vmsize"), ("vm_rss", "vmrss"), ("vm_swap", "vmswap")):
-            i = idx.get(name)
-            if i is not None:
-                v = _p(p, i)
-                if isinstance(v, int):
-                    setattr(g, attr, v)
+        for i, attr in ((MM_VM_SIZE, "vmsize"), (MM_VM_RSS, "vmrss"), (MM_VM_SWAP, "vmswap")):
+            v = _p(p, i)
+            if isinstance(v, int):
+                setattr(g, attr, v)
 
     # ----------------------------------------------------------------------------- users
     def _on_useradded(self, evt: Any, t: ThreadInfo | None) -> None:
         p = evt.params
-        uid, gid = _p(p, 0), _p(p, 1)
+        uid, gid = _p(p, USER_UID), _p(p, USER_GID)
         if isinstance(uid, int):
-            self.users.add_user(uid, _int(gid), _str(_p(p, 2)) or "", _str(_p(p, 3)) or "",
-                                _str(_p(p, 4)) or "", _str(_p(p, 5)) or "")
+            self.users.add_user(uid, _int(gid), _str(_p(p, USER_NAME)) or "", _str(_p(p, USER_HOME)) or "",
+                                _str(_p(p, USER_SHELL)) or "", _str(_p(p, USER_CONTAINER_ID)) or "")
 
     def _on_userdeleted(self, evt: Any, t: ThreadInfo | None) -> None:
         p = evt.params
-        uid = _p(p, 0)
+        uid = _p(p, USER_UID)
         if isinstance(uid, int):
-            self.users.remove_user(uid, _str(_p(p, 5)) or "")
+            self.users.remove_user(uid, _str(_p(p, USER_CONTAINER_ID)) or "")
 
     def _on_groupadded(self, evt: Any, t: ThreadInfo | None) -> None:
         p = evt.params
-        gid = _p(p, 0)
+        gid = _p(p, GROUP_GID)
         if isinstance(gid, int):
-            self.users.add_group(gid, _str(_p(p, 1)) or "", _str(_p(p, 2)) or "")
+            self.users.add_group(gid, _str(_p(p, GROUP_NAME)) or "", _str(_p(p, GROUP_CONTAINER_ID)) or "")
 
     def _on_groupdeleted(self, evt: Any, t: ThreadInfo | None) -> None:
         p = evt.params
-        gid = _p(p, 0)
+        gid = _p(p, GROUP_GID)
         if isinstance(gid, int):
-            self.users.remove_group(gid, _str(_p(p, 2)) or "")
+            self.users.remove_group(gid, _str(_p(p, GROUP_CONTAINER_ID)) or "")
 
     # ----------------------------------------------------------------------------- fds
     def open_path(self, evt: Any, t: ThreadInfo | None) -> tuple[str, str, int]:
@@ -888,34 +1011,38 @@ class StateEngine:
         p = evt.params
         name = evt.info.name
         enter = evt.enter
-        if name == "open" or name == "creat":
-            raw = _str(_p(p, 1)) or ""
-            if name == "open":
-                flags = _int(_p(p, 2))
-            else:
-                cf = _int(_p(p, 5))
-                flags = 0x8000 if cf & 1 else 0x10000 if cf & 2 else 0
+        if name == "open":
+            raw = _str(_p(p, OPEN_NAME)) or ""
+            flags = _int(_p(p, OPEN_FLAGS))
             if enter is not None and enter.info.name == name:
-                en = _str(_p(enter.params, 0))
+                en = _str(_p(enter.params, OPEN_E_NAME))
                 if en is not None and en != NA:
                     raw = en
-                    if name == "open":
-                        flags = _int(_p(enter.params, 1)) | (flags & ~(O_F_CREATED - 1))
+                    flags = _int(_p(enter.params, OPEN_E_FLAGS)) | (flags & ~(O_F_CREATED - 1))
+            base = t.get_cwd() if t is not None else ""
+        elif name == "creat":
+            raw = _str(_p(p, CREAT_NAME)) or ""
+            cf = _int(_p(p, CREAT_CREAT_FLAGS))
+            flags = 0x8000 if cf & 1 else 0x10000 if cf & 2 else 0
+            if enter is not None and enter.info.name == name:
+                en = _str(_p(enter.params, CREAT_E_NAME))
+                if en is not None and en != NA:
+                    raw = en
             base = t.get_cwd() if t is not None else ""
         elif name == "open_by_handle_at":
-            raw = _str(_p(p, 3)) or ""
+            raw = _str(_p(p, OPEN_BY_HANDLE_AT_PATH)) or ""
             base = ""
-            flags = _int(_p(p, 2))
+            flags = _int(_p(p, OPEN_BY_HANDLE_AT_FLAGS))
         else:
-            raw = _str(_p(p, 2)) or NA
-            flags = _int(_p(p, 3))
-            dirfd = _p(p, 1)
+            raw = _str(_p(p, OPENAT_NAME)) or NA
+            flags = _int(_p(p, OPENAT_FLAGS))
+            dirfd = _p(p, OPENAT_DIRFD)
             if enter is not None and enter.info.name == name:
-                en = _str(_p(enter.params, 1))
+                en = _str(_p(enter.params, OPENAT_E_NAME))
                 if en is not None and en != NA:
                     raw = en
-                    flags = _int(_p(enter.params, 2)) | (flags & ~(O_F_CREATED - 1))
-                    dirfd = _p(enter.params, 0)
+                    flags = _int(_p(enter.params, OPENAT_E_FLAGS)) | (flags & ~(O_F_CREATED - 1))
+                    dirfd = _p(enter.params, OPENAT_E_DIRFD)
             base = self.dirfd_base(t, dirfd, raw) if isinstance(dirfd, int) else ""
         return concat_path(base, raw), raw, flags
 
@@ -937,9 +1064,9 @@ class StateEngine:
     def _execveat_path(self, t: ThreadInfo, enter: Any) -> str:
         """exepath of an old execveat from its enter event (dirfd, pathname, flags)."""
         ep = enter.params
-        dirfd = _p(ep, 0)
-        path = _str(_p(ep, 1)) or ""
-        flags = _int(_p(ep, 2))
+        dirfd = _p(ep, EXECVEAT_E_DIRFD)
+        path = _str(_p(ep, EXECVEAT_E_PATHNAME)) or ""
+        flags = _int(_p(ep, EXECVEAT_E_FLAGS))
         sdir = self.dirfd_base(t, dirfd if isinstance(dirfd, int) else AT_FDCWD, path)
         if (not flags & 1 and path == NA) or sdir == "<UNKNOWN>":
             return NA
@@ -949,7 +1076,7 @@ class StateEngine:
 
     def _on_open(self, evt: Any, t: ThreadInfo | None) -> None:
         p = evt.params
-        fdn = _p(p, 0)
+        fdn = _p(p, RES)
         if t is None:
             return
         name, raw, flags = self.open_path(evt, t)
@@ -975,18 +1102,19 @@ class StateEngine:
 
     def _on_socket(self, evt: Any, t: ThreadInfo | None) -> None:
         p = evt.params
-        fdn = _p(p, 0)
+        fdn = _p(p, RES)
         if t is None or not isinstance(fdn, int) or fdn < 0:
             return
-        f = F.new_socket(_p(p, 1), _int(_p(p, 2)), _int(_p(p, 3)), _int(_p(p, 4)))
+        f = F.new_socket(_p(p, SOCKET_DOMAIN), _int(_p(p, SOCKET_TYPE)), _int(_p(p, SOCKET_PROTO)),
+                         _int(_p(p, SOCKET_FLAGS)))
         self._add_fd(evt, t, fdn, f)
 
     def _on_bind(self, evt: Any, t: ThreadInfo | None) -> None:
         p = evt.params
         f = evt.fd
-        if f is None or _int(_p(p, 0), -1) < 0:
+        if f is None or _int(_p(p, RES), -1) < 0:
             return
-        a = parse_sockaddr(_p(p, 1))
+        a = parse_sockaddr(_p(p, BIND_ADDR))
         if a is None:
             return
         if a.family in (F.AF_INET, F.AF_INET6) and a.ip is not None and a.port > 0:
@@ -1002,14 +1130,14 @@ class StateEngine:
         f = evt.fd
         if t is None or f is None:
             return
-        res = _p(p, 0)
+        res = _p(p, RES)
         if not isinstance(res, int) or (res < 0 and res != EINPROGRESS):
             return
         f.connected = True
         enter = evt.enter
-        enter_addr = parse_sockaddr(_p(enter.params, 1)) if enter is not None and enter.info.name == "connect" \
-            else None
-        raw_tuple = _p(p, 1)
+        enter_addr = parse_sockaddr(_p(enter.params, CONNECT_E_ADDR)) \
+            if enter is not None and enter.info.name == "connect" else None
+        raw_tuple = _p(p, CONNECT_TUPLE)
         if raw_tuple is None or raw_tuple == b"":
             if enter_addr is None:
                 return
@@ -1023,7 +1151,7 @@ class StateEngine:
         tup = parse_tuple(raw_tuple)
         if tup is None:
             return
-        exit_addr = parse_sockaddr(_p(p, 3))
+        exit_addr = parse_sockaddr(_p(p, CONNECT_ADDR))
         if tup.family in (F.AF_INET, F.AF_INET6):
             dip, dport = tup.dip, tup.dport
             if exit_addr is not None and enter_addr is not None and exit_addr.ip is not None \
@@ -1050,11 +1178,11 @@ class StateEngine:
 
     def _on_accept(self, evt: Any, t: ThreadInfo | None) -> None:
         p = evt.params
-        fdn = _p(p, 0)
+        fdn = _p(p, RES)
         if t is None or not isinstance(fdn, int) or fdn < 0:
             return
         evt.fdnum = fdn
-        tup = parse_tuple(_p(p, 1))
+        tup = parse_tuple(_p(p, ACCEPT_TUPLE))
         if tup is None:
             return
         if tup.family == F.AF_UNIX:
@@ -1067,14 +1195,14 @@ class StateEngine:
         else:
             return
         f.name = F.render_tuple(tup)
-        if evt.info.name == "accept4" and _int(_p(p, 5)) & O_CLOEXEC:
+        if evt.info.name == "accept4" and _int(_p(p, ACCEPT4_FLAGS)) & O_CLOEXEC:
             f.openflags = O_CLOEXEC
         f.role = F.ROLE_SERVER
         f.connected = True
         self._add_fd(evt, t, fdn, f)
 
     def _on_close(self, evt: Any, t: ThreadInfo | None) -> None:
-        res = _p(evt.params, 0)
+        res = _p(evt.params, RES)
         n = evt.fdnum
         if t is None or not isinstance(res, int) or res < 0 or evt.fd is None:
             return
@@ -1087,9 +1215,10 @@ class StateEngine:
 
     def _on_close_range(self, evt: Any, t: ThreadInfo | None) -> None:
         p = evt.params
-        if t is None or _int(_p(p, 0), -1) < 0:
+        if t is None or _int(_p(p, RES), -1) < 0:
             return
-        first, last, flags = _int(_p(p, 1)), _int(_p(p, 2)), _int(_p(p, 3))
+        first, last = _int(_p(p, CLOSE_RANGE_FIRST)), _int(_p(p, CLOSE_RANGE_LAST))
+        flags = _int(_p(p, CLOSE_RANGE_FLAGS))
         fds = t.group.fds
         hit = [n for n in fds if first <= n <= last]
         if flags & CLOSE_RANGE_CLOEXEC:
@@ -1101,13 +1230,13 @@ class StateEngine:
 
     def _on_dup(self, evt: Any, t: ThreadInfo | None) -> None:
         p = evt.params
-        res = _p(p, 0)
+        res = _p(p, RES)
         old = evt.fd
         if t is None or not isinstance(res, int) or res < 0 or old is None:
             return
         f = old.copy()
         f.openflags &= ~O_CLOEXEC
-        if evt.info.name == "dup3" and _int(_p(p, 3)) & O_CLOEXEC:
+        if evt.info.name == "dup3" and _int(_p(p, DUP3_FLAGS)) & O_CLOEXEC:
             f.openflags |= O_CLOEXEC
         t.group.fds[res] = f
         evt.fd, evt.fdnum = f, res
@@ -1118,47 +1247,47 @@ class StateEngine:
 
     def _on_fcntl(self, evt: Any, t: ThreadInfo | None) -> None:
         p = evt.params
-        res = _p(p, 0)
+        res = _p(p, RES)
         old = evt.fd
         if t is None or not isinstance(res, int) or res < 0 or old is None:
             return
-        cmd = _p(p, 2)
+        cmd = _p(p, FCNTL_CMD)
         if cmd in (F_DUPFD, F_DUPFD_CLOEXEC):
             f = old.copy()
             f.openflags = (f.openflags & ~O_CLOEXEC) | (O_CLOEXEC if cmd == F_DUPFD_CLOEXEC else 0)
             t.group.fds[res] = f
             evt.fd, evt.fdnum = f, res
         elif cmd == F_SETFD:
-            if _int(_p(p, 3)) & 1:
+            if _int(_p(p, FCNTL_ARG)) & 1:
                 old.openflags |= O_CLOEXEC
             else:
                 old.openflags &= ~O_CLOEXEC
 
     def _on_pipe(self, evt: Any, t: ThreadInfo | None) -> None:
         p = evt.params
-        if t is None or _int(_p(p, 0), -1) < 0:
+        if t is None or _int(_p(p, RES), -1) < 0:
             return
-        ino = _int(_p(p, 3))
-        flags = _int(_p(p, 4)) if evt.info.name == "pipe2" else 0
-        for i in (1, 2):
+        ino = _int(_p(p, PIPE_INO))
+        flags = _int(_p(p, PIPE2_FLAGS)) if evt.info.name == "pipe2" else 0
+        for i in (PIPE_FD1, PIPE_FD2):
             n = _p(p, i)
             if isinstance(n, int) and n >= 0:
                 f = FdInfo(F.FIFO, "", flags)
                 f.ino = ino
                 t.group.fds[n] = f
-        n2 = _p(p, 2)
+        n2 = _p(p, PIPE_FD2)
         if isinstance(n2, int):
             evt.fdnum = n2
             evt.fd = t.group.fds.get(n2)
 
     def _on_socketpair(self, evt: Any, t: ThreadInfo | None) -> None:
         p = evt.params
-        if t is None or _int(_p(p, 0), -1) < 0:
+        if t is None or _int(_p(p, RES), -1) < 0:
             return
-        n1, n2 = _p(p, 1), _p(p, 2)
+        n1, n2 = _p(p, SOCKETPAIR_FD1), _p(p, SOCKETPAIR_FD2)
         if not isinstance(n1, int) or not isinstance(n2, int) or n1 == n2:
             return
-        src, peer = _int(_p(p, 3)), _int(_p(p, 4))
+        src, peer = _int(_p(p, SOCKETPAIR_SOURCE)), _int(_p(p, SOCKETPAIR_PEER))
         for n, a, b in ((n1, src, peer), (n2, peer, src)):
             f = FdInfo(F.UNIX_SOCK)
             f.usrc, f.udst = a, b
@@ -1169,7 +1298,7 @@ class StateEngine:
     def _on_simple_fd(self, evt: Any, t: ThreadInfo | None) -> None:
         p = evt.params
         name = evt.info.name
-        res = _p(p, 0)
+        res = _p(p, RES)
         if not isinstance(res, int) or res < 0 or t is None:
             return
         flags = 0
@@ -1181,33 +1310,34 @@ class StateEngine:
 
     def _on_memfd(self, evt: Any, t: ThreadInfo | None) -> None:
         p = evt.params
-        n = _p(p, 0)
+        n = _p(p, RES)
         if not isinstance(n, int):
             return
         if n < 0 or t is None:
             return
-        self._add_fd(evt, t, n, FdInfo(F.MEMFD, _str(_p(p, 1)) or "", _int(_p(p, 2))))
+        name = _str(_p(p, MEMFD_CREATE_NAME)) or ""
+        self._add_fd(evt, t, n, FdInfo(F.MEMFD, name, _int(_p(p, MEMFD_CREATE_FLAGS))))
 
     def _on_pidfd_open(self, evt: Any, t: ThreadInfo | None) -> None:
         p = evt.params
-        n = _p(p, 0)
+        n = _p(p, RES)
         if not isinstance(n, int) or n < 0 or t is None:
             return
-        pid = _int(_p(p, 1))
+        pid = _int(_p(p, PIDFD_OPEN_PID))
         f = FdInfo(F.PIDFD, f"{self.host_root}/proc/{pid}")
         f.pid = pid
         self._add_fd(evt, t, n, f)
 
     def _on_pidfd_getfd(self, evt: Any, t: ThreadInfo | None) -> None:
         p = evt.params
-        n = _p(p, 0)
+        n = _p(p, RES)
         if not isinstance(n, int) or n < 0 or t is None:
             return
-        pidfd = t.group.fds.get(_int(_p(p, 1), -1))
+        pidfd = t.group.fds.get(_int(_p(p, PIDFD_GETFD_PID_FD), -1))
         if pidfd is None or pidfd.type != F.PIDFD:
             return
         target = self.threads.get(pidfd.pid)
-        src = target.group.fds.get(_int(_p(p, 2), -1)) if target is not None else None
+        src = target.group.fds.get(_int(_p(p, PIDFD_GETFD_TARGET_FD), -1)) if target is not None else None
         if src is None:
             return
         f = src.copy()
@@ -1216,7 +1346,7 @@ class StateEngine:
 
     def _on_io(self, evt: Any, t: ThreadInfo | None) -> None:
         f = evt.fd
-        if f is not None and f.type in F.SOCK_TYPES and _int(_p(evt.params, 0), -1) >= 0:
+        if f is not None and f.type in F.SOCK_TYPES and _int(_p(evt.params, RES), -1) >= 0:
             f.connected = True
 
     def _on_recv_tuple(self, evt: Any, t: ThreadInfo | None) -> None:
@@ -1228,10 +1358,10 @@ class StateEngine:
     def _io_tuple(self, evt: Any, t: ThreadInfo | None, incoming: bool) -> None:
         """Falco's read/write exit for the socket calls carrying a tuple."""
         p = evt.params
-        if not p or p[0] is None:
+        if not p or p[RES] is None:
             return  # old recvmmsg/sendmmsg records carry no parameters
         f = evt.fd
-        res = _int(_p(p, 0), -1)
+        res = _int(_p(p, RES), -1)
         ti = evt.info.index.get("tuple")
         if f is None:
             # a send on a socket whose creation was missed: taken for UDP
