@@ -15,6 +15,14 @@ Options: ``address`` (``host:port[,host:port...]``, the bootstrap brokers; defau
 ``SCRAM-SHA-256``, ``SCRAM-SHA-512``) with ``sasl_username`` and ``sasl_password`` (or
 ``sasl_password_env``), and ``librdkafka`` (a mapping of further librdkafka properties, as is).
 The value is the JSON alert.
+
+falcosidekick's names work too: ``hostport`` (= address), ``clientid``, ``sasl`` (``PLAIN``,
+``SCRAM_SHA256``, ``SCRAM_SHA512``) with ``username``/``password``, ``requiredacks`` (``NONE``, ``ONE``,
+``ALL`` = acks 0, 1, all), ``balancer`` (``round_robin`` and ``least_bytes``: librdkafka's ``random``
+partitioner, sidekick's records having no key; ``crc32``/``crc32_random``: ``consistent``/``consistent_random``;
+``murmur2``/``murmur2_random``), ``compression`` in capitals. ``async`` is accepted and changes nothing (lanner
+never makes the event path wait; it still counts an alert sent only on its delivery report), and
+``topiccreation`` is accepted: with librdkafka the broker's ``auto.create.topics.enable`` decides.
 """
 
 from __future__ import annotations
@@ -29,12 +37,17 @@ from lanner.outputs.fanout.base import PermanentError, Target, TransientError
 
 COMPRESSION = ("none", "gzip", "snappy", "lz4", "zstd")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+SIDEKICK_SASL = {"SCRAM_SHA256": "SCRAM-SHA-256", "SCRAM_SHA512": "SCRAM-SHA-512"}
+SIDEKICK_ACKS = {"NONE": "0", "ONE": "1", "ALL": "all"}
+BALANCERS = {"round_robin": "random", "least_bytes": "random", "crc32": "consistent",
+             "crc32_random": "consistent_random", "murmur2": "murmur2", "murmur2_random": "murmur2_random"}
 _PENDING = object()
 MISSING = "the kafka target needs the confluent-kafka library: pip install 'lanner[kafka]'"
 
 
 def producer_config(name: str, options: dict[str, Any]) -> dict[str, Any]:
     """librdkafka properties for a target's options (ValueError naming the option when one is wrong)."""
+    options = _sidekick_names(name, options)
     acks = str(options.get("acks", -1)).lower()
     if acks not in ("0", "1", "-1", "all"):
         raise ValueError(f"fanout {name}: acks must be 0, 1, -1 or all, got {options.get('acks')!r}")
@@ -73,6 +86,8 @@ def producer_config(name: str, options: dict[str, Any]) -> dict[str, Any]:
         if options.get("insecure"):
             conf["enable.ssl.certificate.verification"] = False
             conf["ssl.endpoint.identification.algorithm"] = "none"
+    if options.get("balancer"):
+        conf["partitioner"] = BALANCERS[str(options["balancer"]).lower()]
     extra = options.get("librdkafka") or {}
     if not isinstance(extra, dict):
         raise ValueError(f"fanout {name}: librdkafka must be a mapping of librdkafka properties")
@@ -80,10 +95,33 @@ def producer_config(name: str, options: dict[str, Any]) -> dict[str, Any]:
     return conf
 
 
+def _sidekick_names(name: str, options: dict[str, Any]) -> dict[str, Any]:
+    """falcosidekick's Kafka options in lanner's terms (lanner's own name wins when both are given)."""
+    o = dict(options)
+    for sk, own in (("hostport", "address"), ("clientid", "client_id"), ("username", "sasl_username"),
+                    ("password", "sasl_password")):
+        if o.get(sk) and not o.get(own):
+            o[own] = o[sk]
+    if o.get("sasl") and not o.get("sasl_mechanism"):
+        mech = str(o["sasl"]).upper()
+        o["sasl_mechanism"] = SIDEKICK_SASL.get(mech, mech)
+    if o.get("requiredacks") and "acks" not in o:
+        acks = str(o["requiredacks"]).upper()
+        if acks not in SIDEKICK_ACKS:
+            raise ValueError(f"fanout {name}: requiredacks must be NONE, ONE or ALL, got {o['requiredacks']!r}")
+        o["acks"] = SIDEKICK_ACKS[acks]
+    if o.get("balancer") and str(o["balancer"]).lower() not in BALANCERS:
+        raise ValueError(f"fanout {name}: balancer must be one of {', '.join(BALANCERS)}, got {o['balancer']!r}")
+    return o
+
+
 class KafkaTarget(Target):
     type_name = "kafka"
+    options_known = frozenset({"hostport", "clientid", "sasl", "username", "password", "requiredacks", "balancer",
+                               "async", "topiccreation"})
 
     def __init__(self, name: str, options: dict[str, Any]) -> None:
+        options = _sidekick_names(name, options)
         super().__init__(name, options)
         conf = producer_config(name, options)
         try:
