@@ -20,6 +20,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from lanner.events import params as P
 from lanner.events import table as T
 from lanner.events.base import Event
@@ -29,6 +31,17 @@ STATE_ONLY = 1
 
 class SyscallEvent(Event):
     __slots__ = ("tid", "cpu", "flags", "info", "raw", "params", "enter", "thread", "fd", "fdnum", "hidden")
+    tid: int
+    cpu: int
+    flags: int
+    info: T.EventInfo
+    raw: list[bytes]
+    params: list[Any]
+    enter: SyscallEvent | None
+    thread: Any  # lanner.state.threads.ThreadInfo (set by the state engine; events sit below state)
+    fd: Any  # lanner.state.fds.FdInfo
+    fdnum: int | None
+    hidden: bool
 
     def __init__(self, num: int, ts: int, tid: int, type_: int, raw: list[bytes], cpu: int = 0,
                  flags: int = 0) -> None:

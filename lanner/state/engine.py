@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from lanner.events.base import PluginEvent
+from lanner.events.syscall import SyscallEvent
 from lanner.state import fds as F
 from lanner.state.cgroups import DEFAULT_ENGINES, ContainerIdResolver, parse_cgroups
 from lanner.state.fds import FdInfo, concat_path, parse_sockaddr, parse_tuple
@@ -277,7 +279,7 @@ class StateEngine:
         self.interfaces: list[Any] = []
         self._pending: list[tuple[Callable[..., None], Any]] = []
         self._recent_exits: dict[int, int] = {}
-        self._dispatch: list[Callable[[Any, ThreadInfo | None], None] | None] = []
+        self._dispatch: list[Callable[[SyscallEvent, ThreadInfo | None], None] | None] = []
         self._fdparam: list[int] = []
         self._placeholder: list[bool] = []
         self._build_dispatch()
@@ -286,7 +288,7 @@ class StateEngine:
     def _build_dispatch(self) -> None:
         from lanner.events.table import EF_CREATES_FD, EF_DESTROYS_FD, EF_USES_FD, EVENTS
 
-        handlers: dict[str, Callable[[Any, ThreadInfo | None], None]] = {
+        handlers: dict[str, Callable[[SyscallEvent, ThreadInfo | None], None]] = {
             "clone": self._on_clone, "fork": self._on_clone, "vfork": self._on_clone, "clone3": self._on_clone,
             "execve": self._on_execve, "execveat": self._on_execve, "procexit": self._on_procexit,
             "chdir": self._on_chdir, "fchdir": self._on_fchdir, "getcwd": self._on_getcwd,
@@ -378,7 +380,7 @@ class StateEngine:
         a dict with those keys works too. Call :meth:`finish_seeding` after the last one when ``link``
         is False (threads may come before their main thread).
         """
-        get = rec.get if isinstance(rec, dict) else (lambda k, d=None: getattr(rec, k, d))
+        get: Callable[..., Any] = rec.get if isinstance(rec, dict) else (lambda k, d=None: getattr(rec, k, d))
         tt = self.threads
         tid = _tid(int(get("tid")))
         t = tt.new(tid)
@@ -451,7 +453,7 @@ class StateEngine:
         ``normalized``: the records already went through the load-time socket interpretation
         (roles set); otherwise call :meth:`fixup_seeded_sockets` after the last fd.
         """
-        get = rec.get if isinstance(rec, dict) else (lambda k, d=None: getattr(rec, k, d))
+        get: Callable[..., Any] = rec.get if isinstance(rec, dict) else (lambda k, d=None: getattr(rec, k, d))
         t = self.threads.get(_tid(int(tid)))
         if t is None:
             return None
@@ -514,8 +516,11 @@ class StateEngine:
                         f.role = F.ROLE_CLIENT
 
     # ------------------------------------------------------------------------------- event loop
-    def process(self, evt: Any) -> None:
-        """Update state for one syscall event and attach ``evt.thread`` / ``evt.fd`` / ``evt.fdnum``."""
+    def process(self, evt: SyscallEvent | PluginEvent) -> None:
+        """Update state for one syscall event and attach ``evt.thread`` / ``evt.fd`` / ``evt.fdnum``
+        (the engine sends only syscall events here)."""
+        if TYPE_CHECKING:
+            assert isinstance(evt, SyscallEvent)
         if self._pending:
             self.post_process(None)
         code = evt.type
@@ -546,7 +551,7 @@ class StateEngine:
         if evt.ts >= tt.next_purge_ts:
             tt.maybe_purge(evt.ts)
 
-    def post_process(self, evt: Any) -> None:
+    def post_process(self, evt: SyscallEvent | PluginEvent | None) -> None:
         """Apply the removals ``process`` deferred until the rules had seen the event."""
         pending = self._pending
         if not pending:
@@ -559,11 +564,11 @@ class StateEngine:
     def _resolve_container(self, t: ThreadInfo) -> None:
         t.container_id = self.containers.id_for(t.cgroups) if t.cgroups else ""
 
-    def _on_enter_store(self, evt: Any, t: ThreadInfo | None) -> None:
+    def _on_enter_store(self, evt: SyscallEvent, t: ThreadInfo | None) -> None:
         if t is not None:
             t.last_enter = evt
 
-    def _on_clone(self, evt: Any, t: ThreadInfo | None) -> None:
+    def _on_clone(self, evt: SyscallEvent, t: ThreadInfo | None) -> None:
         p = evt.params
         res = _p(p, RES)
         if not isinstance(res, int) or res < 0:
@@ -575,7 +580,7 @@ class StateEngine:
         else:
             self._clone_child(evt, p, flags, tt)
 
-    def _clone_parent(self, evt: Any, t: ThreadInfo | None, p: list, res: int, flags: int, tt: ThreadTable) -> None:
+    def _clone_parent(self, evt: SyscallEvent, t: ThreadInfo | None, p: list, res: int, flags: int, tt: ThreadTable) -> None:
         tid = _tid(evt.tid)
         if t is None:
             t = ThreadInfo(tid, tt)
@@ -614,7 +619,7 @@ class StateEngine:
         c.pidns_init_start_ts = self.boot_ts
         tt.add(c)
 
-    def _clone_child(self, evt: Any, p: list, flags: int, tt: ThreadTable) -> None:
+    def _clone_child(self, evt: SyscallEvent, p: list, flags: int, tt: ThreadTable) -> None:
         tid = _tid(evt.tid)
         old = tt.get(tid)
         if old is not None and evt.ts - old.clone_ts < CLONE_STALE_NS and old.clone_ts:
@@ -668,7 +673,7 @@ class StateEngine:
         c.args = src.args
         c.container_id = src.container_id
 
-    def _from_clone_params(self, c: ThreadInfo, evt: Any, p: list) -> None:
+    def _from_clone_params(self, c: ThreadInfo, evt: SyscallEvent, p: list) -> None:
         exe = _str(_p(p, CLONE_EXE))
         if exe is not None:
             c.exe = exe
@@ -701,7 +706,7 @@ class StateEngine:
         c.clone_ts = evt.ts
         c.last_ts = evt.ts
 
-    def _on_execve(self, evt: Any, t: ThreadInfo | None) -> None:
+    def _on_execve(self, evt: SyscallEvent, t: ThreadInfo | None) -> None:
         if t is None:
             return
         p = evt.params
@@ -797,7 +802,7 @@ class StateEngine:
             if other != t.tid and other != t.pid:
                 tt.remove(other)
 
-    def _on_procexit(self, evt: Any, t: ThreadInfo | None) -> None:
+    def _on_procexit(self, evt: SyscallEvent, t: ThreadInfo | None) -> None:
         if t is None:
             return
         t.dead = True
@@ -840,15 +845,15 @@ class StateEngine:
             return  # the main thread (and the fd table) stays while other threads live
         tt.remove(t.tid)
         if not live and t.tid != t.pid:
-            m = tt.threads.get(t.pid)
-            if m is not None and m.dead:
-                tt.remove(m.tid)
+            main = tt.threads.get(t.pid)
+            if main is not None and main.dead:
+                tt.remove(main.tid)
 
     def parent_of(self, t: ThreadInfo) -> ThreadInfo | None:
         """Parent thread, following re-parenting of exited parents (used by ancestry fields)."""
         return t.parent()
 
-    def _on_chdir(self, evt: Any, t: ThreadInfo | None) -> None:
+    def _on_chdir(self, evt: SyscallEvent, t: ThreadInfo | None) -> None:
         p = evt.params
         if t is None or _int(_p(p, RES), -1) < 0:
             return
@@ -867,21 +872,21 @@ class StateEngine:
         new = concat_path(t.group.cwd if m is t else "", path)
         m.group.cwd = new if new.endswith("/") else new + "/"
 
-    def _on_fchdir(self, evt: Any, t: ThreadInfo | None) -> None:
+    def _on_fchdir(self, evt: SyscallEvent, t: ThreadInfo | None) -> None:
         if t is None or _int(_p(evt.params, RES), -1) < 0:
             return
         f = evt.fd
         if f is not None:
             self._update_cwd(t, f.name)
 
-    def _on_getcwd(self, evt: Any, t: ThreadInfo | None) -> None:
+    def _on_getcwd(self, evt: SyscallEvent, t: ThreadInfo | None) -> None:
         p = evt.params
         if t is None or _int(_p(p, RES), -1) < 0:
             return
         path = _str(_p(p, GETCWD_PATH))
         self._update_cwd(t, path or "")
 
-    def _on_chroot(self, evt: Any, t: ThreadInfo | None) -> None:
+    def _on_chroot(self, evt: SyscallEvent, t: ThreadInfo | None) -> None:
         p = evt.params
         if t is None or _p(p, RES) != 0:
             return
@@ -889,7 +894,7 @@ class StateEngine:
         if path:
             t.root = concat_path(t.group.cwd, path)
 
-    def _on_setuid(self, evt: Any, t: ThreadInfo | None) -> None:
+    def _on_setuid(self, evt: SyscallEvent, t: ThreadInfo | None) -> None:
         p = evt.params
         if t is None or _p(p, RES) != 0:
             return
@@ -897,7 +902,7 @@ class StateEngine:
         if isinstance(v, int):
             t.uid = v
 
-    def _on_setgid(self, evt: Any, t: ThreadInfo | None) -> None:
+    def _on_setgid(self, evt: SyscallEvent, t: ThreadInfo | None) -> None:
         p = evt.params
         if t is None or _p(p, RES) != 0:
             return
@@ -905,7 +910,7 @@ class StateEngine:
         if isinstance(v, int):
             t.gid = v
 
-    def _on_capset(self, evt: Any, t: ThreadInfo | None) -> None:
+    def _on_capset(self, evt: SyscallEvent, t: ThreadInfo | None) -> None:
         p = evt.params
         if t is None or _int(_p(p, RES), -1) < 0:
             return
@@ -915,7 +920,7 @@ class StateEngine:
             if isinstance(v, int):
                 setattr(t, attr, v)
 
-    def _on_unshare(self, evt: Any, t: ThreadInfo | None) -> None:
+    def _on_unshare(self, evt: SyscallEvent, t: ThreadInfo | None) -> None:
         p = evt.params
         if t is None or _int(_p(p, RES), -1) < 0:
             return
@@ -923,19 +928,19 @@ class StateEngine:
         if isinstance(v, int) and v & CLONE_NEWUSER:
             t.cap_inheritable = t.cap_permitted = t.cap_effective = ALL_CAPS
 
-    def _on_setsid(self, evt: Any, t: ThreadInfo | None) -> None:
+    def _on_setsid(self, evt: SyscallEvent, t: ThreadInfo | None) -> None:
         r = _p(evt.params, RES)
         if t is not None and isinstance(r, int) and r >= 0:
             t.sid = r
 
-    def _on_prctl(self, evt: Any, t: ThreadInfo | None) -> None:
+    def _on_prctl(self, evt: SyscallEvent, t: ThreadInfo | None) -> None:
         p = evt.params
         if t is None or _int(_p(p, RES), -1) < 0:
             return
         if _p(p, PRCTL_OPTION) in (PR_SET_CHILD_SUBREAPER, PR_GET_CHILD_SUBREAPER):
             t.group.reaper = _int(_p(p, PRCTL_ARG2_INT)) != 0
 
-    def _on_rlimit(self, evt: Any, t: ThreadInfo | None) -> None:
+    def _on_rlimit(self, evt: SyscallEvent, t: ThreadInfo | None) -> None:
         p = evt.params
         if t is None or _int(_p(p, RES), -1) < 0 or _p(p, RLIMIT_RESOURCE) != RLIMIT_NOFILE:
             return
@@ -943,21 +948,21 @@ class StateEngine:
         if isinstance(v, int) and v != -1 and v != 0xFFFFFFFFFFFFFFFF:
             t.group.fdlimit = v
 
-    def _on_prlimit(self, evt: Any, t: ThreadInfo | None) -> None:
+    def _on_prlimit(self, evt: SyscallEvent, t: ThreadInfo | None) -> None:
         p = evt.params
         if t is None or _p(p, RES) != 0 or _p(p, PRLIMIT_RESOURCE) != RLIMIT_NOFILE:
             return
         v = _p(p, PRLIMIT_NEWCUR)
         if not isinstance(v, int) or v in (-1, 0xFFFFFFFFFFFFFFFF):
             return
-        target = t
+        target: ThreadInfo | None = t
         pid = _p(p, PRLIMIT_PID)
         if _int(pid) > 0:
             target = self.threads.get(pid)
         if target is not None:
             target.group.fdlimit = v
 
-    def _on_switch(self, evt: Any, t: ThreadInfo | None) -> None:
+    def _on_switch(self, evt: SyscallEvent, t: ThreadInfo | None) -> None:
         """A context switch carries the thread's page faults and the process's memory sizes."""
         p = evt.params
         if t is None or len(p) <= SWITCH_VM_SWAP or p[SWITCH_VM_SWAP] is None:
@@ -968,7 +973,7 @@ class StateEngine:
             g = m.group
             g.vmsize, g.vmrss, g.vmswap = _int(p[SWITCH_VM_SIZE]), _int(p[SWITCH_VM_RSS]), _int(p[SWITCH_VM_SWAP])
 
-    def _on_vm(self, evt: Any, t: ThreadInfo | None) -> None:
+    def _on_vm(self, evt: SyscallEvent, t: ThreadInfo | None) -> None:
         if t is None:
             return
         p = evt.params
@@ -979,33 +984,33 @@ class StateEngine:
                 setattr(g, attr, v)
 
     # ----------------------------------------------------------------------------- users
-    def _on_useradded(self, evt: Any, t: ThreadInfo | None) -> None:
+    def _on_useradded(self, evt: SyscallEvent, t: ThreadInfo | None) -> None:
         p = evt.params
         uid, gid = _p(p, USER_UID), _p(p, USER_GID)
         if isinstance(uid, int):
             self.users.add_user(uid, _int(gid), _str(_p(p, USER_NAME)) or "", _str(_p(p, USER_HOME)) or "",
                                 _str(_p(p, USER_SHELL)) or "", _str(_p(p, USER_CONTAINER_ID)) or "")
 
-    def _on_userdeleted(self, evt: Any, t: ThreadInfo | None) -> None:
+    def _on_userdeleted(self, evt: SyscallEvent, t: ThreadInfo | None) -> None:
         p = evt.params
         uid = _p(p, USER_UID)
         if isinstance(uid, int):
             self.users.remove_user(uid, _str(_p(p, USER_CONTAINER_ID)) or "")
 
-    def _on_groupadded(self, evt: Any, t: ThreadInfo | None) -> None:
+    def _on_groupadded(self, evt: SyscallEvent, t: ThreadInfo | None) -> None:
         p = evt.params
         gid = _p(p, GROUP_GID)
         if isinstance(gid, int):
             self.users.add_group(gid, _str(_p(p, GROUP_NAME)) or "", _str(_p(p, GROUP_CONTAINER_ID)) or "")
 
-    def _on_groupdeleted(self, evt: Any, t: ThreadInfo | None) -> None:
+    def _on_groupdeleted(self, evt: SyscallEvent, t: ThreadInfo | None) -> None:
         p = evt.params
         gid = _p(p, GROUP_GID)
         if isinstance(gid, int):
             self.users.remove_group(gid, _str(_p(p, GROUP_CONTAINER_ID)) or "")
 
     # ----------------------------------------------------------------------------- fds
-    def open_path(self, evt: Any, t: ThreadInfo | None) -> tuple[str, str, int]:
+    def open_path(self, evt: SyscallEvent, t: ThreadInfo | None) -> tuple[str, str, int]:
         """(absolute name, raw name, flags) of an open-family exit event, as Falco builds them: the
         enter event's name/flags/dirfd win when it directly precedes the exit (old captures)."""
         p = evt.params
@@ -1061,7 +1066,7 @@ class StateEngine:
             return f.name
         return f.name + "/"
 
-    def _execveat_path(self, t: ThreadInfo, enter: Any) -> str:
+    def _execveat_path(self, t: ThreadInfo, enter: SyscallEvent) -> str:
         """exepath of an old execveat from its enter event (dirfd, pathname, flags)."""
         ep = enter.params
         dirfd = _p(ep, EXECVEAT_E_DIRFD)
@@ -1074,7 +1079,7 @@ class StateEngine:
             return concat_path("", sdir)
         return concat_path(sdir, path)
 
-    def _on_open(self, evt: Any, t: ThreadInfo | None) -> None:
+    def _on_open(self, evt: SyscallEvent, t: ThreadInfo | None) -> None:
         p = evt.params
         fdn = _p(p, RES)
         if t is None:
@@ -1093,14 +1098,14 @@ class StateEngine:
             t.group.fds[fdn] = f
             evt.fd = f
 
-    def _add_fd(self, evt: Any, t: ThreadInfo | None, num: Any, f: FdInfo) -> None:
+    def _add_fd(self, evt: SyscallEvent, t: ThreadInfo | None, num: Any, f: FdInfo) -> None:
         if isinstance(num, int):
             evt.fdnum = num
             evt.fd = f
             if num >= 0 and t is not None:
                 t.group.fds[num] = f
 
-    def _on_socket(self, evt: Any, t: ThreadInfo | None) -> None:
+    def _on_socket(self, evt: SyscallEvent, t: ThreadInfo | None) -> None:
         p = evt.params
         fdn = _p(p, RES)
         if t is None or not isinstance(fdn, int) or fdn < 0:
@@ -1109,7 +1114,7 @@ class StateEngine:
                          _int(_p(p, SOCKET_FLAGS)))
         self._add_fd(evt, t, fdn, f)
 
-    def _on_bind(self, evt: Any, t: ThreadInfo | None) -> None:
+    def _on_bind(self, evt: SyscallEvent, t: ThreadInfo | None) -> None:
         p = evt.params
         f = evt.fd
         if f is None or _int(_p(p, RES), -1) < 0:
@@ -1125,7 +1130,7 @@ class StateEngine:
             f.role |= F.ROLE_SERVER
         f.name = F.render_sockaddr(a)
 
-    def _on_connect(self, evt: Any, t: ThreadInfo | None) -> None:
+    def _on_connect(self, evt: SyscallEvent, t: ThreadInfo | None) -> None:
         p = evt.params
         f = evt.fd
         if t is None or f is None:
@@ -1176,7 +1181,7 @@ class StateEngine:
         if not f.role:
             f.role = F.ROLE_CLIENT
 
-    def _on_accept(self, evt: Any, t: ThreadInfo | None) -> None:
+    def _on_accept(self, evt: SyscallEvent, t: ThreadInfo | None) -> None:
         p = evt.params
         fdn = _p(p, RES)
         if t is None or not isinstance(fdn, int) or fdn < 0:
@@ -1201,7 +1206,7 @@ class StateEngine:
         f.connected = True
         self._add_fd(evt, t, fdn, f)
 
-    def _on_close(self, evt: Any, t: ThreadInfo | None) -> None:
+    def _on_close(self, evt: SyscallEvent, t: ThreadInfo | None) -> None:
         res = _p(evt.params, RES)
         n = evt.fdnum
         if t is None or not isinstance(res, int) or res < 0 or evt.fd is None:
@@ -1213,7 +1218,7 @@ class StateEngine:
         if g.fds.get(n) is f:
             del g.fds[n]
 
-    def _on_close_range(self, evt: Any, t: ThreadInfo | None) -> None:
+    def _on_close_range(self, evt: SyscallEvent, t: ThreadInfo | None) -> None:
         p = evt.params
         if t is None or _int(_p(p, RES), -1) < 0:
             return
@@ -1228,7 +1233,7 @@ class StateEngine:
             for n in hit:
                 del fds[n]
 
-    def _on_dup(self, evt: Any, t: ThreadInfo | None) -> None:
+    def _on_dup(self, evt: SyscallEvent, t: ThreadInfo | None) -> None:
         p = evt.params
         res = _p(p, RES)
         old = evt.fd
@@ -1245,7 +1250,7 @@ class StateEngine:
         elif res == 1:
             t.flags |= PIPE_SRC
 
-    def _on_fcntl(self, evt: Any, t: ThreadInfo | None) -> None:
+    def _on_fcntl(self, evt: SyscallEvent, t: ThreadInfo | None) -> None:
         p = evt.params
         res = _p(p, RES)
         old = evt.fd
@@ -1263,7 +1268,7 @@ class StateEngine:
             else:
                 old.openflags &= ~O_CLOEXEC
 
-    def _on_pipe(self, evt: Any, t: ThreadInfo | None) -> None:
+    def _on_pipe(self, evt: SyscallEvent, t: ThreadInfo | None) -> None:
         p = evt.params
         if t is None or _int(_p(p, RES), -1) < 0:
             return
@@ -1280,7 +1285,7 @@ class StateEngine:
             evt.fdnum = n2
             evt.fd = t.group.fds.get(n2)
 
-    def _on_socketpair(self, evt: Any, t: ThreadInfo | None) -> None:
+    def _on_socketpair(self, evt: SyscallEvent, t: ThreadInfo | None) -> None:
         p = evt.params
         if t is None or _int(_p(p, RES), -1) < 0:
             return
@@ -1295,7 +1300,7 @@ class StateEngine:
         evt.fdnum = n2
         evt.fd = t.group.fds[n1]
 
-    def _on_simple_fd(self, evt: Any, t: ThreadInfo | None) -> None:
+    def _on_simple_fd(self, evt: SyscallEvent, t: ThreadInfo | None) -> None:
         p = evt.params
         name = evt.info.name
         res = _p(p, RES)
@@ -1308,7 +1313,7 @@ class StateEngine:
             flags = (O_CLOEXEC if v & 1 else 0) if name == "epoll_create1" else v
         self._add_fd(evt, t, res, FdInfo(_SIMPLE_FD_TYPES[name], "", flags))
 
-    def _on_memfd(self, evt: Any, t: ThreadInfo | None) -> None:
+    def _on_memfd(self, evt: SyscallEvent, t: ThreadInfo | None) -> None:
         p = evt.params
         n = _p(p, RES)
         if not isinstance(n, int):
@@ -1318,7 +1323,7 @@ class StateEngine:
         name = _str(_p(p, MEMFD_CREATE_NAME)) or ""
         self._add_fd(evt, t, n, FdInfo(F.MEMFD, name, _int(_p(p, MEMFD_CREATE_FLAGS))))
 
-    def _on_pidfd_open(self, evt: Any, t: ThreadInfo | None) -> None:
+    def _on_pidfd_open(self, evt: SyscallEvent, t: ThreadInfo | None) -> None:
         p = evt.params
         n = _p(p, RES)
         if not isinstance(n, int) or n < 0 or t is None:
@@ -1328,7 +1333,7 @@ class StateEngine:
         f.pid = pid
         self._add_fd(evt, t, n, f)
 
-    def _on_pidfd_getfd(self, evt: Any, t: ThreadInfo | None) -> None:
+    def _on_pidfd_getfd(self, evt: SyscallEvent, t: ThreadInfo | None) -> None:
         p = evt.params
         n = _p(p, RES)
         if not isinstance(n, int) or n < 0 or t is None:
@@ -1344,18 +1349,18 @@ class StateEngine:
         f.openflags |= O_CLOEXEC
         self._add_fd(evt, t, n, f)
 
-    def _on_io(self, evt: Any, t: ThreadInfo | None) -> None:
+    def _on_io(self, evt: SyscallEvent, t: ThreadInfo | None) -> None:
         f = evt.fd
         if f is not None and f.type in F.SOCK_TYPES and _int(_p(evt.params, RES), -1) >= 0:
             f.connected = True
 
-    def _on_recv_tuple(self, evt: Any, t: ThreadInfo | None) -> None:
+    def _on_recv_tuple(self, evt: SyscallEvent, t: ThreadInfo | None) -> None:
         self._io_tuple(evt, t, incoming=True)
 
-    def _on_send_tuple(self, evt: Any, t: ThreadInfo | None) -> None:
+    def _on_send_tuple(self, evt: SyscallEvent, t: ThreadInfo | None) -> None:
         self._io_tuple(evt, t, incoming=False)
 
-    def _io_tuple(self, evt: Any, t: ThreadInfo | None, incoming: bool) -> None:
+    def _io_tuple(self, evt: SyscallEvent, t: ThreadInfo | None, incoming: bool) -> None:
         """Falco's read/write exit for the socket calls carrying a tuple."""
         p = evt.params
         if not p or p[RES] is None:
