@@ -1,7 +1,9 @@
 """Log stores: Grafana Loki (push API), Elasticsearch/OpenSearch (document index API), OTLP logs.
 
-* Loki: ``POST <url>/loki/api/v1/push`` with one stream per alert, labels ``rule``, ``priority``,
-  ``source``, ``hostname`` plus ``extra_labels``; value ``[<ns as string>, <JSON alert or text>]``
+* Loki: ``POST <url><endpoint>`` (``/loki/api/v1/push``) with one stream per alert, sidekick's labels
+  ``rule``, ``source``, ``priority``, ``k8s_ns_name``, ``k8s_pod_name``, the string fields named in
+  ``label_fields`` (sidekick's ``extralabels``, plus its customfields/templatedfields), ``hostname``, ``tags``,
+  then lanner's constant ``extra_labels``; value ``[<ns as string>, <sidekick's JSON alert or the output>]``
   (``format: json|text``); ``tenant`` sets ``X-Scope-OrgID``.
 * Elasticsearch/OpenSearch: ``POST <url>/<index>-YYYY.MM.DD/_doc`` (``index`` default ``falco``,
   ``suffix: daily|monthly|annually|none``), the alert JSON plus ``@timestamp``; auth by
@@ -19,6 +21,7 @@ import orjson
 
 from lanner.core.alert import Alert
 from lanner.core.priority import Priority
+from lanner.outputs.fanout.falcopayload import as_json
 from lanner.outputs.fanout.httpbase import HttpTarget
 
 
@@ -26,15 +29,25 @@ class LokiTarget(HttpTarget):
     type_name = "loki"
 
     def payload(self, event: dict[str, Any], alert: Alert) -> dict[str, Any]:
-        labels = {"rule": alert.rule, "priority": event["priority"], "source": event["source"],
-                  "hostname": event["hostname"]}
+        labels = {"rule": alert.rule, "source": event["source"], "priority": event["priority"]}
+        fields = event.get("output_fields") or {}
+        # as sidekick: the k8s namespace/pod, and the string fields named by label_fields, become labels
+        names = self.options.get("label_fields") or []
+        names = names.split(",") if isinstance(names, str) else names
+        for key, label in (("k8s.ns.name", "k8s_ns_name"), ("k8s.pod.name", "k8s_pod_name"),
+                           *((str(n).strip(), "") for n in names)):
+            v = fields.get(key)
+            if key and isinstance(v, str):
+                labels[label or key.replace(".", "_").replace("]", "").replace("[", "")] = v.replace('"', "")
+        if event.get("hostname"):
+            labels["hostname"] = event["hostname"]
         if event.get("tags"):
-            labels["tags"] = ",".join(event["tags"])
+            labels["tags"] = ",".join(sorted(event["tags"]))
         labels.update({str(k): str(v) for k, v in (self.options.get("extra_labels") or {}).items()})
         if str(self.options.get("format", "json")) == "text":
             line = event["output"]
         else:
-            line = orjson.dumps(event, default=str, option=orjson.OPT_SORT_KEYS).decode()
+            line = orjson.dumps(as_json(event, alert)).decode()
         return {"streams": [{"stream": labels, "values": [[str(alert.time_ns), line]]}]}
 
     def send(self, event: dict[str, Any], alert: Alert) -> None:

@@ -281,4 +281,10 @@ def translate(where: str, raw: Any, env: dict[str, str] | None = None) -> Transl
             have = ", ".join(sorted(s.sidekick for s in SPECS if s.sidekick))
             raise ConfigError(f"{where}: falcosidekick output '{sect}' is enabled ({', '.join(required)} set) but "
                               f"lanner has no such output; lanner's sidekick outputs: {have}")
-    return Translation(entries, _globals(where, doc), not_applied)
+    g = _globals(where, doc)
+    for e in entries:     # sidekick makes its custom and templated fields Loki labels
+        if e["type"] == "loki" and (g.customfields or g.templatedfields):
+            names = e.get("label_fields") or []
+            names = [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)
+            e["label_fields"] = [*names, *g.customfields, *g.templatedfields]
+    return Translation(entries, g, not_applied)
