@@ -11,7 +11,8 @@ start-up, rules loading, is not counted: it is paid once per run, not per syscal
 Figures: median of R rounds (modes alternate), slowdown against no tracing in wall time and in CPU time
 of the workload's own processes (user + system, from their rusage: less sensitive than wall time to
 other load on the machine; a stop's wait is not in it), syscalls stopped, events,
-and the cost of one stopped syscall: (traced - untraced wall time) / stops, in microseconds. The getppid
+and the cost of one stopped syscall in microseconds: wall time added / stops, workload CPU added /
+stops (the kernel's share of the ptrace stops), and lanner's own CPU / stops (tracer, decoding, rules). The getppid
 loop is never stopped (no rule or state needs getppid): it shows the cost of the seccomp filter alone.
 Run: ``.venv/bin/python bench/userspace_overhead.py [--quick] [--rounds=N] [--only=open]``.
 """
@@ -85,10 +86,13 @@ def traced(argv: list[str], cwd: str) -> tuple[float, dict]:
         src = UserspaceSource(plan.kfilter, argv=argv, seed=_seeder(eng.state), cwd=cwd)
         stats = LoopStats("syscall")
         c = children_cpu()
+        me = resource.getrusage(resource.RUSAGE_SELF)
         t = time.perf_counter()
         run_loop(eng, src.batches(), threading.Event(), stats)
         dt = time.perf_counter() - t
         wcpu = children_cpu() - c
+        me2 = resource.getrusage(resource.RUSAGE_SELF)
+        lcpu = me2.ru_utime + me2.ru_stime - me.ru_utime - me.ru_stime
     finally:
         os.dup2(saved[0], 1)
         os.dup2(saved[1], 2)
@@ -96,7 +100,7 @@ def traced(argv: list[str], cwd: str) -> tuple[float, dict]:
             os.close(fd)
     if src.exit_code:
         sys.exit(f"{argv[0]} exited with {src.exit_code} under the userspace driver")
-    return dt, {"wcpu": wcpu, "stops": src.n_stops, "events": src.n_events, "alerts": len(alerts), "cpu": stats.cpu_s,
+    return dt, {"wcpu": wcpu, "lcpu": lcpu, "stops": src.n_stops, "events": src.n_events, "alerts": len(alerts), "cpu": stats.cpu_s,
                 "traced_nrs": len(src.nrs)}
 
 
@@ -145,9 +149,11 @@ def main() -> None:
         per = (dt - b) / st["stops"] * 1e6 if st["stops"] else 0.0
         print(f"\n{name}: no tracing {b:.3f}s; userspace driver {dt:.3f}s ({dt / b:.2f}x wall); workload CPU "
               f"{bcpu:.3f}s -> {st['wcpu']:.3f}s ({st['wcpu'] / max(bcpu, 1e-9):.2f}x)")
-        print(f"  syscalls stopped {st['stops']:,}, events {st['events']:,}, alerts {st['alerts']}, "
-              f"engine CPU {st['cpu']:.2f}s; per stopped syscall "
-              + (f"{per:.1f} us (wall time added / stops)" if st["stops"] else "n/a (nothing stopped)"))
+        print(f"  syscalls stopped {st['stops']:,}, events {st['events']:,}, alerts {st['alerts']}; lanner CPU "
+              f"{st['lcpu']:.2f}s; per stopped syscall: "
+              + (f"{per:.1f} us wall added, {(st['wcpu'] - bcpu) / st['stops'] * 1e6:.1f} us workload CPU added, "
+                 f"{st['lcpu'] / st['stops'] * 1e6:.1f} us lanner CPU (tracer + decoding + rules)" if st["stops"]
+                 else "n/a (nothing stopped)"))
 
 
 if __name__ == "__main__":
