@@ -67,12 +67,15 @@ class DropMonitor:
         self.ebpf = ebpf
         self.next_check: int | None = None
         self.prev = (0, 0)
+        self.prev_kinds: dict[str, int] = {}
         self.detected = 0
         self.actions_taken = 0
         self.exit_requested = False
 
-    def check(self, ts: int, n_evts: int, n_drops: int) -> None:
-        """Called with the newest event time and the cumulative event/drop counts."""
+    def check(self, ts: int, n_evts: int, n_drops: int, kinds: dict[str, int] | None = None) -> None:
+        """Called with the newest event time and the cumulative event/drop counts; ``kinds``: the
+        cumulative drops under the alert's field names (``DROP_FIELDS``: by event category, scratch
+        map); without it every drop counts as ``n_drops_buffer_other_interest_exit``."""
         if self.next_check is None:
             self.next_check = ts + 1_000_000_000
             return
@@ -81,6 +84,8 @@ class DropMonitor:
         self.next_check = ts + 1_000_000_000
         d_evts, d_drops = n_evts - self.prev[0], n_drops - self.prev[1]
         self.prev = (n_evts, n_drops)
+        d_kinds = {k: v - self.prev_kinds.get(k, 0) for k, v in (kinds or {}).items()}
+        self.prev_kinds = dict(kinds or {})
         real = d_drops
         if self.simulate:
             log.info("Simulating syscall event drop")
@@ -100,9 +105,14 @@ class DropMonitor:
             if a == "log":
                 log.debug("%s", msg)
             elif a == "alert" and self.pipeline is not None:
-                fields = {"n_evts": str(d_evts), "n_drops": str(d_drops), "n_drops_buffer_total": str(real)}
+                scratch = d_kinds.get("n_drops_scratch_map", 0)
+                fields = {"n_evts": str(d_evts), "n_drops": str(d_drops),
+                          "n_drops_buffer_total": str(real - scratch)}
                 fields.update({k: "0" for k in DROP_FIELDS})
-                fields["n_drops_buffer_other_interest_exit"] = str(real)
+                if kinds is None:
+                    fields["n_drops_buffer_other_interest_exit"] = str(real)
+                else:
+                    fields.update({k: str(v) for k, v in d_kinds.items() if k in DROP_FIELDS})
                 fields["ebpf_enabled"] = "1" if self.ebpf else "0"
                 self.pipeline.internal(DROP_RULE, Priority.DEBUG, msg, fields, time_ns=ts)
             elif a == "exit":

@@ -118,13 +118,36 @@ def run_live(runner: Any, stats: Any) -> None:
         raise RunError("Drop manager internal error")
 
 
+#: the drop alert's buffer field for the drops of each probe event family (the others: other_interest)
+_DROP_FIELD_OF_FAMILY = {"clone": "n_drops_buffer_clone_fork_exit", "exec": "n_drops_buffer_execve_exit",
+                         "net": "n_drops_buffer_connect_exit", "open": "n_drops_buffer_open_exit",
+                         "file": "n_drops_buffer_dir_file_exit", "close": "n_drops_buffer_close_exit",
+                         "procexit": "n_drops_buffer_proc_exit"}
+
+
+def drop_kinds(c: dict[str, int]) -> dict[str, int]:
+    """Cumulative drops under the drop alert's field names, from the live source's counters."""
+    out = dict.fromkeys(_DROP_FIELD_OF_FAMILY.values(), 0)
+    out["n_drops_buffer_other_interest_exit"] = 0
+    for name, v in c.items():
+        if name.startswith("kernel_dropped_"):
+            fam = name[len("kernel_dropped_"):]
+            key = _DROP_FIELD_OF_FAMILY.get(fam, "n_drops_buffer_other_interest_exit")
+            out[key] += v
+    out["n_drops_scratch_map"] = c.get("kernel_drops_large", 0)
+    return out
+
+
 def _fill_stats(stats: Any, c: dict[str, int], drops: DropMonitor) -> None:
     stats.drops = c["kernel_drops"] + c["userspace_drops"]
     stats.driver_events = c["kernel_emitted"] + c["kernel_drops"]
     stats.extra.update({"drop_detected": drops.detected, "drop_actions": drops.actions_taken,
                         "kernel_seen": c["kernel_seen"], "kernel_filtered": c["kernel_filtered"],
                         "kernel_skipped": c["kernel_skipped"], "kernel_drops": c["kernel_drops"],
-                        "userspace_drops": c["userspace_drops"]})
+                        "userspace_drops": c["userspace_drops"], "drops_rule": c.get("drops_rule", 0),
+                        "drops_state": c.get("drops_state", 0), "kernel_shed": c.get("kernel_shed", 0),
+                        "kernel_failed_dropped": c.get("kernel_failed_dropped", 0)})
+    stats.extra.update({k: v for k, v in c.items() if k.startswith(("kernel_filtered_", "kernel_dropped_"))})
 
 
 def live_batches(runner: Any, stats: LoopStats, src: LiveSyscallSource, drops: DropMonitor,
@@ -170,7 +193,7 @@ def live_batches(runner: Any, stats: LoopStats, src: LiveSyscallSource, drops: D
 def _drop_check(src: Any, drops: DropMonitor, ts: int, stats: Any) -> None:
     c = src.counters()
     n_drops = c["kernel_drops"] + c["userspace_drops"]
-    drops.check(ts, c["kernel_emitted"] + n_drops, n_drops)
+    drops.check(ts, c["kernel_emitted"] + n_drops, n_drops, drop_kinds(c))
     _fill_stats(stats, c, drops)
 
 
@@ -200,7 +223,15 @@ def scap_counters(runner: Any) -> dict[str, int]:
         return {}
     k = src.probe.counters()
     return {"n_evts": c["kernel_emitted"] + c["kernel_drops"], "n_drops": c["kernel_drops"] + c["userspace_drops"],
-            "n_drops_buffer_total": k["drops_full"], "n_drops_buffer{dir=exit,drop=other_interest}": k["drops_full"],
+            "n_drops_buffer_total": k["drops_full"] + k["shed"],
+            **{f"n_drops_buffer{{dir=exit,drop={f[len('n_drops_buffer_'):-len('_exit')]}}}": v
+               for f, v in drop_kinds(c).items() if f.startswith("n_drops_buffer_")},
             "n_drops_scratch_map": k["drops_large"], "n_drops_page_faults": 0, "n_drops_bug": 0,
             "n_drops_userspace": c["userspace_drops"], "n_kernel_filtered": c["kernel_filtered"],
-            "n_syscalls_seen": c["kernel_seen"]}
+            "n_syscalls_seen": c["kernel_seen"],
+            # lanner: drops by kind (events a rule can match / state-only events), overload shedding,
+            # push-down per family, failed exits dropped by drop_failed_exit / the failed-close filter
+            "n_drops_kind{kind=rule}": c["drops_rule"], "n_drops_kind{kind=state}": c["drops_state"],
+            "n_drops_shed": c["kernel_shed"], "n_kernel_failed_dropped": c["kernel_failed_dropped"],
+            **{f"n_kernel_filtered_family{{family={n[len('kernel_filtered_'):]}}}": v
+               for n, v in c.items() if n.startswith("kernel_filtered_")}}

@@ -309,6 +309,11 @@ class Runner:
             if verbose:
                 if s.source == "syscall" and self.kind != "replay":
                     sys.stderr.write(f"Driver Events:{s.driver_events}\nDriver Drops:{s.drops}\n")
+                    if "drops_rule" in s.extra:
+                        x = s.extra
+                        sys.stderr.write(f"Driver Drops by kind: rule events {x['drops_rule']}, state-only events "
+                                         f"{x['drops_state']} (shed under overload {x['kernel_shed']}); filtered "
+                                         f"in the kernel (no rule or state needs them) {x['kernel_filtered']}\n")
                 prefix = "" if self.kind == "replay" else f"({s.source}) "
                 eps = s.events / s.cpu_s if s.cpu_s > 0 else 0.0
                 sys.stderr.write(f"{prefix}Elapsed time: {s.cpu_s:.3f}, Captured Events: {s.events}, "

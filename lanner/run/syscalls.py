@@ -126,9 +126,67 @@ def derive_filter(engine: Any, config: Config) -> FilterPlan:
     # a rule on close events must see every close, also of files whose open was dropped
     open_filter, report = _open_pushdown(engine, config, events, adds, close_filter="close" not in rules)
     drop_failed = config.bool("engine.modern_ebpf.drop_failed_exit", False)
+    results, ptrace_req, call_report = _call_pushdown(engine, config, events, frozenset(state), adds)
+    report += call_report
     kf = F.KernelFilter(events=events, open_filter=open_filter, snaplen=snaplen,
-                        drop_failed=drop_failed, drop_failed_close="close" not in (rules | adds))
+                        drop_failed=drop_failed, drop_failed_close="close" not in (rules | adds),
+                        results=results, ptrace_requests=ptrace_req, rule_events=frozenset(rules | adds),
+                        shed_fraction=shed_fraction(config))
     return FilterPlan(kf, rules, frozenset(state), frozenset(removes), ignored, report, notes, attach)
+
+
+def shed_fraction(config: Config) -> float:
+    """``engine.modern_ebpf.shed_watermark`` (lanner-specific, default 0.75): ring fill above which the
+    probe sheds events no rule can match (state-only events) to keep room for rule events; 0 disables."""
+    v = config.float("engine.modern_ebpf.shed_watermark", 0.75)
+    if not 0.0 <= v <= 1.0:
+        raise ConfigError(f"engine.modern_ebpf.shed_watermark must be between 0 and 1, got {v}")
+    return v
+
+
+#: state events whose success the state engine needs; a failure changes no state (every handler in
+#: lanner.state.engine returns on a negative result; a connect in progress counts as a success)
+_NO_PUSHDOWN = frozenset(OPEN_EVENTS) | {"close", "procexit"}
+
+_NOT_PUSHED = {
+    "exec": "successful execs always reach the state engine (process tree, names, exe paths, args); "
+            "proc.name / proc.exepath / evt.arg.filename tests are not pushed down",
+    "net": "successful connect/accept/bind always reach the state engine (it records the connection on "
+           "the socket fd); ports and address classes are not pushed down",
+    "cred": "successful setuid/setgid-family calls always reach the state engine (user of the thread)",
+}
+
+
+def _call_pushdown(engine: Any, config: Config, events: frozenset[str], state: frozenset[str],
+                   explicit: set[str]) -> tuple[tuple[tuple[str, int], ...], frozenset[int] | None, list[str]]:
+    """Result classes (and ptrace requests) to keep per event outside the open family: what some rule can
+    match, plus every success the state engine needs. Events asked for in ``base_syscalls.custom_set``,
+    and events the probe emits as generic ones (no result), are not pushed down."""
+    from lanner.rules.pushdown_calls import ANY_RESULT, CallPred, plan_calls, result_names
+    if not config.bool("engine.modern_ebpf.call_pushdown", True):
+        return (), None, ["call push-down disabled by configuration"]
+    names = {n for n in events if n not in _NO_PUSHDOWN and n not in explicit
+             and any(c in F.HANDLED for c in F.EVENT_ALIASES.get(n, ()) + (n,))}
+    if not names:
+        return (), None, []
+    plan = plan_calls(engine.ruleset.enabled_rules(), names, T.codes_for_name, lambda c: T.EVENTS[c].name)
+    out: list[tuple[str, int]] = []
+    report = [f"calls: {line}" for line in plan.rule_report()]
+    for n in sorted(names):
+        keep = plan.results.get(n, 0)
+        if n in state or n in ("execve", "execveat"):
+            keep |= F.RESULT_OK | (F.RESULT_INPROG if n == "connect" else 0)
+        if keep != F.RESULT_ALL:
+            out.append((n, keep))
+    req = plan.requests.get("ptrace") if "ptrace" in names else None
+    if out:
+        report.append("call push-down table (results kept): " + "; ".join(
+            f"{n}: {result_names(m) if m else 'none'}" for n, m in out))
+    if req is not None:
+        report.append("ptrace push-down: " + CallPred(ANY_RESULT, req).describe().replace("any result & ", ""))
+    fams = {F.FAMILIES[F.family_of(n)] for n in names}
+    report += [f"not pushed down: {why}" for fam, why in _NOT_PUSHED.items() if fam in fams]
+    return tuple(out), req, report
 
 
 def attach_mode(config: Config) -> str:

@@ -13,6 +13,14 @@ Python time:
    open was dropped is dropped too (an LRU map of (tgid, fd)). Caveat: an fd whose open was dropped is
    unknown to the state engine, so later events on it carry no ``fd.name``; the push-down analysis
    disables itself when a rule reads file fd fields on non-open events.
+3. **Result and request push-down** (the other families, ``lanner.rules.pushdown_calls``): per
+   syscall, which results (success, failure, a connect in progress) to keep, and for ptrace which
+   requests. A failure changes no state, so a failed exec / setuid / connect ... no rule can match is
+   dropped; a success the state engine needs is always kept.
+
+Every event filtered by 2 or 3 is counted per family (``filtered_<family>``, ``FAMILIES``). Under
+overload, events no rule can match (state-only event types, ``SC_RULE`` unset) are shed once the ring
+is filled above ``shed_fraction``, leaving the rest of the ring to events rules can match.
 
 :class:`KernelFilter` is the value the rules side builds; ``Probe.apply_filter`` pushes it down.
 """
@@ -62,6 +70,36 @@ ENTRY_KINDS = ("any", "prefix", "exact")
 
 MAX_PREFIXES = 16
 MAX_PREFIX_LEN = 64
+
+# per-syscall table flags (probe: SC_*): emitted at all, successful / failed results kept, some rule
+# can match the event (overload sheds the others first)
+SC_INTERESTING, SC_KEEP_OK, SC_KEEP_ERR, SC_RULE, SC_KEEP_INPROG = 1, 4, 8, 16, 32
+#: result classes: success, failure, a connect in progress (EINPROGRESS; other calls: a failure)
+RESULT_OK, RESULT_ERR, RESULT_INPROG = 1, 2, 4
+RESULT_ALL = 7
+
+#: event families: the probe counts what it filters (``filtered_<family>``) and what it drops
+#: (``dropped_<family>``) per family; at most N_FAM (16) in the probe
+FAMILIES = ("other", "open", "close", "exec", "net", "cred", "ptrace", "fd", "clone", "procexit", "file")
+_FAMILY_OF = {
+    **dict.fromkeys(("open", "openat", "openat2", "creat"), "open"),
+    "close": "close",
+    **dict.fromkeys(("execve", "execveat"), "exec"),
+    **dict.fromkeys(("connect", "accept", "accept4", "bind", "listen", "socket", "sendto", "recvfrom",
+                     "sendmsg", "recvmsg", "sendmmsg", "recvmmsg"), "net"),
+    **dict.fromkeys(("setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "capset"), "cred"),
+    "ptrace": "ptrace",
+    **dict.fromkeys(("dup", "dup2", "dup3", "pipe", "pipe2", "memfd_create", "userfaultfd"), "fd"),
+    **dict.fromkeys(("clone", "clone3", "fork", "vfork"), "clone"),
+    "procexit": "procexit",
+    **dict.fromkeys(("mkdir", "mkdirat", "rmdir", "unlink", "unlinkat", "rename", "renameat", "renameat2", "link",
+                     "linkat", "symlink", "symlinkat", "chdir", "fchdir", "chmod", "fchmod", "fchmodat"), "file"),
+}
+
+
+def family_of(name: str) -> int:
+    """Index of the push-down family of a syscall name (``FAMILIES``)."""
+    return FAMILIES.index(_FAMILY_OF.get(name, "other"))
 
 NR_BY_NAME = {n: nr for nr, n in X86_64.items()}
 _NR_BY_NAME = NR_BY_NAME
@@ -133,6 +171,47 @@ class KernelFilter:
     snaplen: int = 80
     drop_failed: bool = False        # every failed syscall exit (Falco's drop_failed_exit)
     drop_failed_close: bool = False  # failed close only (no state change; set when no rule needs close)
+    #: result push-down: event name -> RESULT_* classes to keep (absent: all)
+    results: tuple[tuple[str, int], ...] = ()
+    #: ptrace push-down: PPM request codes to keep (None: every request)
+    ptrace_requests: frozenset[int] | None = None
+    #: event names some rule can match (None: all); the others are shed first under overload
+    rule_events: frozenset[str] | None = None
+    #: ring fill (fraction) above which events no rule can match are shed; 0: never
+    shed_fraction: float = 0.75
+
+    def result_mask(self, name: str) -> int:
+        for n, m in self.results:
+            if n == name:
+                return m
+        return RESULT_ALL
+
+    def entries(self) -> dict[int, tuple[int, int, int]]:
+        """native nr -> (event code, SC_* flags, family index) for every syscall to emit."""
+        out: dict[int, tuple[int, int, int]] = {}
+        names = self.events
+        by_nr: dict[int, str] = {}
+        if names is None:
+            by_nr = dict(X86_64)
+        else:
+            for name in names:
+                for c in EVENT_ALIASES.get(name, ()) + (name,):
+                    nr = _NR_BY_NAME.get(c)
+                    if nr is not None:
+                        by_nr[nr] = name
+        codes = self.syscall_numbers()
+        for nr, code in codes.items():
+            name = by_nr.get(nr, X86_64.get(nr, ""))
+            flags = SC_INTERESTING
+            m = self.result_mask(name)
+            if name != "connect" and m & RESULT_INPROG:
+                m |= RESULT_ERR
+            flags |= (SC_KEEP_OK if m & RESULT_OK else 0) | (SC_KEEP_ERR if m & RESULT_ERR else 0)
+            flags |= SC_KEEP_INPROG if m & RESULT_INPROG or name != "connect" and m & RESULT_ERR else 0
+            if self.rule_events is None or name in self.rule_events:
+                flags |= SC_RULE
+            out[nr] = (code, flags, family_of(name))
+        return out
 
     def syscall_numbers(self) -> dict[int, int]:
         """native nr -> event code for every syscall to emit (generic code 1 when not handled)."""

@@ -53,7 +53,10 @@ BTF = Path("/sys/kernel/btf/vmlinux")
 NR_SYSCALLS = 512
 RING_BYTES = 8 * 1024 * 1024
 
-COUNTER_NAMES = ("seen", "emitted", "drops_full", "filtered", "drops_large", "skipped")
+COUNTER_NAMES = ("seen", "emitted", "drops_full", "filtered", "drops_large", "skipped", "failed_dropped", "shed",
+                 "drops_full_state", "_cur_state_only", "_cur_fam") + tuple(
+                     f"filtered_{F.FAMILIES[i]}" if i < len(F.FAMILIES) else f"_filtered_{i}" for i in range(16)) + tuple(
+                     f"dropped_{F.FAMILIES[i]}" if i < len(F.FAMILIES) else f"_dropped_{i}" for i in range(16))
 
 ATTACH_MODES = ("auto", "tp_btf", "tracepoint")
 GLOBAL_PROG = "lanner_sys_exit"
@@ -85,11 +88,13 @@ class _Config(ctypes.Structure):
         ("prefix_cls", ctypes.c_uint32 * F.MAX_PREFIXES),
         ("prefix", (ctypes.c_uint64 * 8) * F.MAX_PREFIXES),
         ("prefix_mask", (ctypes.c_uint64 * 8) * F.MAX_PREFIXES),
+        ("ptrace_mask", ctypes.c_uint64), ("ptrace_filter_on", ctypes.c_uint32), ("shed_bytes", ctypes.c_uint32),
+        ("exec_rule", ctypes.c_uint32), ("procexit_rule", ctypes.c_uint32),
     ]
 
 
 class _ScEntry(ctypes.Structure):
-    _fields_ = [("code", ctypes.c_uint16), ("flags", ctypes.c_uint8), ("pad", ctypes.c_uint8)]
+    _fields_ = [("code", ctypes.c_uint16), ("flags", ctypes.c_uint8), ("fam", ctypes.c_uint8)]
 
 
 def boot_epoch_ns() -> int:
@@ -467,7 +472,8 @@ class Probe:
         """Push a KernelFilter down to the kernel (can be called while attached)."""
         if kf.open_filter is not None:
             kf.open_filter.check()
-        nrs = kf.syscall_numbers()
+        entries = kf.entries()
+        nrs = {nr: e[0] for nr, e in entries.items()}
         cfg = _Config()
         cfg.self_tgid = os.getpid() if kf.self_filter else 0xFFFFFFFF
         cfg.snaplen = max(0, min(kf.snaplen, 4095))
@@ -475,6 +481,12 @@ class Probe:
         cfg.procexit_on = int(kf.wants("procexit"))
         cfg.exec_on = int(kf.wants("execve") or kf.wants("execveat"))
         cfg.drop_failed = (1 if kf.drop_failed else 0) | (2 if kf.drop_failed_close else 0)
+        if kf.ptrace_requests is not None:
+            cfg.ptrace_filter_on = 1
+            cfg.ptrace_mask = sum(1 << r for r in kf.ptrace_requests if 0 <= r < 64)
+        cfg.shed_bytes = int(self.ring_bytes * kf.shed_fraction) if 0 < kf.shed_fraction < 1 else 0
+        cfg.exec_rule = int(kf.rule_events is None or bool({"execve", "execveat"} & kf.rule_events))
+        cfg.procexit_rule = int(kf.rule_events is None or "procexit" in kf.rule_events)
         of = kf.open_filter
         if of is not None:
             cfg.open_filter_on = 1
@@ -496,9 +508,9 @@ class Probe:
             if nr not in nrs:
                 self._update("lanner_sc", nr, _ScEntry(0, 0, 0))
         self._update("lanner_cfg", 0, cfg)
-        for nr, code in nrs.items():
+        for nr, (code, flags, fam) in entries.items():
             if nr < NR_SYSCALLS:
-                self._update("lanner_sc", nr, _ScEntry(code, 1, 0))
+                self._update("lanner_sc", nr, _ScEntry(code, flags, fam))
         if self._tp_prog is not None:
             self._sync_tracepoints(nrs, detach=True)
         self.filter = kf
@@ -506,7 +518,9 @@ class Probe:
     # -------------------------------------------------------------- counters
 
     def counters(self) -> dict[str, int]:
-        """Per-CPU kernel counters summed: seen, emitted, drops_full, filtered, drops_large, skipped."""
+        """Per-CPU kernel counters summed (``COUNTER_NAMES``): seen, emitted, drops_full (of which
+        drops_full_state: events no rule can match), filtered (push-down; per family in filtered_<family>),
+        drops_large, skipped, failed_dropped (drop_failed), shed (overload)."""
         n = len(COUNTER_NAMES)
         buf = (ctypes.c_uint64 * (n * self.ncpu))()
         k = ctypes.c_uint32(0)
@@ -514,4 +528,5 @@ class Probe:
         if rc:
             raise ProbeError(f"cannot read counters: {Libbpf.errno_msg(rc)}")
         vals = struct.unpack(f"{n * self.ncpu}Q", bytes(buf))
-        return {name: sum(vals[c * n + i] for c in range(self.ncpu)) for i, name in enumerate(COUNTER_NAMES)}
+        return {name: sum(vals[c * n + i] for c in range(self.ncpu)) for i, name in enumerate(COUNTER_NAMES)
+                if not name.startswith("_")}

@@ -46,6 +46,19 @@ char LICENSE[] SEC("license") = "GPL";
 
 #define SC_INTERESTING 1
 #define SC_OPENFAM 2
+#define SC_KEEP_OK 4	/* result push-down: keep successful exits */
+#define SC_KEEP_ERR 8	/* result push-down: keep failed exits */
+#define SC_RULE 16	/* some rule can match this event: never shed under overload */
+#define SC_KEEP_INPROG 32	/* result push-down: keep a connect returning EINPROGRESS */
+#define SC_KEEP_ALL (SC_KEEP_OK | SC_KEEP_ERR | SC_KEEP_INPROG)
+
+/* push-down families (lanner.sources.ebpf.filters.FAMILIES): per-family filtered counters */
+#define FAM_OPEN 1
+#define FAM_CLOSE 2
+#define FAM_EXEC 3
+#define FAM_PTRACE 6
+#define FAM_PROCEXIT 9
+#define N_FAM 16
 
 /* open push-down classes: flags (bits 0-2) x result (bits 3-4); an entry matches an event that
  * shares a bit with it in both dimensions. OC_EXACT marks an entry whose path must end with it. */
@@ -63,7 +76,7 @@ char LICENSE[] SEC("license") = "GPL";
 struct lw_sc_entry {
 	u16 code;
 	u8 flags;
-	u8 pad;
+	u8 fam;
 };
 
 struct lw_config {
@@ -82,6 +95,11 @@ struct lw_config {
 	u32 prefix_cls[N_PREFIX];
 	u64 prefix[N_PREFIX][PREFIX_WORDS];
 	u64 prefix_mask[N_PREFIX][PREFIX_WORDS];
+	u64 ptrace_mask;	/* PPM request codes kept when ptrace_filter_on */
+	u32 ptrace_filter_on;
+	u32 shed_bytes;		/* ring fill above which events no rule can match are shed (0: never) */
+	u32 exec_rule;		/* a rule can match execve (sched_process_exec records are rule events) */
+	u32 procexit_rule;	/* a rule can match procexit */
 };
 
 struct lw_counters {
@@ -91,6 +109,13 @@ struct lw_counters {
 	u64 filtered;	  /* dropped by the open push-down */
 	u64 drops_large;  /* record too large for the scratch buffer */
 	u64 skipped;	  /* not interesting / self */
+	u64 failed_dropped;	/* failed exits dropped by drop_failed (Falco's drop_failed_exit, failed close) */
+	u64 shed;	  /* events no rule can match, shed above the ring watermark */
+	u64 drops_full_state;	/* of drops_full: events no rule can match */
+	u64 cur_state_only;	/* the event being written is one no rule can match (scratch, not a count) */
+	u64 cur_fam;	  /* its family (scratch, not a count) */
+	u64 filtered_fam[N_FAM];	/* of filtered: per push-down family */
+	u64 dropped_fam[N_FAM];	/* shed + drops_full per family */
 };
 
 struct lw_scratch {
@@ -270,6 +295,12 @@ static __always_inline void w_ubuf(struct lw_writer *w, const void *p, u64 len, 
 	w_len(w, len);
 }
 
+static __always_inline void filt(struct lw_counters *c, u32 fam)
+{
+	c->filtered++;
+	c->filtered_fam[fam & (N_FAM - 1)]++;
+}
+
 static __always_inline int w_end(struct lw_writer *w, struct lw_counters *c)
 {
 	u32 len = w->s->off;
@@ -281,9 +312,22 @@ static __always_inline int w_end(struct lw_writer *w, struct lw_counters *c)
 	*(u32 *)&w->buf[16] = len;
 	asm volatile("" : "+r"(len));
 	len &= (HALF - 1);
+	if (c && c->cur_state_only) {
+		/* overload: an event no rule can match gives way to rule events above the watermark */
+		struct lw_config *cfg = lw_cfg();
+		if (cfg && cfg->shed_bytes && bpf_ringbuf_query(&lanner_rb, BPF_RB_AVAIL_DATA) + len > cfg->shed_bytes) {
+			c->shed++;
+			c->dropped_fam[c->cur_fam & (N_FAM - 1)]++;
+			return 0;
+		}
+	}
 	if (bpf_ringbuf_output(&lanner_rb, w->buf, len, BPF_RB_NO_WAKEUP)) {
-		if (c)
+		if (c) {
 			c->drops_full++;
+			c->dropped_fam[c->cur_fam & (N_FAM - 1)]++;
+			if (c->cur_state_only)
+				c->drops_full_state++;
+		}
 		return 0;
 	}
 	if (c)
@@ -1305,7 +1349,7 @@ static __always_inline void emit_open(struct lw_config *cfg, struct lw_counters 
 	u32 plen = w.s->off - poff;
 	if (!open_keep(cfg, res, pf, &w.buf[OFF(poff)], plen)) {
 		if (c)
-			c->filtered++;
+			filt(c, FAM_OPEN);
 		if (res >= 0 && cfg->close_filter_on)
 			supp_set((u32)res);
 		return;
@@ -1554,7 +1598,7 @@ static __always_inline void emit_syscall(struct lw_config *cfg, struct lw_counte
 	case 5: /* close */
 		if (supp_take(cfg, SA(0))) {
 			if (c)
-				c->filtered++;
+				filt(c, FAM_CLOSE);
 			return;
 		}
 		if (!w_begin(&w, cfg, code, 2)) return;
@@ -1780,13 +1824,20 @@ static __always_inline void emit_syscall(struct lw_config *cfg, struct lw_counte
 		if (!w_begin(&w, cfg, code, 4)) return;
 		w_u64(&w, res); w_u32(&w, (u32)A(0)); w_u32(&w, (u32)A(1)); w_u32(&w, (u32)A(2));
 		break;
-	case 169: /* ptrace: addr/data as DYN selector 0 (u64) */
+	case 169: { /* ptrace: addr/data as DYN selector 0 (u64) */
+		u16 rq = ptrace_req_to_ppm((s64)A(0));
+		if (cfg->ptrace_filter_on && !((cfg->ptrace_mask >> (rq & 63)) & 1)) {
+			if (c)
+				filt(c, FAM_PTRACE);
+			return;
+		}
 		if (!w_begin(&w, cfg, code, 5)) return;
 		w_u64(&w, res);
 		w.buf[OFF(w.s->off)] = 0; *(u64 *)&w.buf[OFF(w.s->off + 1)] = A(2); w_len(&w, 9);
 		w.buf[OFF(w.s->off)] = 0; *(u64 *)&w.buf[OFF(w.s->off + 1)] = A(3); w_len(&w, 9);
-		w_u16(&w, ptrace_req_to_ppm((s64)A(0))); w_u64(&w, SA(1));
+		w_u16(&w, rq); w_u64(&w, SA(1));
 		break;
+	}
 	case 257: /* mount */
 		if (!w_begin(&w, cfg, code, 5)) return;
 		w_u64(&w, res); w_ustr(&w, (void *)A(0), MAX_PATH); w_ustr(&w, (void *)A(1), MAX_PATH);
@@ -1922,9 +1973,22 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long nr, long ret, 
 	}
 	if (ret < 0 && cfg->drop_failed && ((cfg->drop_failed & DF_ALL) || e->code == 5)) {
 		/* a failed close changes no state; Falco's drop_failed_exit drops every failure */
-		c->filtered++;
+		c->failed_dropped++;
 		return 0;
 	}
+	u8 fl = e->flags;
+	if ((fl & SC_KEEP_ALL) != SC_KEEP_ALL) {
+		/* result push-down: success, failure, or a connect in progress (EINPROGRESS) */
+		u8 rc = ret >= 0 ? SC_KEEP_OK : SC_KEEP_ERR;
+		if (e->code == 23 && ret == -115)
+			rc = SC_KEEP_INPROG;
+		if (!(fl & rc)) {
+			filt(c, e->fam);
+			return 0;
+		}
+	}
+	c->cur_state_only = !(fl & SC_RULE);
+	c->cur_fam = e->fam;
 	if (!compat)
 		call_native(&k, regs);
 	struct task_struct *t = bpf_get_current_task_btf();
@@ -1974,6 +2038,8 @@ int BPF_PROG(lanner_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	struct lw_config *cfg = lw_cfg();
 	if (!c || !cfg || !cfg->exec_on || is_self(cfg))
 		return 0;
+	c->cur_state_only = !cfg->exec_rule;
+	c->cur_fam = FAM_EXEC;
 	const char *fn = BPF_CORE_READ(bprm, filename);
 	emit_exec(cfg, c, p, 293, 0, fn, 0);
 	return 0;
@@ -1987,6 +2053,8 @@ int BPF_PROG(lanner_exit, struct task_struct *p)
 	struct lw_writer w;
 	if (!c || !cfg || !cfg->procexit_on || is_self(cfg))
 		return 0;
+	c->cur_state_only = !cfg->procexit_rule;
+	c->cur_fam = FAM_PROCEXIT;
 	int code = BPF_CORE_READ(p, exit_code);
 	if (!w_begin(&w, cfg, 186, 5))
 		return 0;

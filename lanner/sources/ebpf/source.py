@@ -151,11 +151,22 @@ class LiveSyscallSource:
             time.sleep(self.poll_interval)
 
     def counters(self) -> dict[str, int]:
-        """events delivered, kernel drops (ring full / too large), userspace drops, kernel filter counts."""
+        """events delivered, kernel drops (ring full / too large; shed under overload), userspace drops,
+        kernel filter counts. Drops by kind: ``drops_rule`` (events a rule can match, lost to a full ring
+        or a too large record), ``drops_state`` (events no rule can match: shed above the watermark or
+        lost to a full ring); ``kernel_filtered`` counts the push-down (never a drop: no rule or state
+        needs those events), ``kernel_filtered_<family>`` per family, ``kernel_failed_dropped`` the failed
+        exits dropped by ``drop_failed_exit`` / the failed-close filter."""
         k = self.probe.counters()
-        return {"events": self.n_events, "kernel_drops": k["drops_full"] + k["drops_large"],
-                "userspace_drops": self.userspace_drops, "kernel_filtered": k["filtered"],
-                "kernel_emitted": k["emitted"], "kernel_seen": k["seen"], "kernel_skipped": k["skipped"]}
+        state = k["shed"] + k["drops_full_state"]
+        out = {"events": self.n_events, "kernel_drops": k["drops_full"] + k["drops_large"] + k["shed"],
+               "userspace_drops": self.userspace_drops, "kernel_filtered": k["filtered"],
+               "kernel_emitted": k["emitted"], "kernel_seen": k["seen"], "kernel_skipped": k["skipped"],
+               "kernel_failed_dropped": k["failed_dropped"], "kernel_shed": k["shed"],
+               "drops_rule": k["drops_full"] - k["drops_full_state"] + k["drops_large"], "drops_state": state,
+               "kernel_drops_large": k["drops_large"]}
+        out.update({f"kernel_{n}": v for n, v in k.items() if n.startswith(("filtered_", "dropped_"))})
+        return out
 
 
 class SyscallSourcePlugin(SourcePlugin):
