@@ -178,6 +178,8 @@ class Decoder:
             return [self._exec(ts, pid, tid, code, args, ret, reader, entry)]
         if code in (3, 59, 307, 327):
             return [self._open(ts, pid, tid, code, args, ret, reader, entry)]
+        if code in (51, 55):
+            return self._mmsg(ts, pid, tid, code, args, ret, reader)
         raw = self._simple(pid, tid, code, nr, args, ret, reader)
         if raw is None:
             return []
@@ -467,6 +469,31 @@ class Decoder:
                 return [r, u32(res), data, tup, ctl, u64(fd)]
             return [r, u32(0), b"", b"", b"", u64(fd)]
         return None
+
+    def _mmsg(self, ts: int, pid: int, tid: int, code: int, a: tuple[int, ...], res: int,
+              reader: Reader) -> list[SyscallEvent]:
+        """sendmmsg/recvmmsg: one event per message transferred, as the probe emits them (one empty event
+        when none was)."""
+        fd = s32(a[0])
+        if res <= 0:
+            raw = [u64(res), u64(fd), u32(0), b"", b""] + ([b""] if code == 55 else [])
+            return [SyscallEvent(0, ts, tid, code, raw)]
+        out = []
+        vec = reader.read(tid, a[1], 64 * min(res, 1024))
+        snap = self.snaplen
+        for i in range(len(vec) // 64):
+            name, _nl, iov, iovlen, control, controllen = struct.unpack_from("<QIxxxxQQQQ", vec, 64 * i)
+            mlen = struct.unpack_from("<I", vec, 64 * i + 56)[0]
+            if code == 51:
+                total = self._iov(reader, tid, iov, iovlen, 0)[1]
+                data = self._iov(reader, tid, iov, iovlen, min(mlen if mlen > 0 else total, snap))[0]
+                raw = [u64(mlen), u64(fd), u32(total), data, socket_tuple(pid, fd, inbound=False)]
+            else:
+                data = self._iov(reader, tid, iov, iovlen, min(mlen, snap))[0]
+                ctl = _ubuf(reader, tid, control, controllen, MAX_PATH - 1)
+                raw = [u64(mlen), u64(fd), u32(mlen), data, socket_tuple(pid, fd, inbound=True), ctl]
+            out.append(SyscallEvent(0, ts, tid, code, raw))
+        return out
 
     @staticmethod
     def _iov(reader: Reader, tid: int, iov: int, cnt: int, want: int) -> tuple[bytes, int]:

@@ -268,3 +268,23 @@ def test_nonblocking_connect_in_progress_has_the_destination():
             assert ev.param("tuple") is None  # failed at once: the probe writes no tuple either
     finally:
         cli.close()
+
+
+def test_sendmmsg_one_event_per_message():
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        bufs = [ctypes.create_string_buffer(m) for m in (b"first", b"second!")]
+        _keep.extend(bufs)
+        iovs = [struct.pack("<QQ", ctypes.addressof(x), len(x.raw) - 1) for x in bufs]
+        iov_addrs = [cbytes(v) for v in iovs]
+        vec = b"".join(struct.pack("<QIxxxxQQQQI4xI4x", 0, 0, addr, 1, 0, 0, 0, n)
+                       for addr, n in zip(iov_addrs, (5, 7), strict=True))
+        d = Decoder()
+        evs = d.syscall(1, PID, PID, NR["sendmmsg"], (a.fileno(), cbytes(vec), 2, 0, 0, 0), 2, R)
+        assert [(e.type, e.res, e.param("data"), e.param("size")) for e in evs] == [(51, 5, b"first", 5),
+                                                                                  (51, 7, b"second!", 7)]
+        none = d.syscall(1, PID, PID, NR["recvmmsg"], (b.fileno(), 0, 2, 0, 0, 0), -11, R)
+        assert [(e.type, e.res, e.param("fd")) for e in none] == [(55, -11, b.fileno())]
+    finally:
+        a.close()
+        b.close()
