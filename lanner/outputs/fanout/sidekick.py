@@ -122,36 +122,53 @@ def _section(doc: dict[str, Any], path: str) -> dict[str, Any]:
     return node if isinstance(node, dict) else {}
 
 
+def _env_value(kind: str, raw: str) -> Any:
+    """An environment string as viper would cast it for the option's kind."""
+    if kind == "bool":
+        return raw.strip().lower() in ("1", "true", "yes", "on", "t")
+    if kind == "int":
+        try:
+            return int(raw.strip() or 0)
+        except ValueError:
+            return raw
+    if kind == "map":
+        return dict(kv.split(":", 1) for kv in raw.split(",") if ":" in kv)
+    if kind == "list":
+        return [x for x in raw.replace(" ", "").split(",") if x]
+    return raw
+
+
+_ENV_GLOBALS = ("customfields", "templatedfields", "customtags", "bracketreplacer", "outputfieldformat",
+                "mutualtlsfilespath")
+
+
 def _env_overlay(doc: dict[str, Any], env: dict[str, str]) -> list[str]:
-    """Apply ``SECTION_OPTION`` variables as sidekick's viper does; returns the names used."""
-    used = []
-    for sect in ENABLE:
-        schema: Any = KEYS
-        for p in sect.split("."):
-            schema = schema[p]
-        prefix = sect.replace(".", "_").upper() + "_"
+    """Apply ``SECTION_OPTION`` variables (``SLACK_WEBHOOKURL``, ``AWS_SQS_URL``, ``AWS_REGION``) as sidekick's
+    viper does, cast to the option's kind; returns the names used."""
+    used: list[str] = []
+
+    def walk(schema: dict[str, Any], node: dict[str, Any], prefix: str) -> None:
         for opt, kind in schema.items():
+            if isinstance(kind, dict):
+                child = node.get(opt)
+                sub = child if isinstance(child, dict) else {}
+                walk(kind, sub, f"{prefix}{opt.upper()}_")
+                if sub and not isinstance(child, dict):
+                    node[opt] = sub
+                continue
             name = prefix + opt.upper()
-            if name in env and not isinstance(kind, dict):
-                node = doc
-                for p in sect.split("."):
-                    node = node.setdefault(p, {})
-                value: Any = env[name]
-                if kind == "map":
-                    value = dict(kv.split(":", 1) for kv in value.split(",") if ":" in kv)
-                node[opt] = value
+            if prefix and name in env:
+                node[opt] = _env_value(kind, env[name])
                 used.append(name)
-    for g in ("customfields", "templatedfields"):
+
+    walk(KEYS, doc, "")
+    for g in _ENV_GLOBALS:
         if g.upper() in env:
-            doc.setdefault(g, {}).update(dict(kv.split(":", 1) for kv in env[g.upper()].split(",") if ":" in kv))
+            value = _env_value(KEYS[g], env[g.upper()])
+            if isinstance(value, dict) and isinstance(doc.get(g), dict):
+                value = {**doc[g], **value}
+            doc[g] = value
             used.append(g.upper())
-    if "CUSTOMTAGS" in env:
-        doc["customtags"] = env["CUSTOMTAGS"].replace(" ", "").split(",")
-        used.append("CUSTOMTAGS")
-    for g in ("BRACKETREPLACER", "OUTPUTFIELDFORMAT"):
-        if g in env:
-            doc[g.lower()] = env[g]
-            used.append(g)
     return used
 
 

@@ -174,3 +174,17 @@ def test_registry_and_sidekick_tables_agree() -> None:
         assert set(s.rename.values()) <= s.accepted(), (s.type, set(s.rename.values()) - s.accepted())
         parent = KEYS[s.sidekick.split(".")[0]] if "." in s.sidekick else {}
         assert set(s.parent) <= set(parent), s.type
+
+
+def test_environment_only_sidekick_config_as_the_chart_gives_it() -> None:
+    from lanner.outputs.fanout.sidekick import translate
+    env = {"SLACK_WEBHOOKURL": "http://127.0.0.1:1/s", "SLACK_MINIMUMPRIORITY": "error", "AWS_SQS_URL": "http://q",
+           "AWS_REGION": "eu-west-1", "AWS_CHECKIDENTITY": "false", "POLICYREPORT_ENABLED": "false",
+           "CUSTOMFIELDS": "a:b,c:d", "WEBHOOK_ADDRESS": "", "WEBHOOK_CUSTOMHEADERS": "X-A:1"}
+    tr = translate("/dev/null", None, env=env)          # an empty document: everything from the environment
+    by_type = {e["type"]: e for e in tr.entries}
+    assert sorted(by_type) == ["slack", "sqs"]           # webhook's address is empty: off; policyreport false: off
+    assert by_type["slack"]["min_priority"] == "error" and by_type["slack"]["url"] == "http://127.0.0.1:1/s"
+    assert by_type["sqs"] == {"type": "sqs", "name": "aws.sqs", "region": "eu-west-1", "checkidentity": False,
+                              "url": "http://q"}
+    assert tr.globals.customfields == {"a": "b", "c": "d"}
