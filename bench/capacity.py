@@ -12,7 +12,7 @@ stable rules alert on), ``connect`` (connect/accept/close over loopback), ``exec
 /bin/true). Printed per step: target and achieved rate, agent events/s, drops, agent CPU per 100k
 events, p50/p99 alert latency; per mix the highest rate with zero drops; the agent's peak RSS.
 
-Run as root: ``.venv/bin/python bench/capacity.py [--rules stable|all] [--mixes open,connect,exec]
+Run as root: ``.venv/bin/python bench/capacity.py [--rules stable,all] [--mixes open,connect,exec]
 [--rates 25000,50000,100000,200000,400000] [--step-s 5] [--falco ../shared/falco/falco-ref]``.
 The upstream rules are read from ../shared/upstream/rules.
 """
@@ -193,7 +193,8 @@ def run_mix(agent: Agent, gen: str, mix: str, rates: list[int], step_s: float) -
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--rules", default="stable", choices=sorted(RULESETS))
+    ap.add_argument("--rules", default="stable,all", help="rule sets to run, comma separated: stable, all "
+                    "(stable + incubating + sandbox)")
     ap.add_argument("--mixes", default="open,connect,exec")
     ap.add_argument("--rates", default="25000,50000,100000,200000,400000")
     ap.add_argument("--exec-rates", default="1000,2000,4000,8000,16000")
@@ -203,8 +204,13 @@ def main() -> int:
     if os.geteuid() != 0:
         print("capacity: needs root (live probe)", file=sys.stderr)
         return 2
-    rules = [os.path.join(UPSTREAM, f) for f in RULESETS[a.rules]]
-    missing = [r for r in rules if not os.path.exists(r)]
+    sets = [x.strip() for x in a.rules.split(",") if x.strip()]
+    bad = [x for x in sets if x not in RULESETS]
+    if bad:
+        print(f"capacity: unknown rule set {', '.join(bad)} (known: {', '.join(RULESETS)})", file=sys.stderr)
+        return 2
+    missing = [os.path.join(UPSTREAM, f) for x in sets for f in RULESETS[x]
+               if not os.path.exists(os.path.join(UPSTREAM, f))]
     if missing:
         print(f"capacity: upstream rules not found: {', '.join(missing)}", file=sys.stderr)
         return 2
@@ -212,24 +218,32 @@ def main() -> int:
     agents = [("lanner", [lanner if os.path.exists(lanner) else shutil.which("lanner") or "lanner"])]
     if a.falco:
         agents.append(("falco", [a.falco]))
-    print(f"capacity: rules={a.rules} ({len(rules)} files), step {a.step_s:.0f} s per rate, {os.cpu_count()} cores; "
+    print(f"capacity: rules={','.join(sets)}, step {a.step_s:.0f} s per rate, {os.cpu_count()} cores; "
           "counters from each agent's /metrics, CPU from /proc/<pid>/stat, latency = alert line received - event "
           "time")
     summary = []
+    best_of: dict[tuple[str, str, str], int] = {}
     with tempfile.TemporaryDirectory() as tmp:
         gen = build_generator(tmp)
-        for name, cmd in agents:
-            for mix in a.mixes.split(","):
-                agent = Agent(cmd, rules, free_port())
-                try:
-                    time.sleep(2)
-                    rates = [int(x) for x in (a.exec_rates if mix == "exec" else a.rates).split(",")]
-                    print(f"{name} / {mix}:", flush=True)
-                    best, _ = run_mix(agent, gen, mix, rates, a.step_s)
-                finally:
-                    rss = agent.stop()
-                summary.append(f"  {name:<7} {mix:<8} highest rate with zero drops {best:>9}/s   peak RSS {rss:.0f} MB")
-    print("summary:")
+        for rs in sets:
+            rules = [os.path.join(UPSTREAM, f) for f in RULESETS[rs]]
+            for name, cmd in agents:
+                for mix in a.mixes.split(","):
+                    agent = Agent(cmd, rules, free_port())
+                    try:
+                        time.sleep(2)
+                        rates = [int(x) for x in (a.exec_rates if mix == "exec" else a.rates).split(",")]
+                        print(f"{name} / {rs} / {mix}:", flush=True)
+                        best, _ = run_mix(agent, gen, mix, rates, a.step_s)
+                    finally:
+                        rss = agent.stop()
+                    best_of[(rs, name, mix)] = best
+                    ratio = ""
+                    if name == "falco" and best_of.get((rs, "lanner", mix)) and best:
+                        ratio = f"   lanner/falco {best_of[(rs, 'lanner', mix)] / best:.2f}x"
+                    summary.append(f"  {rs:<7} {name:<7} {mix:<8} highest rate with zero drops {best:>9}/s   "
+                                   f"peak RSS {rss:.0f} MB{ratio}")
+    print("summary (a rate equal to the last one tried means no drop was reached):")
     print("\n".join(summary))
     return 0
 
