@@ -31,7 +31,8 @@ class Reader:
 
     def __init__(self, max_chunk: int = 1 << 20) -> None:
         self._buf = ctypes.create_string_buffer(max_chunk)
-        self._local = _Iovec(ctypes.addressof(self._buf), 0)
+        self._bufp = ctypes.addressof(self._buf)
+        self._local = _Iovec(self._bufp, 0)
         self._remote = _Iovec(0, 0)
         self._lp = ctypes.addressof(self._local)
         self._rp = ctypes.addressof(self._remote)
@@ -39,7 +40,9 @@ class Reader:
         self._mem_fds: dict[int, int] = {}
 
     def _read_some(self, tid: int, addr: int, size: int) -> bytes:
-        """At most ``size`` bytes from ``addr`` (all on one page run); empty on a fault."""
+        """At most ``size`` bytes from ``addr`` (all on one page run); empty on a fault. A task that made
+        itself non-dumpable (``PR_SET_DUMPABLE`` 0) refuses every read (``process_vm_readv``,
+        ``/proc/<tid>/mem``, even ``PTRACE_PEEKDATA``) to a tracer without CAP_SYS_PTRACE."""
         size = min(size, len(self._buf))
         if size <= 0 or addr <= 0:
             return b""
@@ -49,9 +52,13 @@ class Reader:
             self._remote.len = size
             n = _readv(tid, self._lp, 1, self._rp, 1, 0)
             if n >= 0:
-                return self._buf.raw[:n]
+                return ctypes.string_at(self._bufp, n)
             e = ctypes.get_errno()
-            if e not in (errno.EPERM, errno.ENOSYS):
+            if e == errno.EPERM:  # a sandbox forbidding the call, or a non-dumpable task (then both fail)
+                data = self._proc_mem(tid, addr, size)
+                self._use_proc_mem = bool(data)
+                return data
+            if e != errno.ENOSYS:
                 return b""
             self._use_proc_mem = True
         return self._proc_mem(tid, addr, size)
@@ -92,8 +99,10 @@ class Reader:
         """The NUL-terminated string at ``addr`` (without the NUL), at most ``maxlen`` bytes; None when not
         even its first byte is readable (a bad pointer, as against an empty string)."""
         out = b""
+        chunk = 256  # most strings are short: a first small read, then the rest page by page
         while len(out) < maxlen:
-            step = min(maxlen - len(out), PAGE - addr % PAGE)
+            step = min(maxlen - len(out), PAGE - addr % PAGE, chunk)
+            chunk = PAGE
             got = self._read_some(tid, addr, step)
             if not got and not out:
                 return None

@@ -387,3 +387,4 @@ def test_workload_dies_with_the_tracer() -> None:
         time.sleep(0.02)
     else:
         pytest.fail(f"pid {pid} still runs without its tracer")
+
