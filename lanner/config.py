@@ -8,6 +8,7 @@ by :func:`load_config`.
 
 from __future__ import annotations
 
+import builtins
 import os
 import re
 from collections.abc import Sequence
@@ -108,7 +109,7 @@ class Config:
             return "true" if v else "false"
         return str(v)
 
-    def list(self, key: str, default: Sequence[Any] = ()) -> list[Any]:
+    def list(self, key: builtins.str, default: Sequence[Any] = ()) -> list[Any]:
         """A sequence; a scalar is read as a one-element list (as Falco does for ``-o key=value``)."""
         v = self.raw(key, None)
         if v is None:
@@ -119,7 +120,7 @@ class Config:
             raise self._err(key, "expected a sequence, got a mapping")
         return [v]
 
-    def dict(self, key: str) -> dict[str, Any]:
+    def dict(self, key: builtins.str) -> dict[builtins.str, Any]:
         v = self.raw(key, None)
         if v is None:
             return {}
@@ -127,7 +128,8 @@ class Config:
             raise self._err(key, "expected a mapping")
         return v
 
-    def choice(self, key: str, default: str, allowed: Sequence[str], message: str | None = None) -> str:
+    def choice(self, key: builtins.str, default: builtins.str, allowed: Sequence[builtins.str],
+               message: builtins.str | None = None) -> builtins.str:
         v = self.str(key, default).strip()
         if v.lower() not in allowed:
             raise ConfigError(message.format(v) if message else f"{key}: '{v}' is not one of {', '.join(allowed)}")

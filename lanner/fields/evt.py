@@ -267,7 +267,7 @@ _RAWARG_TYPES = {
 
 def evt_class(state: Any = None) -> FieldClass:
     resolver = StateResolver(state) if state is not None else P.NO_STATE
-    prev = {"ts": None, "last": None}
+    prev: dict[str, Any] = {"ts": None, "last": None}
 
     def deltatime(e: Any) -> int:
         c = e.cache

@@ -172,7 +172,7 @@ class FieldRegistry:
         return FieldRef(f, c, arg)
 
     def all_fields(self, source: str | None = None) -> list[tuple[FieldClass, FieldDef]]:
-        out = []
+        out: list[tuple[FieldClass, FieldDef]] = []
         for c in self.classes:
             if source is None or c.serves(source):
                 out.extend((c, f) for f in c.fields)

@@ -63,7 +63,7 @@ class Collector:
         documents = list(compose_documents(text, filename))
         self.documents = [d for d in documents if not is_null(d)]
         for doc in documents:
-            if is_null(doc):
+            if doc is None or is_null(doc):
                 continue
             if isinstance(doc, yaml.ScalarNode):
                 raise root.error("LOAD_ERR_YAML_VALIDATE", "Rules content is not yaml")
@@ -524,6 +524,7 @@ class Collector:
                 raise ctx.error("LOAD_ERR_VALIDATE", "When fields is a single value, comps must be one of (in, "
                                                      "pmatch, intersects) or a modifier operator (e.g. startswith "
                                                      "oneof)")
+            assert fields is not None  # the callers refuse an exception without fields first
             names = [fields]
         if source in self.known_sources and self.field_checker is not None:
             for f in names:

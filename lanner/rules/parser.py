@@ -276,7 +276,7 @@ class Parser:
         if self.lex_str("("):
             node = self.parse_embedded()
         elif self.lex_rx(_RX_FIELD):
-            lhs = self.parse_field_rest(self.last, pos)
+            lhs: ast.Node = self.parse_field_rest(self.last, pos)
             node = self.parse_condition(lhs, pos)
         elif (tname := self.lex_transformer()) is not None:
             self.lex_blank()
@@ -309,7 +309,7 @@ class Parser:
         """Arguments and closing parenthesis of ``name(``, plus an optional ``[arg]``."""
         self._enter()
         self.lex_blank()
-        args = []
+        args: list[ast.Node] = []
         while True:
             args.append(self.parse_transformer_arg(name, len(args)))
             self.lex_blank()

@@ -14,6 +14,7 @@ Two halves, as in Falco's container plugin:
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import queue
@@ -110,16 +111,16 @@ def parse_container_settings(cfg: Any = None) -> ContainerSettings:
     engines: dict[str, EngineSettings] = {}
     for name in ENGINES:
         default_sockets = _default_podman_sockets() if name == "podman" else DEFAULT_SOCKETS.get(name, ())
-        e = engines_cfg.get(name)
-        if e is None:
+        ecfg = engines_cfg.get(name)
+        if ecfg is None:
             engines[name] = EngineSettings(name in DEFAULT_ENABLED, default_sockets)
             continue
-        if not isinstance(e, Mapping):
+        if not isinstance(ecfg, Mapping):
             raise ContainerConfigError(f"{where}.{name}: expected a mapping with 'enabled' and 'sockets'")
-        enabled = e.get("enabled", True)
+        enabled = ecfg.get("enabled", True)
         if not isinstance(enabled, bool):
             raise ContainerConfigError(f"{where}.{name}.enabled: expected true or false, got {enabled!r}")
-        sockets = e.get("sockets", default_sockets)
+        sockets = ecfg.get("sockets", default_sockets)
         if isinstance(sockets, str):
             sockets = [sockets]
         if not isinstance(sockets, (list, tuple)) or not all(isinstance(s, str) for s in sockets):
@@ -298,7 +299,7 @@ class ContainerManager:
         if self.watch_events:
             for e in self.engines:
                 if hasattr(e, "watch"):
-                    self._spawn(lambda e=e: self._watch(e), f"lanner-ctr-events-{e.name}")
+                    self._spawn(functools.partial(self._watch, e), f"lanner-ctr-events-{e.name}")
         if self.refresh_interval > 0:
             self._spawn(self._sweep, "lanner-ctr-sweep")
         return self

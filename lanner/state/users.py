@@ -7,6 +7,7 @@ useradded/userdeleted/groupadded/groupdeleted events. A live engine may seed the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +71,7 @@ class UserTable:
         """Load user-list records: objects or dicts with ``kind``/``type`` ("user"/0, "group"/1),
         ``uid``, ``gid``, ``name``, ``home``, ``shell`` (attribute or key access)."""
         for r in records or ():
-            get = r.get if isinstance(r, dict) else (lambda k, d=None, _r=r: getattr(_r, k, d))
+            get: Callable[..., Any] = r.get if isinstance(r, dict) else (lambda k, d=None, _r=r: getattr(_r, k, d))
             kind = get("kind", None)
             if kind is None:
                 kind = get("type", None)
