@@ -1,4 +1,4 @@
-"""AWS targets on botocore (the optional extra ``lanner[aws]``): SNS, SQS, S3 and CloudWatch Logs, as
+"""AWS targets on botocore (the optional extra ``lanner[aws]``): SNS, SQS, S3, Kinesis and CloudWatch Logs, as
 falcosidekick sends them.
 
 Credentials come from botocore's standard chain, as the AWS SDKs and sidekick find them: environment
@@ -19,6 +19,7 @@ Common options: ``region`` (else botocore's: ``AWS_REGION``, ``AWS_DEFAULT_REGIO
 - ``sqs``: ``url`` (or ``queue_url``); the body is the JSON alert.
 - ``aws_s3``: ``bucket``, ``prefix``, ``objectcannedacl`` (default ``bucket-owner-full-control``); one object
   per alert, key ``<prefix>/<YYYY-MM-DD>/<RFC 3339 time>.json`` (sidekick's layout), the JSON alert.
+- ``aws_kinesis``: ``streamname``; ``PutRecord`` of the JSON alert with a random partition key (sidekick's).
 - ``aws_cloudwatchlogs``: ``loggroup``, ``logstream`` (default: ``falcosidekick-logstream``, created if
   missing, as sidekick); events carry the JSON alert and the alert's time; queued alerts go in one
   ``PutLogEvents`` call (up to ``batch_size``, default 100).
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from typing import Any
 
 import orjson
@@ -217,6 +219,22 @@ class S3Target(AwsTarget):
     def send(self, event: dict[str, Any], alert: Alert) -> None:
         self.call("put_object", Bucket=self.bucket, Key=self.key_for(alert), Body=json_alert(event).encode(),
                   ACL=self.acl, ChecksumAlgorithm="CRC32", ContentType="application/json")
+
+
+class KinesisTarget(AwsTarget):
+    type_name = "aws_kinesis"
+    service = "kinesis"
+    options_known = COMMON_OPTIONS | {"streamname"}
+
+    def __init__(self, name: str, options: dict[str, Any]) -> None:
+        self.stream = str(options.get("streamname") or "")
+        if not self.stream:
+            raise ValueError("option 'streamname' is required")
+        super().__init__(name, options)
+
+    def send(self, event: dict[str, Any], alert: Alert) -> None:
+        self.call("put_record", StreamName=self.stream, Data=json_alert(event).encode(),
+                  PartitionKey=str(uuid.uuid4()))
 
 
 class CloudWatchLogsTarget(AwsTarget):

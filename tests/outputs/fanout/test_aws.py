@@ -133,6 +133,18 @@ def test_cloudwatch_logs_stream_created_and_batched() -> None:
     assert [json.loads(e["message"])["output_fields"]["n"] for e in events] == [8]
 
 
+def test_kinesis_record_per_alert() -> None:
+    kinesis = client("kinesis")
+    kinesis.create_stream(StreamName="falco", ShardCount=1)
+    p = run([{"type": "aws_kinesis", "streamname": "falco"}], [make_alert(1), make_alert(2)])
+    assert p.stats()["fanout"]["aws_kinesis"]["sent"] == 2
+    shard = kinesis.describe_stream(StreamName="falco")["StreamDescription"]["Shards"][0]["ShardId"]
+    it = kinesis.get_shard_iterator(StreamName="falco", ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    records = kinesis.get_records(ShardIterator=it["ShardIterator"])["Records"]
+    assert [json.loads(r["Data"])["output_fields"]["n"] for r in records] == [1, 2]
+    assert len({r["PartitionKey"] for r in records}) == 2
+
+
 def method_of(options: dict) -> str:
     t = SqsTarget("t", {"url": "http://unused", "checkidentity": False, **options})
     return t.session.get_credentials().method
@@ -199,6 +211,7 @@ def test_failures_are_classified() -> None:
 
 def test_required_options_are_config_errors() -> None:
     from lanner.config import ConfigError
-    for t, opt in (("sns", "topicarn"), ("sqs", "url"), ("aws_s3", "bucket"), ("aws_cloudwatchlogs", "loggroup")):
+    for t, opt in (("sns", "topicarn"), ("sqs", "url"), ("aws_s3", "bucket"), ("aws_cloudwatchlogs", "loggroup"),
+                   ("aws_kinesis", "streamname")):
         with pytest.raises(ConfigError, match=opt):
             run([{"type": t, "checkidentity": False}], [])
