@@ -118,16 +118,18 @@ class Agent:
         self.lat: list[tuple[float, float]] = []
         self.lock = threading.Lock()
         threading.Thread(target=self._read, daemon=True).start()
-        deadline = time.time() + 60
+        # ready once it counts driver events: /metrics is served before the probe is loaded and /proc read
+        deadline = time.time() + 120
         while time.time() < deadline:
             try:
-                metrics(port)
-                return
+                if metrics(port).get("falcosecurity_scap_n_evts_total", 0) > 0:
+                    return
             except OSError:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"agent exited with {self.proc.returncode}: {' '.join(args)}") from None
-                time.sleep(0.5)
-        raise RuntimeError("agent did not serve /metrics within 60 s")
+                pass
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"agent exited with {self.proc.returncode}: {' '.join(args)}")
+            time.sleep(0.5)
+        raise RuntimeError("agent did not count driver events on /metrics within 120 s")
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
