@@ -176,6 +176,8 @@ def _call_pushdown(engine: Any, config: Config, events: frozenset[str], state: f
         keep = plan.results.get(n, 0)
         if n in state or n in ("execve", "execveat"):
             keep |= F.RESULT_OK | (F.RESULT_INPROG if n == "connect" else 0)
+        if n != "connect" and keep & (F.RESULT_INPROG | F.RESULT_ERR):
+            keep |= F.RESULT_INPROG | F.RESULT_ERR   # only a connect tells EINPROGRESS from other failures
         if keep != F.RESULT_ALL:
             out.append((n, keep))
     req = plan.requests.get("ptrace") if "ptrace" in names else None

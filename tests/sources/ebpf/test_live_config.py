@@ -215,6 +215,11 @@ CALL_RULES = """
   condition: evt.type = connect and evt.res = ECONNREFUSED
   output: "x"
   priority: WARNING
+- rule: send in progress
+  desc: t
+  condition: evt.type = sendto and evt.res = EINPROGRESS
+  output: "x"
+  priority: WARNING
 """
 
 
@@ -228,6 +233,10 @@ def test_call_pushdown_keeps_what_rules_and_state_need():
     # a connect in progress is a connection to the state engine; the rule wants failures
     assert kf.result_mask("connect") == F.RESULT_ALL
     assert kf.result_mask("ptrace") == F.RESULT_ALL and kf.ptrace_requests == frozenset({11})
+    # only a connect tells EINPROGRESS from other failures: a sendto keeps every failure (no success)
+    assert kf.result_mask("sendto") == F.RESULT_ERR | F.RESULT_INPROG
+    sendto_flags = kf.entries()[F.NR_BY_NAME["sendto"]][1]
+    assert sendto_flags & F.SC_KEEP_ERR and not sendto_flags & F.SC_KEEP_OK
     assert kf.rule_events is not None and "ptrace" in kf.rule_events and "clone" not in kf.rule_events
     ents = kf.entries()
     nr = F.NR_BY_NAME
