@@ -48,8 +48,9 @@ class Filter:
         """``?rule=..&f.proc.name=cat&q=text&since=ns`` as sent by the page."""
         def one(k: str) -> str:
             return (q.get(k) or [""])[-1]
-        f = cls(**{k: one(k) for k in ("rule", "priority", "hostname", "image", "namespace", "pod",
-                                        "container", "source", "tag")})
+        f = cls(rule=one("rule"), priority=one("priority"), hostname=one("hostname"), image=one("image"),
+                namespace=one("namespace"), pod=one("pod"), container=one("container"), source=one("source"),
+                tag=one("tag"))
         f.text = one("q")
         f.fields = {k[2:]: v[-1] for k, v in q.items() if k.startswith("f.") and len(k) > 2 and v and v[-1]}
         for k in ("since", "until"):

@@ -198,8 +198,8 @@ class ConsoleApp:
         props, notes = propose(by_rule, facts)
         rules = []
         for r in sorted(by_rule, key=lambda r: -len(by_rule[r]))[:15]:
-            mine = [{"exception": p.name, "when": p.describe(v), "removes": v.removes} for p in props if p.rule == r
-                    for v in p.values]
+            mine: list[dict[str, Any]] = [{"exception": p.name, "when": p.describe(v), "removes": v.removes}
+                                          for p in props if p.rule == r for v in p.values]
             rules.append({"rule": r, "alerts": len(by_rule[r]), "removes": sum(x["removes"] for x in mine),
                           "proposals": mine})
         return {"alerts": len(docs), "rules": rules, "notes": notes}

@@ -7,7 +7,7 @@ channel creates gets ``security.file_mode`` (default 0600), whatever the umask.
 
 from __future__ import annotations
 
-from typing import TextIO
+from typing import IO
 
 from lanner.core.alert import Alert
 from lanner.filemodes import DEFAULT_FILE_MODE, open_append
@@ -25,9 +25,9 @@ class FileChannel(Channel):
         self.keep_alive = keep_alive
         self.buffered = buffered
         self.mode = mode
-        self._f: TextIO | None = None
+        self._f: IO[str] | None = None
 
-    def _open(self) -> TextIO:
+    def _open(self) -> IO[str]:
         try:
             # line buffering when unbuffered: one write per alert reaches the file at once
             return open_append(self.filename, self.mode, buffering=-1 if self.buffered else 1)

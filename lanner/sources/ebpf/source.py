@@ -85,7 +85,7 @@ class LiveSyscallSource:
             for i, pid in enumerate(sc.pids()):
                 self.snapshot.extend(sc.scan_process(pid))
                 if i % 64 == 63:
-                    self._pending.append(bytes(self.probe.ring.drain()))
+                    self._pending.append(self._drain())
         return self
 
     def close(self) -> None:
@@ -127,9 +127,15 @@ class LiveSyscallSource:
 
     # -------------------------------------------------------------- events
 
+    def _drain(self) -> bytes:
+        ring = self.probe.ring
+        if ring is None:
+            raise SourceError("the probe is not open")
+        return bytes(ring.drain())
+
     def poll(self) -> list[SyscallEvent]:
         """One batch: buffered start-up records first, then what the ring holds now."""
-        data = bytes(self.probe.ring.drain())
+        data = self._drain()
         if self._pending:
             data = b"".join(self._pending) + data
             self._pending = []

@@ -42,6 +42,8 @@ def decode_event(ptr: Any, num: int, source: str, plugin: str, plugin_id: int, n
     if not ptr:
         raise ValueError("null event pointer")
     addr = ptr if isinstance(ptr, int) else C.cast(ptr, C.c_void_p).value
+    if not addr:
+        raise ValueError("null event pointer")
     ts, tid, ln, etype, nparams = _HDR.unpack(C.string_at(addr, _HDR.size))
     if ln < _HDR.size or ln > 1 << 30:
         raise ValueError(f"invalid event length {ln}")

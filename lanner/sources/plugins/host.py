@@ -315,7 +315,7 @@ class PluginHost:
         codes = self.extract_codes
         state = self.state
         tables = self.tables
-        src_b = {}
+        src_b: dict[str, Any] = {}
         lib_id = self.lib.id
 
         def extract(e: Any) -> Any:

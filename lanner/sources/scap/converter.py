@@ -88,6 +88,7 @@ class Converter:
             if action == "ADD_PARAMS":
                 new_type, new_raw = etype, list(raw)
             else:
+                assert target is not None  # CHANGE_TYPE rows always name their target
                 new_type, new_raw = target, []
             new_info = T.EVENTS[new_type]
             used_enter = False

@@ -157,8 +157,8 @@ def normalize_fds(fds: dict[int, list[FdRecord]]) -> None:
             elif r.type == FD_IPV6_SOCK:
                 if r.l4proto == L4_TCP:
                     r.connected = True
-                ms = r.sip.ipv4_mapped if r.sip is not None else None
-                md = r.dip.ipv4_mapped if r.dip is not None else None
+                ms = r.sip.ipv4_mapped if isinstance(r.sip, ipaddress.IPv6Address) else None
+                md = r.dip.ipv4_mapped if isinstance(r.dip, ipaddress.IPv6Address) else None
                 if ms is not None and md is not None:
                     r.type, r.sip, r.dip = FD_IPV4_SOCK, ms, md
                 else:

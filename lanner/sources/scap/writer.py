@@ -9,6 +9,7 @@ layout). Output is gzip-compressed unless ``compress=False``.
 from __future__ import annotations
 
 import gzip
+import ipaddress
 import os
 import struct
 from collections.abc import Iterable
@@ -94,17 +95,22 @@ def encode_thread(t: ThreadRecord) -> bytes:
     return struct.pack("<I", len(e) + 4) + e
 
 
+def _packed(ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None, size: int) -> bytes:
+    """An address as the record stores it; a socket record without one is written as zeros, not refused."""
+    return ip.packed if ip is not None else bytes(size)
+
+
 def encode_fd(r: FdRecord) -> bytes:
     e = struct.pack("<qQB", r.fd, r.ino, r.type)
     t = r.type
     if t == FD_IPV4_SOCK:
-        e += r.sip.packed + r.dip.packed + struct.pack("<HHB", r.sport, r.dport, r.l4proto)
+        e += _packed(r.sip, 4) + _packed(r.dip, 4) + struct.pack("<HHB", r.sport, r.dport, r.l4proto)
     elif t == FD_IPV4_SERVSOCK:
-        e += r.sip.packed + struct.pack("<HB", r.sport, r.l4proto)
+        e += _packed(r.sip, 4) + struct.pack("<HB", r.sport, r.l4proto)
     elif t == FD_IPV6_SOCK:
-        e += r.sip.packed + r.dip.packed + struct.pack("<HHB", r.sport, r.dport, r.l4proto)
+        e += _packed(r.sip, 16) + _packed(r.dip, 16) + struct.pack("<HHB", r.sport, r.dport, r.l4proto)
     elif t == FD_IPV6_SERVSOCK:
-        e += r.sip.packed + struct.pack("<HB", r.sport, r.l4proto)
+        e += _packed(r.sip, 16) + struct.pack("<HB", r.sport, r.l4proto)
     elif t == FD_UNIX_SOCK:
         e += struct.pack("<QQ", r.unix_src, r.unix_dst) + _str16(r.name)
     elif t == FD_FILE_V2:
@@ -143,7 +149,7 @@ class ScapWriter:
 
     def __init__(self, dest: str | os.PathLike | BinaryIO, compress: bool = True) -> None:
         if isinstance(dest, (str, os.PathLike)):
-            self._raw = open(dest, "wb")  # noqa: SIM115 - closed by close()
+            self._raw: BinaryIO = open(dest, "wb")  # noqa: SIM115 - closed by close()
             self._own = True
         else:
             self._raw = dest
