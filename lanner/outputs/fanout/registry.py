@@ -76,9 +76,9 @@ _AWS_PARENT = {k: k for k in ("region", "accesskeyid", "secretaccesskey", "rolea
 _SK_TLS = frozenset({"checkcert", "mutualtls", "cacertfile", "certfile", "keyfile"})
 
 SPECS: tuple[OutputSpec, ...] = (
-    OutputSpec("webhook", "lanner.outputs.fanout.webhook:WebhookTarget", frozenset({"method"}),
+    OutputSpec("webhook", "lanner.outputs.fanout.webhook:WebhookTarget", frozenset({"method", "format"}),
                sidekick="webhook", rename={"address": "url", "method": "method", "customheaders": "headers"},
-               defaults={"method": "POST"}, enable=("address",)),
+               defaults={"method": "POST", "format": "sidekick"}, enable=("address",)),
     OutputSpec("alertmanager", "lanner.outputs.fanout.webhook:AlertmanagerTarget",
                frozenset({"expires_after_s", "endpoint", "extra_labels", "extra_annotations", "custom_severity_map",
                           "drop_event_thresholds", "drop_event_default_priority"}), sidekick="alertmanager",

@@ -1,4 +1,5 @@
-"""Generic webhook (Falco's JSON alert, as Falcosidekick's ``webhook``) and Prometheus Alertmanager.
+"""Generic webhook (Falco's JSON alert, or sidekick's with ``format: sidekick``, the default of the sidekick
+shape) and Prometheus Alertmanager.
 
 Alertmanager gets sidekick's body, a list with one alert ``POST <url><endpoint>`` (``/api/v2/alerts``):
 labels = every string or numeric output field (names made label-safe), ``source: falco``, ``rule``,
@@ -18,17 +19,28 @@ from typing import Any
 
 from lanner.core.alert import Alert
 from lanner.core.priority import Priority
+from lanner.outputs.fanout.falcopayload import as_json
 from lanner.outputs.fanout.httpbase import HttpTarget
 
 
 class WebhookTarget(HttpTarget):
     type_name = "webhook"
 
+    def __init__(self, name: str, options: dict[str, Any]) -> None:
+        super().__init__(name, options)
+        self.format = str(options.get("format") or "falco").lower()
+        if self.format not in ("falco", "sidekick"):
+            raise ValueError(f"format must be falco or sidekick, not {self.format!r}")
+
     def send(self, event: dict[str, Any], alert: Alert) -> None:
+        """Falco's JSON alert (``format: falco``), or sidekick's (``sidekick``: uuid, its field order)."""
         method = str(self.options.get("method", "POST")).upper()
         import orjson
-        self.post(self.url, orjson.dumps(event, default=str, option=orjson.OPT_SORT_KEYS),
-                  {"Content-Type": "application/json"}, method=method)
+        if self.format == "sidekick":
+            body = orjson.dumps(as_json(event, alert), default=str)
+        else:
+            body = orjson.dumps(event, default=str, option=orjson.OPT_SORT_KEYS)
+        self.post(self.url, body, {"Content-Type": "application/json"}, method=method)
 
 
 _UNSAFE = re.compile(r"[^a-zA-Z0-9_]")

@@ -51,6 +51,7 @@ def test_sidekick_shape_minimumpriority_disabled_outputs_and_globals(http_server
     ev = hooks[0].json()
     assert hooks[0].headers["X-Token"] == "t"
     assert ev["output_fields"]["cluster"] == "prod" and ev["tags"] == ["container", "k8s", "shell"]
+    assert list(ev) == ["uuid", "output", "priority", "rule", "time", "output_fields", "source", "tags", "hostname"]
     assert slacks[0].json()["username"] == "Falcosidekick"               # sidekick's default applies
 
 
@@ -188,3 +189,44 @@ def test_environment_only_sidekick_config_as_the_chart_gives_it() -> None:
     assert by_type["sqs"] == {"type": "sqs", "name": "aws.sqs", "region": "eu-west-1", "checkidentity": False,
                               "url": "http://q"}
     assert tr.globals.customfields == {"a": "b", "c": "d"}
+
+
+def test_sidekick_checkcert_mutualtls_and_tlsclient_cacert(pki, tmp_path: Path) -> None:
+    from tests.outputs.helpers import server_tls
+    plain = RecordingServer(tls=server_tls(pki))                         # server cert from the test CA
+    mutual = RecordingServer(tls=server_tls(pki, require_client=True))   # also wants a client certificate
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    for src, dst in ((pki.client_cert, "client.crt"), (pki.client_key, "client.key"), (pki.ca, "ca.crt")):
+        (certs / dst).write_bytes(src.read_bytes())
+    try:
+        p = _pipeline({"fanout": {
+            "webhook": {"address": plain.url + "/unchecked", "checkcert": False},
+            "slack": {"webhookurl": mutual.url + "/mutual", "mutualtls": True},     # files from mutualtlsfilespath
+            "mutualtlsfilespath": str(certs),
+            "loki": {"hostport": plain.url},                                        # verified with tlsclient's CA
+            "tlsclient": {"cacertfile": str(pki.ca)},
+        }})
+        p.submit(make_alert(1))
+        p.close()
+        assert [r.path for r in plain.wait_for(2)] != [] and {r.path for r in plain.requests} == {
+            "/unchecked", "/loki/api/v1/push"}
+        got = mutual.wait_for(1)
+        assert [r.path for r in got] == ["/mutual"] and got[0].client_cert is not None
+        st = p.fanout.stats() if p.fanout else {}
+        assert all(s["sent"] == 1 for s in st.values()), st
+    finally:
+        plain.stop()
+        mutual.stop()
+
+
+def test_sidekick_checkcert_true_refuses_an_unknown_ca(pki) -> None:
+    from tests.outputs.helpers import server_tls
+    srv = RecordingServer(tls=server_tls(pki))
+    try:
+        p = _pipeline({"fanout": {"webhook": {"address": srv.url, "checkcert": True}}})
+        p.submit(make_alert(1))
+        p.close()
+        assert srv.requests == [] and p.fanout.stats()["webhook"]["failed"] == 1
+    finally:
+        srv.stop()
