@@ -417,12 +417,9 @@ class Tracer:
         task = self._tasks.get(tid)
         if task is None:  # a new child's first stop, possibly before its parent's event
             task = self._tasks[tid] = _Task(tid, tid)
-        if not task.started and event == pt.EVENT_STOP:
+        if not task.started and event == pt.EVENT_STOP and not task.announced:
             task.started = True
-            if not task.announced:
-                self._held.add(tid)  # released when the parent's fork/clone event has been yielded
-                return
-            self._resume(task)
+            self._held.add(tid)  # released when the parent's fork/clone event has been yielded
             return
         task.started = True
         if event == pt.EVENT_SECCOMP:

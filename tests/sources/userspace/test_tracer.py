@@ -388,3 +388,34 @@ def test_workload_dies_with_the_tracer() -> None:
     else:
         pytest.fail(f"pid {pid} still runs without its tracer")
 
+
+
+def _state(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+
+
+def test_attach_leaves_a_stopped_process_stopped() -> None:
+    require_root()
+    target = subprocess.Popen(["sh", "-c", "while :; do cat /etc/hostname > /dev/null; sleep 0.02; done"])
+    try:
+        os.kill(target.pid, signal.SIGSTOP)
+        deadline = time.monotonic() + 10
+        while _state(target.pid) != "T" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        t = Tracer({OPENAT}, pids=[target.pid], on_enter=_on_enter, tick_s=0.05, tree=False)
+        ticks, opened, states = 0, 0, []
+        for r in t.records():
+            if r is None:
+                ticks += 1
+                if ticks == 4:
+                    states.append((_state(target.pid), opened))
+                    os.kill(target.pid, signal.SIGCONT)
+            elif isinstance(r, SyscallRecord) and r.entry == b"/etc/hostname":
+                opened += 1
+            if ticks > 4 and opened:
+                t.stop()
+        # stopped under the tracer ("t") and nothing ran while stopped; after SIGCONT it runs, traced
+        assert states == [("t", 0)] and opened > 0
+    finally:
+        target.kill()
+        target.wait()
