@@ -32,11 +32,9 @@ import time
 import uuid
 from typing import Any
 
-import orjson
-
 from lanner.core.alert import Alert
 from lanner.outputs.fanout.base import PermanentError, Target, TransientError
-from lanner.outputs.fanout.extras import flag, need
+from lanner.outputs.fanout.extras import flag, need, sidekick_json
 
 log = logging.getLogger("lanner.outputs")
 
@@ -48,8 +46,8 @@ _TRANSIENT_CODES = {"Throttling", "ThrottlingException", "ThrottledException", "
                     "RequestTimeout", "RequestTimeoutException", "SlowDown"}
 
 
-def json_alert(event: dict[str, Any]) -> str:
-    return orjson.dumps(event, default=str, option=orjson.OPT_SORT_KEYS).decode()
+def json_alert(event: dict[str, Any], alert: Alert) -> str:
+    return sidekick_json(event, alert).decode()
 
 
 def session_for(name: str, options: dict[str, Any]) -> Any:
@@ -155,10 +153,10 @@ class SnsTarget(AwsTarget):
         super().__init__(name, options)
         self.raw = flag(options, "rawjson", False)
 
-    def message(self, event: dict[str, Any]) -> dict[str, Any]:
+    def message(self, event: dict[str, Any], alert: Alert) -> dict[str, Any]:
         """Publish's arguments, as sidekick builds them."""
         if self.raw:
-            return {"TopicArn": self.topic, "Message": json_alert(event)}
+            return {"TopicArn": self.topic, "Message": json_alert(event, alert)}
         attrs = {"priority": event["priority"], "rule": event["rule"], "source": event["source"]}
         if event.get("tags"):
             attrs["tags"] = ",".join(event["tags"])
@@ -174,7 +172,7 @@ class SnsTarget(AwsTarget):
         return {"TopicArn": self.topic, "Message": event["output"], "MessageAttributes": out}
 
     def send(self, event: dict[str, Any], alert: Alert) -> None:
-        self.call("publish", **self.message(event))
+        self.call("publish", **self.message(event, alert))
 
 
 class SqsTarget(AwsTarget):
@@ -189,7 +187,7 @@ class SqsTarget(AwsTarget):
         super().__init__(name, options)
 
     def send(self, event: dict[str, Any], alert: Alert) -> None:
-        self.call("send_message", QueueUrl=self.queue_url, MessageBody=json_alert(event))
+        self.call("send_message", QueueUrl=self.queue_url, MessageBody=json_alert(event, alert))
 
 
 def rfc3339_nano(time_ns: int) -> str:
@@ -217,7 +215,7 @@ class S3Target(AwsTarget):
         return f"{self.prefix}/{stamp[:10]}/{stamp}.json"
 
     def send(self, event: dict[str, Any], alert: Alert) -> None:
-        self.call("put_object", Bucket=self.bucket, Key=self.key_for(alert), Body=json_alert(event).encode(),
+        self.call("put_object", Bucket=self.bucket, Key=self.key_for(alert), Body=json_alert(event, alert).encode(),
                   ACL=self.acl, ChecksumAlgorithm="CRC32", ContentType="application/json")
 
 
@@ -233,7 +231,7 @@ class KinesisTarget(AwsTarget):
         super().__init__(name, options)
 
     def send(self, event: dict[str, Any], alert: Alert) -> None:
-        self.call("put_record", StreamName=self.stream, Data=json_alert(event).encode(),
+        self.call("put_record", StreamName=self.stream, Data=json_alert(event, alert).encode(),
                   PartitionKey=str(uuid.uuid4()))
 
 
@@ -265,7 +263,7 @@ class CloudWatchLogsTarget(AwsTarget):
             self._ensure_stream()
             # PutLogEvents wants the events of a call in time order
             events: list[dict[str, Any]] = sorted(
-                ({"timestamp": alert.time_ns // 1_000_000, "message": json_alert(event)} for event, alert in items),
+                ({"timestamp": alert.time_ns // 1_000_000, "message": json_alert(event, alert)} for event, alert in items),
                 key=lambda e: int(e["timestamp"]))
             resp = self.call("put_log_events", logGroupName=self.group, logStreamName=self.stream,
                              logEvents=events)

@@ -10,6 +10,10 @@ import importlib
 from types import ModuleType
 from typing import Any
 
+import orjson
+
+from lanner.core.alert import Alert
+from lanner.outputs.fanout.falcopayload import as_json
 from lanner.outputs.httpclient import TlsOptions
 
 
@@ -73,3 +77,8 @@ def sidekick_slug(rule: str) -> str:
         else:
             gap = True
     return "".join(out)
+
+
+def sidekick_json(event: dict[str, Any], alert: Alert) -> bytes:
+    """The JSON falcosidekick sends for an alert: Falco's alert with a ``uuid``, in sidekick's field order."""
+    return orjson.dumps(as_json(event, alert), default=str)

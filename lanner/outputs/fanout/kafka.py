@@ -30,10 +30,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import orjson
-
 from lanner.core.alert import Alert
 from lanner.outputs.fanout.base import PermanentError, Target, TransientError
+from lanner.outputs.fanout.extras import sidekick_json
 
 COMPRESSION = ("none", "gzip", "snappy", "lz4", "zstd")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
@@ -173,7 +172,7 @@ class KafkaTarget(Target):
 
         with self._lock:
             for i, (event, alert) in enumerate(items):
-                value = orjson.dumps(event, default=str, option=orjson.OPT_SORT_KEYS)
+                value = sidekick_json(event, alert)
                 kw: dict[str, Any] = {"value": value, "key": self._key(event, alert), "on_delivery": report(i),
                                       "timestamp": alert.time_ns // 1_000_000}
                 if self.partition is not None:

@@ -14,11 +14,9 @@ import threading
 import uuid
 from typing import Any
 
-import orjson
-
 from lanner.core.alert import Alert
 from lanner.outputs.fanout.base import PermanentError, Target, TransientError
-from lanner.outputs.fanout.extras import flag, need, split_hostport, tls_options
+from lanner.outputs.fanout.extras import flag, need, sidekick_json, split_hostport, tls_options
 
 _TLS_SCHEMES = ("ssl://", "tls://", "mqtts://")
 
@@ -89,7 +87,7 @@ class MqttTarget(Target):
                 self._stop(self.client)
             self.client = None
             self.client = self._connect()
-        body = orjson.dumps(event, default=str, option=orjson.OPT_SORT_KEYS)
+        body = sidekick_json(event, alert)
         info = self.client.publish(self.topic, body, qos=self.qos, retain=self.retained)
         try:
             info.wait_for_publish(self.timeout)

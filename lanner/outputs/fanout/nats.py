@@ -13,12 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from lanner.core.alert import Alert
 from lanner.outputs.fanout.aioloop import LoopThread
 from lanner.outputs.fanout.base import PermanentError, Target, TransientError
-from lanner.outputs.fanout.extras import flag, need, sidekick_slug, tls_options
+from lanner.outputs.fanout.extras import flag, need, sidekick_json, sidekick_slug, tls_options
 
 
 class NatsTarget(Target):
@@ -74,7 +72,7 @@ class NatsTarget(Target):
     def send(self, event: dict[str, Any], alert: Alert) -> None:
         if self._loop is None:
             self._loop = LoopThread(self.name)
-        body = orjson.dumps(event, default=str, option=orjson.OPT_SORT_KEYS)
+        body = sidekick_json(event, alert)
         try:
             self._loop.run(self._publish(self.subject_for(event, alert), body), self.timeout * 2 + 1)
         except Exception as e:  # noqa: BLE001 - classified below

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from lanner.core.alert import Alert
 from lanner.outputs.fanout.base import PermanentError, Target, TransientError
-from lanner.outputs.fanout.extras import need, tls_options
+from lanner.outputs.fanout.extras import need, sidekick_json, tls_options
 
 
 class RabbitmqTarget(Target):
@@ -62,7 +60,7 @@ class RabbitmqTarget(Target):
         if self.channel is None or not self.channel.is_open:
             self._drop()
             self._open()
-        body = orjson.dumps(event, default=str, option=orjson.OPT_SORT_KEYS)
+        body = sidekick_json(event, alert)
         try:
             self.channel.basic_publish(exchange="", routing_key=self.queue, body=body, mandatory=True,
                                        properties=p.BasicProperties(content_type="text/plain"))

@@ -12,7 +12,6 @@ sidekick's ``checkcert``/``mutualtls``/``cacertfile``/``certfile``/``keyfile`` (
 from __future__ import annotations
 
 import ssl
-import uuid
 from typing import Any
 
 import orjson
@@ -20,6 +19,7 @@ import orjson
 from lanner.core.alert import Alert
 from lanner.outputs.fanout.base import PermanentError, Target, TransientError
 from lanner.outputs.fanout.extras import flag, need, split_hostport, tls_options
+from lanner.outputs.fanout.falcopayload import as_json
 
 STORAGE = ("list", "hashmap", "stream")
 
@@ -56,13 +56,14 @@ class RedisTarget(Target):
         self.maxlen = int(options["maxlen"]) if options.get("maxlen") else None
 
     def send(self, event: dict[str, Any], alert: Alert) -> None:
-        payload = orjson.dumps(event, default=str, option=orjson.OPT_SORT_KEYS)
+        doc = as_json(event, alert)
+        payload = orjson.dumps(doc, default=str)
         e = self._errors
         try:
             if self.storage == "list":
                 self.client.rpush(self.key, payload)
             elif self.storage == "hashmap":
-                self.client.hset(self.key, str(uuid.uuid4()), payload)
+                self.client.hset(self.key, doc["uuid"], payload)
             else:
                 fields = {"rule": alert.rule, "priority": event["priority"], "source": event["source"],
                           "hostname": event["hostname"], "time": event["time"], "output": event["output"],

@@ -76,6 +76,10 @@ def test_sqs_body_is_the_json_alert() -> None:
     assert [b["priority"] for b in bodies] == ["Warning", "Critical"]
     assert bodies[0]["rule"] == "Test rule" and bodies[0]["hostname"] == "node1"
     assert bodies[0]["tags"] == ["container", "shell"] and bodies[0]["output"].endswith("alert number 1 proc=bash")
+    # sidekick's payload: Falco's alert plus a uuid, time in Go's RFC 3339 (trailing zeros trimmed)
+    assert list(bodies[0]) == ["uuid", "output", "priority", "rule", "time", "output_fields", "source", "tags",
+                               "hostname"]
+    assert bodies[0]["time"] == "2026-01-05T14:03:21.12345679Z" and len(bodies[0]["uuid"]) == 36
 
 
 def test_sns_message_as_sidekick_and_raw_json() -> None:

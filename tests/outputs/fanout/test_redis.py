@@ -59,6 +59,7 @@ def test_hashmap_and_database(server: Server, monkeypatch: pytest.MonkeyPatch) -
     assert p.stats()["fanout"]["redis"]["sent"] == 2
     h = server.client(db=3).hgetall("k_hash")
     assert len(h) == 2 and sorted(json.loads(v)["output_fields"]["n"] for v in h.values()) == [0, 1]
+    assert all(json.loads(v)["uuid"] == k.decode() for k, v in h.items())     # sidekick: HSET key uuid payload
     assert server.client().exists("k_hash") == 0
 
 
