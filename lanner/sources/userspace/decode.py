@@ -117,6 +117,10 @@ class Decoder:
         #: child tids whose clone child event was already emitted (by :meth:`new_task`)
         self._children_done: set[int] = set()
         self._clone_entry: dict[int, Entry] = {}
+        #: process -> the thread that created it (the kernel's real_parent, whose tid the probe reports as
+        #: ptid; /proc only gives its process id), while that thread lives
+        self._creator: dict[int, int] = {}
+        self._exited: set[int] = set()
 
     # ------------------------------------------------------------------ entry stop
     def enter(self, pid: int, tid: int, nr: int, args: tuple[int, ...], reader: Reader) -> Entry | None:
@@ -185,10 +189,24 @@ class Decoder:
             return []
         return [SyscallEvent(0, ts, tid, 1 if code == 1 else code, raw)]
 
+    def note_creator(self, pid: int, tid: int) -> None:
+        """Process ``pid`` was created by thread ``tid`` (the launched command: by the tracing thread)."""
+        self._creator[pid] = tid
+        self._exited.discard(tid)
+
+    def _ptid(self, pid: int, t: ProcTask) -> int:
+        """The probe's ptid of process ``pid``: the creating thread while it lives, else /proc's parent."""
+        c = self._creator.get(pid)
+        if c is not None and c not in self._exited:
+            return c
+        return t.ppid()
+
     def exit(self, ts: int, tid: int, status: int) -> SyscallEvent:
         """``procexit`` for a thread that exited with wait status ``status``."""
         self._children_done.discard(tid)
         self._clone_entry.pop(tid, None)
+        self._exited.add(tid)
+        self._creator.pop(tid, None)
         raw = [u64(status), u64((status >> 8) & 0xFF), u8(status & 0x7F), u8(1 if status & 0x80 else 0), u64(0)]
         return SyscallEvent(0, ts, tid, 186, raw)
 
@@ -218,7 +236,7 @@ class Decoder:
     def _exec(self, ts: int, pid: int, tid: int, code: int, args: tuple[int, ...], ret: int, reader: Reader,
               entry: Entry | None) -> SyscallEvent:
         t = ProcTask(pid, tid, self.proc)
-        raw = [u64(ret)] + self._proc_common(t, tid, pid, t.ppid())
+        raw = [u64(ret)] + self._proc_common(t, tid, pid, self._ptid(pid, t))
         pgid = t.pgid()
         xflags, ino, ct, mt, tpath = t.exe_facts()
         inh, prm, eff = t.caps()
@@ -251,14 +269,16 @@ class Decoder:
             thread = bool(lflags & _CLONE_THREAD)
             ev_tid = child_tid
             ev_pid = pid if thread else child_tid
-            ptid = t.ppid() if thread or lflags & _CLONE_PARENT else tid
+            ptid = self._ptid(pid, t) if thread or lflags & _CLONE_PARENT else tid
+            if not thread:
+                self._creator[child_tid] = ptid
             c = ProcTask(ev_pid, child_tid, self.proc)
             cvtid, cvpid, c_ns = c.ns_ids()
             vtid = cvtid if cvtid != child_tid or c_ns else child_tid
             vpid = cvpid if c_ns else ev_pid
             in_ns = in_ns or c_ns
         else:
-            ev_tid, ev_pid, ptid = tid, pid, t.ppid()
+            ev_tid, ev_pid, ptid = tid, pid, self._ptid(pid, t)
         common = self._proc_common(t, ev_tid, ev_pid, ptid)
         f = F.clone_flags(lflags) | (F.CLONE_CHILD_IN_PIDNS if in_ns else 0)
         raw = [u64(ret)] + common + [u32(f), u32(t.euid()), u32(t.egid()), u64(vtid), u64(vpid), u64(0)]

@@ -87,6 +87,7 @@ class UserspaceSource:
         self.n_stops = 0
         self._num = 1
         self._seeded: set[int] = set()
+        self._root_noted = False
         self._tracer: Any = None
         self._thread: threading.Thread | None = None
         self._closing = threading.Event()
@@ -178,6 +179,9 @@ class UserspaceSource:
         if kind == "TaskExit":
             return [dec.exit(rec.ts, rec.tid, rec.status)] if self.procexit else []
         if kind == "Attached":
+            if self.argv and rec.pid == rec.tid and not self._root_noted:
+                self._root_noted = True
+                self.decoder.note_creator(rec.pid, threading.get_native_id())  # spawned by this thread
             entries = self._seed_task(rec.pid)
             if entries:
                 self._put(("seed", entries))
