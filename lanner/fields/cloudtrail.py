@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from lanner.events.base import PluginEvent
 from lanner.fields import types as ft
 from lanner.fields.json import MISSING, get_path, payload
 from lanner.fields.registry import HIDDEN, Extractor, FieldClass, FieldDef, fdef, simple_binder
@@ -15,7 +16,7 @@ from lanner.fields.registry import HIDDEN, Extractor, FieldClass, FieldDef, fdef
 Getter = Callable[[dict[str, Any]], Any]
 
 
-def record(e: Any) -> dict[str, Any] | None:
+def record(e: PluginEvent) -> dict[str, Any] | None:
     o = payload(e)
     return o if isinstance(o, dict) else None
 
@@ -239,7 +240,7 @@ _ROWS: list[tuple[FieldDef, Getter]] = [
 
 def _factory(get: Getter) -> Callable[[str | None], Extractor]:
     def factory(arg: str | None) -> Extractor:
-        def ex(e: Any) -> Any:
+        def ex(e: PluginEvent) -> Any:
             r = record(e)
             return None if r is None else get(r)
         return ex
@@ -257,7 +258,7 @@ def field_class(sources: tuple[str, ...] = SOURCES) -> FieldClass:
                       simple_binder(_FACTORIES))
 
 
-def event_info(e: Any) -> str | None:
+def event_info(e: PluginEvent) -> str | None:
     """``evt.plugininfo`` of a CloudTrail event (the ``ct.info`` summary)."""
     r = record(e)
     return None if r is None else info(r)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from lanner.events.syscall import SyscallEvent
 from lanner.fields import types as ft
 from lanner.fields.registry import (
     ARG_REQUIRED,
@@ -33,11 +34,11 @@ _S, _B = ft.CHARBUF, ft.BOOL
 _PENDING = object()
 
 
-def thread_of(e: Any) -> Any:
+def thread_of(e: SyscallEvent) -> Any:
     return getattr(e, "thread", None)
 
 
-def container_id_of(e: Any) -> str | None:
+def container_id_of(e: SyscallEvent) -> str | None:
     """12-char id, ``host``, or None when the event has no thread."""
     t = thread_of(e)
     if t is None:
@@ -51,7 +52,7 @@ class ContainerContext:
     def __init__(self, manager: ContainerManager) -> None:
         self.manager = manager
 
-    def info(self, e: Any) -> ContainerInfo | None:
+    def info(self, e: SyscallEvent) -> ContainerInfo | None:
         c = e.cache
         v = c.get("ctr.info", _PENDING)
         if v is _PENDING:
@@ -74,7 +75,7 @@ class ContainerContext:
 
 
 def _attr(ctx: ContainerContext, get: Callable[[ContainerInfo], Any]) -> Extractor:
-    def ex(e: Any) -> Any:
+    def ex(e: SyscallEvent) -> Any:
         info = ctx.info(e)
         return None if info is None else get(info)
 
@@ -94,7 +95,7 @@ def _mount_getter(ctx: ContainerContext, arg: str, by_dest: bool, render: Callab
         def pick(info: ContainerInfo) -> Mount | None:
             return info.mount_by_source(arg)
 
-    def ex(e: Any) -> str | None:
+    def ex(e: SyscallEvent) -> str | None:
         info = ctx.info(e)
         if info is None:
             return None
@@ -115,13 +116,13 @@ def join_labels(labels: dict[str, str]) -> str:
     return ", ".join(parts)
 
 
-def _start_ts(e: Any) -> int | None:
+def _start_ts(e: SyscallEvent) -> int | None:
     t = thread_of(e)
     ts = getattr(t, "pidns_init_start_ts", 0) if t is not None else 0
     return ts or None
 
 
-def _duration(e: Any) -> int | None:
+def _duration(e: SyscallEvent) -> int | None:
     ts = _start_ts(e)
     return None if ts is None else max(0, e.ts - ts)
 

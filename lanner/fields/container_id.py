@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lanner.events.syscall import SyscallEvent
 from lanner.fields import types as ft
 from lanner.fields.registry import SUGGESTED, Extractor, FieldClass, FieldDef, cached, fdef
 
@@ -15,13 +16,13 @@ from lanner.fields.registry import SUGGESTED, Extractor, FieldClass, FieldDef, c
 def container_id_class(state: Any) -> FieldClass:
     resolver = state.containers if state is not None else None
 
-    def cid(e: Any) -> str | None:
+    def cid(e: SyscallEvent) -> str | None:
         t = e.thread
         if t is None:
             return None
         return t.container_id or "host"
 
-    def full(e: Any) -> str | None:
+    def full(e: SyscallEvent) -> str | None:
         t = e.thread
         if t is None:
             return None

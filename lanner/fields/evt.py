@@ -12,6 +12,7 @@ from typing import Any
 from lanner.events import flags as EF
 from lanner.events import params as P
 from lanner.events import table as T
+from lanner.events.syscall import SyscallEvent
 from lanner.fields import types as ft
 from lanner.fields.registry import (
     ARG_REQUIRED,
@@ -42,7 +43,7 @@ class StateResolver(P.Resolver):
     def __init__(self, state: Any) -> None:
         self.state = state
 
-    def fd_string(self, ev: Any, fd: int) -> str | None:
+    def fd_string(self, ev: SyscallEvent, fd: int) -> str | None:
         t = ev.thread
         f = t.group.fds.get(fd) if t is not None else None
         if f is None:
@@ -53,7 +54,7 @@ class StateResolver(P.Resolver):
         l4 = F.L4CHAR.get(f.l4_effective(), "") if f.type in F.IP_TYPES else ""
         return f"<{f.typechar}{l4}>{f.name}"
 
-    def fd_typechar(self, ev: Any, fd: int) -> str | None:
+    def fd_typechar(self, ev: SyscallEvent, fd: int) -> str | None:
         """Type letter of an fd of the event's thread; ``?`` for one the thread does not have."""
         t = ev.thread
         if t is None:
@@ -61,15 +62,15 @@ class StateResolver(P.Resolver):
         f = t.group.fds.get(fd)
         return f.typechar if f is not None else "?"
 
-    def comm(self, ev: Any, pid: int) -> str | None:
+    def comm(self, ev: SyscallEvent, pid: int) -> str | None:
         t = self.state.threads.get(pid) if self.state is not None else None
         return t.comm if t is not None else None
 
-    def cwd(self, ev: Any) -> str | None:
+    def cwd(self, ev: SyscallEvent) -> str | None:
         t = ev.thread
         return t.get_cwd() if t is not None else None
 
-    def dirfd_path(self, ev: Any, dirfd: int) -> str | None:
+    def dirfd_path(self, ev: SyscallEvent, dirfd: int) -> str | None:
         t = ev.thread
         if t is None:
             return None
@@ -80,13 +81,13 @@ class StateResolver(P.Resolver):
             return ""
         return f.name if f.name.endswith("/") else f.name + "/"
 
-    def user_name(self, ev: Any, uid: int) -> str | None:
+    def user_name(self, ev: SyscallEvent, uid: int) -> str | None:
         if self.state is None:
             return None
         t = ev.thread
         return self.state.users.user_name(uid, t.container_id if t is not None else "")
 
-    def group_name(self, ev: Any, gid: int) -> str | None:
+    def group_name(self, ev: SyscallEvent, gid: int) -> str | None:
         if self.state is None:
             return None
         t = ev.thread
@@ -96,18 +97,18 @@ class StateResolver(P.Resolver):
 _type = operator.attrgetter("type_name")     # evt.type: the hottest extractor, no Python frame
 
 
-def has_return(e: Any) -> bool:
-    return e.info.is_syscall and e.type & 1 and e.type > 1 and len(e.raw) > 0
+def has_return(e: SyscallEvent) -> bool:
+    return e.info.is_syscall and e.type & 1 == 1 and e.type > 1 and len(e.raw) > 0
 
 
-def _rawres(e: Any) -> int | None:
+def _rawres(e: SyscallEvent) -> int | None:
     if not has_return(e):
         return None
     v = e.params[0]
     return v if isinstance(v, int) else None
 
 
-def _res(e: Any) -> str | None:
+def _res(e: SyscallEvent) -> str | None:
     v = _rawres(e)
     if v is None:
         return None
@@ -116,13 +117,13 @@ def _res(e: Any) -> str | None:
     return EF.errno_name(v) or str(v)
 
 
-def _failed(e: Any) -> bool | None:
+def _failed(e: SyscallEvent) -> bool | None:
     """True for a negative return value; no value when the event has none (as Falco)."""
     v = _rawres(e)
     return None if v is None else v < 0
 
 
-def _open_flags(e: Any) -> int:
+def _open_flags(e: SyscallEvent) -> int:
     i = _OPEN_FLAGS_IDX.get(e.type)
     if i is None or i >= len(e.raw):
         return 0
@@ -130,7 +131,7 @@ def _open_flags(e: Any) -> int:
     return v if isinstance(v, int) else 0
 
 
-def _is_open_exec(e: Any) -> bool:
+def _is_open_exec(e: SyscallEvent) -> bool:
     t = e.type
     if t == 59:
         m = e.params[2] if len(e.raw) > 2 else None
@@ -145,7 +146,7 @@ def _is_open_exec(e: Any) -> bool:
     return isinstance(m, int) and bool(m & _X_BITS)
 
 
-def _is_open_create(e: Any) -> bool:
+def _is_open_create(e: SyscallEvent) -> bool:
     if e.type not in _OPEN_FLAGS_IDX:
         return False
     fl = _open_flags(e)
@@ -155,14 +156,14 @@ def _is_open_create(e: Any) -> bool:
     return bool(fl & O_TMPFILE) and r is not None and r >= 0
 
 
-def _buffer(e: Any) -> bytes | None:
+def _buffer(e: SyscallEvent) -> bytes | None:
     i = e.info.index.get("data")
     if i is None or i >= len(e.raw) or e.info.params[i].type != T.PT_BYTEBUF:
         return None
     return e.params[i]
 
 
-def _buflen(e: Any) -> int | None:
+def _buflen(e: SyscallEvent) -> int | None:
     """Falco's buffer length: the return value of a successful I/O exit on a known fd."""
     if e.fd is None or not e.type & 1 or not e.info.category.startswith("io_") or not e.raw:
         return None
@@ -170,7 +171,7 @@ def _buflen(e: Any) -> int | None:
     return r if isinstance(r, int) and r >= 0 else None
 
 
-def _io_dir(e: Any) -> str | None:
+def _io_dir(e: SyscallEvent) -> str | None:
     fl = e.info.flags
     if fl & T.EF_WRITES_TO_FD:
         return "write"
@@ -179,7 +180,7 @@ def _io_dir(e: Any) -> str | None:
     return None
 
 
-def _is_syslog(e: Any) -> bool:
+def _is_syslog(e: SyscallEvent) -> bool:
     f = e.fd
     return f is not None and bool(e.info.flags & T.EF_WRITES_TO_FD) and f.name in ("/dev/log", "/run/systemd/journal/syslog")
 
@@ -204,7 +205,7 @@ _CATEGORY_BY_FD = {
 }
 
 
-def _category(e: Any) -> str:
+def _category(e: SyscallEvent) -> str:
     """Falco's evt.category: I/O events take the kind of their fd (file, net, ipc, unknown)."""
     c = e.info.category
     if c.startswith("io_"):
@@ -218,7 +219,7 @@ def abspath_extractor(which: str) -> Extractor:
     of the *at calls made absolute (``.dst`` = the second path of renameat/linkat)."""
     slot = 1 if which == "dst" else 0
 
-    def get(e: Any) -> str | None:
+    def get(e: SyscallEvent) -> str | None:
         t = e.thread
         if t is None:
             return None
@@ -269,7 +270,7 @@ def evt_class(state: Any = None) -> FieldClass:
     resolver = StateResolver(state) if state is not None else P.NO_STATE
     prev: dict[str, Any] = {"ts": None, "last": None}
 
-    def deltatime(e: Any) -> int:
+    def deltatime(e: SyscallEvent) -> int:
         c = e.cache
         if "__delta" in c:
             return c["__delta"]
@@ -344,7 +345,7 @@ def evt_class(state: Any = None) -> FieldClass:
                 _rawarg_type(key)
             return lambda e: e.arg_str(key, resolver)
         if f.name == "evt.rawarg":
-            def rawarg(e: Any) -> Any:
+            def rawarg(e: SyscallEvent) -> Any:
                 return e.rawarg(key)
             rawarg.field_type = _rawarg_type(key)  # type: ignore[attr-defined]
             return rawarg

@@ -9,6 +9,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from lanner.events.base import PluginEvent
+from lanner.events.syscall import SyscallEvent
 from lanner.fields import types as ft
 from lanner.fields.registry import NSFRAC, Extractor, FieldClass, fdef, simple_binder
 
@@ -25,7 +27,7 @@ class GenericContext:
         # plugin name -> function(event) -> summary line, for evt.plugininfo
         self.plugin_info: dict[str, Any] = dict(plugin_info or {})
 
-    def info(self, e: Any) -> str | None:
+    def info(self, e: SyscallEvent | PluginEvent) -> str | None:
         fn = self.plugin_info.get(getattr(e, "plugin", "") or "")
         return fn(e) if fn is not None else None
 
@@ -46,7 +48,7 @@ def fmt_datetime(ns: int) -> str:
     return f"{_local(ns, '%Y-%m-%d %H:%M:%S')}.{ns % _NS:09d}"
 
 
-def _asynctype(e: Any) -> str | None:
+def _asynctype(e: SyscallEvent | PluginEvent) -> str | None:
     if getattr(e, "type", None) != ASYNC_EVENT_TYPE or not hasattr(e, "params"):
         return None
     p = e.params
@@ -56,7 +58,7 @@ def _asynctype(e: Any) -> str | None:
 def generic_class(ctx: GenericContext | None = None) -> FieldClass:
     ctx = ctx or GenericContext()
 
-    def rel(e: Any) -> int:
+    def rel(e: SyscallEvent | PluginEvent) -> int:
         if ctx.first_ts is None:
             ctx.first_ts = e.ts
         return e.ts - ctx.first_ts

@@ -6,6 +6,7 @@ from typing import Any
 
 from lanner.events import params as P
 from lanner.events import table as T
+from lanner.events.syscall import SyscallEvent
 from lanner.fields import types as ft
 from lanner.fields.evt import StateResolver
 from lanner.fields.registry import (
@@ -36,12 +37,12 @@ _RESOLVER = StateResolver(None)
 _SOCK_TYPES = frozenset({F.IPV4_SOCK, F.IPV6_SOCK})
 
 
-def _fd_event(e: Any) -> bool:
+def _fd_event(e: SyscallEvent) -> bool:
     """Falco reads fd fields only for fd events of a known thread."""
     return e.thread is not None and bool(e.info.flags & _FD_FLAGS)
 
 
-def _name_from_event(e: Any, raw: bool = False) -> str | None:
+def _name_from_event(e: SyscallEvent, raw: bool = False) -> str | None:
     """``fd.name`` of an fd event whose descriptor is not in the table (Falco's reading of the
     event's own parameters)."""
     if not e.type & 1:
@@ -83,21 +84,21 @@ def fd_class(state: Any = None) -> FieldClass:
     def ifaces() -> Any:
         return state.interfaces if state is not None else ()
 
-    def local(e: Any, ip: Any) -> bool:
+    def local(e: SyscallEvent, ip: Any) -> bool:
         t = e.thread
         if t is not None and t.container_id:
             return False
         return F.is_local_address(ifaces(), ip)
 
     def fdv(fn):
-        def get(e: Any) -> Any:
+        def get(e: SyscallEvent) -> Any:
             f = e.fd
             return fn(f) if f is not None and e.thread is not None else None
         return get
 
     def sockv(fn):
         """Connected-socket fields: IPv4/IPv6 sockets with a role."""
-        def get(e: Any) -> Any:
+        def get(e: SyscallEvent) -> Any:
             f = e.fd
             if f is None or e.thread is None or f.type not in _SOCK_TYPES or not f.role:
                 return None
@@ -105,25 +106,25 @@ def fd_class(state: Any = None) -> FieldClass:
         return get
 
     # fast paths first: the state engine sets fd/fdnum only on fd events of a known thread
-    def num(e: Any) -> Any:
+    def num(e: SyscallEvent) -> Any:
         n = e.fdnum
         if n is not None:
             return n
         return -1 if _fd_event(e) else None
 
-    def name(e: Any) -> str | None:
+    def name(e: SyscallEvent) -> str | None:
         f = e.fd
         if f is not None:
             return f.name
         return _name_from_event(e) if _fd_event(e) else None
 
-    def typechar(e: Any) -> str | None:
+    def typechar(e: SyscallEvent) -> str | None:
         f = e.fd
         if f is not None:
             return f.typechar
         return _TYPECHAR_BY_EVENT.get(e.info.name, "o") if _fd_event(e) else None
 
-    def directory(e: Any) -> str | None:
+    def directory(e: SyscallEvent) -> str | None:
         if not _fd_event(e):
             return None
         f = e.fd
@@ -144,7 +145,7 @@ def fd_class(state: Any = None) -> FieldClass:
                 s = "/"
         return s
 
-    def filename(e: Any) -> str | None:
+    def filename(e: SyscallEvent) -> str | None:
         f = e.fd
         if f is None or e.thread is None or f.type not in (F.FILE, F.FILE_V2):
             return None
@@ -154,7 +155,7 @@ def fd_class(state: Any = None) -> FieldClass:
             return "/"
         return s[i + 1:] if i < len(s) - 1 else s
 
-    def nameraw(e: Any) -> str | None:
+    def nameraw(e: SyscallEvent) -> str | None:
         if not _fd_event(e):
             return None
         f = e.fd
@@ -183,7 +184,7 @@ def fd_class(state: Any = None) -> FieldClass:
             return f.dport
         return None
 
-    def lr(e: Any, want_local: bool, port: bool) -> Any:
+    def lr(e: SyscallEvent, want_local: bool, port: bool) -> Any:
         f = e.fd
         if f is None or e.thread is None or f.type not in _SOCK_TYPES or not f.role:
             return None
@@ -192,13 +193,13 @@ def fd_class(state: Any = None) -> FieldClass:
             return f.sport if src_side else f.dport
         return f.sip if src_side else f.dip
 
-    def lr_proto(e: Any, want_local: bool) -> Any:
+    def lr_proto(e: SyscallEvent, want_local: bool) -> Any:
         f = e.fd
         if f is None or e.thread is None or f.type not in _SOCK_TYPES or not f.role:
             return None
         return proto_of(f, lr(e, want_local, True))
 
-    def sproto(e: Any) -> Any:
+    def sproto(e: SyscallEvent) -> Any:
         f = e.fd
         if f is None or e.thread is None:
             return None
@@ -207,7 +208,7 @@ def fd_class(state: Any = None) -> FieldClass:
             return None
         return proto_of(f, p) if f.type in _SOCK_TYPES else ""
 
-    def is_server(e: Any) -> Any:
+    def is_server(e: SyscallEvent) -> Any:
         f = e.fd
         if f is None or e.thread is None:
             return None
@@ -218,7 +219,7 @@ def fd_class(state: Any = None) -> FieldClass:
         return False
 
     def types(arg: str | None) -> Extractor:
-        def get(e: Any) -> Any:
+        def get(e: SyscallEvent) -> Any:
             t = e.thread
             if t is None or not e.info.flags & _FD_FLAGS:
                 return None
@@ -229,7 +230,7 @@ def fd_class(state: Any = None) -> FieldClass:
         return get
 
     def container_prefixed(fn):
-        def get(e: Any) -> Any:
+        def get(e: SyscallEvent) -> Any:
             v = fn(e)
             t = e.thread
             if v is None or t is None:
@@ -238,7 +239,7 @@ def fd_class(state: Any = None) -> FieldClass:
         return get
 
     def pair(a: Extractor, b: Extractor) -> Extractor:
-        def get(e: Any) -> Any:
+        def get(e: SyscallEvent) -> Any:
             return tuple(x for x in (a(e), b(e)) if x is not None)
         return get
 

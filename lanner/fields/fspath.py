@@ -6,6 +6,7 @@ import ipaddress
 from typing import Any
 
 from lanner.events import params as P
+from lanner.events.syscall import SyscallEvent
 from lanner.fields import types as ft
 from lanner.fields.registry import Extractor, FieldClass, FieldDef, cached, fdef
 from lanner.state import fds as F
@@ -32,28 +33,28 @@ _DIRFD_EVENTS = frozenset({"newfstatat", "fchownat", "fchmodat", "mkdirat", "unl
 _NAME, _SOURCE, _TARGET = 1, 2, 3
 
 
-def _raw_param(e: Any, pname: str) -> Any:
+def _raw_param(e: SyscallEvent, pname: str) -> Any:
     i = e.info.index.get(pname)
     if i is None or i >= len(e.raw):
         return None
     return e.params[i]
 
 
-def _succeeded(e: Any, check: str) -> bool:
+def _succeeded(e: SyscallEvent, check: str) -> bool:
     v = _raw_param(e, check)
     if not isinstance(v, int):
         return False
     return v == 0 if check == "res" else v != -1
 
 
-def _dirfd_dir(e: Any) -> str:
+def _dirfd_dir(e: SyscallEvent) -> str:
     f = e.fd
     if f is None or f.type != F.DIRECTORY:
         return "<UNKNOWN>"
     return f.name if not f.name or f.name.endswith("/") else f.name + "/"
 
 
-def _path(e: Any, slot: int, absolute: bool) -> str | None:
+def _path(e: SyscallEvent, slot: int, absolute: bool) -> str | None:
     """fs.path.* as Falco extracts it (a successful call of the events in its table)."""
     if not e.type & 1:
         return None
@@ -108,7 +109,7 @@ def _parse_dirfd(t: Any, name: str, dirfd: Any) -> str:
 
 def fspath_class() -> FieldClass:
     def make(slot: int, absolute: bool) -> Extractor:
-        def get(e: Any) -> Any:
+        def get(e: SyscallEvent) -> Any:
             return _path(e, slot, absolute)
         return get
 
@@ -138,7 +139,7 @@ def fspath_class() -> FieldClass:
 def fdlist_class() -> FieldClass:
     def make(fn) -> Extractor:
         """Falco's fdlist.*: poll/ppoll exits only, one value per fd of the list (skipped when none)."""
-        def get(e: Any) -> Any:
+        def get(e: SyscallEvent) -> Any:
             if e.info.name not in ("poll", "ppoll") or not e.type & 1:
                 return None
             t = e.thread

@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from lanner.events.base import PluginEvent
 from lanner.fields import types as ft
 from lanner.fields.registry import ARG_REQUIRED, Extractor, FieldClass, FieldDef, FieldError, fdef
 
@@ -20,7 +21,7 @@ MISSING: Any = object()
 _BAD_KEY = "json.bad"
 
 
-def payload(e: Any) -> Any:
+def payload(e: PluginEvent) -> Any:
     """The parsed JSON payload of a plugin event, or None if it has none / is not JSON.
 
     Like the json plugin, only payloads starting with ``{`` or ``[`` are JSON documents. The result is
@@ -109,7 +110,7 @@ def get_path(doc: Any, keys: tuple[str, ...]) -> Any:
     return v
 
 
-def pretty(e: Any) -> str | None:
+def pretty(e: PluginEvent) -> str | None:
     """The whole payload pretty-printed with a 2-space indent (``json.obj``)."""
     o = payload(e)
     if o is None:
@@ -125,7 +126,7 @@ def _value(arg: str | None) -> Extractor:
         raise FieldError("field 'json.value' requires an argument but none provided")
     tokens = parse_pointer(arg)
 
-    def ex(e: Any) -> str | None:
+    def ex(e: PluginEvent) -> str | None:
         o = payload(e)
         if o is None:
             return None
@@ -142,7 +143,7 @@ def _obj(arg: str | None) -> Extractor:
 
 
 def _rawtime(arg: str | None) -> Extractor:
-    def ex(e: Any) -> str | None:
+    def ex(e: PluginEvent) -> str | None:
         if payload(e) is None:
             return None
         return str(e.ts)

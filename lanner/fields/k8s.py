@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from lanner.events.syscall import SyscallEvent
 from lanner.fields import types as ft
 from lanner.fields.container import HOST_INFO, SOURCES, ContainerContext, join_labels
 from lanner.fields.registry import (
@@ -59,7 +60,7 @@ def field_class(manager: ContainerManager | None = None, sources: tuple[str, ...
     ctx = ContainerContext(manager if manager is not None else ContainerManager())
 
     def on_info(get: Callable[[ContainerInfo], Any]) -> Extractor:
-        def ex(e: Any) -> Any:
+        def ex(e: SyscallEvent) -> Any:
             info = ctx.info(e)
             return None if info is None else get(info)
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from lanner.events.base import PluginEvent
 from lanner.fields import types as ft
 from lanner.fields.json import MISSING, as_text, get_path, payload
 from lanner.fields.registry import (
@@ -30,7 +31,7 @@ Factory = Callable[[str | None], Extractor]
 _S = ft.CHARBUF
 
 
-def audit_record(e: Any) -> dict[str, Any] | None:
+def audit_record(e: PluginEvent) -> dict[str, Any] | None:
     """The event's audit record, or None when the payload is not a k8s audit event."""
     o = payload(e)
     if isinstance(o, dict) and "auditID" in o:
@@ -52,7 +53,7 @@ def scalar(*keys: str) -> Factory:
     """A value at a fixed key path, as text."""
 
     def factory(arg: str | None) -> Extractor:
-        def ex(e: Any) -> str | None:
+        def ex(e: PluginEvent) -> str | None:
             r = audit_record(e)
             if r is None:
                 return None
@@ -68,7 +69,7 @@ def list_at(*keys: str, indexed: bool = False) -> Factory:
     def factory(arg: str | None) -> Extractor:
         index = int(arg) if (indexed and arg is not None) else None
 
-        def ex(e: Any) -> list[str] | None:
+        def ex(e: PluginEvent) -> list[str] | None:
             r = audit_record(e)
             if r is None:
                 return None
@@ -101,7 +102,7 @@ def per_item(keys: tuple[str, ...], pick: Callable[[Any, dict[str, Any]], Iterab
     def factory(arg: str | None) -> Extractor:
         index = int(arg) if arg is not None else None
 
-        def ex(e: Any) -> list[str] | None:
+        def ex(e: PluginEvent) -> list[str] | None:
             r = audit_record(e)
             if r is None:
                 return None
@@ -179,7 +180,7 @@ def _volume_types(item: Any, _r: dict[str, Any]) -> Iterable[Any]:
 
 def _subjects(kind: str, with_ns: bool = False) -> Factory:
     def factory(arg: str | None) -> Extractor:
-        def ex(e: Any) -> list[str] | None:
+        def ex(e: PluginEvent) -> list[str] | None:
             r = audit_record(e)
             if r is None:
                 return None
@@ -203,7 +204,7 @@ def _subjects(kind: str, with_ns: bool = False) -> Factory:
 def _uri_param(arg: str | None) -> Extractor:
     name = arg or ""
 
-    def ex(e: Any) -> str | None:
+    def ex(e: PluginEvent) -> str | None:
         r = audit_record(e)
         if r is None:
             return None
@@ -226,7 +227,7 @@ def _first_container(pick: Callable[[Any, dict[str, Any]], Iterable[Any]]) -> Fa
     def factory(arg: str | None) -> Extractor:
         get = inner("0")
 
-        def ex(e: Any) -> str | None:
+        def ex(e: PluginEvent) -> str | None:
             v = get(e)
             return v[0] if v else None
         return ex
@@ -235,7 +236,7 @@ def _first_container(pick: Callable[[Any, dict[str, Any]], Iterable[Any]]) -> Fa
 
 
 def _any_privileged(arg: str | None) -> Extractor:
-    def ex(e: Any) -> str | None:
+    def ex(e: PluginEvent) -> str | None:
         r = audit_record(e)
         if r is None:
             return None
@@ -252,7 +253,7 @@ def _volume_hostpath(arg: str | None) -> Extractor:
     pattern = arg or ""
     prefix = pattern[:-1] if pattern.endswith("*") else None
 
-    def ex(e: Any) -> str | None:
+    def ex(e: PluginEvent) -> str | None:
         r = audit_record(e)
         if r is None:
             return None
@@ -269,14 +270,14 @@ def _volume_hostpath(arg: str | None) -> Extractor:
 
 
 def _always_true(arg: str | None) -> Extractor:
-    def ex(e: Any) -> str | None:
+    def ex(e: PluginEvent) -> str | None:
         return "true" if audit_record(e) is not None else None
 
     return ex
 
 
 def _target_pod_name(arg: str | None) -> Extractor:
-    def ex(e: Any) -> str | None:
+    def ex(e: PluginEvent) -> str | None:
         r = audit_record(e)
         if r is None:
             return None
@@ -439,7 +440,7 @@ def field_class(sources: tuple[str, ...] = SOURCES) -> FieldClass:
                       simple_binder(_FACTORIES))
 
 
-def event_info(e: Any) -> str | None:
+def event_info(e: PluginEvent) -> str | None:
     """``evt.plugininfo`` of an audit event: the event JSON itself, as the k8saudit plugin prints it."""
     data = getattr(e, "data", None)
     if not data:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from lanner.events.syscall import SyscallEvent
 from lanner.fields import types as ft
 from lanner.fields.registry import (
     ANY_ANCESTOR,
@@ -70,25 +71,25 @@ _VALUES: dict[str, Callable[[ThreadInfo], Any]] = {
 
 def process_class(state: Any = None) -> FieldClass:
     def th(fn: Callable[[ThreadInfo], Any]) -> Extractor:
-        def get(e: Any) -> Any:
+        def get(e: SyscallEvent) -> Any:
             t = e.thread
             return fn(t) if t is not None else None
         return get
 
     def par(fn: Callable[[ThreadInfo], Any]) -> Extractor:
-        def get(e: Any) -> Any:
+        def get(e: SyscallEvent) -> Any:
             t = e.thread
             p = t.parent() if t is not None else None
             return fn(p) if p is not None else None
         return get
 
-    def duration(e: Any) -> int | None:
+    def duration(e: SyscallEvent) -> int | None:
         t = e.thread
         if t is None or not t.clone_ts:
             return None
         return max(0, e.ts - t.clone_ts)
 
-    def loginshellid(e: Any) -> int | None:
+    def loginshellid(e: SyscallEvent) -> int | None:
         """pid of the eldest ancestor (main thread first) whose name ends in "sh"."""
         t = e.thread
         m = t.main_or_none() if t is not None else None
@@ -101,7 +102,7 @@ def process_class(state: Any = None) -> FieldClass:
         return found
 
     def leader_value(attr: str, fn: Callable[[ThreadInfo], Any]) -> Extractor:
-        def get(e: Any) -> Any:
+        def get(e: SyscallEvent) -> Any:
             t = e.thread
             if t is None:
                 return None
@@ -116,7 +117,7 @@ def process_class(state: Any = None) -> FieldClass:
         threads = t.table.threads
         return sum(1 for m in t.group.members if (o := threads.get(m)) is not None and not o.dead)
 
-    def nchilds(e: Any) -> int | None:
+    def nchilds(e: SyscallEvent) -> int | None:
         """Falco's proc.nchilds: the threads of the process other than a live main thread."""
         t = e.thread
         if t is None:
@@ -127,7 +128,7 @@ def process_class(state: Any = None) -> FieldClass:
         m = t.main_or_none()
         return n - 1 if m is not None and not m.dead else n
 
-    def ppid_duration(e: Any) -> int | None:
+    def ppid_duration(e: SyscallEvent) -> int | None:
         """ns since the parent process started; Falco, not knowing that start, reads the open-fd count."""
         t = e.thread
         p = t.parent() if t is not None else None
@@ -135,21 +136,21 @@ def process_class(state: Any = None) -> FieldClass:
             return None
         return e.ts - p.clone_ts if p.clone_ts else fdopencount(e)
 
-    def fdopencount(e: Any) -> int | None:
+    def fdopencount(e: SyscallEvent) -> int | None:
         t = e.thread
         if t is None:
             return None
         m = t.main_or_none()
         return len(m.group.fds) if m is not None else 0
 
-    def fdlimit(e: Any) -> int | None:
+    def fdlimit(e: SyscallEvent) -> int | None:
         t = e.thread
         if t is None:
             return None
         m = t.main_or_none()
         return m.group.fdlimit if m is not None else 0
 
-    def fdusage(e: Any) -> float | None:
+    def fdusage(e: SyscallEvent) -> float | None:
         t = e.thread
         m = t.main_or_none() if t is not None else None
         if m is None or m.group.fdlimit <= 0:
@@ -157,7 +158,7 @@ def process_class(state: Any = None) -> FieldClass:
         n = len(m.group.fds)
         return min(100.0, 100.0 * n / m.group.fdlimit)
 
-    def ctime_minus(e: Any, base: str) -> int | None:
+    def ctime_minus(e: SyscallEvent, base: str) -> int | None:
         t = e.thread
         if t is None or not t.exe_ino_ctime:
             return None
@@ -248,7 +249,7 @@ def process_class(state: Any = None) -> FieldClass:
     def bind_ancestor(value: Callable[[ThreadInfo], Any], fname: str) -> Callable[[str | None], Extractor]:
         def factory(arg: str | None) -> Extractor:
             if arg is None:
-                def anyof(e: Any) -> Any:
+                def anyof(e: SyscallEvent) -> Any:
                     t = e.thread
                     if t is None or t.main_or_none() is None:
                         return None
@@ -258,7 +259,7 @@ def process_class(state: Any = None) -> FieldClass:
                 raise FieldError(f"field '{fname}' expects a numeric index as argument but got: {arg}")
             n = int(arg)
 
-            def nth(e: Any) -> Any:
+            def nth(e: SyscallEvent) -> Any:
                 t = e.thread
                 a = t.ancestor(n) if t is not None else None
                 return value(a) if a is not None else None
@@ -273,7 +274,7 @@ def process_class(state: Any = None) -> FieldClass:
                 return th(lambda t: " ".join(t.group.env))
             return bind_ancestor(lambda a: " ".join(a.group.env), "proc.aenv")(str(n))
 
-        def get(e: Any) -> Any:
+        def get(e: SyscallEvent) -> Any:
             t = e.thread
             if t is None:
                 return None

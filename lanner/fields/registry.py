@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lanner.core.errors import LannerError
+from lanner.events.base import Event
 from lanner.fields import types as ft
 
 Extractor = Callable[[Any], Any]
@@ -186,7 +187,7 @@ def is_index(arg: str) -> bool:
 def cached(key: str, fn: Extractor) -> Extractor:
     """Wrap an extractor so its result is computed once per event (stored in ``event.cache``)."""
 
-    def get(e: Any) -> Any:
+    def get(e: Event) -> Any:
         c = e.cache
         try:
             return c[key]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lanner.events.syscall import SyscallEvent
 from lanner.fields import types as ft
 from lanner.fields.registry import ARG_REQUIRED, Extractor, FieldClass, FieldDef, fdef
 
@@ -25,7 +26,7 @@ def cap_string(v: int) -> str:
 
 def thread_class() -> FieldClass:
     def th(fn):
-        def get(e: Any) -> Any:
+        def get(e: SyscallEvent) -> Any:
             t = e.thread
             return fn(t) if t is not None else None
         return get
@@ -50,7 +51,7 @@ def thread_class() -> FieldClass:
     }
 
     def cgroup(arg: str | None) -> Extractor:
-        def get(e: Any) -> Any:
+        def get(e: SyscallEvent) -> Any:
             t = e.thread
             if t is None:
                 return None

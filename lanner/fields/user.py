@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lanner.events.syscall import SyscallEvent
 from lanner.fields import types as ft
 from lanner.fields.registry import Extractor, FieldClass, FieldDef, fdef
 
@@ -14,7 +15,7 @@ def user_classes(state: Any) -> list[FieldClass]:
     users = state.users if state is not None else None
 
     def th(fn):
-        def get(e: Any) -> Any:
+        def get(e: SyscallEvent) -> Any:
             t = e.thread
             return fn(t) if t is not None else None
         return get

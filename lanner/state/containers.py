@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from lanner.core.errors import LannerError
+from lanner.events.base import PluginEvent
+from lanner.events.syscall import SyscallEvent
 from lanner.state.container_info import HOST, SHORT_ID_LEN, ContainerInfo
 
 log = logging.getLogger("lanner.containers")
@@ -428,10 +430,12 @@ class ContainerManager:
                 self.remove(cid)
 
 
-def apply_container_event(ev: Any, manager: ContainerManager) -> bool:
+def apply_container_event(ev: SyscallEvent | PluginEvent, manager: ContainerManager) -> bool:
     """Feed a capture's container metadata event (container 324 JSON, or asyncevent 402 named
     ``container``/``container_removed``) to the manager. True if the event was one of those."""
     import json
+    if not isinstance(ev, SyscallEvent):
+        return False
     if ev.type == 324:
         data = ev.params[0] if ev.params else None
         removed = False
