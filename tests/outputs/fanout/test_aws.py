@@ -4,8 +4,10 @@ the credentials chain: keys in the options, environment, a profile, IRSA web ide
 
 from __future__ import annotations
 
+import http.server
 import json
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -175,6 +177,63 @@ def test_credentials_chain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert c.get_frozen_credentials().access_key.startswith("ASIA")
     p = run([{"type": "sqs", "url": url}], [make_alert()])
     assert p.stats()["fanout"]["sqs"]["sent"] == 1
+
+
+class MetadataServer:
+    """EC2 instance metadata (IMDSv2) and the ECS/EKS container credentials endpoint, as botocore reads them."""
+
+    def __init__(self) -> None:
+        creds = {"Code": "Success", "AccessKeyId": "ASIAMETADATA00000001", "SecretAccessKey": "m",
+                 "Token": "tok", "Expiration": "2099-01-01T00:00:00Z"}
+        seen = self.seen = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a: object) -> None:
+                pass
+
+            def _send(self, body: str) -> None:
+                seen.append((self.command, self.path))
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body.encode())
+
+            def do_PUT(self) -> None:      # IMDSv2 session token
+                self._send("imds-token")
+
+            def do_GET(self) -> None:
+                if self.path.endswith("/security-credentials/"):
+                    self._send("falco-node")
+                elif self.path.endswith("/security-credentials/falco-node") or self.path == "/creds":
+                    self._send(json.dumps({**creds, "AccessKeyId": creds["AccessKeyId"][:-1] +
+                                           ("2" if self.path == "/creds" else "1")}))
+                else:
+                    self.send_error(404)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_instance_profile_and_container_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    md = MetadataServer()
+    try:
+        monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+        monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+        monkeypatch.delenv("AWS_EC2_METADATA_DISABLED")
+        monkeypatch.setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", md.url + "/")
+        c = SqsTarget("t", {"url": "http://unused", "checkidentity": False}).session.get_credentials()
+        assert c.method == "iam-role" and c.get_frozen_credentials().access_key == "ASIAMETADATA00000001"
+        assert ("PUT", "/latest/api/token") in md.seen
+        monkeypatch.setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", md.url + "/creds")
+        c = SqsTarget("t", {"url": "http://unused", "checkidentity": False}).session.get_credentials()
+        assert c.method == "container-role" and c.get_frozen_credentials().access_key == "ASIAMETADATA00000002"
+    finally:
+        md.stop()
 
 
 def test_rolearn_is_assumed(caplog: pytest.LogCaptureFixture) -> None:
