@@ -159,6 +159,17 @@ class Agent:
         return rss
 
 
+def start_agent(cmd: list[str], rules: list[str]) -> Agent | None:
+    """An agent, retried: on a busy machine the kernel sometimes refuses a BPF load (EAGAIN)."""
+    for attempt in range(3):
+        try:
+            return Agent(cmd, rules, free_port())
+        except RuntimeError as e:
+            print(f"  agent start failed (attempt {attempt + 1}/3): {e}", flush=True)
+            time.sleep(2 + 2 * attempt)
+    return None
+
+
 def pct(vals: list[float], p: float) -> str:
     if not vals:
         return "-"
@@ -231,7 +242,10 @@ def main() -> int:
             rules = [os.path.join(UPSTREAM, f) for f in RULESETS[rs]]
             for name, cmd in agents:
                 for mix in a.mixes.split(","):
-                    agent = Agent(cmd, rules, free_port())
+                    agent = start_agent(cmd, rules)
+                    if agent is None:
+                        summary.append(f"  {rs:<7} {name:<7} {mix:<8} agent did not start (see above)")
+                        continue
                     try:
                         time.sleep(2)
                         rates = [int(x) for x in (a.exec_rates if mix == "exec" else a.rates).split(",")]
