@@ -552,7 +552,7 @@ class Tracer:
         if tid == self.leader and not self._attach:
             code, sig = _decode_status(status)
             self.exit_code = 128 + sig if sig else code
-        if task is not None and not task.exit_seen and task.started:
+        if task is not None and not task.exit_seen and (task.started or task.announced):
             code, sig = _decode_status(status)
             yield TaskExit(time.time_ns(), task.pid, tid, status, code, sig)
 

@@ -419,3 +419,37 @@ def test_attach_leaves_a_stopped_process_stopped() -> None:
     finally:
         target.kill()
         target.wait()
+
+
+def test_untraced_clone_cannot_escape(tmp_path: Path) -> None:
+    # CLONE_UNTRACED keeps a child out of ptrace, but the filter goes with it: its stopped calls fail
+    cc = require_tool("gcc")
+    src = tmp_path / "untraced.c"
+    src.write_text(textwrap.dedent("""
+        #define _GNU_SOURCE
+        #include <sched.h>
+        #include <unistd.h>
+        #include <fcntl.h>
+        #include <errno.h>
+        #include <signal.h>
+        #include <sys/syscall.h>
+        #include <sys/wait.h>
+        int main(void) {
+            long pid = syscall(SYS_clone, CLONE_UNTRACED | SIGCHLD, 0, 0, 0, 0);
+            if (pid == 0) {
+                int fd = open("/etc/hostname", O_RDONLY);
+                _exit(fd >= 0 ? 10 : errno);
+            }
+            int st;
+            waitpid(pid, &st, 0);
+            return WEXITSTATUS(st);
+        }
+    """))
+    exe = tmp_path / "untraced"
+    subprocess.run([cc, "-O0", "-o", str(exe), str(src)], check=True, timeout=60)
+    assert subprocess.run([str(exe)], timeout=30).returncode == 10  # untraced: the open works
+    records, t = trace([str(exe)], {OPENAT, CLONE})
+    assert t.exit_code == errno.ENOSYS
+    clone = calls(records, CLONE)
+    assert len(clone) == 1 and clone[0].args[0] & 0x00800000 and clone[0].ret > 0
+    assert not [r for r in records if isinstance(r, NewTask)]
