@@ -213,6 +213,9 @@ def build_fanout(config: Config, formatter: AlertFormatter) -> FanoutHub | None:
         raise
     if not workers:
         return None
+    for w in workers:          # falcosidekick-ui lists the enabled outputs with every event
+        if hasattr(w.target, "peers"):
+            w.target.peers = [x.name for x in workers]
     prepare = globals_.apply if globals_ is not None and globals_.active() else None
     return FanoutHub(workers, formatter, close_timeout=config.int("fanout_close_timeout_ms", 5000) / 1000,
                      prepare=prepare)

@@ -1,0 +1,54 @@
+"""n8n, Node-RED, Tekton, Talon, falcosidekick-ui, Grafana OnCall and Grafana annotations configured the
+falcosidekick way: each request recorded at a loopback server."""
+
+from __future__ import annotations
+
+import base64
+
+from lanner.config import Config
+from lanner.core.priority import Priority
+from lanner.outputs.format import AlertFormatter
+from lanner.outputs.pipeline import OutputPipeline
+from tests.outputs.helpers import RecordingServer, make_alert
+
+KEYS = ["uuid", "output", "priority", "rule", "time", "output_fields", "source", "tags", "hostname"]
+
+
+def test_json_posts(http_server: RecordingServer) -> None:
+    u = http_server.url
+    alert = make_alert(1, Priority.ERROR)
+    out = AlertFormatter(hostname="node1").as_dict(alert)["output"]
+    p = OutputPipeline.from_config(Config(data={"fanout": {
+        "n8n": {"address": u + "/n8n", "user": "u", "password": "p", "headerauthname": "X-Auth",
+                "headerauthvalue": "s3"},
+        "nodered": {"address": u + "/nodered", "user": "only-user", "customheaders": {"X-Flow": "f"}},
+        "tekton": {"eventlistener": u + "/tekton"},
+        "talon": {"address": u + "/talon"},
+        "webui": {"url": u + "/ui"},
+        "grafanaoncall": {"webhookurl": u + "/oncall"},
+        "grafana": {"hostport": u + "/g", "apikey": "gk", "dashboardid": 3, "allfieldsastags": True},
+    }}), AlertFormatter(hostname="node1"))
+    p.submit(alert)
+    p.close()
+    got = {r.path: r for r in http_server.wait_for(7)}
+    assert len(got) == 7
+    n8n = got["/n8n"]
+    assert n8n.headers["Authorization"] == "Basic " + base64.b64encode(b"u:p").decode()
+    assert n8n.headers["X-Auth"] == "s3" and list(n8n.json()) == KEYS and n8n.json()["output"] == out
+    nr = got["/nodered"]
+    assert "Authorization" not in nr.headers and nr.headers["X-Flow"] == "f"   # user without password: no auth
+    for path in ("/tekton", "/talon"):
+        assert got[path].json()["rule"] == "Test rule" and list(got[path].json()) == KEYS
+    ui = got["/ui"].json()
+    assert list(ui) == ["event", "outputs"] and ui["event"]["priority"] == "Error"
+    assert sorted(ui["outputs"]) == ["grafana", "grafanaoncall", "n8n", "nodered", "talon", "tekton", "webui"]
+    oncall = got["/oncall"].json()
+    assert list(oncall) == ["alert_uid", "state", "title", "message"] and len(oncall["alert_uid"]) == 36
+    assert oncall["state"] == "alerting" and oncall["title"] == "[Error] Test rule" and oncall["message"] == out
+    g = got["/g/api/annotations"]
+    assert g.headers["Authorization"] == "Bearer gk"
+    ms = alert.time_ns // 1_000_000
+    body = g.json()
+    assert body["dashboardId"] == 3 and "panelId" not in body and body["time"] == ms == body["timeEnd"]
+    assert body["text"] == out and body["tags"][:5] == ["falco", "Error", "Test rule", "syscall", "node1"]
+    assert {"bash", "1", "container", "shell"} <= set(body["tags"][5:])
