@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from lanner.rules import ast
 from lanner.rules.operators import NEGATION, Meaning, meaning_of
-from lanner.rules.visitor import NodeVisitor
+from lanner.rules.visitor import NodeVisitor, field_names
 
 OK, ERR, INPROG = 1, 2, 4
 FAILED = ERR | INPROG
@@ -36,6 +36,8 @@ def result_names(m: int) -> str:
 
 #: event names whose request argument the probe can test (ptrace request codes, PPM numbering)
 REQUEST_EVENTS = frozenset({"ptrace"})
+#: fields whose tests the analysis turns into kernel predicates
+PUSHED_FIELDS = frozenset({"evt.type", "evt.res", "evt.rawres", "evt.failed", "evt.arg.request", "evt.dir"})
 _CROSS_LIMIT = 64
 
 
@@ -244,18 +246,31 @@ class CallPlan:
     results: dict[str, int] = field(default_factory=dict)
     requests: dict[str, frozenset[int] | None] = field(default_factory=dict)
     per_rule: dict[str, dict[str, frozenset[CallPred]]] = field(default_factory=dict)
+    #: per rule: the fields its condition tests that no kernel predicate stands for
+    not_pushed: dict[str, list[str]] = field(default_factory=dict)
 
-    def rule_report(self) -> list[str]:
+    def rule_report(self, why: Callable[[str], str] | None = None) -> list[str]:
+        """One line per rule: per event, what the probe tests for it; then the fields it tests that
+        stay in userspace, with ``why(event)`` saying why for its events."""
         out = []
         for rname, per in sorted(self.per_rule.items()):
             parts = []
+            evs = []
             for ev, s in sorted(per.items()):
                 if s == TOP:
-                    parts.append(f"{ev}: nothing pushed down (no result or request test recognised)")
+                    parts.append(f"{ev}: nothing pushed down")
                 elif s:
                     parts.append(f"{ev}: " + " OR ".join(p.describe() for p in sorted(s)))
-            if parts:
-                out.append(f"{rname}: " + "; ".join(parts))
+                if s:
+                    evs.append(ev)
+            if not parts:
+                continue
+            line = f"{rname}: " + "; ".join(parts)
+            rest = self.not_pushed.get(rname)
+            if rest:
+                reasons = sorted({why(ev) for ev in evs} - {""}) if why else []
+                line += f" | not pushed down: {', '.join(rest)}" + (f" ({'; '.join(reasons)})" if reasons else "")
+            out.append(line)
         return out
 
 
@@ -284,4 +299,8 @@ def plan_calls(rules: Iterable, names: Iterable[str], codes_for_name: Callable[[
                     plan.requests[n] = cur | p.requests
         if per:
             plan.per_rule[r.name] = per
+            if r.tree is not None:
+                rest = sorted(set(field_names(r.tree)) - PUSHED_FIELDS)
+                if rest:
+                    plan.not_pushed[r.name] = rest
     return plan

@@ -149,10 +149,10 @@ def shed_fraction(config: Config) -> float:
 _NO_PUSHDOWN = frozenset(OPEN_EVENTS) | {"close", "procexit"}
 
 _NOT_PUSHED = {
-    "exec": "successful execs always reach the state engine (process tree, names, exe paths, args); "
-            "proc.name / proc.exepath / evt.arg.filename tests are not pushed down",
+    "exec": "successful execs always reach the state engine (process tree, names, exe paths, args), and a "
+            "failed exec carries the caller's process fields",
     "net": "successful connect/accept/bind always reach the state engine (it records the connection on "
-           "the socket fd); ports and address classes are not pushed down",
+           "the socket fd): ports and address classes are not pushed down",
     "cred": "successful setuid/setgid-family calls always reach the state engine (user of the thread)",
 }
 
@@ -171,7 +171,12 @@ def _call_pushdown(engine: Any, config: Config, events: frozenset[str], state: f
         return (), None, []
     plan = plan_calls(engine.ruleset.enabled_rules(), names, T.codes_for_name, lambda c: T.EVENTS[c].name)
     out: list[tuple[str, int]] = []
-    report = [f"calls: {line}" for line in plan.rule_report()]
+    def why(ev: str) -> str:
+        if ev in state:
+            return _NOT_PUSHED.get(F.FAMILIES[F.family_of(ev)], f"every successful {ev} feeds the state engine")
+        return "the probe tests only results and ptrace requests outside the open family"
+
+    report = [f"calls: {line}" for line in plan.rule_report(why)]
     for n in sorted(names):
         keep = plan.results.get(n, 0)
         if n in state or n in ("execve", "execveat"):

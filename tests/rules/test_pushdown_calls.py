@@ -80,4 +80,7 @@ def test_plan_merges_rules_and_reports():
     rep = p.rule_report()
     assert any(line.startswith("attach: ptrace: any result & request in (PTRACE_ATTACH)") for line in rep)
     assert any(line.startswith("ok exec: execve: ok") for line in rep)
+    # the rest of the condition stays in userspace, and the report says which fields and why
+    rep = p.rule_report(lambda ev: f"why {ev}")
+    assert any(line.startswith("ok exec: execve: ok | not pushed down: proc.name (why execve)") for line in rep)
     assert ERR & p.results["setuid"]
