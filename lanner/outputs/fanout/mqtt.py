@@ -56,7 +56,12 @@ class MqttTarget(Target):
         def on_connect(_c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
             result.append(reason)
             done.set()
+        def on_disconnect(_c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+            if not done.is_set():      # closed before CONNACK (e.g. the broker wanted a client certificate)
+                result.append(reason)
+                done.set()
         c.on_connect = on_connect
+        c.on_disconnect = on_disconnect
         try:
             c.connect(self.host, self.port, keepalive=60)
         except OSError as e:
@@ -66,7 +71,7 @@ class MqttTarget(Target):
             self._stop(c)
             raise TransientError(f"mqtt {self.host}:{self.port}: no CONNACK within {self.timeout:g}s")
         reason = result[0]
-        if reason.is_failure:
+        if reason.is_failure or not c.is_connected():
             self._stop(c)
             msg = f"mqtt {self.host}:{self.port}: connection refused: {reason}"
             if "authori" in str(reason).lower() or "password" in str(reason).lower():

@@ -25,6 +25,7 @@ mqtt = pytest.importorskip("paho.mqtt.client")
 class Broker:
     port: int
     tls_port: int
+    mtls_port: int
 
 
 @pytest.fixture(scope="module")
@@ -33,19 +34,21 @@ def broker(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broke
     d = tmp_path_factory.mktemp("mosquitto")
     subprocess.run([require_tool("mosquitto_passwd"), "-b", "-c", str(d / "passwd"), "falco", "s3cret"], check=True,
                    capture_output=True, timeout=30)
-    port, tls_port = free_port(), free_port()
+    port, tls_port, mtls_port = free_port(), free_port(), free_port()
+    tls = f"cafile {pki.ca}\ncertfile {pki.server_cert}\nkeyfile {pki.server_key}\n"
     conf = d / "mosquitto.conf"
     # as root mosquitto would switch to its own user, which cannot read the test's private temp dir
     conf.write_text(f"user {getpass.getuser()}\nper_listener_settings false\nallow_anonymous false\npassword_file {d / 'passwd'}\n"
                     f"persistence false\nlog_dest stderr\n"
                     f"listener {port} 127.0.0.1\n"
-                    f"listener {tls_port} 127.0.0.1\ncafile {pki.ca}\ncertfile {pki.server_cert}\n"
-                    f"keyfile {pki.server_key}\n")
+                    f"listener {tls_port} 127.0.0.1\n{tls}"
+                    f"listener {mtls_port} 127.0.0.1\n{tls}require_certificate true\n")
     proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_port(port, proc=proc)
         wait_port(tls_port, proc=proc)
-        yield Broker(port, tls_port)
+        wait_port(mtls_port, proc=proc)
+        yield Broker(port, tls_port, mtls_port)
     finally:
         stop(proc)
 
@@ -94,6 +97,15 @@ def test_qos1_retained_over_tls(broker: Broker, pki: Pki) -> None:
     untrusted = run([{"type": "mqtt", "broker": f"ssl://127.0.0.1:{broker.tls_port}", "user": "falco",
                       "password": "s3cret", "cacertfile": str(pki.other_ca), "retries": 0}], [make_alert()])
     assert untrusted.stats()["fanout"]["mqtt"]["failed"] == 1
+
+
+def test_client_certificate(broker: Broker, pki: Pki) -> None:
+    base = {"type": "mqtt", "broker": f"ssl://127.0.0.1:{broker.mtls_port}", "user": "falco", "password": "s3cret",
+            "cacertfile": str(pki.ca), "retries": 0}
+    ok = run([{**base, "certfile": str(pki.client_cert), "keyfile": str(pki.client_key)}], [make_alert()])
+    refused = run([base], [make_alert()])
+    assert ok.stats()["fanout"]["mqtt"]["sent"] == 1
+    assert refused.stats()["fanout"]["mqtt"]["failed"] == 1
 
 
 def test_failures_are_classified(broker: Broker) -> None:

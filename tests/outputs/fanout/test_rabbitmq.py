@@ -9,13 +9,14 @@ import shutil
 import signal
 import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from lanner.core.priority import Priority
 from tests.outputs.fanout.servers import free_port, run, wait_port
-from tests.outputs.helpers import make_alert
+from tests.outputs.helpers import Pki, make_alert
 
 pika = pytest.importorskip("pika")
 SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
@@ -33,26 +34,37 @@ def _kill_group(proc: subprocess.Popen) -> None:
         proc.wait(10)
 
 
+@dataclass
+class Broker:
+    port: int
+    tls_port: int
+
+
 @pytest.fixture(scope="module")
-def amqp_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+def broker(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Iterator[Broker]:
     if not os.path.exists(SERVER) or not shutil.which("epmd"):
         pytest.skip("rabbitmq-server is not installed (scripts/setup.sh installs it)")
     d: Path = tmp_path_factory.mktemp("rabbitmq")
-    port, dist, epmd_port = free_port(), free_port(), free_port()
+    port, tls_port, dist, epmd_port = free_port(), free_port(), free_port(), free_port()
     env = {**os.environ, "HOME": str(d), "ERL_EPMD_PORT": str(epmd_port),
            "RABBITMQ_NODENAME": f"lanner{port}@localhost", "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
            "RABBITMQ_NODE_PORT": str(port), "RABBITMQ_DIST_PORT": str(dist),
            "RABBITMQ_MNESIA_BASE": str(d / "mnesia"), "RABBITMQ_LOG_BASE": str(d / "log"),
-           "RABBITMQ_ENABLED_PLUGINS_FILE": str(d / "enabled_plugins"), "RABBITMQ_CONFIG_FILE": str(d / "rabbitmq"),
+           "RABBITMQ_ENABLED_PLUGINS_FILE": str(d / "enabled_plugins"), "RABBITMQ_CONFIG_FILE": str(d / "rabbitmq.conf"),
            "RABBITMQ_ADVANCED_CONFIG_FILE": str(d / "advanced.config"), "RABBITMQ_PID_FILE": str(d / "pid")}
     (d / "enabled_plugins").write_text("[].\n")
+    (d / "rabbitmq.conf").write_text(
+        f"listeners.ssl.1 = 127.0.0.1:{tls_port}\nssl_options.cacertfile = {pki.ca}\n"
+        f"ssl_options.certfile = {pki.server_cert}\nssl_options.keyfile = {pki.server_key}\n"
+        "ssl_options.verify = verify_none\nssl_options.fail_if_no_peer_cert = false\n")
     epmd = subprocess.Popen(["epmd", "-port", str(epmd_port), "-address", "127.0.0.1"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     server = subprocess.Popen([SERVER], env=env, cwd=d, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               start_new_session=True)
     try:
         wait_port(port, timeout=180, proc=server)
-        yield port
+        wait_port(tls_port, timeout=60, proc=server)
+        yield Broker(port, tls_port)
     finally:
         _kill_group(server)
         _kill_group(epmd)
@@ -65,9 +77,9 @@ def channel(port: int, queue: str):
     return conn, ch
 
 
-def test_json_alert_in_the_queue(amqp_port: int) -> None:
-    conn, ch = channel(amqp_port, "falco")
-    p = run([{"type": "rabbitmq", "url": f"amqp://guest:guest@127.0.0.1:{amqp_port}/", "queue": "falco"}],
+def test_json_alert_in_the_queue(broker: Broker) -> None:
+    conn, ch = channel(broker.port, "falco")
+    p = run([{"type": "rabbitmq", "url": f"amqp://guest:guest@127.0.0.1:{broker.port}/", "queue": "falco"}],
             [make_alert(1, Priority.CRITICAL), make_alert(2)])
     assert p.stats()["fanout"]["rabbitmq"]["sent"] == 2
     got = []
@@ -80,13 +92,25 @@ def test_json_alert_in_the_queue(amqp_port: int) -> None:
     assert [g[1]["priority"] for g in got] == ["Critical", "Warning"] and got[0][1]["output_fields"]["n"] == 1
 
 
-def test_missing_queue_and_bad_login_are_permanent(amqp_port: int) -> None:
-    url = f"amqp://guest:guest@127.0.0.1:{amqp_port}/"
+def test_amqps_with_the_test_ca(broker: Broker, pki: Pki) -> None:
+    conn, ch = channel(broker.port, "falco-tls")
+    url = f"amqps://guest:guest@127.0.0.1:{broker.tls_port}/"
+    ok = run([{"type": "rabbitmq", "url": url, "queue": "falco-tls", "cacertfile": str(pki.ca)}], [make_alert(4)])
+    untrusted = run([{"type": "rabbitmq", "url": url, "queue": "falco-tls", "cacertfile": str(pki.other_ca),
+                      "retries": 0}], [make_alert()])
+    method, _props, body = ch.basic_get("falco-tls", auto_ack=True)
+    conn.close()
+    assert ok.stats()["fanout"]["rabbitmq"]["sent"] == 1 and json.loads(body)["output_fields"]["n"] == 4
+    assert untrusted.stats()["fanout"]["rabbitmq"]["failed"] == 1
+
+
+def test_missing_queue_and_bad_login_are_permanent(broker: Broker) -> None:
+    url = f"amqp://guest:guest@127.0.0.1:{broker.port}/"
     p = run([{"type": "rabbitmq", "url": url, "queue": "no-such-queue", "retries": 2, "backoff_ms": 1}],
             [make_alert()])
     st = p.stats()["fanout"]["rabbitmq"]
     assert st["failed"] == 1 and st["retries"] == 0
-    bad = run([{"type": "rabbitmq", "url": f"amqp://guest:wrong@127.0.0.1:{amqp_port}/", "queue": "falco",
+    bad = run([{"type": "rabbitmq", "url": f"amqp://guest:wrong@127.0.0.1:{broker.port}/", "queue": "falco",
                 "retries": 2, "backoff_ms": 1}], [make_alert()])
     st = bad.stats()["fanout"]["rabbitmq"]
     assert st["failed"] == 1 and st["retries"] == 0
