@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -190,3 +192,31 @@ def test_attach_to_running_process_and_detach(tmp_path):
     finally:
         target.kill()
         target.wait()
+
+
+def test_no_root_needed():
+    """A plain user (uid 1000, no capabilities) traces its own command."""
+    setpriv = shutil.which("setpriv")
+    if os.geteuid() != 0 or setpriv is None:
+        pytest.skip("needs root (to become uid 1000) and setpriv")
+    with tempfile.TemporaryDirectory(dir="/tmp") as d:     # pytest's tmp_path is private to root
+        os.chmod(d, 0o777)
+        _as_user_1000(setpriv, Path(d))
+
+
+def _as_user_1000(setpriv: str, tmp_path: Path) -> None:
+    rf = tmp_path / "rules.yaml"
+    rf.write_text(RULES)
+    rf.chmod(0o644)
+    out = tmp_path / "alerts.json"
+    r = subprocess.run([setpriv, "--reuid", "1000", "--regid", "1000", "--clear-groups", "--inh-caps=-all",
+                        sys.executable, "-m", "lanner", "-r", str(rf), "-o", "engine.kind=userspace",
+                        "-o", "stdout_output.enabled=false", "-o", "file_output.enabled=true",
+                        "-o", f"file_output.filename={out}", "-o", "json_output=true",
+                        "-o", "json_include_output_fields_property=true", "-o", "webserver.enabled=false",
+                        "-o", "log_stderr=false", "--", "sh", "-c", "id -u; sh -c true; exit 4"],
+                       capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL, cwd=tmp_path)
+    assert r.returncode == 4, r.stderr
+    assert r.stdout == "1000\n"
+    shells = by_rule([json.loads(x) for x in out.read_text().splitlines()], "Shell spawned")
+    assert [a["output_fields"]["proc.cmdline"] for a in shells] == ["sh -c id -u; sh -c true; exit 4", "sh -c true"]
