@@ -13,7 +13,9 @@ of the workload's own processes (user + system, from their rusage: less sensitiv
 other load on the machine; a stop's wait is not in it), syscalls stopped, events,
 and the cost of one stopped syscall in microseconds: wall time added / stops, workload CPU added /
 stops (the kernel's share of the ptrace stops), and lanner's own CPU / stops (tracer, decoding, rules). The getppid
-loop is never stopped (no rule or state needs getppid): it shows the cost of the seccomp filter alone.
+loop is never stopped (no rule or state needs getppid): it shows the cost of the seccomp filter alone,
+next to the same loop under a one-instruction allow-all filter without any tracer (the floor of every
+seccomp-based driver: the kernel's syscall slow path).
 Run: ``.venv/bin/python bench/userspace_overhead.py [--quick] [--rounds=N] [--only=open]``.
 """
 
@@ -43,6 +45,19 @@ from lanner.run.syscalls import derive_filter  # noqa: E402
 from lanner.run.userspace import SWITCH_INTERVAL_S, _seeder  # noqa: E402
 from lanner.sources.userspace.source import UserspaceSource  # noqa: E402
 from lanner.state.engine import StateEngine, proc_alive  # noqa: E402
+
+#: runs a command under a one-instruction allow-all seccomp filter: the floor any seccomp-based driver pays
+SECWRAP = r"""
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+int main(int c, char **v) {
+  struct sock_filter f[] = { BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW) };
+  struct sock_fprog p = {1, f};
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p)) return 126;
+  execv(v[1], v + 1); return 127; }
+"""
 
 
 def make_engine() -> Engine:
@@ -112,9 +127,9 @@ def main() -> None:
     rounds = next((int(a.split("=", 1)[1]) for a in sys.argv[1:] if a.startswith("--rounds=")), rounds)
     only = [a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--only=")]
     d = tempfile.mkdtemp(prefix="lanner_us_bench")
-    for name in ("openloop", "ppidloop"):
+    for name, src in (("openloop", PROGS["openloop"]), ("ppidloop", PROGS["ppidloop"]), ("secwrap", SECWRAP)):
         with open(f"{d}/{name}.c", "w") as f:
-            f.write(PROGS[name])
+            f.write(src)
         subprocess.run(["cc", "-O2", "-o", f"{d}/{name}", f"{d}/{name}.c"], check=True)
     for i in range(files):
         with open(f"{d}/f{i}.c", "w") as f:
@@ -137,18 +152,24 @@ def main() -> None:
           f"median of {rounds} alternating round(s)")
     for name, argv in workloads.items():
         untraced(argv, d)                                   # warm-up, not measured
-        base, runs = [], []
+        base, runs, floor = [], [], []
         for r in range(rounds):
             for mode in (("none", "userspace") if r % 2 == 0 else ("userspace", "none")):
                 if mode == "none":
                     base.append(untraced(argv, d))
                 else:
                     runs.append(traced(argv, d))
+            if name == "getppid loop":
+                floor.append(untraced([f"{d}/secwrap", *argv], d))
         b, bcpu = sorted(base)[len(base) // 2]
         dt, st = sorted(runs, key=lambda x: x[0])[len(runs) // 2]
         per = (dt - b) / st["stops"] * 1e6 if st["stops"] else 0.0
         print(f"\n{name}: no tracing {b:.3f}s; userspace driver {dt:.3f}s ({dt / b:.2f}x wall); workload CPU "
               f"{bcpu:.3f}s -> {st['wcpu']:.3f}s ({st['wcpu'] / max(bcpu, 1e-9):.2f}x)")
+        if floor:
+            fw, fc = sorted(floor)[len(floor) // 2]
+            print(f"  the same under a one-instruction allow-all seccomp filter, no tracer (the floor of any "
+                  f"seccomp-based driver): {fw:.3f}s ({fw / b:.2f}x wall), workload CPU {fc:.3f}s ({fc / max(bcpu, 1e-9):.2f}x)")
         print(f"  syscalls stopped {st['stops']:,}, events {st['events']:,}, alerts {st['alerts']}; lanner CPU "
               f"{st['lcpu']:.2f}s; per stopped syscall: "
               + (f"{per:.1f} us wall added, {(st['wcpu'] - bcpu) / st['stops'] * 1e6:.1f} us workload CPU added, "
