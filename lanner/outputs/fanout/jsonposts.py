@@ -101,3 +101,73 @@ class GrafanaTarget(HttpTarget):
 
     def send(self, event: dict[str, Any], alert: Alert) -> None:
         self.post_json(self.endpoint, self.body(event, alert))
+
+
+class SumoLogicTarget(JsonPostTarget):
+    """Sumo Logic HTTP source: the alert JSON, ``X-Sumo-Category``/``-Host``/``-Name`` from the options."""
+
+    type_name = "sumologic"
+
+    def __init__(self, name: str, options: dict[str, Any]) -> None:
+        super().__init__(name, options)
+        for opt, header in (("source_category", "X-Sumo-Category"), ("source_host", "X-Sumo-Host"),
+                            ("source_name", "X-Sumo-Name")):
+            if options.get(opt):
+                self.headers[header] = str(options[opt])
+
+
+class OpenObserveTarget(JsonPostTarget):
+    """OpenObserve: ``POST <url>/api/<organization>/<stream>/_multi`` with the alert JSON."""
+
+    type_name = "openobserve"
+
+    def __init__(self, name: str, options: dict[str, Any]) -> None:
+        super().__init__(name, options)
+        org = str(options.get("organization") or "default")
+        stream = str(options.get("stream") or "falco")
+        self.url = f"{self.url.rstrip('/')}/api/{org}/{stream}/_multi"
+
+
+class KafkaRestTarget(JsonPostTarget):
+    """Confluent REST proxy: ``{"records": [{"value": <base64 alert JSON>}]}`` as ``vnd.kafka.binary.v<2|1>+json``."""
+
+    type_name = "kafkarest"
+
+    def send(self, event: dict[str, Any], alert: Alert) -> None:
+        import base64
+
+        import orjson
+        version = 1 if str(self.options.get("version") or 2) == "1" else 2
+        value = base64.b64encode(orjson.dumps(as_json(event, alert))).decode()
+        self.post(self.url, orjson.dumps({"records": [{"value": value}]}),
+                  {"Content-Type": f"application/vnd.kafka.binary.v{version}+json"})
+
+
+class CloudRunTarget(JsonPostTarget):
+    """A Cloud Run / Cloud Functions (2nd gen) endpoint: the alert JSON with ``Authorization: Bearer <jwt>``."""
+
+    type_name = "gcpcloudrun"
+
+    def __init__(self, name: str, options: dict[str, Any]) -> None:
+        super().__init__(name, options)
+        if options.get("jwt"):
+            self.headers["Authorization"] = f"Bearer {options['jwt']}"
+
+
+class CloudEventsTarget(JsonPostTarget):
+    """CloudEvents 1.0 over HTTP, binary mode: ``ce-*`` headers (type ``falco.rule.output.v1``, source
+    ``https://falco.org``, extensions ``priority``, ``rule``, ``eventsource``, ``hostname`` and ``extensions``),
+    the alert JSON as the body."""
+
+    type_name = "cloudevents"
+
+    def send(self, event: dict[str, Any], alert: Alert) -> None:
+        body = as_json(event, alert)
+        headers = {"ce-specversion": "1.0", "ce-id": body["uuid"], "ce-source": "https://falco.org",
+                   "ce-type": "falco.rule.output.v1", "ce-time": body["time"],
+                   "ce-priority": event["priority"], "ce-rule": event["rule"], "ce-eventsource": event["source"]}
+        if event.get("hostname"):
+            headers["ce-hostname"] = event["hostname"]
+        for k, v in (self.options.get("extensions") or {}).items():
+            headers[f"ce-{str(k).lower()}"] = str(v)
+        self.post_json(self.url, body, headers)

@@ -52,3 +52,40 @@ def test_json_posts(http_server: RecordingServer) -> None:
     assert body["dashboardId"] == 3 and "panelId" not in body and body["time"] == ms == body["timeEnd"]
     assert body["text"] == out and body["tags"][:5] == ["falco", "Error", "Test rule", "syscall", "node1"]
     assert {"bash", "1", "container", "shell"} <= set(body["tags"][5:])
+
+
+def test_sumologic_openobserve_kafkarest_cloudrun_cloudevents_datadoglogs(http_server: RecordingServer) -> None:
+    u = http_server.url
+    alert = make_alert(1, Priority.WARNING)
+    p = OutputPipeline.from_config(Config(data={"fanout": {
+        "sumologic": {"receiverurl": u + "/sumo", "sourcecategory": "sec", "sourcehost": "h", "name": "falco"},
+        "openobserve": {"hostport": u + "/oo", "organizationname": "org1", "username": "a", "password": "b"},
+        "kafkarest": {"address": u + "/topics/falco", "version": 2},
+        "gcp": {"cloudrun": {"endpoint": u + "/run", "jwt": "jwt-token"}},
+        "cloudevents": {"address": u + "/ce", "extensions": {"cluster": "eu1"}},
+        "datadoglogs": {"apikey": "dd", "host": u + "/ddl/", "service": "falco-svc"},
+    }}), AlertFormatter(hostname="node1"))
+    p.submit(alert)
+    p.close()
+    got = {r.path: r for r in http_server.wait_for(6)}
+    sumo = got["/sumo"]
+    assert (sumo.headers["X-Sumo-Category"], sumo.headers["X-Sumo-Host"], sumo.headers["X-Sumo-Name"]) == (
+        "sec", "h", "falco") and list(sumo.json()) == KEYS
+    oo = got["/oo/api/org1/falco/_multi"]
+    assert oo.headers["Authorization"] == "Basic " + base64.b64encode(b"a:b").decode()
+    kr = got["/topics/falco"]
+    assert kr.headers["Content-Type"] == "application/vnd.kafka.binary.v2+json"
+    import json
+    value = json.loads(base64.b64decode(kr.json()["records"][0]["value"]))
+    assert list(value) == KEYS
+    assert got["/run"].headers["Authorization"] == "Bearer jwt-token"
+    ce = got["/ce"]
+    h = {k.lower(): v for k, v in ce.headers.items()}
+    assert h["ce-specversion"] == "1.0" and h["ce-type"] == "falco.rule.output.v1" and h["ce-source"] == "https://falco.org"
+    assert h["ce-priority"] == "Warning" and h["ce-rule"] == "Test rule" and h["ce-eventsource"] == "syscall"
+    assert h["ce-cluster"] == "eu1" and h["ce-id"] == ce.json()["uuid"] and h["ce-time"] == ce.json()["time"]
+    ddl = got["/ddl/api/v2/logs"]
+    assert ddl.headers["DD-API-KEY"] == "dd"
+    body = ddl.json()
+    assert body["ddsource"] == "falco" and body["service"] == "falco-svc" and body["hostname"] == "node1"
+    assert body["ddtags"] == "container,shell" and json.loads(body["message"])["rule"] == "Test rule"
