@@ -22,12 +22,14 @@ from lanner.fields import registry as reg
 from lanner.fields import types as ft
 from lanner.rules.builder import AppendOutput, EventTable
 from lanner.rules.compiled_rule import CompiledRule
+from lanner.rules.fused import FusedMatcher, fuse
 from lanner.rules.rule_loader import RuleLoader
 from lanner.rules.ruleset import Ruleset
 from lanner.sources.registry import plugin_field_classes
 from lanner.state.containers import apply_container_event
 
 log = logging.getLogger("lanner")
+_MISSING: Any = object()
 
 def default_registry(state: Any, containers: Any, hostname: str = "",
                      static_fields: dict[str, str] | None = None,
@@ -169,6 +171,9 @@ class Engine:
         self.on_alert: Callable[[Alert], object] | None = None
         #: every alert with its event, before the post-rule state removals (``lanner test`` reads fields here)
         self.on_match: Callable[[Alert, Any], None] | None = None
+        #: fused matching (rules/fused.py); False = the plain rule-by-rule loop, the reference it must equal
+        self.fast = True
+        self._fused: dict[tuple[str, int, bool], FusedMatcher | None] = {}
 
     def attach_plugins(self, plugins: Iterable[Any]) -> None:
         """Give loaded plugin libraries lanner's thread state (their ``threads`` table) and take their
@@ -236,7 +241,7 @@ class Engine:
             self.stats.events += 1
             rules = self.ruleset.syscall_index.get(code)
             if rules:
-                out = self._match(rules, e)
+                out = self._match(rules, e, code if e.__class__ is SyscallEvent else -1)
         state.post_process(e)
         return out
 
@@ -255,8 +260,41 @@ class Engine:
             return []
         return self._match(rules, e)
 
-    def _match(self, rules: Iterable[CompiledRule], e: Any) -> list[Alert]:
-        """The alerts of the candidate ``rules`` that match ``e`` (only the first with ``rule_matching: first``)."""
+    def _match(self, rules: tuple[CompiledRule, ...], e: Any, code: int = -1) -> list[Alert]:
+        """The alerts of the candidate ``rules`` that match ``e`` (only the first with ``rule_matching: first``).
+
+        ``code``: the syscall event code when every event of that code has the same ``evt.type`` (-1: not
+        known). With ``fast`` the rules' fused function decides; its result is that of the plain loop."""
+        if self.fast:
+            key = (e.source, e.type, code >= 0)
+            f = self._fused.get(key, _MISSING)
+            if f is _MISSING or (f is not None and f.rules is not rules):
+                f = self._fuse(key, rules)
+            if f is not None:
+                try:
+                    if self.match_all:
+                        return [self.alert(rules[i], e) for i in f.every(e)]
+                    i = f.first(e)
+                except Exception:  # noqa: BLE001 - the plain loop below counts the error per rule
+                    return self._match_plain(rules, e)
+                return [] if i < 0 else [self.alert(rules[i], e)]
+        return self._match_plain(rules, e)
+
+    def _fuse(self, key: tuple[str, int, bool], rules: tuple[CompiledRule, ...]) -> FusedMatcher | None:
+        code = key[1]
+        type_name = None
+        if key[2] and key[0] == "syscall" and code > 1 and code not in (ASYNC_EVENT_TYPE, PLUGIN_EVENT_TYPE):
+            from lanner.events import table
+            type_name = table.EVENTS[code].name
+        try:
+            f = fuse(self.registry, rules, key[0], type_name)
+        except Exception as e:  # noqa: BLE001 - a condition the fused form cannot express runs rule by rule
+            log.debug("rules of %s event %d run one by one: %s", key[0], code, e)
+            f = None
+        self._fused[key] = f
+        return f
+
+    def _match_plain(self, rules: Iterable[CompiledRule], e: Any) -> list[Alert]:
         out: list[Alert] = []
         for r in rules:
             try:
