@@ -53,6 +53,10 @@ log = logging.getLogger(__name__)
 CHUNK = 1 << 20
 MAX_NON_LARGE = 65536
 _HDR = struct.Struct("<II")
+_U32 = struct.Struct("<I")
+_LEGACY_GET = B.LEGACY.get
+_FLAG_BLOCKS = frozenset({B.EVF_V1, B.EVF_V2, B.EVF_V2_LARGE})
+_V1_BLOCKS = frozenset({B.EV_V1, B.EVF_V1})
 _EV2 = struct.Struct("<QQIHI")
 _EV1 = struct.Struct("<QQIH")
 _NPARAM_FMT: dict[tuple[int, bool], struct.Struct] = {}
@@ -199,6 +203,12 @@ class ScapReader:
 
     def _read_block(self) -> tuple[int, int, bytes] | None:
         """Next whole block as (type, offset, bytes incl. header); None at clean EOF."""
+        buf, pos = self._buf, self._pos
+        if len(buf) - pos >= 8:
+            btype, blen = _HDR.unpack_from(buf, pos)
+            if blen >= 12 and len(buf) - pos >= blen:      # the common case: the block is buffered
+                self._pos = pos + blen
+                return _LEGACY_GET(btype, btype), self._base + pos, buf[pos:pos + blen]
         if not self._fill(8):
             left = len(self._buf) - self._pos
             if left == 0:
@@ -306,6 +316,7 @@ class ScapReader:
         last_enter = self._last_enter
         hidden_enter = T.STATE_ONLY_ENTER_TYPES
         initial = self.num == 0
+        counts = self.block_counts
         while blk is not None:
             btype, off, data = blk
             if btype not in B.EVENT_BLOCKS:
@@ -317,7 +328,7 @@ class ScapReader:
                 last_enter.clear()
                 blk = self._read_section(blk)
                 continue
-            self._count(btype)
+            counts[btype] = counts.get(btype, 0) + 1
             ev = self._event(btype, off, data)
             blk = self._read_block()
             if ev is None:
@@ -341,13 +352,13 @@ class ScapReader:
 
     def _event(self, btype: int, off: int, data: bytes) -> SyscallEvent | None:
         blen = len(data)
-        has_flags = btype in (B.EVF_V1, B.EVF_V2, B.EVF_V2_LARGE)
+        has_flags = btype in _FLAG_BLOCKS
         hstart = 14 if has_flags else 10
         cpu = data[8] | (data[9] << 8)
-        flags = struct.unpack_from("<I", data, 10)[0] if has_flags else 0
+        flags = _U32.unpack_from(data, 10)[0] if has_flags else 0
         avail = blen - hstart - 4
         self.records_read += 1
-        if btype in (B.EV_V1, B.EVF_V1):
+        if btype in _V1_BLOCKS:
             if blen < hstart + 22 + 4:
                 raise self._err(off, f"block length too short {blen}")
             ts, tid, ln, etype = _EV1.unpack_from(data, hstart)
@@ -387,7 +398,8 @@ class ScapReader:
                 raise self._err(off, f"event type {etype}: {nparams} parameter lengths do not fit in "
                                      f"record length {ln}")
             pstart = hstart + 26
-            lens = _lens_struct(nparams, large).unpack_from(data, pstart) if nparams else ()
+            lens = ((_NPARAM_FMT.get((nparams, large)) or _lens_struct(nparams, large)).unpack_from(data, pstart)
+                    if nparams else ())
             vstart = pstart + w * nparams
             rec_end = hstart + ln
         raw = []
