@@ -12,6 +12,7 @@ fused function raises nevertheless, the engine falls back to the rule-by-rule lo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -21,6 +22,7 @@ from lanner.rules.compiled_rule import CompiledRule
 from lanner.rules.compiler import ConditionCompiler, Operand
 
 _UNSET = object()
+_MEMO_REF = re.compile(r"\b_m[0-9]+\b")
 _EVT_TYPE_OPS = ("=", "==", "!=", "in")
 
 
@@ -50,6 +52,23 @@ class FusedCompiler(ConditionCompiler):
         super().reset()
         self.slots: list[str] = []
         self._slot_of: dict[str, str] = {}
+        self._interned: dict[tuple[type, Any], str] = {}
+        self._visits: list[str] = []          # text of every and/or node, in visiting order
+        self._shared: dict[str, str] = {}     # text of a node met more than once -> its memo local
+        self._memo: list[str] | None = None   # pass 2: the first pass's texts by visit
+
+    def _name(self, prefix: str, value: Any) -> str:
+        """Equal constants share one name, so equal sub-conditions (a macro in many rules) read alike."""
+        if prefix != "c":
+            return super()._name(prefix, value)
+        try:
+            key = (type(value), value)
+            n = self._interned.get(key)
+        except TypeError:
+            return super()._name(prefix, value)
+        if n is None:
+            n = self._interned[key] = super()._name(prefix, value)
+        return n
 
     # --- fields as lazy locals ---------------------------------------------------------------
     def _field(self, node: ast.Field) -> Operand:
@@ -107,7 +126,7 @@ class FusedCompiler(ConditionCompiler):
                 parts.append(s)
         if not parts:
             return "True"
-        return parts[0] if len(parts) == 1 else "(" + " and ".join(parts) + ")"
+        return parts[0] if len(parts) == 1 else self._shared_node("(" + " and ".join(parts) + ")")
 
     def visit_Or(self, node: ast.Or) -> str:
         parts = []
@@ -119,7 +138,20 @@ class FusedCompiler(ConditionCompiler):
                 parts.append(s)
         if not parts:
             return "False"
-        return parts[0] if len(parts) == 1 else "(" + " or ".join(parts) + ")"
+        return parts[0] if len(parts) == 1 else self._shared_node("(" + " or ".join(parts) + ")")
+
+    def _shared_node(self, text: str) -> str:
+        """An and/or node: the first pass notes its text; the second makes a node whose first-pass text
+        was met more than once a lazily set local, so a macro shared by rules is evaluated once."""
+        if self._memo is None:
+            self._visits.append(text)
+            return text
+        first = self._memo[len(self._visits)]
+        self._visits.append(first)
+        slot = self._shared.get(first)
+        if slot is None:
+            return text
+        return f"({slot} if {slot} is not _U else ({slot} := {text}))"
 
     def visit_Not(self, node: ast.Not) -> str:
         s = self.expr(node.child)
@@ -131,9 +163,19 @@ class FusedCompiler(ConditionCompiler):
     def fuse(self, trees: Sequence[ast.Node], label: str) -> tuple[Callable[[Any], int], Callable[[Any], list[int]]]:
         """Two functions over the same conditions: first matching index (-1: none), and all of them."""
         self.reset()
+        for t in trees:
+            self.expr(t)
+        seen: dict[str, int] = {}
+        for text in self._visits:
+            seen[text] = seen.get(text, 0) + 1
+        memo = self._visits
+        self.reset()
+        self._memo = memo
+        self._shared = {t: f"_m{i}" for i, t in enumerate(t for t, n in seen.items() if n > 1)}
         conds = [(i, self.expr(t)) for i, t in enumerate(trees)]
         conds = [(i, c) for i, c in conds if c != "False"]
-        init = f"    {' = '.join(self.slots)} = _U\n" if self.slots else ""
+        slots = self.slots + sorted(set(self._shared.values()) & set(_MEMO_REF.findall("".join(c for _, c in conds))))
+        init = f"    {' = '.join(slots)} = _U\n" if slots else ""
         first = "".join(f"    if {c}:\n        return {i}\n" for i, c in conds)
         every = "".join(f"    if {c}:\n        _r.append({i})\n" for i, c in conds)
         src = (f"def _first(e, _U=_U):\n{init}{first}    return -1\n\n"
