@@ -38,7 +38,7 @@ from __future__ import annotations
 import ipaddress
 import struct
 import time
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from lanner.core.errors import LannerError
 from lanner.events import flags as _flags
@@ -245,8 +245,42 @@ def _install_decoders() -> None:
 _install_decoders()
 
 
+def _compile_decoder(ev: T.EventInfo):
+    """One function decoding a full record of ``ev`` (every parameter present) in one expression, the
+    integer types inline; a record that does not fit or a bad value is left to the general loop."""
+    n = ev.nparams
+    if n == 0:
+        return None
+    ns: dict = {"_fb": int.from_bytes}
+    items = []
+    for i, (p, dec) in enumerate(zip(ev.params, ev.decoders, strict=True)):
+        if p.type in INT_TYPES:
+            expr = f'_fb(b{i}, "little", signed=True)' if p.type in _SIGNED else f'_fb(b{i}, "little")'
+        else:
+            ns[f"_d{i}"] = dec
+            expr = f"_d{i}(b{i})"
+        items.append(f"({expr} if b{i} else None)")
+    names = ", ".join(f"b{i}" for i in range(n))
+    src = f"def _decode(raw):\n    {names}, = raw\n    return [{', '.join(items)}]\n"
+    exec(compile(src, f"<decoder of {ev.name}>", "exec"), ns)  # noqa: S102 - built from the event table
+    return ns["_decode"]
+
+
+_NOT_YET: Any = object()
+_FULL_DECODERS: list = [_NOT_YET] * len(T.EVENTS)     # compiled on the first full record of each type
+
+
 def decode_params(info: T.EventInfo, raw: list[bytes]) -> list:
     """Decode a record's raw parameter bytes; empty -> None. Raises ParamError on bad values."""
+    if len(raw) == info.nparams:
+        full = _FULL_DECODERS[info.code]
+        if full is _NOT_YET:
+            full = _FULL_DECODERS[info.code] = _compile_decoder(info)
+        if full is not None:
+            try:
+                return full(raw)
+            except Exception:  # noqa: BLE001, S110 - the loop below names the parameter in its error
+                pass
     decs = info.decoders
     out = []
     for i, b in enumerate(raw):
