@@ -27,6 +27,8 @@ from lanner.events import table as T
 from lanner.events.base import Event
 
 STATE_ONLY = 1
+_EVENTS = T.EVENTS
+_HIDDEN_ENTER = T.STATE_ONLY_ENTER_TYPES
 
 
 class SyscallEvent(Event):
@@ -53,13 +55,13 @@ class SyscallEvent(Event):
         self.tid = tid
         self.cpu = cpu
         self.flags = flags
-        self.info = T.EVENTS[type_]
+        self.info = _EVENTS[type_]
         self.raw = raw
         self.enter = None
         self.thread = None
         self.fd = None
         self.fdnum = None
-        self.hidden = bool(flags & STATE_ONLY) or type_ in T.STATE_ONLY_ENTER_TYPES
+        self.hidden = type_ in _HIDDEN_ENTER or bool(flags & STATE_ONLY)
 
     def __getattr__(self, name: str):
         # Only reached for unset slots: decode ``params`` on first use.

@@ -57,6 +57,8 @@ _U32 = struct.Struct("<I")
 _LEGACY_GET = B.LEGACY.get
 _FLAG_BLOCKS = frozenset({B.EVF_V1, B.EVF_V2, B.EVF_V2_LARGE})
 _V1_BLOCKS = frozenset({B.EV_V1, B.EVF_V1})
+_V2_SMALL_BLOCKS = frozenset({B.EV_V2, B.EVF_V2})
+_EVENT_MAX = T.PPM_EVENT_MAX
 _EV2 = struct.Struct("<QQIHI")
 _EV1 = struct.Struct("<QQIH")
 _NPARAM_FMT: dict[tuple[int, bool], struct.Struct] = {}
@@ -317,6 +319,7 @@ class ScapReader:
         hidden_enter = T.STATE_ONLY_ENTER_TYPES
         initial = self.num == 0
         counts = self.block_counts
+        read_block = self._read_block
         while blk is not None:
             btype, off, data = blk
             if btype not in B.EVENT_BLOCKS:
@@ -330,7 +333,7 @@ class ScapReader:
                 continue
             counts[btype] = counts.get(btype, 0) + 1
             ev = self._event(btype, off, data)
-            blk = self._read_block()
+            blk = read_block()
             if ev is None:
                 continue
             etype = ev.type
@@ -382,17 +385,17 @@ class ScapReader:
         else:
             if blen < 8 + 26 + 4:
                 raise self._err(off, f"block length too short {blen}")
-            if btype in (B.EV_V2, B.EVF_V2) and blen - 8 > MAX_NON_LARGE:
+            if blen - 8 > MAX_NON_LARGE and btype in _V2_SMALL_BLOCKS:
                 raise self._err(off, f"event block length {blen - 8} greater than NON-LARGE read buffer "
                                      f"size {MAX_NON_LARGE}")
             ts, tid, ln, etype, nparams = _EV2.unpack_from(data, hstart)
-            if etype >= T.PPM_EVENT_MAX:
+            if etype >= _EVENT_MAX:
                 self.records_skipped += 1
                 return None
             hsize = 26
             if ln < hsize or ln > avail:
                 raise self._err(off, f"invalid event record length {ln} (block has room for {avail})")
-            large = events_large(etype)
+            large = _LARGE[etype]
             w = 4 if large else 2
             if hsize + nparams * w > ln:
                 raise self._err(off, f"event type {etype}: {nparams} parameter lengths do not fit in "
