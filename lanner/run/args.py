@@ -77,7 +77,7 @@ _BY_LONG = {o.long: o for o in OPTIONS}
 _BY_SHORT = {o.short: o for o in OPTIONS if o.short}
 _REMOVED = {
     "modern-bpf": "use -o engine.kind=modern_ebpf", "nodriver": "use -o engine.kind=nodriver",
-    "gvisor-config": "gVisor is not supported", "userspace": "no replacement", "k8s-api": "use the container engines",
+    "gvisor-config": "gVisor is not supported", "userspace": "use -o engine.kind=userspace -- CMD [ARGS...]", "k8s-api": "use the container engines",
     "cri": "configure the container plugin's init_config", "disable-cri-async": "no replacement",
     "print-base64": "use -o buffer_format_base64=true", "snaplen": "use -o falco_libs.snaplen=<n>",
 }
@@ -187,7 +187,9 @@ def parse_args(argv: Sequence[str]) -> Args:
 
 def usage() -> str:
     lines = ["lanner - runtime security for Linux hosts, containers and Kubernetes (Falco-compatible)",
-             "Usage:", "  lanner [OPTION...]", "  lanner test PATH... (rule tests)",
+             "Usage:", "  lanner [OPTION...]",
+             "  lanner [OPTION...] -o engine.kind=userspace -- CMD [ARGS...] (trace CMD without kernel access)",
+             "  lanner test PATH... (rule tests)",
              "  lanner console [--help] (alert console)", "  lanner tune ALERTS... -r RULES... --out FILE (noise tuner)", ""]
     for o in OPTIONS:
         left = (f"-{o.short}, " if o.short else "    ") + f"--{o.long}"

@@ -125,6 +125,8 @@ def test_killed_command_status_and_missing_command(tmp_path):
     (["-o", "engine.kind=userspace"], "needs a command to run"),
     (["-o", "engine.kind=userspace", "-o", "engine.userspace.pids=1", "--", "true"], "not both"),
     (["-o", "engine.kind=userspace", "-o", "engine.userspace.pids=abc"], "'abc' is not a process id"),
+    (["-o", "engine.kind=userspace", "--"], "'--' must be followed by a command to run"),
+    (["--userspace"], "use -o engine.kind=userspace -- CMD"),
 ])
 def test_usage_errors(args, message):
     r = subprocess.run([sys.executable, "-m", "lanner", "-o", "webserver.enabled=false", *args],
