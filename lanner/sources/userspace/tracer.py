@@ -153,10 +153,11 @@ def _decode_status(status: int) -> tuple[int, int]:
     return 0, 0
 
 
-def resolve_command(argv0: str, env: Mapping[str, str] | None = None) -> str:
-    """The file a shell would run for ``argv0`` (PATH search unless it has a slash): CommandNotFound else."""
+def resolve_command(argv0: str, env: Mapping[str, str] | None = None, cwd: str | None = None) -> str:
+    """The file a shell would run for ``argv0`` (PATH search unless it has a slash; a relative path is
+    taken from ``cwd``): CommandNotFound else."""
     if "/" in argv0:
-        if not os.path.exists(argv0):
+        if not os.path.exists(os.path.join(cwd or ".", argv0)):
             raise exec_error(argv0, errno.ENOENT)
         return argv0
     path = (env if env is not None else os.environ).get("PATH", os.defpath)
@@ -232,7 +233,7 @@ class Tracer:
         self._err_r = -1
         self._path = ""
         if self.argv:
-            self._path = resolve_command(self.argv[0], self.env)
+            self._path = resolve_command(self.argv[0], self.env, self.cwd)
 
     # ---- any thread -------------------------------------------------------------------------------
 
@@ -287,8 +288,7 @@ class Tracer:
                 os.close(go_w)
                 os.read(go_r, 1)
                 os.close(go_r)
-                for sig in (_signal.SIGPIPE, _signal.SIGXFSZ, _signal.SIGINT, _signal.SIGQUIT, _signal.SIGTERM,
-                            _signal.SIGHUP, _signal.SIGCHLD):
+                for sig in (_signal.SIGPIPE, _signal.SIGXFSZ):  # ignored by Python itself, not by lanner's caller
                     _signal.signal(sig, _signal.SIG_DFL)
                 _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
                 if self.cwd:

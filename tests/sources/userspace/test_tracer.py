@@ -453,3 +453,20 @@ def test_untraced_clone_cannot_escape(tmp_path: Path) -> None:
     clone = calls(records, CLONE)
     assert len(clone) == 1 and clone[0].args[0] & 0x00800000 and clone[0].ret > 0
     assert not [r for r in records if isinstance(r, NewTask)]
+
+
+def test_cwd_and_nohup_like_ignored_signals_pass_on(tmp_path: Path) -> None:
+    script = tmp_path / "run.sh"
+    script.write_text("#!/bin/sh\npwd\ngrep -E '^SigIgn' /proc/self/status\n")
+    script.chmod(0o755)
+    code = ("import signal, sys\nfrom lanner.sources.userspace.tracer import Tracer\n"
+            "signal.signal(signal.SIGHUP, signal.SIG_IGN)\n"
+            f"t = Tracer({{257}}, argv=['./run.sh'], cwd={str(tmp_path)!r})\n"
+            "list(t.records()); sys.exit(t.exit_code)\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert p.returncode == 0, p.stderr
+    cwd, sigign = p.stdout.splitlines()
+    mask = int(sigign.split()[1], 16)
+    assert cwd == str(tmp_path)
+    # SIGHUP ignored by lanner's caller stays ignored (as nohup wants); Python's own SIGPIPE ignore does not leak
+    assert mask & (1 << (signal.SIGHUP - 1)) and not mask & (1 << (signal.SIGPIPE - 1))
