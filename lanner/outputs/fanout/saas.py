@@ -201,3 +201,44 @@ class DatadogLogsTarget(HttpTarget):
 
     def send(self, event: dict[str, Any], alert: Alert) -> None:
         self.post_json(self.endpoint, self.payload(event, alert), {"DD-API-KEY": str(self.options["api_key"])})
+
+
+def gotify_message(event: dict[str, Any], alert: Alert, markdown: bool) -> str:
+    """Sidekick's Gotify message: priority, rule, output, source, tags, time, then every output field."""
+    fields = event.get("output_fields") or {}
+    tags = "".join(f"{t} " for t in sorted_tags(event))
+    rows = [("Priority", event["priority"]), ("Rule", event["rule"]), ("Output", event["output"]),
+            ("Source", event["source"]), ("Tags", tags), ("Time", go_time(alert.time_ns))]
+    if markdown:
+        head = "".join(f"- **{k}**: {v}\n" for k, v in rows) + "- **Fields**:\n"
+        return head + "".join(f"\t- **{k}**: {go_str(fields[k])}\n" for k in sorted(fields))
+    head = "".join(f"{k}: {v}\n" for k, v in rows) + "Fields:\n"
+    return head + "".join(f"- {k}: {go_str(fields[k])}\n" for k in sorted(fields))
+
+
+class GotifyTarget(HttpTarget):
+    """Gotify: ``POST <url>/message`` with ``X-Gotify-Key``; ``format`` markdown (default), text or json."""
+
+    type_name = "gotify"
+
+    def __init__(self, name: str, options: dict[str, Any]) -> None:
+        super().__init__(name, options)
+        self.endpoint = self.url.rstrip("/") + "/message"
+        self.format = str(options.get("format") or "markdown").lower()
+        if self.format not in ("markdown", "text", "plaintext", "json"):
+            raise ValueError(f"format must be markdown, text or json, not {self.format!r}")
+
+    def payload(self, event: dict[str, Any], alert: Alert) -> dict[str, Any]:
+        import orjson
+        if self.format == "json":
+            message, kind = orjson.dumps(as_json(event, alert)).decode(), "plaintext"
+        elif self.format in ("text", "plaintext"):
+            message, kind = gotify_message(event, alert, False), "plaintext"
+        else:
+            message, kind = gotify_message(event, alert, True), "markdown"
+        return {"title": f"[Falco] [{event['priority']}] {event['rule']}", "priority": 8 - int(alert.priority),
+                "message": message, "extras": {"client::display": {"contentType": kind}}}
+
+    def send(self, event: dict[str, Any], alert: Alert) -> None:
+        headers = {"X-Gotify-Key": str(self.options["token"])} if self.options.get("token") else None
+        self.post_json(self.endpoint, self.payload(event, alert), headers)

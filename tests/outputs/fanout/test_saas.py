@@ -85,3 +85,20 @@ def test_splunk_hec_and_telegram_sidekick_shape(http_server: RecordingServer) ->
                  "\n\n**Output**: " + ev["output"].replace(".", "\\.").replace("=", "\\=") + "\n"),
         "parse_mode": "MarkdownV2", "disable_web_page_preview": True, "chat_id": "-100200",
         "message_thread_id": "7"}
+
+
+def test_gotify_markdown_and_text(http_server: RecordingServer) -> None:
+    u = http_server.url
+    got, ev = _send(http_server, [{"type": "gotify", "name": "md", "url": u + "/md", "token": "gt"},
+                                  {"type": "gotify", "name": "txt", "url": u + "/txt", "format": "text"}], 2)
+    md = got["/md/message"]
+    assert md.headers["X-Gotify-Key"] == "gt"
+    assert md.json() == {
+        "title": "[Falco] [Warning] Test rule", "priority": 4, "extras": {"client::display": {"contentType": "markdown"}},
+        "message": (f"- **Priority**: Warning\n- **Rule**: Test rule\n- **Output**: {ev['output']}\n"
+                    f"- **Source**: syscall\n- **Tags**: container shell \n- **Time**: {TIME}\n- **Fields**:\n"
+                    "\t- **evt.time**: 1767621801123456790\n\t- **n**: 1\n\t- **proc.name**: bash\n")}
+    txt = got["/txt/message"].json()
+    assert txt["extras"]["client::display"]["contentType"] == "plaintext"
+    assert txt["message"].startswith("Priority: Warning\nRule: Test rule\n")
+    assert txt["message"].endswith("Fields:\n- evt.time: 1767621801123456790\n- n: 1\n- proc.name: bash\n")
