@@ -161,6 +161,11 @@ def test_rendered_config_is_what_lanner_loads(tmp_path, monkeypatch):
     assert cfg.bool("webserver.prometheus_metrics_enabled") is True
     m = MetricsConfig.from_config(cfg)
     assert m.enabled and m.interval_ms == 15000 and m.output_rule is False
+    from lanner.state.containers import parse_container_settings
+    containers = parse_container_settings(cfg)
+    assert containers.label_max_len == 100
+    assert containers.engines["docker"].enabled and containers.engines["docker"].sockets == ("/host/var/run/docker.sock",)
+    assert not containers.engines["containerd"].enabled and not containers.engines["cri"].enabled
     # Falco's default rules paths are the image's own: not passed on
     assert not [f for f in cfg.list("rules_files") if str(f).startswith("/etc/falco/")]
     # falcosidekick.config: sidekick's environment variables (as its chart sets them), read by the fan-out

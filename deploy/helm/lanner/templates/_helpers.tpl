@@ -174,7 +174,8 @@ then metrics.enabled, then lanner's config:.
 {{- range $s := ($e.sockets | default list) -}}{{- $socks = append $socks (printf "/host%s" $s) -}}{{- end -}}
 {{- $_ := set $engines $name (dict "enabled" ($e.enabled | default false) "sockets" $socks) -}}
 {{- end -}}
-{{- $plugins = append $plugins (dict "name" "container" "library_path" "libcontainer.so" "init_config" (dict "engines" $engines)) -}}
+{{- $init := dict "engines" $engines "label_max_len" .Values.collectors.containerEngine.labelMaxLen -}}
+{{- $plugins = append $plugins (dict "name" "container" "library_path" "libcontainer.so" "init_config" $init) -}}
 {{- $load = append $load "container" -}}
 {{- end -}}
 {{- if .Values.auditWebhook.enabled -}}
