@@ -189,9 +189,13 @@ def run_mix(agent: Agent, gen: str, mix: str, rates: list[int], step_s: float) -
         drops = m1.get("falcosecurity_scap_n_drops_total", 0) - m0.get("falcosecurity_scap_n_drops_total", 0)
         cpu = c1 - c0
         lat = agent.latencies(t0)
+        kinds = ""
+        k_rule, k_state = 'falcosecurity_scap_n_drops_kind_total{kind="rule"}', 'falcosecurity_scap_n_drops_kind_total{kind="state"}'
+        if k_rule in m1:   # lanner: drops of events a rule can match / of state-only events (shed first)
+            kinds = f" (rule {int(m1[k_rule] - m0.get(k_rule, 0))}, state {int(m1[k_state] - m0.get(k_state, 0))})"
         per100k = f"{cpu / evts * 1e5:.3f} s" if evts else "-"
         rows.append(f"  {mix:<8} target {rate:>7}/s achieved {achieved:>9.0f}/s  agent events {evts / step_s:>9.0f}/s  "
-                    f"drops {int(drops):>8}  CPU/100k ev {per100k:>8}  alerts {len(lat):>6}  "
+                    f"drops {int(drops):>8}{kinds}  CPU/100k ev {per100k:>8}  alerts {len(lat):>6}  "
                     f"p50 {pct(lat, .5):>7} p99 {pct(lat, .99):>7}")
         print(rows[-1], flush=True)
         if drops > 0:

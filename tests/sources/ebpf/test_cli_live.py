@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import signal
 import subprocess
@@ -87,6 +88,10 @@ def test_cli_live_alert_and_cleanup(tmp_path, how):
         p.wait(15)
         if how == "sigterm":
             assert p.returncode == 0
+            # -v exit summary: drops by kind beside Falco's Driver Events / Driver Drops
+            rest = p.stderr.read()
+            assert re.search(r"Driver Drops by kind: rule events \d+, state-only events \d+ \(shed under overload "
+                             r"\d+\); filtered in the kernel \(no rule or state needs them\) [1-9]\d*", rest), rest[-2000:]
     finally:
         if p.poll() is None:
             p.kill()
