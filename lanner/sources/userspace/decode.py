@@ -207,6 +207,8 @@ class Decoder:
         self._clone_entry.pop(tid, None)
         self._exited.add(tid)
         self._creator.pop(tid, None)
+        if len(self._exited) > 4096:          # keep only exited creators still named by a live process
+            self._exited &= set(self._creator.values())
         raw = [u64(status), u64((status >> 8) & 0xFF), u8(status & 0x7F), u8(1 if status & 0x80 else 0), u64(0)]
         return SyscallEvent(0, ts, tid, 186, raw)
 

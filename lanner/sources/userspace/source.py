@@ -177,7 +177,8 @@ class UserspaceSource:
             return [dec.new_task(rec.ts, rec.child_tid, rec.tid, rec.pid, flags=rec.flags,
                                  kind=getattr(rec, "kind", "clone"))]
         if kind == "TaskExit":
-            return [dec.exit(rec.ts, rec.tid, rec.status)] if self.procexit else []
+            ev = dec.exit(rec.ts, rec.tid, rec.status)     # also drops what the decoder kept for the thread
+            return [ev] if self.procexit else []
         if kind == "Attached":
             if self.argv and rec.pid == rec.tid and not self._root_noted:
                 self._root_noted = True

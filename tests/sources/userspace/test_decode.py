@@ -288,3 +288,12 @@ def test_sendmmsg_one_event_per_message():
     finally:
         a.close()
         b.close()
+
+
+def test_exited_threads_are_forgotten():
+    d = Decoder()
+    for tid in range(10_000, 16_000):
+        d.note_creator(tid + 100_000, tid)
+        d.exit(1, tid + 100_000, 0)
+        d.exit(1, tid, 0)
+    assert not d._creator and len(d._exited) <= 4097
