@@ -250,6 +250,11 @@ def test_driver_kinds_map_onto_the_probe(kind, preset_key):
     assert engine["kind"] == "modern_ebpf" and engine["modern_ebpf"]["buf_size_preset"] == 7
 
 
+def test_driver_values_decide_the_engine_over_falco_engine():
+    engine = config_of(render(sets=("falco.engine.kind=kmod", "driver.kind=auto")))["engine"]
+    assert engine["kind"] == "modern_ebpf"
+
+
 def test_kmod_mapping_is_announced_in_the_install_notes():
     p = helm("install", "x", str(CHART), "--dry-run=client", "--set", "driver.kind=kmod")
     notes = p.stdout.split("NOTES:", 1)[1]

@@ -188,7 +188,7 @@ then metrics.enabled, then lanner's config:.
 {{- end -}}
 {{- $port := include "lanner.webPort" . | int -}}
 {{- $cfg := dict
-      "engine" $engine
+      "engine" (deepCopy $engine)
       "priority" .Values.outputs.priority
       "json_output" .Values.outputs.json
       "json_include_output_property" true
@@ -229,6 +229,8 @@ then metrics.enabled, then lanner's config:.
 {{- $_ := unset $falco "plugins" -}}
 {{- $_ := unset $falco "load_plugins" -}}
 {{- $cfg = mergeOverwrite $cfg $falco -}}
+{{- /* driver.* decides the engine, over falco.engine, as in Falco's chart */ -}}
+{{- $_ := set $cfg "engine" $engine -}}
 {{- if $load -}}
 {{- $_ := set $cfg "load_plugins" $load -}}
 {{- $_ := set $cfg "plugins" $plugins -}}
