@@ -120,6 +120,8 @@ class Decoder:
         #: process -> the thread that created it (the kernel's real_parent, whose tid the probe reports as
         #: ptid; /proc only gives its process id), while that thread lives
         self._creator: dict[int, int] = {}
+        #: a forking thread's /proc facts, read at its child's first stop, reused at its own exit stop
+        self._parent_task: dict[int, ProcTask] = {}
         self._exited: set[int] = set()
 
     # ------------------------------------------------------------------ entry stop
@@ -207,6 +209,7 @@ class Decoder:
         self._clone_entry.pop(tid, None)
         self._exited.add(tid)
         self._creator.pop(tid, None)
+        self._parent_task.pop(tid, None)
         if len(self._exited) > 4096:          # keep only exited creators still named by a live process
             self._exited &= set(self._creator.values())
         raw = [u64(status), u64((status >> 8) & 0xFF), u8(status & 0x7F), u8(1 if status & 0x80 else 0), u64(0)]
@@ -226,7 +229,9 @@ class Decoder:
         if code == 227 and not flags & 0x4000:
             flags |= 0x4000 | 0x100
         self._children_done.add(tid)
-        return self._clone_event(ts, parent_pid, parent_tid, code, flags, 0, child_tid=tid)
+        # the parent stays stopped until its own exit stop: what is read of it now serves that event too
+        t = self._parent_task[parent_tid] = ProcTask(parent_pid, parent_tid, self.proc)
+        return self._clone_event(ts, parent_pid, parent_tid, code, flags, 0, child_tid=tid, t=t)
 
     # ------------------------------------------------------------------ families
     def _proc_common(self, t: ProcTask, tid: int, pid: int, ptid: int) -> list[bytes]:
@@ -256,16 +261,18 @@ class Decoder:
         e = entry or self._clone_entry.get(tid)
         self._clone_entry.pop(tid, None)
         flags = e.clone_flags if e is not None else self._clone_flags(_CLONE_NAMES[code], args, tid, reader)
-        out = [self._clone_event(ts, pid, tid, code, flags, ret)]
+        t = self._parent_task.pop(tid, None)
+        out = [self._clone_event(ts, pid, tid, code, flags, ret, t=t)]
         if ret > 0 and ret not in self._children_done:
-            out.append(self._clone_event(ts + 1, pid, tid, code, flags, 0, child_tid=ret))
+            out.append(self._clone_event(ts + 1, pid, tid, code, flags, 0, child_tid=ret, t=t))
         self._children_done.discard(ret)
         return out
 
     def _clone_event(self, ts: int, pid: int, tid: int, code: int, lflags: int, ret: int,
-                     child_tid: int = 0) -> SyscallEvent:
+                     child_tid: int = 0, t: ProcTask | None = None) -> SyscallEvent:
         """A clone-family exit event seen from the parent (``child_tid`` 0) or from the new child."""
-        t = ProcTask(pid, tid, self.proc)
+        if t is None:
+            t = ProcTask(pid, tid, self.proc)
         vtid, vpid, in_ns = t.ns_ids()
         if child_tid:
             thread = bool(lflags & _CLONE_THREAD)

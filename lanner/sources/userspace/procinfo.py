@@ -9,6 +9,8 @@ its ``/proc`` entries hold the same facts. Values come back already in the probe
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 MAX_ARGS = 4095  # the probe's MAX_ARGS - 1 / MAX_ENV - 1
 RLIM_INFINITY = (1 << 64) - 1
@@ -30,6 +32,24 @@ def _link(path: str) -> str | None:
         return None
 
 
+T = TypeVar("T")
+
+
+def _memo(fn: Callable[[ProcTask], T]) -> Callable[[ProcTask], T]:
+    """Read a /proc fact once per :class:`ProcTask` (a task stays stopped while its events are built)."""
+    name = fn.__name__
+
+    def wrapper(self: ProcTask) -> T:
+        m = self._memo
+        if name not in m:
+            m[name] = fn(self)
+        return m[name]
+
+    wrapper.__name__ = name
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
 class ProcTask:
     """One thread's /proc facts, read lazily (``proc`` is the procfs mount, normally ``/proc``)."""
 
@@ -40,6 +60,7 @@ class ProcTask:
         self.tbase = f"{proc}/{pid}/task/{tid}"
         self._status: dict[str, str] | None = None
         self._stat: list[str] | None = None
+        self._memo: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ raw files
     @property
@@ -73,6 +94,7 @@ class ProcTask:
             return 0
 
     # ------------------------------------------------------------------ probe parameters
+    @_memo
     def exe_and_args(self) -> tuple[bytes, bytes]:
         """argv[0] with its NUL, and the rest of the argument area (capped like the probe)."""
         cmd = _read(f"{self.base}/cmdline", MAX_ARGS + 4096)
@@ -83,17 +105,21 @@ class ProcTask:
             return cmd[:4095] + b"\0", b""
         return cmd[:nul + 1], cmd[nul + 1:nul + 1 + MAX_ARGS]
 
+    @_memo
     def env(self) -> bytes:
         return _read(f"{self.base}/environ", MAX_ARGS)
 
+    @_memo
     def cwd(self) -> bytes:
         p = _link(f"{self.base}/cwd")
         return b"" if p is None else os.fsencode(p) + b"\0"
 
+    @_memo
     def comm(self) -> bytes:
         c = _read(f"{self.tbase}/comm").rstrip(b"\n")
         return c[:15] + b"\0"
 
+    @_memo
     def fdlimit(self) -> int:
         for line in _read(f"{self.base}/limits").decode(errors="replace").splitlines():
             if line.startswith("Max open files"):
@@ -117,6 +143,7 @@ class ProcTask:
     def pgid(self) -> int:
         return self._stat_num(2)
 
+    @_memo
     def loginuid(self) -> int:
         v = _read(f"{self.base}/loginuid").strip()
         return int(v) & 0xffffffff if v.isdigit() else 0xffffffff
@@ -139,6 +166,7 @@ class ProcTask:
         vpid = int(pids[-1]) if pids else self.pid
         return vtid, vpid, len(tids) > 1
 
+    @_memo
     def cgroups(self) -> bytes:
         """``subsys=path`` entries as the probe writes them: the default hierarchy's path (cgroup v2) or the
         cpu controller's (v1), under cpuset and six common controller names."""
@@ -158,6 +186,7 @@ class ProcTask:
         pb = os.fsencode(p)
         return b"cpuset=" + pb + b"\0" + b"".join(n.encode() + b"=" + pb + b"\0" for n in _CG_NAMES)
 
+    @_memo
     def exe_facts(self) -> tuple[int, int, int, int, bytes]:
         """(exe flags, inode, ctime ns, mtime ns, trusted exe path with NUL) of the running image."""
         exe = f"{self.base}/exe"
