@@ -73,7 +73,7 @@ def test_every_http_target_payload(http_server: RecordingServer, monkeypatch: py
 
     es = by_path["/falco-2026.01.05/_doc"][0]
     assert es.headers["Authorization"] == "Basic ZWxhc3RpYzpwdw=="
-    assert es.json()["@timestamp"] == "2026-01-05T14:03:21.123456790Z"
+    assert es.json()["@timestamp"] == "2026-01-05T14:03:21.12345679Z"     # sidekick's (Go) time format
 
     am = by_path["/api/v2/alerts"]
     assert len(am) == 1                                  # min_priority error: only the Critical one

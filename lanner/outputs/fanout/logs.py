@@ -5,8 +5,9 @@
   ``label_fields`` (sidekick's ``extralabels``, plus its customfields/templatedfields), ``hostname``, ``tags``,
   then lanner's constant ``extra_labels``; value ``[<ns as string>, <sidekick's JSON alert or the output>]``
   (``format: json|text``); ``tenant`` sets ``X-Scope-OrgID``.
-* Elasticsearch/OpenSearch: ``POST <url>/<index>-YYYY.MM.DD/_doc`` (``index`` default ``falco``,
-  ``suffix: daily|monthly|annually|none``), the alert JSON plus ``@timestamp``; auth by
+* Elasticsearch/OpenSearch: ``POST <url>/<index>-YYYY.MM.DD/<type>`` (``index`` default ``falco``,
+  ``suffix: daily|monthly|annually|none``, ``doc_type`` default ``_doc``, ``?pipeline=`` from ``pipeline``), sidekick's
+  alert JSON plus ``@timestamp`` (``flatten_fields``: dots in field names as ``_``); auth by
   ``username``/``password`` or ``api_key`` (``Authorization: ApiKey``).
 * OTLP: ``POST <url>/v1/logs`` (OTLP/HTTP JSON), one LogRecord per alert, severity mapped as the
   OpenTelemetry syslog mapping does, alert fields as attributes; ``service_name`` resource attribute.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 
@@ -76,9 +78,16 @@ class ElasticsearchTarget(HttpTarget):
         return f"{base}-{time.strftime(fmt, time.gmtime(alert.time_ns / 1e9))}" if fmt else base
 
     def send(self, event: dict[str, Any], alert: Alert) -> None:
-        doc = dict(event)
-        doc["@timestamp"] = event["time"]
-        self.post_json(f"{self.url.rstrip('/')}/{self.index_name(alert)}/_doc", doc)
+        """Sidekick's document: its alert JSON plus ``@timestamp``; ``flatten_fields`` turns dots into ``_``."""
+        doc = as_json(event, alert)
+        if self.options.get("flatten_fields") in (True, "true", "True", "1"):
+            doc["output_fields"] = {k.replace(".", "_"): v for k, v in doc["output_fields"].items()}
+        doc["@timestamp"] = doc["time"]
+        kind = str(self.options.get("doc_type") or "_doc").strip("/")
+        url = f"{self.url.rstrip('/')}/{self.index_name(alert)}/{kind}"
+        if self.options.get("pipeline"):
+            url += "?pipeline=" + quote(str(self.options["pipeline"]), safe="")
+        self.post_json(url, doc)
 
 
 class OpenSearchTarget(ElasticsearchTarget):

@@ -79,3 +79,17 @@ def test_loki_json_format_is_sidekicks_json(http_server: RecordingServer) -> Non
     reqs = _run(http_server, {"loki": {"hostport": http_server.url, "format": "json"}}, [a], 1)
     line = json.loads(reqs[0].json()["streams"][0]["values"][0][1])
     assert list(line) == ["uuid", "output", "priority", "rule", "time", "output_fields", "source", "hostname"]
+
+
+def test_elasticsearch_sidekick_document(http_server: RecordingServer) -> None:
+    a = Alert(time_ns=T0, rule="R", priority=Priority.WARNING, source="syscall", message="m",
+              output_fields={"proc.name": "sh"}, hostname="node1")
+    reqs = _run(http_server, {"elasticsearch": {"hostport": http_server.url, "index": "sec", "suffix": "monthly",
+                                                "pipeline": "geo ip", "flattenfields": True, "apikey": "k"}}, [a], 1)
+    r = reqs[0]
+    assert r.path == "/sec-2026.01/_doc?pipeline=geo%20ip" and r.headers["Authorization"] == "ApiKey k"
+    doc = r.json()
+    assert list(doc) == ["uuid", "output", "priority", "rule", "time", "output_fields", "source", "hostname",
+                         "@timestamp"]
+    assert doc["@timestamp"] == doc["time"] == "2026-01-05T14:03:21.123456789Z"
+    assert "proc_name" in doc["output_fields"] and "proc.name" not in doc["output_fields"]

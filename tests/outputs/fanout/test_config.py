@@ -173,6 +173,7 @@ def test_registry_and_sidekick_tables_agree() -> None:
         assert s.enable == ENABLE[s.sidekick], s.type
         assert set(s.rename) <= set(keys), (s.type, set(s.rename) - set(keys))
         assert set(s.rename.values()) <= s.accepted(), (s.type, set(s.rename.values()) - s.accepted())
+        assert not {"type", "name"} & set(s.rename.values()), s.type      # those keys name the entry itself
         parent = KEYS[s.sidekick.split(".")[0]] if "." in s.sidekick else {}
         assert set(s.parent) <= set(parent), s.type
 
