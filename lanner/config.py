@@ -20,16 +20,12 @@ import yaml
 from lanner import safeyaml
 from lanner.config_drops import DropConfigError, DropSettings, drop_settings
 from lanner.config_schema import KeyNote, key_notes, schema_verdict
-from lanner.core.errors import LannerError
+from lanner.core.errors import ConfigError
 
 DEFAULT_CONFIG_PATHS = ("/etc/lanner/lanner.yaml", "/etc/falco/falco.yaml")
 
 _TRUE = {"true", "yes", "on", "y"}
 _FALSE = {"false", "no", "off", "n"}
-
-
-class ConfigError(LannerError):
-    """Invalid configuration; the message names the file and key."""
 
 
 _MISSING = object()

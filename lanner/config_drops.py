@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from lanner.core.errors import LannerError
+from lanner.core.errors import ConfigError
 
 ACTIONS = ("ignore", "log", "alert", "exit")
 
 
-class DropConfigError(LannerError, ValueError):
+class DropConfigError(ConfigError, ValueError):
     """A ``syscall_event_drops``/``syscall_event_timeouts`` value Falco refuses (message without the file;
     ``nospace``: Falco writes this one as ``Error reading config file(<file>)``)."""
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 import os
 from typing import IO, Any
 
-from lanner.core.errors import LannerError
+from lanner.core.errors import ConfigError
 
 DEFAULT_FILE_MODE = 0o600
 DEFAULT_SOCKET_MODE = 0o660
 
 
-class ModeError(LannerError, ValueError):
+class ModeError(ConfigError, ValueError):
     """A configured mode is not an octal permission value."""
 
 

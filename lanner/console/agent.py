@@ -36,7 +36,7 @@ def console_for(config: Config) -> ConsoleApp:
         try:
             store = open_store(s.store)
         except StoreError as e:
-            raise ConfigError(str(e)) from None
+            raise ConfigError(f"webui.store: {e}") from None
         ing = Ingestor(store, capacity=s.queue_capacity,
                        retention=Retention(max_age_s=s.max_age_s, max_alerts=s.max_alerts))
         app = ConsoleApp(store, ing, Access(s.token, s.user, s.password), prefix=s.path, max_wait=5.0)

@@ -30,5 +30,10 @@ class HttpError(LannerError):
         self.timeout = timeout
 
 
+class ConfigError(LannerError):
+    """Invalid configuration; the message names the file and key. Defined on the ground floor so that
+    the modules below ``lanner.config`` (file modes, drop settings) raise configuration errors directly."""
+
+
 class RunError(LannerError):
     """The run cannot start or go on (bad engine kind, no source enabled, a source failed)."""

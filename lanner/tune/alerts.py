@@ -76,11 +76,8 @@ def read_store(url: str, since_s: float = 0.0) -> AlertSet:
     import time
 
     from lanner.console.opener import open_store
-    from lanner.console.store import Filter, StoreError
-    try:
-        store = open_store(url)
-    except StoreError as e:
-        raise TuneError(str(e)) from None
+    from lanner.console.store import Filter
+    store = open_store(url)  # StoreError for a store that cannot be opened
     try:
         f = Filter(since_ns=time.time_ns() - int(since_s * 1e9) if since_s else 0)
         out = AlertSet(alerts=[d for d in store.documents(f) if d.get("source") != "internal"], files=[url])

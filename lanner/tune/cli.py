@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from lanner.core.errors import LannerError
 from lanner.tune.alerts import AlertSet, TuneError, read_alerts, read_live, read_store
 from lanner.tune.override import render
 from lanner.tune.propose import propose
@@ -85,7 +86,7 @@ def main(argv: Sequence[str]) -> int:
                 "exception value(s) refused")
         else:
             notes.append("proposals not checked against any test case (--no-verify)")
-    except TuneError as e:
+    except LannerError as e:  # TuneError, or the rules/case/store error as its module raised it
         sys.stderr.write(f"Error: {e}\n")
         return 2
     by_rule = alerts.by_rule()

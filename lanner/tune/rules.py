@@ -18,13 +18,11 @@ class RuleFacts:
 
 
 def load_rules(paths: list[str]) -> dict[str, RuleFacts]:
-    """Rule name -> facts; TuneError with the loader's own message when a file does not load."""
-    from lanner.rules.paths import RulesFileError, expand_rules_paths
+    """Rule name -> facts; RulesFileError for a missing path, TuneError with the loader's own messages when
+    a file does not load."""
+    from lanner.rules.paths import expand_rules_paths
     from lanner.testing.pipeline import build_pipeline
-    try:
-        files = expand_rules_paths(list(paths), strict=True)
-    except RulesFileError as e:
-        raise TuneError(str(e)) from None
+    files = expand_rules_paths(list(paths), strict=True)
     p = build_pipeline(Config())
     errors = p.load(files)
     if errors:

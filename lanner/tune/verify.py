@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from lanner.config import Config
 from lanner.testing.cases import Case, Expectation, find_case_files, load_case_file
 from lanner.testing.runner import PASS, SKIP, CaseResult, CaseRunner, default_rules_paths, value_matches
-from lanner.tune.alerts import TuneError
 from lanner.tune.override import render
 from lanner.tune.propose import Proposal
 
@@ -37,13 +36,10 @@ def _relevant(cases: list[Case], rules: set[str]) -> list[Case]:
 
 
 def load_cases(paths: list[str]) -> list[Case]:
-    from lanner.testing.cases import CaseError
-    try:
-        cases: list[Case] = []
-        for f in find_case_files(paths):
-            cases.extend(load_case_file(f))
-    except CaseError as e:
-        raise TuneError(str(e)) from None
+    """Every case of the case files under ``paths``; CaseError names a bad file."""
+    cases: list[Case] = []
+    for f in find_case_files(paths):
+        cases.extend(load_case_file(f))
     return cases
 
 

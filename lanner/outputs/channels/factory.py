@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import os
 
-from lanner.config import Config, ConfigError
+from lanner.config import Config
 from lanner.core.errors import HttpError
-from lanner.filemodes import DEFAULT_FILE_MODE, DEFAULT_SOCKET_MODE, ModeError, parse_mode
+from lanner.filemodes import DEFAULT_FILE_MODE, DEFAULT_SOCKET_MODE, parse_mode
 from lanner.outputs.channels.base import Channel, ChannelError
 from lanner.outputs.format import AlertFormatter
 from lanner.outputs.httpclient import TlsOptions
@@ -16,17 +16,13 @@ log = logging.getLogger("lanner.outputs")
 
 
 def file_mode(config: Config) -> int:
-    try:
-        return parse_mode(config.raw("security.file_mode"), "security.file_mode", DEFAULT_FILE_MODE)
-    except ModeError as e:
-        raise ConfigError(str(e)) from None
+    """``security.file_mode``; a bad value is a ModeError (a ConfigError naming the key)."""
+    return parse_mode(config.raw("security.file_mode"), "security.file_mode", DEFAULT_FILE_MODE)
 
 
 def socket_mode(config: Config) -> int:
-    try:
-        return parse_mode(config.raw("security.socket_mode"), "security.socket_mode", DEFAULT_SOCKET_MODE)
-    except ModeError as e:
-        raise ConfigError(str(e)) from None
+    """``security.socket_mode``; a bad value is a ModeError (a ConfigError naming the key)."""
+    return parse_mode(config.raw("security.socket_mode"), "security.socket_mode", DEFAULT_SOCKET_MODE)
 
 
 def _ms(config: Config, key: str, default: int) -> float | None:
