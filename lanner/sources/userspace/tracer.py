@@ -391,8 +391,19 @@ class Tracer:
     def _loop(self) -> Iterator[Record | None]:
         tasks = self._tasks
         flags = pt.WALL | pt.WNOTHREAD | os.WUNTRACED
+        killed: set[int] = set()
+        stopping = self._stop.is_set
         self._spawn_ticker()
-        while tasks and not (self._attach and self._stop.is_set()):
+        while tasks:
+            if stopping():
+                if self._attach:
+                    break
+                for tid in tasks.keys() - killed:  # born after stop() looked, or stop() came before the launch
+                    killed.add(tid)
+                    try:
+                        os.kill(tid, _signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
             try:
                 tid, status = os.waitpid(-1, flags)
             except ChildProcessError:

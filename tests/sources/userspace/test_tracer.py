@@ -471,3 +471,11 @@ def test_cwd_and_nohup_like_ignored_signals_pass_on(tmp_path: Path) -> None:
     assert cwd == str(tmp_path)
     # SIGHUP ignored by lanner's caller stays ignored (as nohup wants); Python's own SIGPIPE ignore does not leak
     assert mask & (1 << (signal.SIGHUP - 1)) and not mask & (1 << (signal.SIGPIPE - 1))
+
+
+def test_stop_before_the_launch_kills_the_command() -> None:
+    t = Tracer({OPENAT}, argv=["sleep", "30"], tick_s=None)
+    t.stop()
+    for _ in t.records():
+        pass
+    assert t.exit_code == 128 + signal.SIGKILL  # killed, not run to its end (0)
