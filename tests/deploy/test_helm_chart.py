@@ -6,6 +6,7 @@ accepted by ``lanner --dry-run`` as the agent would load it."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -314,3 +315,18 @@ def test_falco_audit_only_values(tmp_path):
     p = dry_run(main, tmp_path)
     assert p.returncode == 0, p.stdout + p.stderr
     assert "k8s_audit_rules.yaml" in p.stdout + p.stderr
+
+
+# Falco chart values lanner accepts and does not use (README.md says why).
+ACCEPTED_UNUSED = {"scc", "certs", "falcoctl", "responseActions", "falco-talon"}
+
+
+def test_every_values_key_is_read_or_listed_as_unused():
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    text = "".join(p.read_text() for p in (CHART / "templates").glob("*"))
+    unread = {k for k in values if f".Values.{k}" not in text and f'.Values "{k}"' not in text}
+    assert unread == ACCEPTED_UNUSED
+    readme = (CHART / "README.md").read_text()
+    assert all(f"`{k}`" in readme for k in ACCEPTED_UNUSED)
+    assert set(values) <= set(schema["properties"])
