@@ -1,6 +1,7 @@
 """The fast hot path (fused rule matching) raises exactly the alerts of the plain rule-by-rule loop:
 every capture in ../shared/captures replayed with the upstream syscall rules and with the compat
-harness's rules, ``rule_matching`` first and all; alerts compared by rule, time, output and fields."""
+harness's rules, ``rule_matching`` first and all; alerts compared by rule, time, output and fields.
+Every alert's one-pass rendering is also checked against the output format's token-by-token one."""
 
 from __future__ import annotations
 
@@ -25,6 +26,11 @@ def _alerts(captures: list[Path], rules: list[str], fast: bool, match_all: bool)
     eng.fast = fast
     assert eng.load_rules_files(rules)
     per: list[list[tuple[Any, ...]]] = []
+    rules = {r.name: r for r in eng.ruleset.rules}
+    rendered: list[bool] = []
+    # render() (one pass, shortcuts per token) must equal message() and fields() (token by token)
+    eng.on_match = lambda a, e: rendered.append(
+        (a.message, a.output_fields) == (rules[a.rule].output.message(e), rules[a.rule].output.fields(e)))
     for cap in captures:
         out: list[tuple[Any, ...]] = []
         eng.on_alert = lambda a, out=out: out.append(
@@ -33,6 +39,7 @@ def _alerts(captures: list[Path], rules: list[str], fast: bool, match_all: bool)
             run_loop(eng, replay_batches(r), threading.Event(), LoopStats("syscall"))
         per.append(out)
     assert eng.stats.eval_errors == 0
+    assert all(rendered) and len(rendered) == sum(len(p) for p in per)
     return per
 
 

@@ -20,6 +20,7 @@ from lanner.rules.parser import ParseError, Parser
 _FIELD_PREFIX = re.compile(r"[a-zA-Z][a-zA-Z0-9_]*(?:\.[a-zA-Z][a-zA-Z0-9_]*)*")
 _TIME_FIELDS = ("evt.time", "evt.time.iso8601", "evt.datetime", "evt.time.s", "evt.datetime.s")
 MAX_RENDER = 1023
+_PLAIN_EXTRACTOR = re.compile(r"(_f[0-9]+)\(e\)")
 
 
 class OutputError(LannerError):
@@ -128,6 +129,37 @@ class OutputFormat:
                     if key not in seen:
                         seen.add(key)
                         self.field_refs.append(ref)
+        #: what render() runs: literal text, or (extractor, text of value, JSON key or None, JSON of
+        #: value, [(key, extractor, JSON of value)] when the token contributes other keys)
+        self._steps: list[Any] = [p if isinstance(p, str) else self._step(p) for p in parts]
+
+    def _step(self, p: Token) -> tuple[Any, ...]:
+        b64 = self.base64_fmt
+        if p.direct:
+            key, _fn, ref = p.keys[0]
+            return p.code_fn, self._text_fn(p), key, _json_fn(ref, b64), ()
+        return p.code_fn, self._text_fn(p), None, None, [(k, fn, _json_fn(ref, b64)) for k, fn, ref in p.keys]
+
+    def _text_fn(self, p: Token) -> Callable[[Any], str]:
+        """``_text`` for one token; a plain single-valued field without width gets a shortcut for its
+        common values (None, str, int), the rest goes through ``render_value`` as before."""
+        op = p.operand
+        flags = _flags(op)
+        if op.mode or op.is_list or op.type == ft.IPNET or p.width is not None or reg.HEX in flags \
+                or reg.NSFRAC in flags:
+            return lambda v: self._text(p, v)
+        type_, b64 = op.type, self.base64_fmt
+
+        def text(v: Any) -> str:
+            if v is None:
+                return "<NA>"
+            c = v.__class__
+            if c is str:
+                return v if "\x00" not in v else v[:v.find("\x00")]
+            if c is int:
+                return str(v)
+            return render_value(v, type_, flags, base64_fmt=b64)
+        return text
 
     def _text(self, p: Token, v: Any) -> str:
         op = p.operand
@@ -155,25 +187,45 @@ class OutputFormat:
         return d
 
     def render(self, e: Any) -> tuple[str, dict[str, Any]]:
-        """Message and field map together, extracting each token's value once."""
+        """Message and field map together, extracting each token's value once (the same as
+        ``message`` and ``fields``)."""
         out: list[str] = []
         d: dict[str, Any] = {}
-        b64 = self.base64_fmt
-        for p in self.parts:
-            if isinstance(p, str):
-                out.append(p)
+        for step in self._steps:
+            if step.__class__ is str:
+                out.append(step)
                 continue
-            v = p.code_fn(e)
-            out.append(self._text(p, v))
-            if p.direct:
-                key, _fn, ref = p.keys[0]
+            fn, text, key, json_of, keys = step
+            v = fn(e)
+            out.append(text(v))
+            if key is not None:
                 if key not in d:
-                    d[key] = json_value(v, ref, e, base64_fmt=b64)
+                    d[key] = json_of(v, e)
             else:
-                for key, fn, ref in p.keys:
-                    if key not in d:
-                        d[key] = json_value(fn(e), ref, e, base64_fmt=b64)
+                for k, kfn, kjson in keys:
+                    if k not in d:
+                        d[k] = kjson(kfn(e), e)
         return "".join(out), d
+
+
+def _json_fn(ref: reg.FieldRef, b64: bool) -> Callable[[Any, Any], Any]:
+    """``json_value`` for one field; a plain scalar field gets a shortcut for None, numbers and str."""
+    f = ref.fdef
+    if (f.name in _TIME_FIELDS and ref.arg is None) or (reg.ANY_ANCESTOR in f.flags and ref.arg is None) \
+            or reg.FILTER_ONLY in f.flags or f.is_list or f.type == ft.IPNET or reg.HEX in f.flags \
+            or reg.NSFRAC in f.flags:
+        return lambda v, e: json_value(v, ref, e, base64_fmt=b64)
+
+    def json_of(v: Any, e: Any) -> Any:
+        if v is None:
+            return None
+        c = v.__class__
+        if c is int or c is bool or c is float:
+            return v
+        if c is str:
+            return v if "\x00" not in v else v[:v.find("\x00")]
+        return json_value(v, ref, e, base64_fmt=b64)
+    return json_of
 
 
 def _flags(op: Operand) -> frozenset[str]:
@@ -288,6 +340,9 @@ class OutputCompiler:
 
 
 def _make_fn(comp: ConditionCompiler, code: str) -> Callable[[Any], Any]:
+    m = _PLAIN_EXTRACTOR.fullmatch(code)
+    if m is not None:
+        return comp.ns[m.group(1)]          # a plain field: its extractor, without a wrapper frame
     src = f"def _out(e):\n    return {code}\n"
     ns = dict(comp.ns)
     exec(compile(src, "<output>", "exec"), ns)  # noqa: S102 - generated from a checked expression
