@@ -270,7 +270,7 @@ def _open(path: str) -> PluginLibrary:
         handle = C.CDLL(path, mode=os.RTLD_NOW | os.RTLD_LOCAL)
     except OSError as e:
         raise PluginLoadError(f"can't load plugin dynamic library: {e}") from None
-    syms = abi.declare(handle)
+    syms: dict[str, Any] = abi.declare(handle)
     if syms["get_required_api_version"] is None:
         raise PluginLoadError("plugin_get_required_api_version symbol not implemented")
     required = _s(syms["get_required_api_version"]())
