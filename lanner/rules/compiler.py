@@ -329,7 +329,7 @@ class ConditionCompiler(NodeVisitor):
         """Converted right-hand values (one for scalar operators, many for lists)."""
         rhs = node.rhs
         items = ast.items_of(rhs)
-        texts = [i.text for i in items]  # type: ignore[union-attr]
+        texts = [i.text for i in items]  # type: ignore[attr-defined]
         target = lhs.type
         out = []
         for t in texts:
@@ -486,7 +486,7 @@ class ConditionCompiler(NodeVisitor):
 
     def _is_field_name(self, text: str) -> bool:
         m = re.match(r"^([^\[]+)(\[.*\])?$", text)
-        return bool(m) and self.registry.find(self.source, m.group(1)) is not None
+        return m is not None and self.registry.find(self.source, m.group(1)) is not None
 
 
 def _looks_like_field(text: str) -> bool:
