@@ -171,3 +171,24 @@ class CloudEventsTarget(JsonPostTarget):
         for k, v in (self.options.get("extensions") or {}).items():
             headers[f"ce-{str(k).lower()}"] = str(v)
         self.post_json(self.url, body, headers)
+
+
+class ZincSearchTarget(JsonPostTarget):
+    """ZincSearch: ``POST <url>/api/<index>/_doc`` with the alert JSON (basic auth)."""
+
+    type_name = "zincsearch"
+
+    def __init__(self, name: str, options: dict[str, Any]) -> None:
+        super().__init__(name, options)
+        self.url = f"{self.url.rstrip('/')}/api/{options.get('index') or 'falco'}/_doc"
+
+
+class QuickwitTarget(JsonPostTarget):
+    """Quickwit: ``POST <url>/<api_endpoint>/<index>/ingest`` (``api/v1``, ``falco``) with the alert JSON."""
+
+    type_name = "quickwit"
+
+    def __init__(self, name: str, options: dict[str, Any]) -> None:
+        super().__init__(name, options)
+        api = str(options.get("api_endpoint") or "api/v1").strip("/")
+        self.url = f"{self.url.rstrip('/')}/{api}/{options.get('index') or 'falco'}/ingest"

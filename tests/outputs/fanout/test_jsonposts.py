@@ -89,3 +89,18 @@ def test_sumologic_openobserve_kafkarest_cloudrun_cloudevents_datadoglogs(http_s
     body = ddl.json()
     assert body["ddsource"] == "falco" and body["service"] == "falco-svc" and body["hostname"] == "node1"
     assert body["ddtags"] == "container,shell" and json.loads(body["message"])["rule"] == "Test rule"
+
+
+def test_zincsearch_and_quickwit(http_server: RecordingServer) -> None:
+    u = http_server.url
+    p = OutputPipeline.from_config(Config(data={"fanout": {
+        "zincsearch": {"hostport": u, "index": "sec", "username": "z", "password": "s"},
+        "quickwit": {"hostport": u + "/qw", "customheaders": {"X-Q": "1"}},
+    }}), AlertFormatter(hostname="node1"))
+    p.submit(make_alert(1))
+    p.close()
+    got = {r.path: r for r in http_server.wait_for(2)}
+    zinc = got["/api/sec/_doc"]
+    assert zinc.headers["Authorization"] == "Basic " + base64.b64encode(b"z:s").decode() and list(zinc.json()) == KEYS
+    qw = got["/qw/api/v1/falco/ingest"]
+    assert qw.headers["X-Q"] == "1" and qw.json()["rule"] == "Test rule"
