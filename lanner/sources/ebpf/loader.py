@@ -99,13 +99,14 @@ class _ScEntry(ctypes.Structure):
 
 def boot_epoch_ns() -> int:
     """Offset from CLOCK_BOOTTIME (what the probe stamps) to the Unix epoch."""
-    best = None
+    best: tuple[int, int] | None = None
     for _ in range(5):
         a = time.clock_gettime_ns(time.CLOCK_REALTIME)
         b = time.clock_gettime_ns(time.CLOCK_BOOTTIME)
         c = time.clock_gettime_ns(time.CLOCK_REALTIME)
         if best is None or c - a < best[0]:
             best = (c - a, (a + c) // 2 - b)
+    assert best is not None
     return best[1]
 
 
@@ -236,7 +237,7 @@ class Probe:
         self.mode: str | None = None
         self.mode_reason = ""
         self._tracefs: Tracefs | None = None
-        self._tp_prog = None
+        self._tp_prog: int | None = None
         self._tp_links: dict[str, int] = {}
         self._warned: frozenset[str] = frozenset()
         self.obj_path = Path(obj_path)
@@ -251,6 +252,12 @@ class Probe:
         self._fds: dict[str, int] = {}
         #: 32-bit (ia32) syscalls are captured: x86_64 only (the table maps ia32 numbers)
         self.ia32 = platform.machine() == "x86_64"
+
+    @property
+    def _lib(self) -> Libbpf:
+        if self.lib is None:
+            raise ProbeError("the probe is not open")
+        return self.lib
 
     # -------------------------------------------------------------- lifecycle
 
@@ -342,10 +349,10 @@ class Probe:
 
     def _programs(self) -> dict[str, int]:
         out = {}
-        prog = self.lib.bpf_object__next_program(self.obj, None)
+        prog = self._lib.bpf_object__next_program(self.obj, None)
         while prog:
-            out[self.lib.bpf_program__name(prog).decode()] = prog
-            prog = self.lib.bpf_object__next_program(self.obj, prog)
+            out[self._lib.bpf_program__name(prog).decode()] = prog
+            prog = self._lib.bpf_object__next_program(self.obj, prog)
         return out
 
     def _choose_mode(self, kf: F.KernelFilter) -> tuple[str, str]:
@@ -397,7 +404,7 @@ class Probe:
             raise ProbeError(f"per-syscall tracepoints: unsupported architecture {platform.machine()}")
         attr = _PerfAttr(type=_PERF_TYPE_TRACEPOINT, size=ctypes.sizeof(_PerfAttr), config=tp_id,
                          sample_period=1, wakeup_events=1)
-        libc = self.lib.libc
+        libc = self._lib.libc
         libc.syscall.restype = ctypes.c_long
         fd = libc.syscall(ctypes.c_long(nr), ctypes.byref(attr), ctypes.c_int(-1), ctypes.c_int(0),
                           ctypes.c_int(-1), ctypes.c_ulong(_PERF_FLAG_FD_CLOEXEC))
@@ -408,6 +415,8 @@ class Probe:
     def _sync_tracepoints(self, nrs, detach: bool) -> None:
         """Attach the exit tracepoints of ``nrs`` not attached yet; with ``detach``, also drop the others."""
         tfs = self._tracefs
+        if tfs is None:
+            raise ProbeError("tracepoint mode without a tracefs")
         want: set[str] = set()
         missing = []
         for nr in nrs:
@@ -423,12 +432,12 @@ class Probe:
                 pfd = self._perf_tracepoint(tfs.exit_id(kname))
             except TracefsError as e:
                 raise ProbeError(str(e)) from None
-            link = self.lib.bpf_program__attach_perf_event(self._tp_prog, pfd)
+            link = self._lib.bpf_program__attach_perf_event(self._tp_prog, pfd)
             if not link:
                 err = Libbpf.errno_msg()
                 os.close(pfd)
                 raise ProbeError(f"cannot attach {TRACEPOINT_PROG} to syscalls:sys_exit_{kname}: {err}\n"
-                                 f"{self.lib.last_log()}")
+                                 f"{self._lib.last_log()}")
             self._tp_links[kname] = link
         if not detach:
             return
@@ -437,7 +446,7 @@ class Probe:
             log.warning("No sys_exit tracepoint for %s: these syscalls are not captured in tracepoint mode "
                         "(set engine.modern_ebpf.attach: tp_btf)", ", ".join(sorted(missing)))
         for kname in set(self._tp_links) - want:
-            self.lib.bpf_link__destroy(self._tp_links.pop(kname))
+            self._lib.bpf_link__destroy(self._tp_links.pop(kname))
 
     def attached_tracepoints(self) -> frozenset[str]:
         """Kernel names of the syscalls whose exit tracepoint is attached now (tracepoint mode)."""
@@ -446,18 +455,18 @@ class Probe:
     # -------------------------------------------------------------- configuration
 
     def _map(self, name: str, resize: int | None = None):
-        m = self.lib.bpf_object__find_map_by_name(self.obj, name.encode())
+        m = self._lib.bpf_object__find_map_by_name(self.obj, name.encode())
         if not m:
             raise ProbeError(f"map {name} missing from {self.obj_path} (rebuild the probe)")
         if resize is not None:
-            rc = self.lib.bpf_map__set_max_entries(m, resize)
+            rc = self._lib.bpf_map__set_max_entries(m, resize)
             if rc:
                 raise ProbeError(f"cannot size map {name}: {Libbpf.errno_msg(rc)}")
         return m
 
-    def _update(self, name: str, key: int, value: ctypes.Structure) -> None:
+    def _update(self, name: str, key: int, value: ctypes.Structure | ctypes.c_uint32) -> None:
         k = ctypes.c_uint32(key)
-        rc = self.lib.bpf_map_update_elem(self._fds[name], ctypes.byref(k), ctypes.byref(value), 0)
+        rc = self._lib.bpf_map_update_elem(self._fds[name], ctypes.byref(k), ctypes.byref(value), 0)
         if rc:
             raise ProbeError(f"update of map {name}[{key}] failed: {Libbpf.errno_msg(rc)}")
 
@@ -524,7 +533,7 @@ class Probe:
         n = len(COUNTER_NAMES)
         buf = (ctypes.c_uint64 * (n * self.ncpu))()
         k = ctypes.c_uint32(0)
-        rc = self.lib.bpf_map_lookup_elem(self._fds["lanner_cnt"], ctypes.byref(k), buf)
+        rc = self._lib.bpf_map_lookup_elem(self._fds["lanner_cnt"], ctypes.byref(k), buf)
         if rc:
             raise ProbeError(f"cannot read counters: {Libbpf.errno_msg(rc)}")
         vals = struct.unpack(f"{n * self.ncpu}Q", bytes(buf))
