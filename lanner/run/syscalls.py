@@ -3,7 +3,11 @@
 
 Kernel filter (``derive_filter``): the event types some enabled rule can match, plus what the state
 engine needs (Falco's ``base_syscalls``: ``custom_set`` with ``!name`` removals, ``repair``, ``all``),
-plus the open-family push-down of ``lanner.rules.pushdown`` (flag/result classes and paths). The
+plus the open-family push-down of ``lanner.rules.pushdown`` (flag/result classes and paths) and, for
+the other handled syscalls, the result (and ptrace request) push-down of ``lanner.rules.pushdown_calls``
+with every success the state engine needs kept (``engine.modern_ebpf.call_pushdown``); the event names
+some rule can match mark the events the probe must not shed under overload
+(``engine.modern_ebpf.shed_watermark``). The
 high-volume I/O syscalls are left out unless ``base_syscalls.all`` (``-A``). ``engine.modern_ebpf.
 kernel_filter: false`` (lanner-specific) emits every syscall, for comparison.
 
