@@ -41,7 +41,9 @@ class _ChatTarget(HttpTarget):
     """A chat webhook with ``output_format`` and an optional ``message_format`` template."""
 
     def __init__(self, name: str, options: dict[str, Any]) -> None:
-        super().__init__(name, options)
+        # ``username`` is the name the message is posted as, not HTTP basic auth as for other targets
+        super().__init__(name, {k: v for k, v in options.items() if k not in ("username", "password")})
+        self.options = options
         self.fmt = str(options.get("output_format") or "all").lower()
         if self.fmt not in ("all", "text", "fields", "facts"):
             raise ValueError(f"output_format must be all, text or fields, not {self.fmt!r}")
@@ -227,3 +229,39 @@ class WebexTarget(HttpTarget):
 
     def send(self, event: dict[str, Any], alert: Alert) -> None:
         self.post_json(self.url, {"markdown": webex_markdown(event)})
+
+
+_CLIQ_EMOJI = {Priority.EMERGENCY: "\U0001F6A8", Priority.ALERT: "\U0001F7E0", Priority.CRITICAL: "\U0001F7E0",
+               Priority.ERROR: "\U0001F6A8", Priority.WARNING: "\U0001F7E1", Priority.NOTICE: "\U0001F535",
+               Priority.INFORMATIONAL: "\U0001F7E2", Priority.DEBUG: "\u26AA"}
+
+
+class CliqTarget(_ChatTarget):
+    """Zoho Cliq: text (the output, or ``message_format``), a table slide of the fields, a bot name and icon;
+    ``use_emoji`` prefixes the text with sidekick's emoji for the priority."""
+
+    type_name = "cliq"
+
+    def payload(self, event: dict[str, Any], alert: Alert) -> dict[str, Any]:
+        slides: list[dict[str, Any]] = []
+        if self.template is not None:
+            text = self.message_text(event, alert)
+            if self.fmt in ("all", "text"):
+                slides.append({"type": "text", "data": event["output"]})
+        else:
+            text = event["output"]
+        if self.fmt in ("all", "fields"):
+            rows = [("rule", event["rule"]), ("priority", event["priority"])]
+            if event.get("hostname"):
+                rows.append(("hostname", event["hostname"]))
+            rows += string_fields(event)
+            rows.append(("time", go_time(alert.time_ns)))
+            slides.append({"type": "table", "data": {"headers": ["field", "value"],
+                                                     "rows": [{"field": k, "value": v} for k, v in rows]}})
+        if self.options.get("use_emoji") in (True, "true", "True", "1"):
+            text = f"{_CLIQ_EMOJI[alert.priority]} {text}"
+        body: dict[str, Any] = {"text": text, "bot": {"name": str(self.options.get("username") or "lanner"),
+                                                      "image": str(self.options.get("icon_url") or DEFAULT_ICON)}}
+        if slides:
+            body["slides"] = slides
+        return body

@@ -22,6 +22,7 @@ def _send(server: RecordingServer, fanout: dict, n: int) -> tuple[dict[str, dict
     assert len(reqs) == n
     for r in reqs:
         assert r.headers["Content-Type"].startswith("application/json")
+        assert "Authorization" not in r.headers          # the bot's username is not basic auth
     return {r.path: r.json() for r in reqs}, output
 
 
@@ -93,3 +94,14 @@ def test_lanner_list_form_teams_defaults_to_an_adaptive_card(http_server: Record
     card = got["/t"]["attachments"][0]["content"]
     assert card["type"] == "AdaptiveCard" and [b["type"] for b in card["body"]] == ["TextBlock", "FactSet"]
     assert {"title": "time", "value": TIME} in card["body"][1]["facts"]
+
+
+def test_cliq_payload(http_server: RecordingServer) -> None:
+    got, out = _send(http_server, {"cliq": {"webhookurl": http_server.url + "/cliq", "useemoji": True,
+                                            "messageformat": "Rule {{ .Rule }}"}}, 1)
+    rows = [{"field": "rule", "value": "Test rule"}, {"field": "priority", "value": "Warning"},
+            {"field": "hostname", "value": "node1"}, {"field": "proc.name", "value": "bash"},
+            {"field": "time", "value": TIME}]
+    assert got["/cliq"] == {"text": "\U0001F7E1 Rule Test rule", "bot": {"name": "Falcosidekick", "image": ICON},
+                            "slides": [{"type": "text", "data": out},
+                                       {"type": "table", "data": {"headers": ["field", "value"], "rows": rows}}]}
