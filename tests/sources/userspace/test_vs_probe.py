@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import threading
 import time
 
@@ -41,6 +42,35 @@ def comparable(ev) -> tuple:
     return ev.type, ev.tid, tuple(vals)
 
 
+def _both(kf: KernelFilter, script: str) -> tuple[list, list, int]:
+    """(userspace events, probe events, probe drops) of one traced run of ``script``."""
+    probe = _probe(kf)
+    try:
+        probe.open()
+    except Exception as e:  # noqa: BLE001 - no probe on this machine: nothing to compare with
+        pytest.skip(f"live probe not available: {e}")
+    try:
+        src = UserspaceSource(kf, argv=["sh", "-c", script])
+        user: list = []
+        th = threading.Thread(target=lambda: user.extend(e for b in src.batches() if b for e in b))
+        th.start()
+        live: list = []
+        while th.is_alive():            # drain the ring while the command runs: the host is busy
+            live += probe.poll()
+            time.sleep(0.01)
+        quiet_since, end = time.monotonic(), time.monotonic() + 10
+        while time.monotonic() < end and time.monotonic() - quiet_since < 1.5:
+            got = probe.poll()          # until the ring has been quiet of the traced tree for a while
+            live += got
+            if any(e.tid in {u.tid for u in user} for e in got):
+                quiet_since = time.monotonic()
+            time.sleep(0.01)
+        assert src.exit_code == 3
+        return user, live, probe.counters()["kernel_drops"]
+    finally:
+        probe.close()
+
+
 def test_same_events_as_the_probe(tmp_path):
     if os.geteuid() != 0:
         pytest.skip("the live probe needs root")
@@ -55,32 +85,18 @@ mv sub/f sub/g
 chmod 600 sub/g
 cat sub/g /etc/hostname > /dev/null
 rm -r sub
-python3 -c "import socket; socket.create_connection(('127.0.0.1', {port})).close()"
+{sys.executable} -c "import socket; socket.create_connection(('127.0.0.1', {port})).close()"
 exit 3
 """
     kf = KernelFilter(events=EVENTS)
-    probe = _probe(kf)
     try:
-        probe.open()
-    except Exception as e:  # noqa: BLE001 - no probe on this machine: nothing to compare with
-        pytest.skip(f"live probe not available: {e}")
-    try:
-        src = UserspaceSource(kf, argv=["sh", "-c", script])
-        user: list = []
-        th = threading.Thread(target=lambda: user.extend(e for b in src.batches() if b for e in b))
-        th.start()
-        live = []
-        while th.is_alive():            # drain the ring while the command runs: the host is busy
-            live += probe.poll()
-            time.sleep(0.01)
-        end = time.monotonic() + 1.0
-        while time.monotonic() < end:
-            live += probe.poll()
-            time.sleep(0.01)
-        assert src.exit_code == 3
-        assert probe.counters()["kernel_drops"] == 0, "the probe dropped events: nothing to compare with"
+        for _attempt in range(3):
+            user, live, drops = _both(kf, script)
+            if not drops:
+                break
+        else:
+            pytest.skip("the probe dropped events in 3 attempts (machine load): nothing to compare with")
     finally:
-        probe.close()
         srv.close()
     tids = {e.tid for e in user}
     mine = [comparable(e) for e in user]
