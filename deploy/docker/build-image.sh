@@ -2,10 +2,12 @@
 # Build the lanner image from a local Debian rootfs: no container registry is contacted.
 #
 #   deploy/docker/build-image.sh [--tag REF] [--base REF] [--source DIR] [--python PY] [--cache DIR]
+#                                [--extras fanout,kafka,...]
 #
 # Steps: the base image (build-base.sh: debootstrap tarball, cached under the cache directory), a
 # wheelhouse (lanner built from --source, plus PyYAML, orjson and the CRI client's grpcio/protobuf,
-# cached), then `docker build` of deploy/docker/Dockerfile on top of the base. Prints the image ref.
+# cached; --extras adds the client libraries of lanner's optional extras, e.g. `fanout` for every
+# falcosidekick-style output), then `docker build` of deploy/docker/Dockerfile on top of the base. Prints the image ref.
 # Environment: DOCKER (client, default docker), DOCKER_HOST (engine).
 set -euo pipefail
 
@@ -17,6 +19,7 @@ TAG=""
 BASE=""
 PYTHON=""
 EXTRA_WHEELS=(grpcio protobuf)
+EXTRAS=""
 DOCKER=${DOCKER:-docker}
 
 die() { echo "build-image.sh: $*" >&2; exit 1; }
@@ -28,7 +31,8 @@ while [ $# -gt 0 ]; do
         --source) SOURCE=$2; shift 2 ;;
         --python) PYTHON=$2; shift 2 ;;
         --cache) CACHE=$2; shift 2 ;;
-        -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+        --extras) EXTRAS=$2; shift 2 ;;
+        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
         *) die "unknown option $1" ;;
     esac
 done
@@ -61,12 +65,20 @@ rm -rf "$build"
 
 # Dependencies: from the cache when it has them, else from the package index into the cache.
 deps=("${EXTRA_WHEELS[@]}")
-mapfile -t -O "${#deps[@]}" deps < <("$PYTHON" - "$SOURCE/pyproject.toml" <<'PY'
+reqs=$("$PYTHON" - "$SOURCE/pyproject.toml" "$EXTRAS" <<'PY'
 import sys, tomllib
-for d in tomllib.load(open(sys.argv[1], "rb"))["project"].get("dependencies", []):
+project = tomllib.load(open(sys.argv[1], "rb"))["project"]
+for d in project.get("dependencies", []):
     print(d)
+extras = project.get("optional-dependencies", {})
+for name in filter(None, sys.argv[2].split(",")):
+    if name not in extras:
+        sys.exit(f"build-image.sh: unknown extra '{name}' (one of: {', '.join(sorted(extras))})")
+    for d in extras[name]:
+        print(d)
 PY
 )
+mapfile -t -O "${#deps[@]}" deps <<<"$reqs"
 if ! "$PYTHON" -m pip wheel -q --disable-pip-version-check --no-index --find-links "$CACHE/wheels" \
         -w "$CACHE/wheels" "${deps[@]}" 2>/dev/null; then
     "$PYTHON" -m pip wheel -q --disable-pip-version-check --find-links "$CACHE/wheels" -w "$CACHE/wheels" "${deps[@]}"
