@@ -61,6 +61,11 @@ def test_same_alerts_as_the_live_probe(tmp_path, rules):
         r, user_alerts = S.run_userspace(d, rules, port, target)
         assert r.returncode == 0, r.stderr[-3000:]
         probe_alerts = S.run_probe(d, rules, port, target, S.SCENARIO_RULES)
+        if not {a["rule"] for a in probe_alerts} >= S.SCENARIO_RULES:   # a loaded host can make the probe drop
+            d2 = S.make_dir(tmp_path)
+            r, user_alerts = S.run_userspace(d2, rules, port, target)
+            assert r.returncode == 0, r.stderr[-3000:]
+            probe_alerts = S.run_probe(d2, rules, port, target, S.SCENARIO_RULES)
     user = Counter(S.key(a) for a in user_alerts)
     probe = Counter(S.key(a) for a in probe_alerts)
     assert {k[0] for k in probe} >= S.SCENARIO_RULES, sorted(k[0] for k in probe)
