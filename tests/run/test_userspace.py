@@ -127,6 +127,8 @@ def test_killed_command_status_and_missing_command(tmp_path):
     (["-o", "engine.kind=userspace", "-o", "engine.userspace.pids=abc"], "'abc' is not a process id"),
     (["-o", "engine.kind=userspace", "--"], "'--' must be followed by a command to run"),
     (["--userspace"], "use -o engine.kind=userspace -- CMD"),
+    (["-o", "engine.kind=userspace", "-o", "engine.userspace.pids=3999999"],
+     "cannot attach to pid 3999999: ptrace failed (ESRCH)"),
 ])
 def test_usage_errors(args, message):
     r = subprocess.run([sys.executable, "-m", "lanner", "-o", "webserver.enabled=false", *args],
