@@ -1,4 +1,5 @@
-"""Google Cloud Pub/Sub through its REST API (``topics.publish``), with falcosidekick's message.
+"""Google Cloud Pub/Sub (REST ``topics.publish``) and Cloud Storage (JSON API upload), with falcosidekick's
+message and object layout.
 
 ``POST {base}/v1/projects/<project_id>/topics/<topic>:publish`` with one message: ``data`` = the alert as
 sidekick's JSON (base64), ``attributes`` = ``custom_attributes``. With ``PUBSUB_EMULATOR_HOST`` set (as
@@ -15,6 +16,7 @@ import base64
 import binascii
 import json
 import os
+import time
 from typing import Any
 from urllib.parse import quote
 
@@ -24,7 +26,7 @@ from lanner.core.alert import Alert
 from lanner.core.errors import HttpError
 from lanner.outputs.fanout.base import TransientError
 from lanner.outputs.fanout.extras import need
-from lanner.outputs.fanout.falcopayload import as_json
+from lanner.outputs.fanout.falcopayload import as_json, go_rfc3339
 from lanner.outputs.fanout.httpbase import HttpTarget, tls_from
 from lanner.outputs.httpclient import HttpClient
 
@@ -72,23 +74,18 @@ def _service_account_info(raw: str) -> dict[str, Any]:
     return info
 
 
-class PubSubTarget(HttpTarget):
-    type_name = "gcppubsub"
-    required = ("project_id", "topic")
+class _GcpTarget(HttpTarget):
+    """OAuth for Google APIs: none on an emulator, else google-auth credentials refreshed on lanner's client."""
+
+    scope = SCOPE
+    emulator_env = ""
 
     def __init__(self, name: str, options: dict[str, Any]) -> None:
         super().__init__(name, options)
-        emulator = os.environ.get("PUBSUB_EMULATOR_HOST", "")
-        base = str(options.get("url") or (f"http://{emulator}" if emulator else "https://pubsub.googleapis.com"))
-        self.endpoint = (f"{base.rstrip('/')}/v1/projects/{quote(str(options['project_id']), safe='')}/topics/"
-                         f"{quote(str(options['topic']), safe='')}:publish")
-        attrs = options.get("custom_attributes") or {}
-        if not isinstance(attrs, dict):
-            raise ValueError("custom_attributes must be a mapping")
-        self.attributes = {str(k): str(v) for k, v in attrs.items()}
+        self.emulator = os.environ.get(self.emulator_env, "") if self.emulator_env else ""
         self.creds: Any = None
         self._auth_request: _Request | None = None
-        if emulator and not options.get("credentials"):
+        if self.emulator and not options.get("credentials"):
             return
         need("google.auth", "gcp", name)
         from google.auth import default
@@ -97,12 +94,12 @@ class PubSubTarget(HttpTarget):
         if options.get("credentials"):
             info = _service_account_info(str(options["credentials"]))
             try:
-                self.creds = service_account.Credentials.from_service_account_info(info, scopes=[SCOPE])
+                self.creds = service_account.Credentials.from_service_account_info(info, scopes=[self.scope])
             except (ValueError, KeyError) as e:
                 raise ValueError(f"credentials: {e}") from None
         else:
             try:
-                self.creds, _ = default(scopes=[SCOPE])
+                self.creds, _ = default(scopes=[self.scope])
             except DefaultCredentialsError as e:
                 raise ValueError(f"no GCP credentials (set credentials, or Application Default Credentials): {e}") from None
         timeout = float(options.get("timeout_ms", 5000)) / 1000.0
@@ -118,6 +115,30 @@ class PubSubTarget(HttpTarget):
                 raise TransientError(f"GCP token: {e}") from None
         return str(self.creds.token)
 
+    def auth_headers(self) -> dict[str, str] | None:
+        return {"Authorization": f"Bearer {self.token()}"} if self.creds is not None else None
+
+    def close(self) -> None:
+        super().close()
+        if self._auth_request is not None:
+            self._auth_request.client.close()
+
+
+class PubSubTarget(_GcpTarget):
+    type_name = "gcppubsub"
+    required = ("project_id", "topic")
+    emulator_env = "PUBSUB_EMULATOR_HOST"
+
+    def __init__(self, name: str, options: dict[str, Any]) -> None:
+        super().__init__(name, options)
+        base = str(options.get("url") or (f"http://{self.emulator}" if self.emulator else "https://pubsub.googleapis.com"))
+        self.endpoint = (f"{base.rstrip('/')}/v1/projects/{quote(str(options['project_id']), safe='')}/topics/"
+                         f"{quote(str(options['topic']), safe='')}:publish")
+        attrs = options.get("custom_attributes") or {}
+        if not isinstance(attrs, dict):
+            raise ValueError("custom_attributes must be a mapping")
+        self.attributes = {str(k): str(v) for k, v in attrs.items()}
+
     def payload(self, event: dict[str, Any], alert: Alert) -> dict[str, Any]:
         msg: dict[str, Any] = {"data": base64.b64encode(orjson.dumps(as_json(event, alert))).decode()}
         if self.attributes:
@@ -125,10 +146,32 @@ class PubSubTarget(HttpTarget):
         return {"messages": [msg]}
 
     def send(self, event: dict[str, Any], alert: Alert) -> None:
-        headers = {"Authorization": f"Bearer {self.token()}"} if self.creds is not None else None
-        self.post_json(self.endpoint, self.payload(event, alert), headers)
+        self.post_json(self.endpoint, self.payload(event, alert), self.auth_headers())
 
-    def close(self) -> None:
-        super().close()
-        if self._auth_request is not None:
-            self._auth_request.client.close()
+
+class StorageTarget(_GcpTarget):
+    """Cloud Storage: one object per alert, sidekick's key ``<prefix>/<YYYY-MM-DD>/<RFC 3339 nano time>.json``
+    (send time, as sidekick), the alert JSON as content; JSON API media upload. ``STORAGE_EMULATOR_HOST``
+    (fake-gcs-server and Google's libraries use it) points it at an emulator without credentials."""
+
+    type_name = "gcpstorage"
+    required = ("bucket",)
+    scope = "https://www.googleapis.com/auth/devstorage.read_write"
+    emulator_env = "STORAGE_EMULATOR_HOST"
+
+    def __init__(self, name: str, options: dict[str, Any]) -> None:
+        super().__init__(name, options)
+        emu = self.emulator if "://" in self.emulator else (f"http://{self.emulator}" if self.emulator else "")
+        self.base = str(options.get("url") or emu or "https://storage.googleapis.com").rstrip("/")
+        self.bucket = str(options["bucket"])
+        self.prefix = str(options.get("prefix") or "")
+
+    def key(self, now_ns: int) -> str:
+        day = time.strftime("%Y-%m-%d", time.gmtime(now_ns // 1_000_000_000))
+        return f"{self.prefix}/{day}/{go_rfc3339(now_ns)}.json"
+
+    def send(self, event: dict[str, Any], alert: Alert) -> None:
+        url = (f"{self.base}/upload/storage/v1/b/{quote(self.bucket, safe='')}/o?uploadType=media&name="
+               f"{quote(self.key(time.time_ns()), safe='')}")
+        headers = {"Content-Type": "application/json", **(self.auth_headers() or {})}
+        self.post(url, orjson.dumps(as_json(event, alert)), headers)

@@ -78,3 +78,19 @@ def test_service_account_token_then_publish(http_server: RecordingServer, tmp_pa
     assert c["iss"] == "falco@my-proj.iam.gserviceaccount.com" and c["aud"] == "https://oauth2.googleapis.com/token"
     assert c["scope"] == "https://www.googleapis.com/auth/pubsub"
     assert all(r.headers["Authorization"] == "Bearer ya29.test-token" for r in reqs[1:])
+
+
+def test_storage_object_per_alert(http_server: RecordingServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    from urllib.parse import unquote, urlsplit
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{http_server.port}")
+    _run({"gcp": {"storage": {"bucket": "falco-alerts", "prefix": "falco"}}})
+    reqs = http_server.wait_for(2)
+    assert len(reqs) == 2 and "Authorization" not in reqs[0].headers
+    u = urlsplit(reqs[0].path)
+    assert u.path == "/upload/storage/v1/b/falco-alerts/o"
+    q = parse_qs(u.query)
+    assert q["uploadType"] == ["media"]
+    name = unquote(q["name"][0])
+    assert name.startswith("falco/") and name.endswith("Z.json") and name.split("/")[2].startswith(name.split("/")[1])
+    assert reqs[0].headers["Content-Type"] == "application/json"
+    assert reqs[0].json()["rule"] == "Test rule" and len(reqs[0].json()["uuid"]) == 36
