@@ -63,3 +63,21 @@ def test_entrypoint_of_unprivileged_container(docker_engine, base_image, tmp_pat
                                                                     "sh -c id -u"], alerts
     assert {a["output_fields"]["user.uid"] for a in shells} == {1000}
     assert shells[1]["output_fields"]["proc.pname"] == "sh"
+
+
+def test_seccomp_profile_without_ptrace_is_one_clear_line(docker_engine, base_image, tmp_path):  # noqa: F811
+    profile = tmp_path / "no-ptrace.json"
+    profile.write_text(json.dumps({"defaultAction": "SCMP_ACT_ALLOW",
+                                   "syscalls": [{"names": ["ptrace"], "action": "SCMP_ACT_ERRNO"}]}))
+    p = docker_engine.run(
+        "run", "--rm", "--network", "none", "--cap-drop", "ALL", "--user", "1000:1000",
+        "--security-opt", f"seccomp={profile}", "-e", "HOME=/tmp", "-v", f"{ROOT}:{ROOT}:ro", base_image,
+        f"{ROOT}/.venv/bin/python", "-m", "lanner", "-o", "engine.kind=userspace", "-o", "webserver.enabled=false",
+        "-o", "log_stderr=false", "--", "sh", "-c", "echo must-not-run",
+        check=False, timeout=300)
+    out, err = p.stdout.decode(), p.stderr.decode()
+    assert p.returncode == 1, (out, err)
+    assert "must-not-run" not in out
+    errors = [x for x in err.splitlines() if x.startswith("Error: ")]
+    assert len(errors) == 1 and "seccomp" in errors[0] and "ptrace" in errors[0], err
+    assert "Traceback" not in err
