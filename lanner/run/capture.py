@@ -22,6 +22,8 @@ from lanner.config import Config
 from lanner.core.alert import Alert
 from lanner.core.errors import RunError
 from lanner.engine import Engine
+from lanner.events.base import PluginEvent
+from lanner.events.syscall import SyscallEvent
 from lanner.sources.scap import FdRecord, MachineInfo, ScapWriter, ThreadRecord
 from lanner.state.fds import IP_TYPES
 
@@ -88,7 +90,7 @@ class AlertCapture:
         self.deadline = 0
         self.files: list[str] = []
 
-    def on_match(self, alert: Alert, ev: Any) -> None:
+    def on_match(self, alert: Alert, ev: SyscallEvent | PluginEvent) -> None:
         capture, duration_ms = self.durations.get(alert.rule, (False, 0))
         if not capture and self.settings.mode != "all_rules":
             return
@@ -97,7 +99,7 @@ class AlertCapture:
             self._open(ev)
         self.deadline = max(self.deadline, ev.ts + duration)
 
-    def _open(self, ev: Any) -> None:
+    def _open(self, ev: SyscallEvent | PluginEvent) -> None:
         self.path = capture_path(self.settings.path_prefix, ev.ts, getattr(ev, "num", 0))
         d = os.path.dirname(self.path)
         if d:
@@ -153,7 +155,7 @@ def install(config: Config, engine: Engine) -> AlertCapture | None:
     cap = AlertCapture(settings, engine)
     previous = engine.on_match
 
-    def on_match(alert: Alert, ev: Any) -> None:
+    def on_match(alert: Alert, ev: SyscallEvent | PluginEvent) -> None:
         if previous is not None:
             previous(alert, ev)
         cap.on_match(alert, ev)

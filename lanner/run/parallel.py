@@ -30,6 +30,7 @@ from lanner.config import Config, ConfigError
 from lanner.core.alert import Alert
 from lanner.core.errors import RunError
 from lanner.engine import Engine
+from lanner.events.base import PluginEvent
 from lanner.events.syscall import SyscallEvent
 from lanner.rules.compiled_rule import CompiledRule
 from lanner.run.loop import LoopStats, replay_batches, run_loop, within
@@ -139,7 +140,7 @@ def _worker(engine: Engine, names: set[str], path: str, duration_ns: int | None,
     share = _Share()
     engine.on_alert = None
 
-    def matched(a: Alert, ev: Any) -> None:
+    def matched(a: Alert, ev: SyscallEvent | PluginEvent) -> None:
         share.alerts.append((ev.num, position[a.rule], a))
     engine.on_match = matched
     stats = LoopStats("syscall")

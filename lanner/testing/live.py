@@ -19,6 +19,7 @@ from typing import Any
 
 from lanner.core.alert import Alert
 from lanner.core.errors import LannerError
+from lanner.events.base import PluginEvent
 from lanner.events.syscall import SyscallEvent
 from lanner.run.loop import LoopStats, run_loop
 from lanner.run.syscalls import STATE_EVENTS
@@ -132,7 +133,7 @@ class LiveCapture:
             log.exception("live capture loop failed")
             self.errors.append(f"live capture loop failed: {e!r}")
 
-    def _keep(self, a: Alert, ev: Any) -> None:
+    def _keep(self, a: Alert, ev: SyscallEvent | PluginEvent) -> None:
         pids: set[int] = set()
         t = getattr(ev, "thread", None)
         cid = getattr(t, "container_id", "") or "" if t is not None else ""

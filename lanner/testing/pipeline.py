@@ -9,6 +9,8 @@ from typing import Any
 
 from lanner.config import Config
 from lanner.engine import Engine
+from lanner.events.base import PluginEvent
+from lanner.events.syscall import SyscallEvent
 from lanner.fields import registry as reg
 from lanner.state.engine import StateEngine
 
@@ -23,7 +25,7 @@ class Pipeline:
 
     extractors: dict[tuple[str, str], Any] = field(default_factory=dict)
 
-    def values(self, source: str, names: tuple[str, ...], ev: Any) -> dict[str, Any]:
+    def values(self, source: str, names: tuple[str, ...], ev: SyscallEvent | PluginEvent) -> dict[str, Any]:
         """Field values of ``ev`` for the given names (None when missing or unknown)."""
         out: dict[str, Any] = {}
         for name in names:

@@ -23,6 +23,8 @@ from typing import Any
 
 from lanner.config import Config, engine_defaults
 from lanner.core.alert import Alert
+from lanner.events.base import PluginEvent
+from lanner.events.syscall import SyscallEvent
 from lanner.run.loop import LoopStats, plugin_batches, replay_batches, run_loop
 from lanner.sources.k8saudit.plugin import K8sAuditPlugin
 from lanner.sources.scap.reader import ScapReader
@@ -215,7 +217,7 @@ class CaseRunner:
         fired: list[Fired] = []
         stats = LoopStats(case.kind)
 
-        def matched(a: Alert, ev: Any) -> None:
+        def matched(a: Alert, ev: SyscallEvent | PluginEvent) -> None:
             fired.append(Fired(a.rule, a.message, p.values(a.source, names, ev)))
         p.engine.on_match = matched
         try:

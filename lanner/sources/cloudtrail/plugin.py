@@ -138,7 +138,7 @@ class CloudTrailPlugin(SourcePlugin):
                 self.n_events += 1
                 yield PluginEvent(num, ts, SOURCE, orjson.dumps(r), self.name, r)
 
-    def event_info(self, evt: Any) -> str | None:
+    def event_info(self, evt: PluginEvent) -> str | None:
         """``evt.plugininfo``: the cloudtrail plugin's one-line summary."""
         return ct_fields.event_info(evt)
 

@@ -194,7 +194,7 @@ class K8sAuditPlugin(SourcePlugin):
             self.webhook.stop()
             self.webhook = None
 
-    def event_info(self, evt: Any) -> str | None:
+    def event_info(self, evt: PluginEvent) -> str | None:
         """``evt.plugininfo``: the event JSON, as the k8saudit plugin renders it."""
         return ka_fields.event_info(evt)
 

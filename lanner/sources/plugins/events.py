@@ -20,7 +20,7 @@ _HDR = struct.Struct("<QQIHI")
 _U64_MAX = (1 << 64) - 1
 
 
-def encode_event(e: Any, plugin_id: int = 0) -> Any:
+def encode_event(e: SyscallEvent | PluginEvent, plugin_id: int = 0) -> Any:
     """``e`` as a C buffer a plugin can read (kept alive by the caller for as long as it is used)."""
     if isinstance(e, PluginEvent):
         pid = e.plugin_id or plugin_id

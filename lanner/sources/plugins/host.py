@@ -318,7 +318,7 @@ class PluginHost:
         src_b: dict[str, Any] = {}
         lib_id = self.lib.id
 
-        def extract(e: Any) -> Any:
+        def extract(e: SyscallEvent | PluginEvent) -> Any:
             if codes is not None and e.type not in codes:
                 return None
             ev_in = _event_input(e, lib_id, src_b)
@@ -357,7 +357,7 @@ class PluginHost:
         src_b: dict[str, Any] = {}
         lib_id = self.lib.id
 
-        def parse(e: Any) -> None:
+        def parse(e: SyscallEvent | PluginEvent) -> None:
             if codes is not None and e.type not in codes:
                 return
             if sources and e.source not in sources:
@@ -449,7 +449,7 @@ def _set_err(buf: Any, text: str) -> None:
         C.memmove(buf, b, len(b))
 
 
-def _event_input(e: Any, lib_id: int, src_cache: dict[str, Any]) -> abi.EventInput:
+def _event_input(e: SyscallEvent | PluginEvent, lib_id: int, src_cache: dict[str, Any]) -> abi.EventInput:
     """The ``ss_plugin_event_input`` for ``e``, encoded once per event and shared through its cache."""
     c = e.cache
     inp = c.get("__plugin_in")

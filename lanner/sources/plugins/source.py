@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from lanner.events.base import Event
+from lanner.events.base import Event, PluginEvent
 from lanner.fields import registry as reg
 from lanner.fields import types as ft
 from lanner.sources.api import SourcePlugin
@@ -111,7 +111,7 @@ class LibraryPlugin(SourcePlugin):
         if self.caps & CAP_ASYNC:
             self.host.set_async_handler(on_event)
 
-    def event_to_string(self, ev: Any) -> str | None:
+    def event_to_string(self, ev: PluginEvent) -> str | None:
         """``evt.plugininfo``: the plugin's own summary of one of its events."""
         if not self.caps & CAP_SOURCING or getattr(ev, "plugin_id", 0) not in (0, self.lib.id):
             return None
