@@ -99,7 +99,7 @@ def run_probe(d: Path, rules: list[Path], port: int, target: int, expect: set[st
     cmd = lanner_base(rules, out) + ["-v", "-o", "engine.kind=modern_ebpf"]
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        end = time.monotonic() + 120
+        end = time.monotonic() + 400       # a changed probe source is rebuilt (clang) first: slow under load
         while time.monotonic() < end:
             ready, _, _ = select.select([p.stderr], [], [], 0.5)
             if ready and "live: seeded" in p.stderr.readline():
