@@ -83,7 +83,7 @@ class UnixTuple(NamedTuple):
 
 
 class DynValue(NamedTuple):
-    index: int
+    index: int  # type: ignore[assignment]  # Falco's name for it; shadows tuple.index
     type: int
     value: object
 
@@ -282,7 +282,7 @@ def decode_params(info: T.EventInfo, raw: list[bytes]) -> list:
             except Exception:  # noqa: BLE001, S110 - the loop below names the parameter in its error
                 pass
     decs = info.decoders
-    out = []
+    out: list[Any] = []
     for i, b in enumerate(raw):
         if not b:
             out.append(None)

@@ -32,7 +32,7 @@ import os
 import struct
 import zlib
 from collections.abc import Callable, Iterator
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from lanner.events import table as T
 from lanner.events.syscall import SyscallEvent
@@ -97,7 +97,7 @@ def _open(path_or_file: str | os.PathLike | BinaryIO) -> tuple[BinaryIO, BinaryI
     if isinstance(path_or_file, (str, os.PathLike)):
         name = os.fspath(path_or_file)
         try:
-            raw = open(name, "rb")  # noqa: SIM115 - closed by ScapReader.close
+            raw: BinaryIO = open(name, "rb")  # noqa: SIM115 - closed by ScapReader.close
         except OSError as e:
             raise ScapError(f"{name}: cannot open capture: {e.strerror}") from None
     else:
@@ -114,7 +114,7 @@ def _open(path_or_file: str | os.PathLike | BinaryIO) -> tuple[BinaryIO, BinaryI
         magic = raw.read(2)
         raw.seek(pos)
     if magic == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=raw, mode="rb"), raw, name, _gzip_size(raw, size)
+        return cast(BinaryIO, gzip.GzipFile(fileobj=raw, mode="rb")), raw, name, _gzip_size(raw, size)
     return raw, raw, name, size
 
 
@@ -303,7 +303,7 @@ class ScapReader:
         """Read the SHB and metadata blocks of the first section (idempotent)."""
         if not self._started:
             self._started = True
-            self._pending = self._read_section(self._read_block())
+            self._pending: tuple[int, int, bytes] | None = self._read_section(self._read_block())
 
     # ------------------------------------------------------------ events
 
@@ -405,7 +405,7 @@ class ScapReader:
                     if nparams else ())
             vstart = pstart + w * nparams
             rec_end = hstart + ln
-        raw = []
+        raw: list[bytes] = []
         p = vstart
         for n in lens:
             q = p + n
