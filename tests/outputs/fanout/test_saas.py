@@ -102,3 +102,27 @@ def test_gotify_markdown_and_text(http_server: RecordingServer) -> None:
     assert txt["extras"]["client::display"]["contentType"] == "plaintext"
     assert txt["message"].startswith("Priority: Warning\nRule: Test rule\n")
     assert txt["message"].endswith("Fields:\n- evt.time: 1767621801123456790\n- n: 1\n- proc.name: bash\n")
+
+
+def test_dynatrace_log_ingest(http_server: RecordingServer) -> None:
+    from lanner.core.alert import Alert
+    alert = Alert(time_ns=1_767_621_801_123_456_789, rule="Shell in container", priority=Priority.ERROR,
+                  source="syscall", message="shell", hostname="node1",
+                  output_fields={"container.id": "abc123", "k8s.pod.name": "web", "proc.name": "bash", "n": 3},
+                  tags=("mitre_execution", "T1059", "container"))
+    p = OutputPipeline.from_config(Config(data={"fanout": {"dynatrace": {"apiurl": http_server.url + "/e/env1/api/",
+                                                                         "apitoken": "dt0c01.X"}}}),
+                                   AlertFormatter(hostname="node1"))
+    p.submit(alert)
+    p.close()
+    r = http_server.wait_for(1)[0]
+    assert r.path == "/e/env1/api/v2/logs/ingest" and r.headers["Authorization"] == "Api-Token dt0c01.X"
+    assert r.headers["Content-Type"] == "application/json; charset=utf-8"
+    (rec,) = r.json()
+    assert rec["timestamp"] == "2026-01-05T14:03:21Z" and rec["event.name"] == "Shell in container"
+    assert rec["event.provider"] == "Falco" and rec["severity"] == "Error" and rec["log.source"] == "syscall"
+    assert rec["host.name"] == "node1" and len(rec["event.id"]) == 36
+    assert (rec["container.id"], rec["k8s.pod.name"], rec["process.executable.name"]) == ("abc123", "web", "bash")
+    assert rec["mitre.technique"] == "T1059" and rec["mitre.tactic"] == "mitre_execution"
+    assert rec["content"]["tags"] == ["T1059", "container", "mitre_execution"]
+    assert rec["content"]["output_fields"]["n"] == 3
