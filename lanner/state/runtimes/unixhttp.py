@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+from collections.abc import Iterator
 from typing import Any
 
 from lanner.core.errors import HttpError
@@ -47,7 +48,8 @@ def get_json(path: str, url: str, timeout: float) -> Any:
         raise HttpError(f"GET {url} on {path}: answer is not JSON: {e}", status=resp.status) from None
 
 
-def stream_json_lines(path: str, url: str, connect_timeout: float, read_timeout: float | None):
+def stream_json_lines(path: str, url: str, connect_timeout: float,
+                      read_timeout: float | None) -> tuple[UnixHTTPConnection, Iterator[Any]]:
     """Open a long-lived GET (``/events``) and yield one decoded JSON object per line.
 
     Returns a ``(connection, generator)`` pair so the caller can close the connection to stop it.
@@ -62,7 +64,7 @@ def stream_json_lines(path: str, url: str, connect_timeout: float, read_timeout:
     if conn.sock is not None:
         conn.sock.settimeout(read_timeout)
 
-    def lines():
+    def lines() -> Iterator[Any]:
         buf = b""
         while True:
             chunk = resp.read1(65536) if hasattr(resp, "read1") else resp.read(1)
