@@ -245,14 +245,14 @@ class Engine:
         state.post_process(e)
         return out
 
-    def _parse(self, e: Any) -> None:
+    def _parse(self, e: SyscallEvent | PluginEvent) -> None:
         for parse in self.parsers:
             try:
                 parse(e)
             except Exception:  # noqa: BLE001 - a plugin parser error never stops the agent
                 self.stats.eval_errors += 1
 
-    def evaluate(self, e: Any) -> list[Alert]:
+    def evaluate(self, e: SyscallEvent | PluginEvent) -> list[Alert]:
         """The rules alone for one event whose state (if any) the caller keeps; returns the alerts."""
         self.stats.events += 1
         rules = self.ruleset.candidates(e.source, e.type)
@@ -260,7 +260,7 @@ class Engine:
             return []
         return self._match(rules, e)
 
-    def _match(self, rules: tuple[CompiledRule, ...], e: Any, code: int = -1) -> list[Alert]:
+    def _match(self, rules: tuple[CompiledRule, ...], e: SyscallEvent | PluginEvent, code: int = -1) -> list[Alert]:
         """The alerts of the candidate ``rules`` that match ``e`` (only the first with ``rule_matching: first``).
 
         ``code``: the syscall event code when every event of that code has the same ``evt.type`` (-1: not
@@ -294,7 +294,7 @@ class Engine:
         self._fused[key] = f
         return f
 
-    def _match_plain(self, rules: Iterable[CompiledRule], e: Any) -> list[Alert]:
+    def _match_plain(self, rules: Iterable[CompiledRule], e: SyscallEvent | PluginEvent) -> list[Alert]:
         out: list[Alert] = []
         for r in rules:
             try:
@@ -315,7 +315,7 @@ class Engine:
         st.by_priority[a.priority] = st.by_priority.get(a.priority, 0) + 1
         st.by_rule[a.rule] = st.by_rule.get(a.rule, 0) + 1
 
-    def alert(self, r: CompiledRule, e: Any) -> Alert:
+    def alert(self, r: CompiledRule, e: SyscallEvent | PluginEvent) -> Alert:
         msg, fields = r.output.render(e)
         extra = {}
         for key, fmt in r.extra_fields:

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from lanner.core.errors import LannerError
+from lanner.events.base import PluginEvent
+from lanner.events.syscall import SyscallEvent
 from lanner.fields import registry as reg
 from lanner.fields import types as ft
 from lanner.rules import ast
@@ -84,7 +86,7 @@ def _join_ancestors(values: Any) -> str:
     return out
 
 
-def json_value(v: Any, ref: reg.FieldRef, e: Any, *, base64_fmt: bool = False) -> Any:
+def json_value(v: Any, ref: reg.FieldRef, e: SyscallEvent | PluginEvent, *, base64_fmt: bool = False) -> Any:
     """Typed JSON value of a field for ``output_fields`` (output-format.md 3.4)."""
     f = ref.fdef
     if f.name in _TIME_FIELDS and ref.arg is None:
@@ -174,10 +176,10 @@ class OutputFormat:
             s = s[:p.width].ljust(p.width)
         return s
 
-    def message(self, e: Any) -> str:
+    def message(self, e: SyscallEvent | PluginEvent) -> str:
         return "".join(p if isinstance(p, str) else self._text(p, p.code_fn(e)) for p in self.parts)
 
-    def fields(self, e: Any) -> dict[str, Any]:
+    def fields(self, e: SyscallEvent | PluginEvent) -> dict[str, Any]:
         d: dict[str, Any] = {}
         for p in self.parts:
             if isinstance(p, Token):
@@ -186,7 +188,7 @@ class OutputFormat:
                         d[key] = json_value(fn(e), ref, e, base64_fmt=self.base64_fmt)
         return d
 
-    def render(self, e: Any) -> tuple[str, dict[str, Any]]:
+    def render(self, e: SyscallEvent | PluginEvent) -> tuple[str, dict[str, Any]]:
         """Message and field map together, extracting each token's value once (the same as
         ``message`` and ``fields``)."""
         out: list[str] = []
@@ -216,7 +218,7 @@ def _json_fn(ref: reg.FieldRef, b64: bool) -> Callable[[Any, Any], Any]:
             or reg.NSFRAC in f.flags:
         return lambda v, e: json_value(v, ref, e, base64_fmt=b64)
 
-    def json_of(v: Any, e: Any) -> Any:
+    def json_of(v: Any, e: SyscallEvent | PluginEvent) -> Any:
         if v is None:
             return None
         c = v.__class__
