@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/ruff check lanner tests bench
-.venv/bin/mypy   # [tool.mypy] in pyproject.toml: lanner/, lenient to start
+.venv/bin/mypy   # [tool.mypy] in pyproject.toml: every module of lanner/, untyped defs checked too
 if [ "${CI:-}" = "true" ]; then
     # CI is a fresh machine: prove the README's host install there too (writes /opt/lanner, /etc/lanner).
     bash deploy/install.sh >/dev/null
