@@ -304,4 +304,6 @@ def translate(where: str, raw: Any, env: dict[str, str] | None = None) -> Transl
             names = e.get("label_fields") or []
             names = [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)
             e["label_fields"] = [*names, *g.customfields, *g.templatedfields]
+        if e["type"] == "timescaledb" and (g.customfields or g.templatedfields):    # and columns
+            e["columns"] = [*g.customfields, *g.templatedfields]
     return Translation(entries, g, not_applied)
