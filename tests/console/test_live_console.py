@@ -37,9 +37,13 @@ def live(tmp_path_factory: pytest.TempPathFactory):
 
 
 def _wait(pred, timeout: float, what: str):
+    from selenium.common.exceptions import StaleElementReferenceException
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        v = pred()
+        try:
+            v = pred()
+        except StaleElementReferenceException:    # the table was re-rendered while read: read it again
+            v = None
         if v:
             return v
         time.sleep(0.05)

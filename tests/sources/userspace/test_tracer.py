@@ -257,6 +257,9 @@ def test_attach_follows_children_and_detaches() -> None:
     require_root()
     target = subprocess.Popen(["sh", "-c", "while :; do cat /etc/hostname > /dev/null; sleep 0.02; done"])
     try:
+        deadline = time.monotonic() + 10      # attach to the shell, not to the fork that is about to exec it
+        while Path(f"/proc/{target.pid}/comm").read_text().strip() != "sh" and time.monotonic() < deadline:
+            time.sleep(0.01)
         t = Tracer({OPENAT, EXECVE}, pids=[target.pid], on_enter=_on_enter, tick_s=0.2, tree=False)
         attached, opened = [], []
         for r in t.records():
@@ -279,7 +282,7 @@ def test_attach_follows_children_and_detaches() -> None:
 def test_attach_takes_the_running_descendants() -> None:
     require_root()
     inner = "while :; do cat /etc/hostname > /dev/null; sleep 0.02; done"
-    target = subprocess.Popen(["sh", "-c", f"sh -c '{inner}' & wait"])
+    target = subprocess.Popen(["sh", "-c", f"sh -c '{inner}' & wait"], start_new_session=True)
     try:
         deadline = time.monotonic() + 10
         while not children_map().get(target.pid) and time.monotonic() < deadline:
@@ -301,7 +304,7 @@ def test_attach_takes_the_running_descendants() -> None:
             assert (attached[:2] if tree else attached) == ([target.pid, child] if tree else [target.pid])
             assert (opened >= want) if tree else opened == 0
     finally:
-        target.kill()
+        os.killpg(target.pid, signal.SIGKILL)    # the inner loop too: an orphan would read /etc/hostname forever
         target.wait()
 
 
