@@ -308,13 +308,6 @@ class Engine:
                     break
         return out
 
-    def count_alert(self, a: Alert) -> None:
-        """An alert into the statistics (also for alerts made in a replay worker, see ``run.parallel``)."""
-        st = self.stats
-        st.alerts += 1
-        st.by_priority[a.priority] = st.by_priority.get(a.priority, 0) + 1
-        st.by_rule[a.rule] = st.by_rule.get(a.rule, 0) + 1
-
     def alert(self, r: CompiledRule, e: SyscallEvent | PluginEvent) -> Alert:
         msg, fields = r.output.render(e)
         extra = {}
@@ -324,7 +317,10 @@ class Engine:
             else:
                 extra[key] = fmt.message(e)
         a = Alert(e.ts, r.name, r.priority, r.source, msg, fields, r.tags, self.hostname, extra)
-        self.count_alert(a)
+        st = self.stats
+        st.alerts += 1
+        st.by_priority[r.priority] = st.by_priority.get(r.priority, 0) + 1
+        st.by_rule[r.name] = st.by_rule.get(r.name, 0) + 1
         if self.on_alert is not None:
             self.on_alert(a)
         if self.on_match is not None:

@@ -24,7 +24,6 @@ from lanner.run.capture import install as install_capture
 from lanner.run.drops import DropMonitor, drop_checked
 from lanner.run.live import run_live, scap_counters
 from lanner.run.loop import LoopStats, merge_async, plugin_batches, replay_batches, run_loop, within
-from lanner.run.parallel import ParallelReplay, replay_workers, why_single
 from lanner.run.userspace import check_userspace, run_userspace
 from lanner.server.services import Services
 from lanner.sources.api import SourceError
@@ -204,18 +203,9 @@ class Runner:
         events: Iterable[SyscallEvent] = reader if self.duration_ns is None else within(reader, self.duration_ns)
         if drops.simulate:
             events = drop_checked(events, drops)
-        workers = replay_workers(self.config)
-        why = why_single(self.engine, self.capture is not None, drops.simulate) if workers > 1 else ""
-        if why:
-            log.info("engine.replay.workers is %d, but this replay runs on one core: %s", workers, why)
         try:
-            if workers > 1 and not why:
-                reader.close()
-                emit = self.engine.on_alert or (lambda _a: None)
-                ParallelReplay(self.engine, path, workers, emit, self.duration_ns).run(stats, self.stop)
-            else:
-                batches = replay_batches(events)
-                run_loop(self.engine, self.capture.wrap(batches) if self.capture else batches, self.stop, stats)
+            batches = replay_batches(events)
+            run_loop(self.engine, self.capture.wrap(batches) if self.capture else batches, self.stop, stats)
         finally:
             reader.close()
             if self.capture is not None:
