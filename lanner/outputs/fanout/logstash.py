@@ -45,7 +45,7 @@ class LogstashTarget(Target):
             try:
                 self._ctx = tls_options(options).context()
             except HttpError as e:
-                raise ValueError(str(e)) from None
+                raise ValueError(f"TLS settings: {e}") from None
         self._sock: socket.socket | None = None
 
     def line(self, event: dict[str, Any], alert: Alert) -> bytes:
