@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from lanner.rules import ast
 from lanner.rules.operators import NEGATION, Meaning, meaning_of
-from lanner.rules.visitor import NodeVisitor, field_names
+from lanner.rules.visitor import PredicateVisitor, field_names
 
 # class masks: two dimensions, flags (bits 0-2) and result (bits 3-4); an event matches a mask when it
 # shares a bit with it in both dimensions (an open has one or more flag bits and one result bit)
@@ -153,42 +153,20 @@ def _glob_prefix(pat: str) -> str:
     return pat
 
 
-class OpenPushdown(NodeVisitor):
+class OpenPushdown(PredicateVisitor[OpenPred]):
     """Analyse compiled rules; ``plan(rules)`` gives the keep-entries and a per-rule report."""
+
+    top = TOP
+
+    def meet(self, x: frozenset[OpenPred], y: frozenset[OpenPred]) -> frozenset[OpenPred]:
+        return _meet(x, y)
 
     def __init__(self, open_codes: Iterable[int], codes_for_name) -> None:
         self.open_codes = frozenset(open_codes)
         self.codes_for_name = codes_for_name
 
     # ---------------------------------------------------------------- condition analysis
-    def analyse(self, node: ast.Node | None) -> frozenset[OpenPred]:
-        """Over-approximation of the open events for which ``node`` can be true."""
-        if node is None:
-            return TOP
-        return self.visit(node, False)
-
-    # ``neg``: the node sits under an odd number of ``not``; negated and/or are not analysed (widen)
-    def visit_And(self, n: ast.And, neg: bool) -> frozenset[OpenPred]:
-        if neg:
-            return TOP
-        acc = TOP
-        for c in n.children:
-            acc = _meet(acc, self.visit(c, False))
-            if not acc:
-                return BOTTOM
-        return acc
-
-    def visit_Or(self, n: ast.Or, neg: bool) -> frozenset[OpenPred]:
-        if neg:
-            return TOP
-        out: set[OpenPred] = set()
-        for c in n.children:
-            out |= self.visit(c, False)
-        return frozenset(out)
-
-    def visit_Not(self, n: ast.Not, neg: bool) -> frozenset[OpenPred]:
-        return self.visit(n.child, not neg)
-
+    # (analyse, and/or/not: PredicateVisitor)
     def visit_Check(self, c: ast.Check, neg: bool) -> frozenset[OpenPred]:
         return self._not(c) if neg else self._check(c)
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from lanner.rules import ast
 from lanner.rules.operators import NEGATION, Meaning, meaning_of
-from lanner.rules.visitor import NodeVisitor, field_names
+from lanner.rules.visitor import PredicateVisitor, field_names
 
 OK, ERR, INPROG = 1, 2, 4
 FAILED = ERR | INPROG
@@ -126,39 +126,18 @@ def _holds(op: Meaning, text: str, vals: list[str]) -> bool:
     return True
 
 
-class CallPushdown(NodeVisitor):
+class CallPushdown(PredicateVisitor[CallPred]):
     """Analyse conditions for one event name: ``analyse(tree)`` gives its predicates."""
+
+    top = TOP
 
     def __init__(self, name: str, codes_for_name: Callable[[str], Iterable[int]]) -> None:
         self.name = name
         self.codes = frozenset(codes_for_name(name))
         self.codes_for_name = codes_for_name
 
-    def analyse(self, node: ast.Node | None) -> frozenset[CallPred]:
-        if node is None:
-            return TOP
-        return self.visit(node, False)
-
-    def visit_And(self, n: ast.And, neg: bool) -> frozenset[CallPred]:
-        if neg:
-            return TOP
-        acc = TOP
-        for c in n.children:
-            acc = _meet(acc, self.visit(c, False))
-            if not acc:
-                return BOTTOM
-        return acc
-
-    def visit_Or(self, n: ast.Or, neg: bool) -> frozenset[CallPred]:
-        if neg:
-            return TOP
-        out: set[CallPred] = set()
-        for c in n.children:
-            out |= self.visit(c, False)
-        return frozenset(out)
-
-    def visit_Not(self, n: ast.Not, neg: bool) -> frozenset[CallPred]:
-        return self.visit(n.child, not neg)
+    def meet(self, x: frozenset[CallPred], y: frozenset[CallPred]) -> frozenset[CallPred]:
+        return _meet(x, y)
 
     def visit_Check(self, c: ast.Check, neg: bool) -> frozenset[CallPred]:
         name = ast.plain_field(c.lhs)

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from lanner.rules import ast
+
+P = TypeVar("P")
 
 
 def iter_children(node: ast.Node) -> Iterator[ast.Node]:
@@ -44,6 +46,44 @@ class NodeVisitor:
         for child in iter_children(node):
             self.visit(child, *args)
         return None
+
+
+class PredicateVisitor(NodeVisitor, Generic[P]):
+    """The kernel push-down analyses: an over-approximation of the events for which a condition can be
+    true, as a union (frozenset) of predicates ``P``. ``and`` meets its children, ``or`` joins them, a
+    negated ``and``/``or`` is not analysed (it widens to ``top``). Subclasses give ``top``, ``meet`` and
+    ``visit_Check``; ``neg`` tells whether the node sits under an odd number of ``not``."""
+
+    top: frozenset[P]
+
+    def meet(self, x: frozenset[P], y: frozenset[P]) -> frozenset[P]:
+        raise NotImplementedError
+
+    def analyse(self, node: ast.Node | None) -> frozenset[P]:
+        if node is None:
+            return self.top
+        return self.visit(node, False)
+
+    def visit_And(self, n: ast.And, neg: bool) -> frozenset[P]:
+        if neg:
+            return self.top
+        acc = self.top
+        for c in n.children:
+            acc = self.meet(acc, self.visit(c, False))
+            if not acc:
+                return frozenset()
+        return acc
+
+    def visit_Or(self, n: ast.Or, neg: bool) -> frozenset[P]:
+        if neg:
+            return self.top
+        out: set[P] = set()
+        for c in n.children:
+            out |= self.visit(c, False)
+        return frozenset(out)
+
+    def visit_Not(self, n: ast.Not, neg: bool) -> frozenset[P]:
+        return self.visit(n.child, not neg)
 
 
 class NodeTransformer(NodeVisitor):
