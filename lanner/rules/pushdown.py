@@ -141,6 +141,25 @@ def _int(s: str) -> int | None:
         return None
 
 
+def result_mask(op: Meaning | None, vals: list[str], ok: int, failed: int, every: int) -> int | None:
+    """The results that can satisfy ``res <op> x`` for some ``x`` of ``vals``, as a union of ``ok`` (res >= 0),
+    ``failed`` (res < 0) and ``every``; None when a value is not a number or the operator is not analysed."""
+    mask = 0
+    for v in vals:
+        x = _int(v)
+        if x is None:
+            return None
+        if op is Meaning.EQUAL:
+            mask |= failed if x < 0 else ok
+        elif op in (Meaning.GREATER_EQUAL, Meaning.GREATER):
+            mask |= ok if x >= 0 else every
+        elif op in (Meaning.LESS, Meaning.LESS_EQUAL):
+            mask |= failed if (x <= 0 if op is Meaning.LESS else x < 0) else every
+        else:
+            return None
+    return mask
+
+
 def _truth(v: str) -> bool | None:
     t = v.lower()
     return True if t == "true" else False if t == "false" else None
@@ -241,21 +260,8 @@ class OpenPushdown(PredicateVisitor[OpenPred]):
 
     @staticmethod
     def _result_check(op: Meaning | None, vals: list[str]) -> frozenset[OpenPred]:
-        nums = [_int(v) for v in vals]
-        if any(x is None for x in nums):
-            return TOP
-        cls = 0
-        for x in nums:  # each value: which results can satisfy "field op x"
-            assert x is not None
-            if op is Meaning.EQUAL:
-                cls |= FAILED if x < 0 else SUCCESS
-            elif op in (Meaning.GREATER_EQUAL, Meaning.GREATER):
-                cls |= SUCCESS if x >= 0 else ALL_CLASSES
-            elif op in (Meaning.LESS, Meaning.LESS_EQUAL):
-                cls |= FAILED if (x <= 0 if op is Meaning.LESS else x < 0) else ALL_CLASSES
-            else:
-                return TOP
-        return frozenset({OpenPred(cls)})
+        cls = result_mask(op, vals, SUCCESS, FAILED, ALL_CLASSES)
+        return TOP if cls is None else frozenset({OpenPred(cls)})
 
     def _path_check(self, op: Meaning | None, vals: list[str], directory: bool) -> frozenset[OpenPred]:
         if op is Meaning.EQUAL:

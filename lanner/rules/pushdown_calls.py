@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from lanner.rules import ast
 from lanner.rules.operators import NEGATION, Meaning, meaning_of
+from lanner.rules.pushdown import result_mask
 from lanner.rules.visitor import PredicateVisitor, field_names
 
 OK, ERR, INPROG = 1, 2, 4
@@ -109,13 +110,6 @@ def _meet(x: frozenset[CallPred], y: frozenset[CallPred]) -> frozenset[CallPred]
     return frozenset(out)
 
 
-def _int(s: str) -> int | None:
-    try:
-        return int(s, 0)
-    except ValueError:
-        return None
-
-
 def _holds(op: Meaning, text: str, vals: list[str]) -> bool:
     if op is Meaning.EQUAL:
         return text in vals
@@ -191,20 +185,8 @@ class CallPushdown(PredicateVisitor[CallPred]):
 
     @staticmethod
     def _rawres(op: Meaning, vals: list[str]) -> frozenset[CallPred]:
-        res = 0
-        for v in vals:
-            x = _int(v)
-            if x is None:
-                return TOP
-            if op is Meaning.EQUAL:
-                res |= FAILED if x < 0 else OK
-            elif op in (Meaning.GREATER_EQUAL, Meaning.GREATER):
-                res |= OK if x >= 0 else ANY_RESULT
-            elif op in (Meaning.LESS, Meaning.LESS_EQUAL):
-                res |= FAILED if (x <= 0 if op is Meaning.LESS else x < 0) else ANY_RESULT
-            else:
-                return TOP
-        return frozenset({CallPred(res)})
+        res = result_mask(op, vals, OK, FAILED, ANY_RESULT)
+        return TOP if res is None else frozenset({CallPred(res)})
 
     @staticmethod
     def _requests(op: Meaning, vals: list[str]) -> frozenset[CallPred]:
