@@ -39,7 +39,8 @@ def _fd(fd: int, typ: int, name: str = "", ino: int = 0, flags: int = 0, dev: in
                       l4proto=l4proto, unix_src=source)
 
 
-def _read(path: str, limit: int = 65536) -> bytes:
+def read_proc_file(path: str, limit: int = 65536) -> bytes:
+    """Up to ``limit`` bytes of a /proc file; empty when it cannot be read (the task may be gone)."""
     try:
         with open(path, "rb") as f:
             return f.read(limit)
@@ -67,7 +68,7 @@ def _linux_open_flags_to_ppm(f: int) -> int:
 
 
 def _parse_inet(path: str, v6: bool, proto: int, out: dict[int, tuple]) -> None:
-    data = _read(path, 1 << 24).decode(errors="replace").splitlines()[1:]
+    data = read_proc_file(path, 1 << 24).decode(errors="replace").splitlines()[1:]
     for line in data:
         p = line.split()
         if len(p) < 10:
@@ -89,7 +90,7 @@ def _parse_inet(path: str, v6: bool, proto: int, out: dict[int, tuple]) -> None:
 
 
 def _parse_unix(path: str, out: dict[int, tuple]) -> None:
-    for line in _read(path, 1 << 24).decode(errors="replace").splitlines()[1:]:
+    for line in read_proc_file(path, 1 << 24).decode(errors="replace").splitlines()[1:]:
         p = line.split()
         if len(p) < 7:
             continue
@@ -147,7 +148,7 @@ class ProcScanner:
         return res
 
     def _thread(self, base: str, tid: int, pid: int) -> ProcEntry | None:
-        stat = _read(f"{base}/stat").decode(errors="replace")
+        stat = read_proc_file(f"{base}/stat").decode(errors="replace")
         if not stat:
             return None
         rp = stat.rfind(")")
@@ -159,7 +160,7 @@ class ProcScanner:
         e.tty = int(f[4])
         e.pfminor, e.pfmajor = int(f[7]), int(f[9])
         status = {}
-        for line in _read(f"{base}/status").decode(errors="replace").splitlines():
+        for line in read_proc_file(f"{base}/status").decode(errors="replace").splitlines():
             k, _, v = line.partition(":")
             status[k] = v.strip()
         # a malformed status line leaves its value at the default; the rest of the entry still counts
@@ -174,7 +175,7 @@ class ProcScanner:
         e.vpid = _num(status.get("NStgid", ""), -1, default=pid)
         if tid != pid:
             e.ptid = _num(status.get("PPid", ""), 0, default=e.ptid)
-        cmd = _read(f"{base}/cmdline").split(b"\0")
+        cmd = read_proc_file(f"{base}/cmdline").split(b"\0")
         if cmd and cmd[-1] == b"":
             cmd.pop()
         if cmd:
@@ -202,15 +203,15 @@ class ProcScanner:
             e.root = os.readlink(f"{base}/root")
         except OSError:
             e.root = "/"
-        env = _read(f"{base}/environ", 4096).split(b"\0")
+        env = read_proc_file(f"{base}/environ", 4096).split(b"\0")
         e.env = [v.decode(errors="replace") for v in env if v]
-        lu = _read(f"{base}/loginuid").strip()
+        lu = read_proc_file(f"{base}/loginuid").strip()
         e.loginuid = int(lu) if lu.isdigit() else 0xFFFFFFFF
-        for line in _read(f"{base}/limits").decode(errors="replace").splitlines():
+        for line in read_proc_file(f"{base}/limits").decode(errors="replace").splitlines():
             if line.startswith("Max open files"):
                 v = line.split()[3]
                 e.fdlimit = int(v) if v.isdigit() else -1
-        for line in _read(f"{base}/cgroup").decode(errors="replace").splitlines():
+        for line in read_proc_file(f"{base}/cgroup").decode(errors="replace").splitlines():
             if line.count(":") < 2:
                 continue
             _, ctrls, path = line.split(":", 2)
@@ -252,7 +253,7 @@ class ProcScanner:
             except OSError:
                 continue
             flags = 0
-            for line in _read(f"{base}/fdinfo/{n}", 4096).decode(errors="replace").splitlines():
+            for line in read_proc_file(f"{base}/fdinfo/{n}", 4096).decode(errors="replace").splitlines():
                 if line.startswith("flags:"):
                     flags = _linux_open_flags_to_ppm(int(line.split()[1], 8))
             if target.startswith("socket:["):

@@ -12,17 +12,11 @@ import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from lanner.sources.ebpf.procscan import read_proc_file
+
 MAX_ARGS = 4095  # the probe's MAX_ARGS - 1 / MAX_ENV - 1
 RLIM_INFINITY = (1 << 64) - 1
 _CG_NAMES = ("cpu", "cpuacct", "memory", "pids", "blkio", "devices")
-
-
-def _read(path: str, limit: int = 65536) -> bytes:
-    try:
-        with open(path, "rb") as f:
-            return f.read(limit)
-    except OSError:
-        return b""
 
 
 def _link(path: str) -> str | None:
@@ -67,7 +61,7 @@ class ProcTask:
     def status(self) -> dict[str, str]:
         if self._status is None:
             out: dict[str, str] = {}
-            for line in _read(f"{self.tbase}/status").decode(errors="replace").splitlines():
+            for line in read_proc_file(f"{self.tbase}/status").decode(errors="replace").splitlines():
                 k, _, v = line.partition(":")
                 out[k] = v.strip()
             self._status = out
@@ -77,7 +71,7 @@ class ProcTask:
     def stat(self) -> list[str]:
         """Fields after the comm of ``stat`` (index 0 = state, the 3rd field of the file)."""
         if self._stat is None:
-            s = _read(f"{self.tbase}/stat").decode(errors="replace")
+            s = read_proc_file(f"{self.tbase}/stat").decode(errors="replace")
             self._stat = s[s.rfind(")") + 2:].split()
         return self._stat
 
@@ -97,7 +91,7 @@ class ProcTask:
     @_memo
     def exe_and_args(self) -> tuple[bytes, bytes]:
         """argv[0] with its NUL, and the rest of the argument area (capped like the probe)."""
-        cmd = _read(f"{self.base}/cmdline", MAX_ARGS + 4096)
+        cmd = read_proc_file(f"{self.base}/cmdline", MAX_ARGS + 4096)
         if not cmd:
             return b"", b""
         nul = cmd.find(b"\0")
@@ -107,7 +101,7 @@ class ProcTask:
 
     @_memo
     def env(self) -> bytes:
-        return _read(f"{self.base}/environ", MAX_ARGS)
+        return read_proc_file(f"{self.base}/environ", MAX_ARGS)
 
     @_memo
     def cwd(self) -> bytes:
@@ -116,12 +110,12 @@ class ProcTask:
 
     @_memo
     def comm(self) -> bytes:
-        c = _read(f"{self.tbase}/comm").rstrip(b"\n")
+        c = read_proc_file(f"{self.tbase}/comm").rstrip(b"\n")
         return c[:15] + b"\0"
 
     @_memo
     def fdlimit(self) -> int:
-        for line in _read(f"{self.base}/limits").decode(errors="replace").splitlines():
+        for line in read_proc_file(f"{self.base}/limits").decode(errors="replace").splitlines():
             if line.startswith("Max open files"):
                 v = line.split()[3]
                 return int(v) if v.isdigit() else RLIM_INFINITY
@@ -145,7 +139,7 @@ class ProcTask:
 
     @_memo
     def loginuid(self) -> int:
-        v = _read(f"{self.base}/loginuid").strip()
+        v = read_proc_file(f"{self.base}/loginuid").strip()
         return int(v) & 0xffffffff if v.isdigit() else 0xffffffff
 
     def euid(self) -> int:
@@ -172,7 +166,7 @@ class ProcTask:
         cpu controller's (v1), under cpuset and six common controller names."""
         path = None
         cpu = None
-        for line in _read(f"{self.base}/cgroup").decode(errors="replace").splitlines():
+        for line in read_proc_file(f"{self.base}/cgroup").decode(errors="replace").splitlines():
             parts = line.split(":", 2)
             if len(parts) != 3:
                 continue
