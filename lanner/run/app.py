@@ -13,6 +13,7 @@ from importlib import resources
 from typing import Any
 
 from lanner import version as V
+from lanner.compiled.hook import summary as compiled_summary
 from lanner.config import Config, load_config
 from lanner.core.errors import LannerError, RunError
 from lanner.core.priority import Priority
@@ -137,6 +138,7 @@ class App:
         if a.flag("print"):
             log.warning("The -p/--print option is deprecated and will be removed. Use -o append_output=... instead.")
         log.info("lanner version: %s (%s)", V.LANNER_VERSION, os.uname().machine)
+        log.info("Hot path: %s", compiled_summary())
         if self.config.files:
             log.info("lanner initialized with configuration files:")
             for f in self.config.files:

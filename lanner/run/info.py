@@ -7,6 +7,7 @@ import platform
 import orjson
 
 from lanner import version as V
+from lanner.compiled.hook import summary
 
 
 def version_info() -> dict[str, str]:
@@ -32,7 +33,8 @@ def version_text() -> str:
             "Driver:\n"
             f"  API version:    {V.DRIVER_API_VERSION}\n"
             f"  Schema version: {V.DRIVER_SCHEMA_VERSION}\n"
-            f"  Default driver: {V.DRIVER_API_VERSION}+lanner-ebpf\n")
+            f"  Default driver: {V.DRIVER_API_VERSION}+lanner-ebpf\n"
+            f"Hot path:      {summary()}\n")
 
 
 def system_info() -> dict[str, str]:
