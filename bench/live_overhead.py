@@ -251,7 +251,7 @@ def main() -> None:
         sys.exit("run as root")
     quick = "--quick" in sys.argv
     pairs, ppids, shells, files, rounds = ((100_000, 1_000_000, 100, 20, 1) if quick else
-                                           (300_000, 3_000_000, 300, 40, 3))
+                                           (300_000, 3_000_000, 1000, 40, 3))
     rounds = next((int(a.split("=", 1)[1]) for a in sys.argv[1:] if a.startswith("--rounds=")), rounds)
     d = tempfile.mkdtemp(prefix="lanner_bench")
     for name, src in PROGS.items():
