@@ -219,6 +219,29 @@ def _p(params: list, i: int) -> Any:
     return params[i] if i < len(params) else None
 
 
+_fb = int.from_bytes
+
+
+def _rint(raw: list[bytes], i: int) -> int | None:
+    """A signed integer parameter (ERRNO, FD, INT*) read from the record bytes: what decoding gives,
+    without decoding the other parameters. None when absent or empty."""
+    if i < len(raw):
+        b = raw[i]
+        if b:
+            return _fb(b, "little", signed=True)
+    return None
+
+
+def _ruint(raw: list[bytes], i: int) -> int | None:
+    """An unsigned integer parameter (UINT*, FLAGS*, ENUMFLAGS*) from the record bytes; None when absent
+    or empty."""
+    if i < len(raw):
+        b = raw[i]
+        if b:
+            return _fb(b, "little")
+    return None
+
+
 def _int(v: Any, default: int = 0) -> int:
     return v if isinstance(v, int) else default
 
@@ -1106,13 +1129,15 @@ class StateEngine:
                 t.group.fds[num] = f
 
     def _on_socket(self, evt: SyscallEvent, t: ThreadInfo | None) -> None:
-        p = evt.params
-        fdn = _p(p, RES)
-        if t is None or not isinstance(fdn, int) or fdn < 0:
+        raw = evt.raw
+        fdn = _rint(raw, RES)
+        if t is None or fdn is None or fdn < 0:
             return
-        f = F.new_socket(_p(p, SOCKET_DOMAIN), _int(_p(p, SOCKET_TYPE)), _int(_p(p, SOCKET_PROTO)),
-                         _int(_p(p, SOCKET_FLAGS)))
-        self._add_fd(evt, t, fdn, f)
+        f = F.new_socket(_ruint(raw, SOCKET_DOMAIN), _ruint(raw, SOCKET_TYPE) or 0, _ruint(raw, SOCKET_PROTO) or 0,
+                         _ruint(raw, SOCKET_FLAGS) or 0)
+        evt.fdnum = fdn
+        evt.fd = f
+        t.group.fds[fdn] = f
 
     def _on_bind(self, evt: SyscallEvent, t: ThreadInfo | None) -> None:
         p = evt.params
@@ -1131,19 +1156,19 @@ class StateEngine:
         f.name = F.render_sockaddr(a)
 
     def _on_connect(self, evt: SyscallEvent, t: ThreadInfo | None) -> None:
-        p = evt.params
         f = evt.fd
         if t is None or f is None:
             return
-        res = _p(p, RES)
-        if not isinstance(res, int) or (res < 0 and res != EINPROGRESS):
+        raw = evt.raw
+        res = _rint(raw, RES)
+        if res is None or (res < 0 and res != EINPROGRESS):
             return
         f.connected = True
         enter = evt.enter
         enter_addr = parse_sockaddr(_p(enter.params, CONNECT_E_ADDR)) \
             if enter is not None and enter.info.name == "connect" else None
-        raw_tuple = _p(p, CONNECT_TUPLE)
-        if raw_tuple is None or raw_tuple == b"":
+        raw_tuple = raw[CONNECT_TUPLE] if len(raw) > CONNECT_TUPLE else b""
+        if not raw_tuple:
             if enter_addr is None:
                 return
             if enter_addr.family in (F.AF_INET, F.AF_INET6) and enter_addr.ip is not None:
@@ -1153,11 +1178,12 @@ class StateEngine:
             else:
                 f.name = F.render_sockaddr(enter_addr)
             return
-        tup = parse_tuple(raw_tuple)
+        tup = F.tuple_from_raw(raw_tuple)
         if tup is None:
             return
-        exit_addr = parse_sockaddr(_p(p, CONNECT_ADDR))
-        if tup.family in (F.AF_INET, F.AF_INET6):
+        # the exit's address only matters against the enter's (captures with enter events)
+        exit_addr = parse_sockaddr(_p(evt.params, CONNECT_ADDR)) if enter_addr is not None else None
+        if tup.family != F.AF_UNIX:
             dip, dport = tup.dip, tup.dport
             if exit_addr is not None and enter_addr is not None and exit_addr.ip is not None \
                     and enter_addr.ip is not None and exit_addr.port == dport \
@@ -1182,36 +1208,37 @@ class StateEngine:
             f.role = F.ROLE_CLIENT
 
     def _on_accept(self, evt: SyscallEvent, t: ThreadInfo | None) -> None:
-        p = evt.params
-        fdn = _p(p, RES)
-        if t is None or not isinstance(fdn, int) or fdn < 0:
+        raw = evt.raw
+        fdn = _rint(raw, RES)
+        if t is None or fdn is None or fdn < 0:
             return
         evt.fdnum = fdn
-        tup = parse_tuple(_p(p, ACCEPT_TUPLE))
+        tup = F.tuple_from_raw(raw[ACCEPT_TUPLE]) if len(raw) > ACCEPT_TUPLE else None
         if tup is None:
             return
         if tup.family == F.AF_UNIX:
             f = FdInfo(F.UNIX_SOCK)
             f.usrc, f.udst = tup.usrc, tup.udst
-        elif tup.family in (F.AF_INET, F.AF_INET6):
+        else:
             f = FdInfo(F.IPV4_SOCK if tup.family == F.AF_INET else F.IPV6_SOCK)
             f.l4 = F.L4_TCP
             f.sip, f.sport, f.dip, f.dport = tup.sip, tup.sport, tup.dip, tup.dport
-        else:
-            return
         f.name = F.render_tuple(tup)
-        if evt.info.name == "accept4" and _int(_p(p, ACCEPT4_FLAGS)) & O_CLOEXEC:
+        if evt.info.name == "accept4" and (_rint(raw, ACCEPT4_FLAGS) or 0) & O_CLOEXEC:
             f.openflags = O_CLOEXEC
         f.role = F.ROLE_SERVER
         f.connected = True
-        self._add_fd(evt, t, fdn, f)
+        evt.fd = f
+        t.group.fds[fdn] = f
 
     def _on_close(self, evt: SyscallEvent, t: ThreadInfo | None) -> None:
-        res = _p(evt.params, RES)
-        n = evt.fdnum
-        if t is None or not isinstance(res, int) or res < 0 or evt.fd is None:
+        f = evt.fd
+        if t is None or f is None:
             return
-        self._pending.append((self._drop_fd, (t.group, n, evt.fd)))
+        res = _rint(evt.raw, RES)
+        if res is None or res < 0:
+            return
+        self._pending.append((self._drop_fd, (t.group, evt.fdnum, f)))
 
     @staticmethod
     def _drop_fd(g: ProcessGroup, n: int, f: FdInfo) -> None:

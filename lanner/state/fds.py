@@ -9,6 +9,7 @@ end (for a listening socket only ``dip/dport`` are set), so ``fd.cip`` = ``sip``
 from __future__ import annotations
 
 import ipaddress
+import struct
 from typing import Any
 
 from lanner.events.paths import MAX_PATH, concat_path, normalize  # noqa: F401 - re-exported
@@ -213,6 +214,89 @@ def parse_tuple(v: Any) -> Tuple | None:
             p = p[1:]
         return Tuple(AF_UNIX, usrc=int.from_bytes(b[1:9], "little"), udst=int.from_bytes(b[9:17], "little"),
                      path=_cstr(p))
+    return None
+
+
+class _IPv4(ipaddress.IPv4Address):
+    """An interned IPv4 address whose text is computed once: fd names render the addresses of every
+    connect and accept. Equal to (and hashing like) the ``IPv4Address`` of the same value."""
+
+    __slots__ = ("_text",)
+
+    def __init__(self, address: Any) -> None:
+        super().__init__(address)
+        self._text = ipaddress.IPv4Address.__str__(self)
+
+    def __str__(self) -> str:
+        return self._text
+
+    def __format__(self, fmt: str) -> str:
+        return self._text if not fmt else super().__format__(fmt)
+
+    def __repr__(self) -> str:
+        return f"IPv4Address({self._text!r})"
+
+
+class _IPv6(ipaddress.IPv6Address):
+    """The IPv6 counterpart of :class:`_IPv4`."""
+
+    __slots__ = ("_text",)
+
+    def __init__(self, address: Any) -> None:
+        super().__init__(address)
+        self._text = ipaddress.IPv6Address.__str__(self)
+
+    def __str__(self) -> str:
+        return self._text
+
+    def __format__(self, fmt: str) -> str:
+        return self._text if not fmt else super().__format__(fmt)
+
+    def __repr__(self) -> str:
+        return f"IPv6Address({self._text!r})"
+
+
+_IP_CACHE: dict[bytes, Any] = {}
+_IP_CACHE_MAX = 4096
+
+
+def interned_ip(packed: bytes) -> Any:
+    """The address of 4 or 16 packed bytes, one shared object per value (bounded cache): a busy socket
+    mix repeats the same few addresses, and building and printing an ``ipaddress`` object costs more than
+    the rest of a connect's state update."""
+    ip = _IP_CACHE.get(packed)
+    if ip is None:
+        if len(_IP_CACHE) >= _IP_CACHE_MAX:
+            _IP_CACHE.clear()
+        ip = _IP_CACHE[packed] = _IPv4(packed) if len(packed) == 4 else _IPv6(packed)
+    return ip
+
+
+_QQ = struct.Struct("<QQ").unpack_from
+
+
+def tuple_from_raw(b: bytes) -> Tuple | None:
+    """``parse_tuple`` of a decoded SOCKTUPLE parameter, read straight from its record bytes (the same
+    values, without decoding the event's other parameters; addresses interned). None if empty/invalid."""
+    if not b:
+        return None
+    fam = b[0]
+    n = len(b)
+    if fam == AF_INET and n == 13:
+        return Tuple(AF_INET, interned_ip(b[1:5]), int.from_bytes(b[5:7], "little"),
+                     interned_ip(b[7:11]), int.from_bytes(b[11:13], "little"))
+    if fam == AF_INET6 and n == 37:
+        s, d = b[1:17], b[19:35]
+        sport, dport = int.from_bytes(b[17:19], "little"), int.from_bytes(b[35:37], "little")
+        if _mapped_or_zero(s) and _mapped_or_zero(d):
+            return Tuple(AF_INET, interned_ip(s[12:]), sport, interned_ip(d[12:]), dport)
+        return Tuple(AF_INET6, interned_ip(s), sport, interned_ip(d), dport)
+    if fam == AF_UNIX and n >= 17:
+        src, dst = _QQ(b, 1)
+        p = b[17:]
+        if p[:1] == b"\0":
+            p = p[1:]
+        return Tuple(AF_UNIX, usrc=src, udst=dst, path=_cstr(p))
     return None
 
 

@@ -139,3 +139,46 @@ def test_concat_path():
     assert concat_path("/a/", "//x//y") == "/x/y"
     assert concat_path("/a/", "") == ""
     assert concat_path("/", "x" * 2000) == "/DIR_TOO_LONG/FILENAME_TOO_LONG"
+
+
+def _decoded(e: SyscallEvent) -> bool:
+    try:
+        SyscallEvent.params.__get__(e)
+    except AttributeError:
+        return False
+    return True
+
+
+def test_connection_events_update_state_from_the_record_bytes_alone():
+    """socket/connect/accept/accept4/close (the live connect mix) never decode the event's parameters:
+    a rule that reads none leaves them undecoded, and the state is the one the decoded values give."""
+    from lanner.events.params import InetAddr
+
+    st = seeded()
+    lo = ipaddress.IPv4Address("127.0.0.1")
+    evs = [ev(19, 100, [5, 2, 1, 0, 0]),
+           ev(23, 100, [0, InetTuple(2, lo, 40000, lo, 8080), 5, InetAddr(2, lo, 8080)]),
+           ev(247, 100, [6, InetTuple(2, lo, 40000, lo, 8080), 0, 1, 128]),
+           ev(389, 100, [7, InetTuple(2, lo, 40001, lo, 8080), 0, 0, 128, 0x1000]),
+           ev(19, 100, [-24, 2, 1, 0, 0]),             # EMFILE: no fd
+           ev(247, 100, [-11, None, 0, 0, 128]),        # EAGAIN: no fd
+           ev(5, 100, [-9, 6]),                         # a failed close keeps the fd
+           ev(5, 100, [0, 5])]
+    for e in evs:
+        run(st, e)
+        assert not _decoded(e), e
+    fds = st.threads.get(100).group.fds
+    assert 5 not in fds
+    assert fds[6].name == "127.0.0.1:40000->127.0.0.1:8080" and fds[6].role == 2 and fds[6].openflags == 0
+    assert fds[7].openflags == 0x1000 and fds[7].typechar == "4" and fds[7].l4 == 2
+    c = evs[1]
+    assert c.fd.name == "127.0.0.1:40000->127.0.0.1:8080" and c.fd.role == 1 and c.fd.connected
+    assert c.fd.sip == lo and str(c.fd.dip) == "127.0.0.1" and c.fd.dport == 8080
+    assert evs[4].fd is None and evs[5].fd is None and evs[5].fdnum is None
+    # a connect in progress records the connection too; a refused one does not
+    run(st, ev(19, 100, [8, 2, 1, 0, 0]))
+    run(st, ev(23, 100, [-115, InetTuple(2, lo, 40002, lo, 9090), 8, InetAddr(2, lo, 9090)]))
+    assert fds[8].name == "127.0.0.1:40002->127.0.0.1:9090"
+    run(st, ev(19, 100, [9, 2, 1, 0, 0]))
+    run(st, ev(23, 100, [-111, None, 9, InetAddr(2, lo, 9)]))
+    assert fds[9].name == "" and not fds[9].connected

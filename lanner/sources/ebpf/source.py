@@ -26,18 +26,29 @@ _HDR = struct.Struct("<QQIHI")
 
 _LENS = [struct.Struct(f"<{n}H") for n in range(64)]
 
+#: events decoded per ``poll()``: a drain holds up to 4 MB (tens of thousands of records); decoding it in
+#: small batches keeps the events short-lived for the cyclic GC (one 60k-event list made every
+#: collection walk it) and bounds the agent's memory when it runs behind.
+BATCH_EVENTS = 512
+
 
 def split_records(buf: bytes, first_num: int = 1) -> list[SyscallEvent]:
     """Decode concatenated event records (event-model 1) into SyscallEvents numbered from first_num."""
+    return split_batch(buf, 0, first_num, len(buf))[0]
+
+
+def split_batch(buf: bytes, off: int, first_num: int, limit: int) -> tuple[list[SyscallEvent], int]:
+    """Up to ``limit`` SyscallEvents from the records of ``buf`` starting at offset ``off``, numbered from
+    ``first_num``; returns them and the offset of the first record not decoded."""
     out: list[SyscallEvent] = []
     append = out.append
-    off = 0
     n = len(buf)
     num = first_num
+    end_num = first_num + limit
     unpack = _HDR.unpack_from
     lens = _LENS
     ev = SyscallEvent
-    while off + 26 <= n:
+    while off + 26 <= n and num < end_num:
         ts, tid, ln, typ, np = unpack(buf, off)
         if ln < 26 or off + ln > n or np >= 64:
             raise SourceError(f"corrupt live record at batch offset {off}: len {ln}, {np} params")
@@ -50,7 +61,7 @@ def split_records(buf: bytes, first_num: int = 1) -> list[SyscallEvent]:
         append(ev(num, ts, tid, typ, raw))
         num += 1
         off += ln
-    return out
+    return out, off
 
 
 class LiveSyscallSource:
@@ -70,6 +81,9 @@ class LiveSyscallSource:
         self.probe = Probe(ring_bytes=ring_bytes, use_drain_helper=use_drain_helper, attach=attach)
         self.snapshot: list[ProcEntry] = []
         self._pending: list[bytes] = []
+        self._buf = b""  # the drained records not yet decoded, from offset _off
+        self._off = 0
+        self.batch_events = BATCH_EVENTS
         self._num = 1
         self.n_events = 0
         self.userspace_drops = 0
@@ -134,14 +148,21 @@ class LiveSyscallSource:
         return bytes(ring.drain())
 
     def poll(self) -> list[SyscallEvent]:
-        """One batch: buffered start-up records first, then what the ring holds now."""
-        data = self._drain()
-        if self._pending:
-            data = b"".join(self._pending) + data
-            self._pending = []
-        if not data:
+        """One batch of at most ``batch_events``: buffered start-up records first, then what the ring
+        holds (drained when the previous drain is used up)."""
+        if self._off >= len(self._buf):
+            data = self._drain()
+            if self._pending:
+                data = b"".join(self._pending) + data
+                self._pending = []
+            if not data:
+                self._buf, self._off = b"", 0
+                return []
+            self._buf, self._off = data, 0
+        evs, self._off = split_batch(self._buf, self._off, self._num, self.batch_events)
+        if not evs:  # a trailing fragment shorter than a header (never written by the probe)
+            self._buf, self._off = b"", 0
             return []
-        evs = split_records(data, self._num)
         self._num += len(evs)
         self.n_events += len(evs)
         return evs
