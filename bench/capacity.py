@@ -9,11 +9,13 @@ the bench. It stops a mix at the first step with drops, or when the generator ca
 
 Mixes: ``open`` (open/read/close of files under /etc, 1 in 100 of /etc/shadow, which the upstream
 stable rules alert on), ``connect`` (connect/accept/close over loopback), ``exec`` (fork+exec of
-/bin/true). Printed per step: target and achieved rate, agent events/s, drops, agent CPU per 100k
-events, p50/p99 alert latency; per mix the highest rate with zero drops; the agent's peak RSS.
+/bin/true); ``--threads N`` splits the rate over N generator threads (and N acceptors). Printed per
+step: target and achieved rate, agent events/s (counted over the generator's run), drops, agent CPU per
+100k events, p50/p99 alert latency, the machine's 1-minute load average (others' work skews every
+figure); per mix the highest rate with zero drops; the agent's peak RSS.
 
 Run as root: ``.venv/bin/python bench/capacity.py [--rules stable,all] [--mixes open,connect,exec]
-[--rates 25000,50000,100000,200000,400000] [--step-s 5] [--falco ../shared/falco/falco-ref]``.
+[--rates 25000,50000,100000,200000,400000] [--step-s 5] [--threads 1] [--falco ../shared/falco/falco-ref]``.
 The upstream rules are read from ../shared/upstream/rules.
 """
 
@@ -52,32 +54,57 @@ GEN = r"""
 #include <time.h>
 #include <unistd.h>
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
-static int lfd;
+static int lfd, nthr = 1;
+static const char *mix;
+static double rate, secs, t0;
+static long n, done[64];
+static struct sockaddr_in sa;
+static const char *files[] = {"/etc/hostname", "/etc/passwd", "/etc/group", "/etc/hosts", "/etc/os-release"};
 static void *acceptor(void *a) { (void)a; for (;;) { int c = accept(lfd, NULL, NULL); if (c >= 0) close(c); } return NULL; }
-int main(int argc, char **argv) {
-  const char *mix = argv[1]; double rate = atof(argv[2]), secs = atof(argv[3]);
-  long n = (long)(rate * secs), i = 0; char buf[256];
-  const char *files[] = {"/etc/hostname", "/etc/passwd", "/etc/group", "/etc/hosts", "/etc/os-release"};
-  struct sockaddr_in sa; memset(&sa, 0, sizeof sa); sa.sin_family = AF_INET; sa.sin_addr.s_addr = htonl(0x7f000001);
-  if (!strcmp(mix, "connect")) {
-    lfd = socket(AF_INET, SOCK_STREAM, 0); int one = 1; setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    bind(lfd, (struct sockaddr *)&sa, sizeof sa); socklen_t l = sizeof sa; getsockname(lfd, (struct sockaddr *)&sa, &l);
-    listen(lfd, 4096); pthread_t t; pthread_create(&t, NULL, acceptor, NULL);
+static void one(long i, char *buf) {
+  if (!strcmp(mix, "open")) {
+    const char *f = (i % 100 == 0) ? "/etc/shadow" : files[i % 5];
+    int fd = open(f, O_RDONLY); if (fd >= 0) { ssize_t r = read(fd, buf, 256); (void)r; close(fd); }
+  } else if (!strcmp(mix, "connect")) {
+    int s = socket(AF_INET, SOCK_STREAM, 0); connect(s, (struct sockaddr *)&sa, sizeof sa); close(s);
+  } else {
+    pid_t p = fork(); if (p == 0) { execl("/bin/true", "true", (char *)NULL); _exit(127); }
+    waitpid(p, NULL, 0);
   }
-  double t0 = now();
-  for (i = 0; i < n; i++) {
-    if ((i & 15) == 0) { double due = t0 + i / rate; while (now() < due) ; if (now() - t0 > secs * 1.5) break; }
-    if (!strcmp(mix, "open")) {
-      const char *f = (i % 100 == 0) ? "/etc/shadow" : files[i % 5];
-      int fd = open(f, O_RDONLY); if (fd >= 0) { ssize_t r = read(fd, buf, sizeof buf); (void)r; close(fd); }
-    } else if (!strcmp(mix, "connect")) {
-      int s = socket(AF_INET, SOCK_STREAM, 0); connect(s, (struct sockaddr *)&sa, sizeof sa); close(s);
-    } else {
-      pid_t p = fork(); if (p == 0) { execl("/bin/true", "true", (char *)NULL); _exit(127); }
-      waitpid(p, NULL, 0);
+}
+/* one of nthr paced workers: its share of the rate and of the count */
+static void *worker(void *a) {
+  long k = (long)a, m = n / nthr, i; double r = rate / nthr; char buf[256];
+  for (i = 0; i < m; i++) {
+    if ((i & 15) == 0) {  /* ahead of the pace: sleep (a spinning generator starves the agent of CPU) */
+      double due = t0 + i / r, t = now();
+      if (due - t > 2e-4) { struct timespec ts = {0, (long)((due - t) * 1e9)}; nanosleep(&ts, NULL); }
+      while (now() < due) ;
+      if (now() - t0 > secs * 1.5) break;
     }
+    one(i * nthr + k, buf);
   }
-  printf("%ld %.6f\n", i, now() - t0);
+  done[k] = i;
+  return NULL;
+}
+int main(int argc, char **argv) {
+  mix = argv[1]; rate = atof(argv[2]); secs = atof(argv[3]); n = (long)(rate * secs);
+  if (argc > 4) nthr = atoi(argv[4]);
+  if (nthr < 1 || nthr > 64) return 2;
+  memset(&sa, 0, sizeof sa); sa.sin_family = AF_INET; sa.sin_addr.s_addr = htonl(0x7f000001);
+  if (!strcmp(mix, "connect")) {
+    lfd = socket(AF_INET, SOCK_STREAM, 0); int one_ = 1; setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one_, sizeof one_);
+    bind(lfd, (struct sockaddr *)&sa, sizeof sa); socklen_t l = sizeof sa; getsockname(lfd, (struct sockaddr *)&sa, &l);
+    listen(lfd, 4096);
+    for (int k = 0; k < nthr; k++) { pthread_t t; pthread_create(&t, NULL, acceptor, NULL); }
+  }
+  pthread_t th[64];
+  t0 = now();
+  for (long k = 1; k < nthr; k++) pthread_create(&th[k], NULL, worker, (void *)k);
+  worker((void *)0);
+  long total = done[0];
+  for (long k = 1; k < nthr; k++) { pthread_join(th[k], NULL); total += done[k]; }
+  printf("%ld %.6f\n", total, now() - t0);
   return 0;
 }
 """
@@ -176,11 +203,13 @@ def pct(vals: list[float], p: float) -> str:
     return f"{vals[min(len(vals) - 1, int(p * len(vals)))] * 1000:.0f} ms"
 
 
-def run_mix(agent: Agent, gen: str, mix: str, rates: list[int], step_s: float) -> tuple[int, list[str]]:
+def run_mix(agent: Agent, gen: str, mix: str, rates: list[int], step_s: float,
+            threads: int = 1) -> tuple[int, list[str]]:
     best, rows = 0, []
     for rate in rates:
         m0, c0, t0 = metrics(agent.port), cpu_s(agent.proc.pid), time.time()
-        out = subprocess.run([gen, mix, str(rate), str(step_s)], capture_output=True, text=True, check=True)
+        out = subprocess.run([gen, mix, str(rate), str(step_s), str(threads)], capture_output=True, text=True,
+                             check=True)
         done, secs = out.stdout.split()
         achieved = int(done) / float(secs)
         time.sleep(1.5)
@@ -194,9 +223,9 @@ def run_mix(agent: Agent, gen: str, mix: str, rates: list[int], step_s: float) -
         if k_rule in m1:   # lanner: drops of events a rule can match / of state-only events (shed first)
             kinds = f" (rule {int(m1[k_rule] - m0.get(k_rule, 0))}, state {int(m1[k_state] - m0.get(k_state, 0))})"
         per100k = f"{cpu / evts * 1e5:.3f} s" if evts else "-"
-        rows.append(f"  {mix:<8} target {rate:>7}/s achieved {achieved:>9.0f}/s  agent events {evts / step_s:>9.0f}/s  "
+        rows.append(f"  {mix:<8} target {rate:>7}/s achieved {achieved:>9.0f}/s  agent events {evts / float(secs):>9.0f}/s  "
                     f"drops {int(drops):>8}{kinds}  CPU/100k ev {per100k:>8}  alerts {len(lat):>6}  "
-                    f"p50 {pct(lat, .5):>7} p99 {pct(lat, .99):>7}")
+                    f"p50 {pct(lat, .5):>7} p99 {pct(lat, .99):>7}  load {os.getloadavg()[0]:.1f}")
         print(rows[-1], flush=True)
         if drops > 0:
             break
@@ -216,6 +245,8 @@ def main() -> int:
     ap.add_argument("--rates", default="25000,50000,100000,200000,400000")
     ap.add_argument("--exec-rates", default="1000,2000,4000,8000,16000")
     ap.add_argument("--step-s", type=float, default=5.0)
+    ap.add_argument("--threads", type=int, default=1, help="generator threads sharing the rate (one core cannot "
+                    "make more than ~20k loopback connections/s here; 2 reach further on a 2-core machine)")
     ap.add_argument("--falco", help="path of a Falco binary or wrapper (e.g. ../shared/falco/falco-ref) to run alike")
     a = ap.parse_args()
     if os.geteuid() != 0:
@@ -235,7 +266,8 @@ def main() -> int:
     agents = [("lanner", [lanner if os.path.exists(lanner) else shutil.which("lanner") or "lanner"])]
     if a.falco:
         agents.append(("falco", [a.falco]))
-    print(f"capacity: rules={','.join(sets)}, step {a.step_s:.0f} s per rate, {os.cpu_count()} cores; "
+    print(f"capacity: rules={','.join(sets)}, step {a.step_s:.0f} s per rate, {a.threads} generator thread(s), "
+          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; "
           "counters from each agent's /metrics, CPU from /proc/<pid>/stat, latency = alert line received - event "
           "time")
     summary = []
@@ -254,7 +286,7 @@ def main() -> int:
                         time.sleep(2)
                         rates = [int(x) for x in (a.exec_rates if mix == "exec" else a.rates).split(",")]
                         print(f"{name} / {rs} / {mix}:", flush=True)
-                        best, _ = run_mix(agent, gen, mix, rates, a.step_s)
+                        best, _ = run_mix(agent, gen, mix, rates, a.step_s, a.threads)
                     finally:
                         rss = agent.stop()
                     best_of[(rs, name, mix)] = best

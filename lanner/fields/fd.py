@@ -240,7 +240,10 @@ def fd_class(state: Any = None) -> FieldClass:
 
     def pair(a: Extractor, b: Extractor) -> Extractor:
         def get(e: SyscallEvent) -> Any:
-            return tuple(x for x in (a(e), b(e)) if x is not None)
+            x, y = a(e), b(e)
+            if x is None:
+                return () if y is None else (y,)
+            return (x,) if y is None else (x, y)
         return get
 
     cip = sockv(lambda f: f.sip)

@@ -32,7 +32,8 @@ def replay(name, fields, want):
 
 def test_curl_google_connect():
     _, rows = replay("curl_google.scap", ["fd.name", "fd.sip", "fd.sport", "fd.l4proto", "proc.cmdline",
-                                          "proc.pname", "evt.res", "evt.arg.fd"],
+                                          "proc.pname", "evt.res", "evt.arg.fd", "fd.ip", "fd.net", "fd.cnet",
+                                          "fd.snet", "fd.cip"],
                      lambda e: e.info.name == "connect" and e.params[0] == -115)
     assert len(rows) == 1
     e, v = rows[0]
@@ -41,6 +42,9 @@ def test_curl_google_connect():
     assert v["fd.l4proto"] == "tcp" and v["evt.res"] == "EINPROGRESS"
     assert v["proc.cmdline"] == "curl -6 http://www.google.com" and v["proc.pname"] == "bash"
     assert v["evt.arg.fd"] == "<6t>" + v["fd.name"]
+    # the pair fields: client then server address (filter only)
+    assert v["fd.ip"] == v["fd.net"] == (v["fd.cip"], v["fd.sip"]) and v["fd.cip"] is not None
+    assert v["fd.cnet"] == (v["fd.cip"],) and v["fd.snet"] == (v["fd.sip"],)
     # the tuple parameter of the event is what the fd name was built from
     t = e.params[1]
     assert (t.sport, t.dport) == (37140, 80)
