@@ -153,6 +153,12 @@ def fresh_object() -> None:
     log.info("Rebuilt the probe %s: %s", OBJ, why)
 
 
+#: most bytes one drain copies out of the ring. The ring (``buf_size_preset``) is the buffer: a drain
+#: only hands records to the decoder, so a small one keeps the agent's memory low (the copy, and the
+#: events decoded from it) without losing any buffering the kernel side has.
+DRAIN_BYTES = 1 << 20
+
+
 class Ring:
     """The BPF ring buffer mapped into this process; drained in batches."""
 
@@ -172,8 +178,11 @@ class Ring:
             raise ProbeError(f"mmap of the ring data failed: {Libbpf.errno_msg()}")
         self._cons, self._prod, self._plen = cons, prod, plen
         self.mask = size - 1
-        self.cap = 4 * 1024 * 1024
-        self.out = ctypes.create_string_buffer(self.cap)
+        self.cap = DRAIN_BYTES
+        # an anonymous mapping: its pages become resident only as far as drains fill it (a ctypes
+        # string buffer is zeroed, i.e. resident, from the start)
+        self._outmap = _mmap.mmap(-1, self.cap)
+        self.out = ctypes.addressof(ctypes.c_char.from_buffer(self._outmap))
         self._nrec = ctypes.c_uint64()
         self._drain = None
         if use_helper and DRAIN.exists():
@@ -194,7 +203,7 @@ class Ring:
         if self._drain is not None:
             n = self._drain(self._cons, self._prod, self._data, self.mask, self.out, self.cap,
                             ctypes.byref(self._nrec))
-            return memoryview(self.out)[:n]
+            return memoryview(self._outmap)[:n]
         return self._drain_py()
 
     def _drain_py(self) -> memoryview:

@@ -26,7 +26,7 @@ _HDR = struct.Struct("<QQIHI")
 
 _LENS = [struct.Struct(f"<{n}H") for n in range(64)]
 
-#: events decoded per ``poll()``: a drain holds up to 4 MB (tens of thousands of records); decoding it in
+#: events decoded per ``poll()``: a drain holds up to 1 MB (over ten thousand records); decoding it in
 #: small batches keeps the events short-lived for the cyclic GC (one 60k-event list made every
 #: collection walk it) and bounds the agent's memory when it runs behind.
 BATCH_EVENTS = 512
