@@ -1,6 +1,7 @@
 """The compiled-module hook: a tiny module compiled into a tmp directory is loaded while its source hash
 matches, and the plain .py runs when the source changed, the build is absent or for another interpreter,
-or LANNER_PURE=1. The build names a missing compiler or Cython in one line and writes nothing."""
+or LANNER_PURE=1. A module that does not compile costs only itself. The build names a missing compiler or
+Cython in one line and writes nothing."""
 
 from __future__ import annotations
 
@@ -33,7 +34,12 @@ def compiled(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     except build.BuildError as e:
         pytest.skip(f"cannot compile here: {e}")
     root, lib = _tree(tmp_path_factory.mktemp("cy"), "lanner_tiny_cy")
-    assert build.build(("lanner_tiny_cy.mod",), root=root, lib=lib, jobs=1) == ["lanner_tiny_cy.mod"]
+    (root / "bad.py").write_text("def broken(:\n    pass\n")     # rejected: costs only itself
+    built = build.build(("lanner_tiny_cy.mod", "lanner_tiny_cy.bad"), root=root, lib=lib, jobs=1)
+    assert built == ["lanner_tiny_cy.mod"]
+    manifest = hook.read_manifest(lib)
+    assert manifest is not None and list(manifest["failed"]) == ["lanner_tiny_cy.bad"]
+    assert "Cython rejected it" in manifest["failed"]["lanner_tiny_cy.bad"]
     return root, lib
 
 

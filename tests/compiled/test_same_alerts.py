@@ -5,6 +5,7 @@ subprocess with LANNER_PURE=1. Skips when this machine cannot compile them (no C
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
@@ -26,6 +27,8 @@ def replay(captures: list[str], rules: list[str]) -> dict[str, object]:
     from lanner.run.loop import LoopStats, replay_batches, run_loop
     from lanner.sources.scap import ScapReader
 
+    for name in hook.status():       # every listed module, used by a replay or not (the live source)
+        importlib.import_module(name)
     eng = Engine(Config({}))
     assert eng.load_rules_files(rules)
     per: dict[str, list[str]] = {}
