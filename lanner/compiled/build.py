@@ -63,14 +63,14 @@ def _options() -> str:
 
 
 def _check_tools() -> str:
-    """Cython's version, or BuildError naming what is missing (Cython, a C compiler, Python.h)."""
+    """Cython's version, or BuildError naming what is missing (a C compiler, Cython, Python.h)."""
+    cc = (os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc").split()[0]
+    if not shutil.which(cc):
+        raise BuildError(f"no C compiler ('{cc}' not found; Debian package gcc)")
     try:
         import Cython
     except ImportError:
         raise BuildError("Cython is not installed (pip install 'lanner[fast]')") from None
-    cc = (os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc").split()[0]
-    if not shutil.which(cc):
-        raise BuildError(f"no C compiler ('{cc}' not found; Debian package gcc)")
     include = Path(sysconfig.get_paths()["include"])
     if not (include / "Python.h").exists():
         raise BuildError(f"{include / 'Python.h'} is missing (Debian package python3-dev)")

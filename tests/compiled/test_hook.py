@@ -105,9 +105,24 @@ def test_a_build_for_another_interpreter_or_a_missing_file_is_not_used(compiled:
     assert hook.CompiledFinder(lib, root, gone).check("lanner_tiny_cy.mod") == (None, "nope.so is missing")
 
 
-def test_lanner_pure_or_no_build_means_no_hook(compiled: tuple[Path, Path], tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    root, lib = compiled
+def _fake_build(tmp: Path, pkg: str) -> tuple[Path, Path]:
+    """A manifest naming an (empty) extension file, with a hash no source has."""
+    root, lib = _tree(tmp, pkg)
+    lib.mkdir()
+    so = lib / f"{pkg}.mod{importlib.machinery.EXTENSION_SUFFIXES[0]}"
+    so.write_bytes(b"")
+    (lib / hook.MANIFEST).write_text(json.dumps({"tool": "Cython x", "suffix": so.name[len(f"{pkg}.mod"):],
+                                                 "modules": {f"{pkg}.mod": {
+                                                     "file": so.name, "sha256": "0" * 64, "source": "mod.py"}}}))
+    return root, lib
+
+
+def test_lanner_pure_or_no_build_means_no_hook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root, lib = _fake_build(tmp_path, "lanner_tiny_pu")
+    monkeypatch.setenv(hook.PURE_ENV, "0")
+    finder = hook.install(lib, root)
+    assert finder is not None
+    hook.uninstall(finder)
     monkeypatch.setenv(hook.PURE_ENV, "1")
     assert hook.install(lib, root) is None
     assert hook.summary() == "pure Python (LANNER_PURE=1)"
@@ -118,13 +133,7 @@ def test_lanner_pure_or_no_build_means_no_hook(compiled: tuple[Path, Path], tmp_
 
 
 def test_summary_names_a_stale_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    root, lib = _tree(tmp_path, "lanner_tiny_st")
-    lib.mkdir()
-    so = lib / f"lanner_tiny_st.mod{importlib.machinery.EXTENSION_SUFFIXES[0]}"
-    so.write_bytes(b"")
-    (lib / hook.MANIFEST).write_text(json.dumps({"tool": "Cython x", "suffix": so.name[len("lanner_tiny_st.mod"):],
-                                                 "modules": {"lanner_tiny_st.mod": {
-                                                     "file": so.name, "sha256": "0" * 64, "source": "mod.py"}}}))
+    root, lib = _fake_build(tmp_path, "lanner_tiny_st")
     monkeypatch.delenv(hook.PURE_ENV, raising=False)
     monkeypatch.setattr(hook, "LIB", lib)
     monkeypatch.setattr(hook, "PACKAGE_ROOT", root)
@@ -142,7 +151,7 @@ def test_no_compiler_or_no_cython_is_one_line_and_nothing_written(
     assert build.main(["--quiet"]) == 0
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and "not built, lanner runs pure Python: no C compiler" in out
-    monkeypatch.delenv("CC")
+    monkeypatch.setenv("CC", sys.executable)       # any program passes the compiler check, installed or not
     monkeypatch.setitem(sys.modules, "Cython", None)
     with pytest.raises(build.BuildError, match="Cython is not installed"):
         build.build(("lanner_tiny_nc.mod",), root=root, lib=lib)
