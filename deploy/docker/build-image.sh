@@ -43,6 +43,9 @@ fi
 [ -f "$SOURCE/pyproject.toml" ] || die "$SOURCE is not the lanner project (no pyproject.toml)"
 [ -f "$SOURCE/lanner/sources/ebpf/probe.bpf.o" ] ||
     die "the eBPF probe object is missing: run '$PYTHON -m lanner.sources.ebpf.build' first"
+# the compiled hot path travels in the wheel (lanner/compiled/lib, used only while its sources match);
+# refreshed here when this Python has Cython and a compiler, else one line and the image runs pure Python
+(cd "$SOURCE" && "$PYTHON" -m lanner.compiled.build --if-changed --quiet) || true
 VERSION=$(cd "$SOURCE" && "$PYTHON" -c 'from lanner.version import LANNER_VERSION; print(LANNER_VERSION)')
 [ -n "$TAG" ] || TAG="lanner:$VERSION"
 

@@ -3,12 +3,13 @@
 An editable install must never run a stale binary after someone edits a ``.py``: the finder hashes the
 module's source (and its augmenting ``.pxd``, when there is one) at import time and compares it with the
 hash ``build`` recorded in ``lib/manifest.json``. Any mismatch, a missing file, an extension built for
-another interpreter or ``LANNER_PURE=1`` in the environment leaves the import to the normal machinery,
+another interpreter or one the dynamic loader refuses (a wheel built on a newer system), or ``LANNER_PURE=1`` in the environment leaves the import to the normal machinery,
 so the plain ``.py`` runs; the reason is logged at debug level and kept for :func:`summary`.
 """
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import importlib.machinery
 import importlib.util
@@ -78,6 +79,10 @@ class CompiledFinder:
             return None, f"its source cannot be read ({e})"
         if digest != entry["sha256"]:
             return None, "its source changed since it was compiled"
+        try:
+            ctypes.CDLL(str(so))       # e.g. built against a newer C library than this machine's
+        except OSError as e:
+            return None, f"it cannot be loaded here ({e})"
         return so, "compiled"
 
     def find_spec(self, fullname: str, path: Sequence[str] | None = None,

@@ -94,12 +94,19 @@ def test_an_edited_source_runs_as_python(compiled: tuple[Path, Path], tmp_path: 
     assert finder.check("lanner_tiny_ed.mod")[1] == "its source changed since it was compiled"
 
 
-def test_a_build_for_another_interpreter_or_a_missing_file_is_not_used(compiled: tuple[Path, Path]) -> None:
+def test_a_build_for_another_interpreter_or_a_missing_or_unloadable_file_is_not_used(
+        compiled: tuple[Path, Path], tmp_path: Path) -> None:
     root, lib = compiled
     manifest = hook.read_manifest(lib)
     assert manifest is not None
     other = dict(manifest, suffix=".cpython-39-x86_64-linux-gnu.so")
     assert hook.CompiledFinder(lib, root, other).check("lanner_tiny_cy.mod")[0] is None
+    root2, lib2 = _fake_build(tmp_path, "lanner_tiny_dl")    # right hash, but not a loadable library
+    fake = hook.read_manifest(lib2)
+    assert fake is not None
+    fake["modules"]["lanner_tiny_dl.mod"]["sha256"] = hook.source_digest(root2 / "mod.py")
+    why = hook.CompiledFinder(lib2, root2, fake).check("lanner_tiny_dl.mod")
+    assert why[0] is None and why[1].startswith("it cannot be loaded here")
     gone = dict(manifest, modules={"lanner_tiny_cy.mod": dict(manifest["modules"]["lanner_tiny_cy.mod"],
                                                               file="nope.so")})
     assert hook.CompiledFinder(lib, root, gone).check("lanner_tiny_cy.mod") == (None, "nope.so is missing")
