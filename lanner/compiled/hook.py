@@ -70,14 +70,17 @@ class CompiledFinder:
         suffix = self.manifest.get("suffix", "")
         if suffix not in importlib.machinery.EXTENSION_SUFFIXES:
             return None, f"built for another interpreter ({suffix or 'unknown'})"
-        so = self.lib / entry["file"]
+        try:
+            so, source, sha = self.lib / entry["file"], self.root / entry["source"], entry["sha256"]
+        except (KeyError, TypeError):
+            return None, "its manifest entry is malformed"
         if not so.is_file():
             return None, f"{so.name} is missing"
         try:
-            digest = source_digest(self.root / entry["source"])
+            digest = source_digest(source)
         except OSError as e:
             return None, f"its source cannot be read ({e})"
-        if digest != entry["sha256"]:
+        if digest != sha:
             return None, "its source changed since it was compiled"
         try:
             ctypes.CDLL(str(so))       # e.g. built against a newer C library than this machine's

@@ -107,6 +107,8 @@ def test_a_build_for_another_interpreter_or_a_missing_or_unloadable_file_is_not_
     fake["modules"]["lanner_tiny_dl.mod"]["sha256"] = hook.source_digest(root2 / "mod.py")
     why = hook.CompiledFinder(lib2, root2, fake).check("lanner_tiny_dl.mod")
     assert why[0] is None and why[1].startswith("it cannot be loaded here")
+    bad = dict(manifest, modules={"lanner_tiny_cy.mod": {"file": 1}})
+    assert hook.CompiledFinder(lib, root, bad).check("lanner_tiny_cy.mod") == (None, "its manifest entry is malformed")
     gone = dict(manifest, modules={"lanner_tiny_cy.mod": dict(manifest["modules"]["lanner_tiny_cy.mod"],
                                                               file="nope.so")})
     assert hook.CompiledFinder(lib, root, gone).check("lanner_tiny_cy.mod") == (None, "nope.so is missing")
