@@ -273,6 +273,7 @@ def interned_ip(packed: bytes) -> Any:
 
 
 _QQ = struct.Struct("<QQ").unpack_from
+_T4 = struct.Struct("<x4sH4sH").unpack_from
 
 
 def tuple_from_raw(b: bytes) -> Tuple | None:
@@ -283,8 +284,8 @@ def tuple_from_raw(b: bytes) -> Tuple | None:
     fam = b[0]
     n = len(b)
     if fam == AF_INET and n == 13:
-        return Tuple(AF_INET, interned_ip(b[1:5]), int.from_bytes(b[5:7], "little"),
-                     interned_ip(b[7:11]), int.from_bytes(b[11:13], "little"))
+        s4, sport, d4, dport = _T4(b)
+        return Tuple(AF_INET, interned_ip(s4), sport, interned_ip(d4), dport)
     if fam == AF_INET6 and n == 37:
         s, d = b[1:17], b[19:35]
         sport, dport = int.from_bytes(b[17:19], "little"), int.from_bytes(b[35:37], "little")
