@@ -69,8 +69,9 @@ def _check_tools() -> str:
         raise BuildError(f"no C compiler ('{cc}' not found; Debian package gcc)")
     try:
         import Cython
-    except ImportError:
-        raise BuildError("Cython is not installed (pip install 'lanner[fast]')") from None
+        import setuptools  # noqa: F401 - builds the extensions (not bundled in venvs from Python 3.12)
+    except ImportError as e:
+        raise BuildError(f"{e.name or 'Cython'} is not installed (pip install 'lanner[fast]')") from None
     include = Path(sysconfig.get_paths()["include"])
     if not (include / "Python.h").exists():
         raise BuildError(f"{include / 'Python.h'} is missing (Debian package python3-dev)")
@@ -210,8 +211,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"lanner compiled hot path: up to date ({len(MODULES)} modules in {LIB})")
             return 0
         done = build(only=todo)
-    except (BuildError, OSError) as e:
-        print(f"lanner compiled hot path: not built, lanner runs pure Python: {e}")
+    except Exception as e:  # noqa: BLE001 - whatever went wrong, set-up goes on and lanner runs pure Python
+        why = str(e) if isinstance(e, BuildError | OSError) else f"{type(e).__name__}: {e}"
+        print(f"lanner compiled hot path: not built, lanner runs pure Python: {why}")
         return 0 if quiet else 1
     failed = (read_manifest(LIB) or {}).get("failed") or {}
     print(f"lanner compiled hot path: built {len(done)} of {len(MODULES)} modules in "
