@@ -25,7 +25,7 @@ fi
 .venv/bin/pip install -q --upgrade pip >/dev/null
 .venv/bin/pip install -q -e '.[test,fast]'
 .venv/bin/python -m lanner.sources.ebpf.build
-# the compiled hot path (lanner/compiled/lib; ~20 s on 2 cores, only changed modules): one line, and lanner
+# the compiled hot path (lanner/compiled/lib; under a minute on 2 cores, then only changed modules): one line, and lanner
 # runs pure Python, when Cython or a C compiler is missing
 .venv/bin/python -m lanner.compiled.build --if-changed --quiet
 
