@@ -163,7 +163,7 @@ def live_batches(runner: Any, stats: LoopStats, src: LiveSyscallSource, drops: D
     while True:
         if deadline is not None and time.monotonic_ns() >= deadline:
             return
-        evs = src.poll()
+        evs = src.next_batch()
         if not evs:
             timeouts += 1
             if timeouts > max_timeouts:

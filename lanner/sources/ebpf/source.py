@@ -26,7 +26,7 @@ _HDR = struct.Struct("<QQIHI")
 
 _LENS = [struct.Struct(f"<{n}H") for n in range(64)]
 
-#: events decoded per ``poll()``: a drain holds up to 1 MB (over ten thousand records); decoding it in
+#: events decoded per ``next_batch()`` (the live loop): a drain holds up to 1 MB (over ten thousand records); decoding it in
 #: small batches keeps the events short-lived for the cyclic GC (one 60k-event list made every
 #: collection walk it) and bounds the agent's memory when it runs behind.
 BATCH_EVENTS = 512
@@ -148,8 +148,16 @@ class LiveSyscallSource:
         return bytes(ring.drain())
 
     def poll(self) -> list[SyscallEvent]:
-        """One batch of at most ``batch_events``: buffered start-up records first, then what the ring
-        holds (drained when the previous drain is used up)."""
+        """Everything available now: buffered start-up records first, then the rest of the current
+        drain, or else one new drain of the ring (tests and tools that want all at once)."""
+        return self._take(1 << 62)
+
+    def next_batch(self) -> list[SyscallEvent]:
+        """The next ``batch_events`` events at most (the live loop): the same events in the same order as
+        ``poll``, in small lists."""
+        return self._take(self.batch_events)
+
+    def _take(self, limit: int) -> list[SyscallEvent]:
         if self._off >= len(self._buf):
             data = self._drain()
             if self._pending:
@@ -159,10 +167,12 @@ class LiveSyscallSource:
                 self._buf, self._off = b"", 0
                 return []
             self._buf, self._off = data, 0
-        evs, self._off = split_batch(self._buf, self._off, self._num, self.batch_events)
+        evs, self._off = split_batch(self._buf, self._off, self._num, limit)
         if not evs:  # a trailing fragment shorter than a header (never written by the probe)
             self._buf, self._off = b"", 0
             return []
+        if self._off >= len(self._buf):
+            self._buf, self._off = b"", 0
         self._num += len(evs)
         self.n_events += len(evs)
         return evs
@@ -170,7 +180,7 @@ class LiveSyscallSource:
     def events(self, duration: float | None = None) -> Iterator[SyscallEvent | None]:
         end = None if duration is None else time.monotonic() + duration
         while end is None or time.monotonic() < end:
-            evs = self.poll()
+            evs = self.next_batch()
             if evs:
                 yield from evs
                 continue

@@ -37,7 +37,7 @@ def test_corrupt_record_is_an_error_naming_the_offset() -> None:
         split_records(bad)
 
 
-def test_poll_hands_a_large_drain_out_in_small_batches() -> None:
+def test_next_batch_hands_a_large_drain_out_in_small_batches() -> None:
     """A drain of many records (the agent running behind) is decoded batch by batch: events stay few and
     short-lived, nothing is lost or reordered, and the ring is drained again only once all are handed out."""
     src = LiveSyscallSource(scan_proc=False)
@@ -52,10 +52,20 @@ def test_poll_hands_a_large_drain_out_in_small_batches() -> None:
     src._drain = drain  # type: ignore[method-assign]
     sizes, nums = [], []
     for _ in range(16):
-        evs = src.poll()
+        evs = src.next_batch()
         assert len(calls) == 1
         sizes.append(len(evs))
         nums += [e.num for e in evs]
     assert max(sizes) == 64 and sum(sizes) == 1000 and nums == list(range(1, 1001))
-    assert src.poll() == [] and len(calls) == 2       # used up: the next poll drains (nothing there)
-    assert [e.num for e in src.poll()] == [1001, 1002, 1003, 1004, 1005] and src.n_events == 1005
+    assert src.next_batch() == [] and len(calls) == 2  # used up: the next call drains (nothing there)
+    assert [e.num for e in src.next_batch()] == [1001, 1002, 1003, 1004, 1005] and src.n_events == 1005
+
+
+def test_poll_takes_the_rest_of_the_drain_at_once() -> None:
+    src = LiveSyscallSource(scan_proc=False)
+    src.batch_events = 100
+    drains = iter([b"".join(close_record(i) for i in range(1000)), b"".join(close_record(i) for i in range(3))])
+    src._drain = lambda: next(drains, b"")  # type: ignore[method-assign]
+    assert len(src.next_batch()) == 100
+    assert [e.num for e in src.poll()] == list(range(101, 1001))   # the rest of the first drain
+    assert [e.num for e in src.poll()] == [1001, 1002, 1003] and src.poll() == []
