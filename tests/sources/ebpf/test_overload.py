@@ -55,13 +55,13 @@ def test_overload_sheds_state_only_events_first_and_counts_every_drop():
     src = live.live_source
     gate = threading.Event()
     gate.set()
-    orig = src.poll
+    orig = src.next_batch              # what the live loop takes its events from
 
-    def stalled_poll():
+    def stalled_next_batch():
         gate.wait()
         return orig()
 
-    src.poll = stalled_poll
+    src.next_batch = stalled_next_batch
     try:
         time.sleep(1.5)                 # the drop monitor takes its first reading
         before = src.counters()
