@@ -533,13 +533,15 @@ struct {
 	__type(value, u32);
 } lanner_ia32 SEC(".maps");
 
-/* the kernel marks a task running a 32-bit syscall with TS_COMPAT (what in_ia32_syscall() tests) */
+/* the kernel marks a task running a 32-bit syscall with TS_COMPAT (what in_ia32_syscall() tests); this
+ * runs on every syscall, so ``t`` (from bpf_get_current_task_btf) is read with a direct load, not a
+ * bpf_probe_read_kernel call */
 static __always_inline int in_ia32(struct task_struct *t)
 {
 #if defined(__TARGET_ARCH_x86)
 	if (!bpf_core_field_exists(t->thread_info.status))
 		return 0;
-	return (BPF_CORE_READ(t, thread_info.status) & TS_COMPAT_BIT) != 0;
+	return (t->thread_info.status & TS_COMPAT_BIT) != 0;
 #else
 	return 0;
 #endif
