@@ -217,43 +217,40 @@ def parse_tuple(v: Any) -> Tuple | None:
     return None
 
 
-class _IPv4(ipaddress.IPv4Address):
-    """An interned IPv4 address whose text is computed once: fd names render the addresses of every
-    connect and accept. Equal to (and hashing like) the ``IPv4Address`` of the same value."""
+class _TextOnce:
+    """The text of an interned address, computed once: fd names render the addresses of every connect
+    and accept. Mixed into subclasses of the ``ipaddress`` classes, which they equal and hash like."""
 
+    __slots__ = ()
+    _text: str
+    _plain: type
+
+    def __str__(self) -> str:
+        return self._text
+
+    def __format__(self, fmt: str) -> str:
+        return self._text if not fmt else super().__format__(fmt)
+
+    def __repr__(self) -> str:
+        return f"{self._plain.__name__}({self._text!r})"
+
+
+class _IPv4(_TextOnce, ipaddress.IPv4Address):
     __slots__ = ("_text",)
+    _plain = ipaddress.IPv4Address
 
     def __init__(self, address: Any) -> None:
         super().__init__(address)
         self._text = ipaddress.IPv4Address.__str__(self)
 
-    def __str__(self) -> str:
-        return self._text
 
-    def __format__(self, fmt: str) -> str:
-        return self._text if not fmt else super().__format__(fmt)
-
-    def __repr__(self) -> str:
-        return f"IPv4Address({self._text!r})"
-
-
-class _IPv6(ipaddress.IPv6Address):
-    """The IPv6 counterpart of :class:`_IPv4`."""
-
+class _IPv6(_TextOnce, ipaddress.IPv6Address):
     __slots__ = ("_text",)
+    _plain = ipaddress.IPv6Address
 
     def __init__(self, address: Any) -> None:
         super().__init__(address)
         self._text = ipaddress.IPv6Address.__str__(self)
-
-    def __str__(self) -> str:
-        return self._text
-
-    def __format__(self, fmt: str) -> str:
-        return self._text if not fmt else super().__format__(fmt)
-
-    def __repr__(self) -> str:
-        return f"IPv6Address({self._text!r})"
 
 
 _IP_CACHE: dict[bytes, Any] = {}
