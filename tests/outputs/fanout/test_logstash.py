@@ -3,47 +3,19 @@
 from __future__ import annotations
 
 import json
-import socket
-import ssl
-import threading
 
 from lanner.config import Config
 from lanner.core.alert import Alert
 from lanner.core.priority import Priority
 from lanner.outputs.format import AlertFormatter
 from lanner.outputs.pipeline import OutputPipeline
+from tests.outputs.fanout.servers import tcp_receiver
 from tests.outputs.helpers import Pki, server_tls
 
 
-def _listener(ctx: ssl.SSLContext | None) -> tuple[socket.socket, list[bytes], threading.Thread]:
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(1)
-    srv.settimeout(30)
-    got: list[bytes] = []
-
-    def run() -> None:
-        conn, _ = srv.accept()
-        if ctx is not None:
-            conn = ctx.wrap_socket(conn, server_side=True)
-        conn.settimeout(30)
-        buf = b""
-        while buf.count(b"\r\n") < 2:
-            chunk = conn.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-        got.append(buf)
-        conn.close()
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    return srv, got, t
-
-
 def test_json_lines_over_tcp_and_tls(pki: Pki) -> None:
-    plain, got_plain, t1 = _listener(None)
-    tls, got_tls, t2 = _listener(server_tls(pki, require_client=True))
+    plain, got_plain, t1 = tcp_receiver(sep=b"\r\n", count=2)
+    tls, got_tls, t2 = tcp_receiver(server_tls(pki, require_client=True), sep=b"\r\n", count=2)
     alerts = [Alert(time_ns=1_767_621_801_000_000_000 + i, rule="R", priority=Priority.WARNING, source="syscall",
                     message=f"m{i}", output_fields={"proc.aname[2]": "sshd"}, tags=("b",), hostname="node1")
               for i in range(2)]

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import re
 import socket
-import threading
 
 from lanner.config import Config
 from lanner.core.priority import Priority
 from lanner.outputs.format import AlertFormatter
 from lanner.outputs.pipeline import OutputPipeline
+from tests.outputs.fanout.servers import tcp_receiver
 from tests.outputs.helpers import make_alert
 
 LINE = re.compile(r"^<(\d+)>(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00) (\S+) falco\[(\d+)\]: (.*)\n$", re.S)
@@ -20,26 +20,7 @@ def test_udp_json_and_tcp_cef() -> None:
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     udp.bind(("127.0.0.1", 0))
     udp.settimeout(30)
-    tcp = socket.socket()
-    tcp.bind(("127.0.0.1", 0))
-    tcp.listen(1)
-    tcp.settimeout(30)
-    got: list[bytes] = []
-
-    def accept() -> None:
-        conn, _ = tcp.accept()
-        conn.settimeout(30)
-        buf = b""
-        while buf.count(b"\n") < 1:
-            chunk = conn.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-        got.append(buf)
-        conn.close()
-
-    t = threading.Thread(target=accept, daemon=True)
-    t.start()
+    tcp, got, t = tcp_receiver()
     p = OutputPipeline.from_config(Config(data={"fanout": [
         {"type": "syslog", "name": "u", "host": "127.0.0.1", "port": udp.getsockname()[1], "protocol": "udp"},
         {"type": "syslog", "name": "t", "host": "127.0.0.1", "port": tcp.getsockname()[1], "protocol": "tcp",
