@@ -98,26 +98,19 @@ def _meet_path(a: OpenPred, b: OpenPred) -> tuple[str, str] | None:
     return None
 
 
-def _meet(x: frozenset[OpenPred], y: frozenset[OpenPred]) -> frozenset[OpenPred]:
-    if x == TOP:
-        return y
-    if y == TOP:
-        return x
-    if len(x) * len(y) > _CROSS_LIMIT:
-        # too many combinations: keep the side with the narrower paths, classes from both
-        cls = _classes(x) & _classes(y)
-        side = x if _narrowness(x) >= _narrowness(y) else y
-        return frozenset(OpenPred(p.classes & cls, p.kind, p.value) for p in side if valid(p.classes & cls))
-    out = set()
-    for a in x:
-        for b in y:
-            cls = a.classes & b.classes
-            if not valid(cls):
-                continue
-            path = _meet_path(a, b)
-            if path is not None:
-                out.add(OpenPred(cls, *path))
-    return frozenset(out)
+def _meet_one(a: OpenPred, b: OpenPred) -> OpenPred | None:
+    cls = a.classes & b.classes
+    if not valid(cls):
+        return None
+    path = _meet_path(a, b)
+    return None if path is None else OpenPred(cls, *path)
+
+
+def _meet_wide(x: frozenset[OpenPred], y: frozenset[OpenPred]) -> frozenset[OpenPred]:
+    """Too many combinations: keep the side with the narrower paths, classes from both."""
+    cls = _classes(x) & _classes(y)
+    side = x if _narrowness(x) >= _narrowness(y) else y
+    return frozenset(OpenPred(p.classes & cls, p.kind, p.value) for p in side if valid(p.classes & cls))
 
 
 def _classes(s: frozenset[OpenPred]) -> int:
@@ -176,9 +169,9 @@ class OpenPushdown(PredicateVisitor[OpenPred]):
     """Analyse compiled rules; ``plan(rules)`` gives the keep-entries and a per-rule report."""
 
     top = TOP
-
-    def meet(self, x: frozenset[OpenPred], y: frozenset[OpenPred]) -> frozenset[OpenPred]:
-        return _meet(x, y)
+    cross_limit = _CROSS_LIMIT
+    meet_one = staticmethod(_meet_one)
+    meet_wide = staticmethod(_meet_wide)
 
     def __init__(self, open_codes: Iterable[int], codes_for_name) -> None:
         self.open_codes = frozenset(open_codes)

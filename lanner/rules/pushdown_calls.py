@@ -94,20 +94,10 @@ def _collapse(s: Iterable[CallPred]) -> CallPred:
     return CallPred(res, None if req is None else frozenset(req))
 
 
-def _meet(x: frozenset[CallPred], y: frozenset[CallPred]) -> frozenset[CallPred]:
-    if x == TOP:
-        return y
-    if y == TOP:
-        return x
-    if len(x) * len(y) > _CROSS_LIMIT:
-        x, y = frozenset({_collapse(x)}), frozenset({_collapse(y)})
-    out = set()
-    for a in x:
-        for b in y:
-            m = _meet1(a, b)
-            if m is not None:
-                out.add(m)
-    return frozenset(out)
+def _meet_wide(x: frozenset[CallPred], y: frozenset[CallPred]) -> frozenset[CallPred]:
+    """Too many combinations: each side collapsed into one predicate, then met."""
+    m = _meet1(_collapse(x), _collapse(y))
+    return frozenset() if m is None else frozenset({m})
 
 
 def _holds(op: Meaning, text: str, vals: list[str]) -> bool:
@@ -130,8 +120,9 @@ class CallPushdown(PredicateVisitor[CallPred]):
         self.codes = frozenset(codes_for_name(name))
         self.codes_for_name = codes_for_name
 
-    def meet(self, x: frozenset[CallPred], y: frozenset[CallPred]) -> frozenset[CallPred]:
-        return _meet(x, y)
+    cross_limit = _CROSS_LIMIT
+    meet_one = staticmethod(_meet1)
+    meet_wide = staticmethod(_meet_wide)
 
     def visit_Check(self, c: ast.Check, neg: bool) -> frozenset[CallPred]:
         name = ast.plain_field(c.lhs)

@@ -55,9 +55,32 @@ class PredicateVisitor(NodeVisitor, Generic[P]):
     ``visit_Check``; ``neg`` tells whether the node sits under an odd number of ``not``."""
 
     top: frozenset[P]
+    #: above this many pairs ``meet`` hands both sides to ``meet_wide`` (an over-approximation)
+    cross_limit: int = 256
+
+    def meet_one(self, a: P, b: P) -> P | None:
+        """The predicate both ``a`` and ``b`` hold for, None if none."""
+        raise NotImplementedError
+
+    def meet_wide(self, x: frozenset[P], y: frozenset[P]) -> frozenset[P]:
+        """``meet`` of sides too large to pair one by one: a superset of the exact meet."""
+        raise NotImplementedError
 
     def meet(self, x: frozenset[P], y: frozenset[P]) -> frozenset[P]:
-        raise NotImplementedError
+        """The conjunction of two unions of predicates: every pair met."""
+        if x == self.top:
+            return y
+        if y == self.top:
+            return x
+        if len(x) * len(y) > self.cross_limit:
+            return self.meet_wide(x, y)
+        out: set[P] = set()
+        for a in x:
+            for b in y:
+                m = self.meet_one(a, b)
+                if m is not None:
+                    out.add(m)
+        return frozenset(out)
 
     def analyse(self, node: ast.Node | None) -> frozenset[P]:
         if node is None:
