@@ -46,17 +46,23 @@ RULES = """
 """
 
 
-def run_traced(tmp_path: Path, *cmd: str, rules: str = RULES, extra: tuple[str, ...] = (),
-               timeout: float = 120) -> tuple[subprocess.CompletedProcess, list[dict]]:
+def lanner_cmd(tmp_path: Path, *args: str, rules: str = RULES) -> tuple[list[str], Path]:
+    """The command of lanner under the userspace driver with ``rules``, its JSON alerts written to the
+    returned file."""
     rf = tmp_path / "rules.yaml"
     rf.write_text(rules)
     out = tmp_path / "alerts.json"
-    r = subprocess.run([sys.executable, "-m", "lanner", "-r", str(rf), "-o", "engine.kind=userspace",
-                        "-o", "stdout_output.enabled=false", "-o", "file_output.enabled=true",
-                        "-o", f"file_output.filename={out}", "-o", "json_output=true",
-                        "-o", "json_include_output_fields_property=true", "-o", "webserver.enabled=false",
-                        "-o", "log_stderr=false", *extra, "--", *cmd],
-                       capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    return [sys.executable, "-m", "lanner", "-r", str(rf), "-o", "engine.kind=userspace",
+            "-o", "stdout_output.enabled=false", "-o", "file_output.enabled=true",
+            "-o", f"file_output.filename={out}", "-o", "json_output=true",
+            "-o", "json_include_output_fields_property=true", "-o", "webserver.enabled=false",
+            "-o", "log_stderr=false", *args], out
+
+
+def run_traced(tmp_path: Path, *cmd: str, rules: str = RULES, extra: tuple[str, ...] = (),
+               timeout: float = 120) -> tuple[subprocess.CompletedProcess, list[dict]]:
+    args, out = lanner_cmd(tmp_path, *extra, "--", *cmd, rules=rules)
+    r = subprocess.run(args, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
     alerts = [json.loads(line) for line in out.read_text().splitlines()] if out.exists() else []
     return r, alerts
 
@@ -138,15 +144,8 @@ def test_usage_errors(args, message):
 
 
 def lanner_popen(tmp_path: Path, *args: str) -> tuple[subprocess.Popen, Path]:
-    rf = tmp_path / "rules.yaml"
-    rf.write_text(RULES)
-    out = tmp_path / "alerts.json"
-    p = subprocess.Popen([sys.executable, "-m", "lanner", "-r", str(rf), "-o", "engine.kind=userspace",
-                          "-o", "stdout_output.enabled=false", "-o", "file_output.enabled=true",
-                          "-o", f"file_output.filename={out}", "-o", "json_output=true",
-                          "-o", "json_include_output_fields_property=true", "-o", "webserver.enabled=false",
-                          "-o", "log_stderr=false", *args],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    cmd, out = lanner_cmd(tmp_path, *args)
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
     return p, out
 
 
