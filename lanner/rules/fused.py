@@ -117,28 +117,23 @@ class FusedCompiler(ConditionCompiler):
 
     # --- boolean structure with constants folded ---------------------------------------------
     def visit_And(self, node: ast.And) -> str:
-        parts = []
-        for c in node.children:
-            s = self.expr(c)
-            if s == "False":
-                return "False"
-            if s != "True":
-                parts.append(s)
-        if not parts:
-            return "True"
-        return parts[0] if len(parts) == 1 else self._shared_node("(" + " and ".join(parts) + ")")
+        return self._folded(node.children, "False", "True", " and ")
 
     def visit_Or(self, node: ast.Or) -> str:
+        return self._folded(node.children, "True", "False", " or ")
+
+    def _folded(self, children: Sequence[ast.Node], absorbing: str, neutral: str, joiner: str) -> str:
+        """An and/or with constant operands folded: ``absorbing`` decides it, ``neutral`` drops out."""
         parts = []
-        for c in node.children:
+        for c in children:
             s = self.expr(c)
-            if s == "True":
-                return "True"
-            if s != "False":
+            if s == absorbing:
+                return absorbing
+            if s != neutral:
                 parts.append(s)
         if not parts:
-            return "False"
-        return parts[0] if len(parts) == 1 else self._shared_node("(" + " or ".join(parts) + ")")
+            return neutral
+        return parts[0] if len(parts) == 1 else self._shared_node("(" + joiner.join(parts) + ")")
 
     def _shared_node(self, text: str) -> str:
         """An and/or node: the first pass notes its text; the second makes a node whose first-pass text
