@@ -20,6 +20,7 @@ import sysconfig
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from lanner.compiled.hook import LIB, MANIFEST, PACKAGE_ROOT, read_manifest, source_digest
 from lanner.core.errors import LannerError
@@ -83,18 +84,18 @@ def _source(name: str, root: Path) -> Path:
     return root.joinpath(*parts[1:]).with_suffix(".py")
 
 
+def _valid_entries(manifest: dict[str, Any], lib: Path) -> dict[str, dict[str, str]]:
+    """The manifest's entries built with today's options for this interpreter whose file is still there."""
+    if manifest.get("options") != _options() or manifest.get("suffix") != sysconfig.get_config_var("EXT_SUFFIX"):
+        return {}
+    return {n: e for n, e in manifest["modules"].items() if (lib / e["file"]).is_file()}
+
+
 def stale(modules: tuple[str, ...] = MODULES, root: Path = PACKAGE_ROOT, lib: Path = LIB) -> list[str]:
     """The modules whose compiled copy is missing or was built from other sources or options."""
-    manifest = read_manifest(lib) or {"modules": {}}
-    same = manifest.get("options") == _options() and manifest.get("suffix") == sysconfig.get_config_var(
-        "EXT_SUFFIX")
-    out = []
-    for name in modules:
-        entry = manifest["modules"].get(name)
-        if not same or entry is None or not (lib / entry["file"]).is_file() or \
-                entry["sha256"] != source_digest(_source(name, root)):
-            out.append(name)
-    return out
+    valid = _valid_entries(read_manifest(lib) or {"modules": {}}, lib)
+    return [name for name in modules
+            if name not in valid or valid[name]["sha256"] != source_digest(_source(name, root))]
 
 
 def build(modules: tuple[str, ...] = MODULES, root: Path = PACKAGE_ROOT, lib: Path = LIB,
@@ -108,9 +109,7 @@ def build(modules: tuple[str, ...] = MODULES, root: Path = PACKAGE_ROOT, lib: Pa
     suffix = sysconfig.get_config_var("EXT_SUFFIX")
     package = modules[0].split(".")[0] if modules else root.name
     old = read_manifest(lib) or {"modules": {}}
-    keep = {n: e for n, e in old["modules"].items()
-            if n in modules and n not in todo and old.get("options") == _options()
-            and old.get("suffix") == suffix and (lib / e["file"]).is_file()}
+    keep = {n: e for n, e in _valid_entries(old, lib).items() if n in modules and n not in todo}
     lib.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="_build", dir=lib))
     try:
